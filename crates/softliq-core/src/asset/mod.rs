@@ -1,0 +1,58 @@
+//! Assets: identity, risk parameters and the interest-rate model (SPEC §2, §9).
+
+mod params;
+mod rate_model;
+#[cfg(test)]
+mod tests;
+
+pub use params::{AssetParams, OracleGuards, ParamError, bounds};
+pub use rate_model::{RATE_MAX, RateModel};
+
+/// Dense asset identifier: the position of the asset in its market's listing order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AssetId(pub u16);
+
+impl AssetId {
+    #[must_use]
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A listed asset: its symbol and its (validated) parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Asset {
+    pub id: AssetId,
+    pub symbol: String,
+    params: AssetParams,
+}
+
+impl Asset {
+    /// Lists an asset after validating its parameters.
+    ///
+    /// # Errors
+    /// The first parameter out of bounds.
+    pub fn new(id: AssetId, symbol: impl Into<String>, params: AssetParams) -> Result<Self, ParamError> {
+        params.validate()?;
+        Ok(Self {
+            id,
+            symbol: symbol.into(),
+            params,
+        })
+    }
+
+    #[must_use]
+    pub const fn params(&self) -> &AssetParams {
+        &self.params
+    }
+
+    /// Replaces the parameters; on refusal nothing changes.
+    ///
+    /// # Errors
+    /// As [`AssetParams::validate_update`].
+    pub fn update(&mut self, next: AssetParams) -> Result<(), ParamError> {
+        self.params.validate_update(&next)?;
+        self.params = next;
+        Ok(())
+    }
+}

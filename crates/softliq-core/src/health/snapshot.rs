@@ -1,0 +1,82 @@
+//! The market side of a health computation: per asset, the price, the weights and the indices,
+//! gathered once per price update and then shared by every account's computation.
+
+use crate::asset::{Asset, AssetId};
+use crate::money::{Decimals, Index, Price, Ratio};
+use crate::pool::Pool;
+
+use super::HealthError;
+
+/// What health needs to know about one asset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AssetRisk {
+    pub price: Price,
+    pub decimals: Decimals,
+    pub collateral_factor: Ratio,
+    pub liquidation_threshold: Ratio,
+    pub borrow_weight: Ratio,
+    pub supply_index: Index,
+    pub borrow_index: Index,
+}
+
+impl AssetRisk {
+    /// The risk view of a listed asset and its pool at `price`.
+    #[must_use]
+    pub fn new(asset: &Asset, pool: &Pool, price: Price) -> Self {
+        let p = asset.params();
+        Self {
+            price,
+            decimals: p.decimals,
+            collateral_factor: p.collateral_factor,
+            liquidation_threshold: p.liquidation_threshold,
+            borrow_weight: p.borrow_weight,
+            supply_index: pool.supply_index(),
+            borrow_index: pool.borrow_index(),
+        }
+    }
+}
+
+/// Every asset's [`AssetRisk`], indexed by [`AssetId`]. An asset without a price is absent,
+/// and health of an account holding it is refused rather than guessed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RiskSnapshot {
+    assets: Vec<Option<AssetRisk>>,
+}
+
+impl RiskSnapshot {
+    #[must_use]
+    pub const fn new() -> Self {
+        Self { assets: Vec::new() }
+    }
+
+    /// A snapshot of a whole market: `assets`, their `pools` and `prices`, all indexed by
+    /// asset id (a `None` price leaves that asset out).
+    #[must_use]
+    pub fn of_market(assets: &[Asset], pools: &[Pool], prices: &[Option<Price>]) -> Self {
+        let mut snapshot = Self::new();
+        for ((asset, pool), price) in assets.iter().zip(pools).zip(prices) {
+            if let Some(price) = price {
+                snapshot.set(asset.id, AssetRisk::new(asset, pool, *price));
+            }
+        }
+        snapshot
+    }
+
+    /// Sets (or replaces) one asset's view.
+    pub fn set(&mut self, asset: AssetId, risk: AssetRisk) {
+        if self.assets.len() <= asset.index() {
+            self.assets.resize(asset.index() + 1, None);
+        }
+        self.assets[asset.index()] = Some(risk);
+    }
+
+    /// # Errors
+    /// `MissingAsset` when the asset is unknown or has no price.
+    #[inline]
+    pub fn get(&self, asset: AssetId) -> Result<&AssetRisk, HealthError> {
+        self.assets
+            .get(asset.index())
+            .and_then(Option::as_ref)
+            .ok_or(HealthError::MissingAsset(asset))
+    }
+}

@@ -1,0 +1,19 @@
+//! softliq-core: the pure domain of softliq.
+//!
+//! No I/O, no clock, no global state, no floating point in ledger paths: time and prices come
+//! in as arguments and every function returns its result. Layers, bottom up:
+//!
+//! - [`money`]: exact fixed-point units and the one mul-div with named rounding;
+//! - [`asset`]: risk parameters, their validation, and the rate model;
+//! - [`pool`]: one asset's cash, shares, indices, reserves and interest accrual;
+//! - [`account`]: an account's shares per asset;
+//! - [`health`]: health factor, risk level and liquidation prices of an account at a snapshot.
+#![forbid(unsafe_code)]
+
+pub mod account;
+pub mod asset;
+pub mod health;
+pub mod money;
+pub mod pool;
+#[cfg(test)]
+mod testing;

@@ -1,0 +1,443 @@
+//! The unit types of the ledger. Each is a `u128` in its own newtype, so that a price cannot be
+//! added to an amount by mistake: the only ways to combine them are the methods below, and each
+//! one that divides names its rounding.
+//!
+//! | type | meaning | scale |
+//! | --- | --- | --- |
+//! | [`Amount`] | tokens in the asset's base units | `10^decimals` per token |
+//! | [`Shares`] | supply or debt shares | base units at index 1 |
+//! | [`Price`] | USD per whole token | WAD (10^18) |
+//! | [`Value`] | USD | WAD |
+//! | [`Ratio`] | dimensionless (parameters, health factor) | WAD |
+//! | [`Index`] | interest index | RAY (10^27) |
+
+use super::decimal::{Scaled, parse_scaled};
+use super::muldiv::{div_rounded, mul_div};
+use super::{MathError, ParseError, RAY, Rounding, WAD};
+use std::fmt;
+
+macro_rules! checked_arithmetic {
+    ($name:ident) => {
+        impl $name {
+            pub const ZERO: Self = Self(0);
+            pub const MAX: Self = Self(u128::MAX);
+
+            /// Wraps a raw scaled integer.
+            #[must_use]
+            pub const fn from_raw(raw: u128) -> Self {
+                Self(raw)
+            }
+
+            /// The raw scaled integer.
+            #[must_use]
+            pub const fn raw(self) -> u128 {
+                self.0
+            }
+
+            #[must_use]
+            pub const fn is_zero(self) -> bool {
+                self.0 == 0
+            }
+
+            /// # Errors
+            /// `Overflow` past `u128::MAX`.
+            pub fn checked_add(self, other: Self) -> Result<Self, MathError> {
+                self.0.checked_add(other.0).map(Self).ok_or(MathError::Overflow)
+            }
+
+            /// # Errors
+            /// `Negative` when `other > self`.
+            pub fn checked_sub(self, other: Self) -> Result<Self, MathError> {
+                self.0.checked_sub(other.0).map(Self).ok_or(MathError::Negative)
+            }
+
+            /// `self − other`, or zero when `other > self`.
+            #[must_use]
+            pub const fn saturating_sub(self, other: Self) -> Self {
+                Self(self.0.saturating_sub(other.0))
+            }
+        }
+    };
+}
+
+macro_rules! fixed_point {
+    ($(#[$doc:meta])* $name:ident, $scale:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(u128);
+
+        checked_arithmetic!($name);
+
+        impl $name {
+            /// Decimal places of the raw integer.
+            pub const SCALE: u8 = $scale;
+            /// 1.0 in this type.
+            pub const ONE: Self = Self(10u128.pow($scale as u32));
+
+            /// Parses an exact decimal string; `field` names the input in the error.
+            ///
+            /// # Errors
+            /// See [`parse_scaled`].
+            pub fn parse(field: &str, text: &str) -> Result<Self, ParseError> {
+                parse_scaled(field, text, Self::SCALE).map(Self)
+            }
+
+            /// A whole number of units (`from_int(3)` is 3.0).
+            ///
+            /// # Errors
+            /// `Overflow` when it does not fit.
+            pub fn from_int(n: u128) -> Result<Self, MathError> {
+                n.checked_mul(Self::ONE.0).map(Self).ok_or(MathError::Overflow)
+            }
+
+            /// An exact fraction `numerator / denominator`, rounded as asked.
+            ///
+            /// # Errors
+            /// `DivisionByZero`, or `Overflow` when it does not fit.
+            pub fn from_fraction(numerator: u128, denominator: u128, rounding: Rounding) -> Result<Self, MathError> {
+                mul_div(numerator, Self::ONE.0, denominator, rounding).map(Self)
+            }
+
+            /// Lossy conversion for statistics and reports only; never for ledger paths.
+            #[must_use]
+            #[allow(clippy::cast_precision_loss)]
+            pub fn to_f64(self) -> f64 {
+                self.0 as f64 / Self::ONE.0 as f64
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&Scaled { raw: self.0, scale: Self::SCALE }, f)
+            }
+        }
+    };
+}
+
+/// Number of decimals of a token: one whole token is `10^decimals` base units (0..=30).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Decimals(u8);
+
+impl Decimals {
+    /// The largest number of decimals an asset may have (SPEC §1).
+    pub const MAX: u8 = 30;
+
+    /// # Errors
+    /// `None` above [`Decimals::MAX`]; callers turn that into a parameter error naming the field.
+    #[must_use]
+    pub const fn new(decimals: u8) -> Option<Self> {
+        if decimals <= Self::MAX {
+            Some(Self(decimals))
+        } else {
+            None
+        }
+    }
+
+    #[must_use]
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+
+    /// Base units per whole token, `10^decimals` (at most 10^30, which fits in `u128`).
+    #[must_use]
+    pub const fn unit(self) -> u128 {
+        10u128.pow(self.0 as u32)
+    }
+}
+
+/// A token amount in the asset's base units.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Amount(u128);
+checked_arithmetic!(Amount);
+
+/// Supply or debt shares of a pool; an account's balance is `shares · index`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Shares(u128);
+checked_arithmetic!(Shares);
+
+/// Amounts and shares print as their raw integer of base units; use
+/// [`Amount::display_tokens`] for whole tokens.
+macro_rules! display_raw {
+    ($($name:ident),*) => {$(
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+    )*};
+}
+display_raw!(Amount, Shares);
+
+fixed_point!(
+    /// USD per whole token, WAD.
+    Price, 18
+);
+fixed_point!(
+    /// A USD value, WAD.
+    Value, 18
+);
+fixed_point!(
+    /// A dimensionless ratio (risk parameter, rate, health factor), WAD: 1.0 = 10^18.
+    Ratio, 18
+);
+fixed_point!(
+    /// An interest index, RAY: 1.0 = 10^27.
+    Index, 27
+);
+
+impl Amount {
+    /// Parses an amount given in whole tokens ("1.5" WETH) into base units.
+    ///
+    /// # Errors
+    /// See [`parse_scaled`]: more decimals than the token has are refused.
+    pub fn parse_tokens(field: &str, text: &str, decimals: Decimals) -> Result<Self, ParseError> {
+        parse_scaled(field, text, decimals.get()).map(Self)
+    }
+
+    /// The amount in whole tokens, exactly ("1.5").
+    #[must_use]
+    pub fn display_tokens(self, decimals: Decimals) -> Scaled {
+        Scaled {
+            raw: self.0,
+            scale: decimals.get(),
+        }
+    }
+
+    /// `amount · price / 10^decimals`: the amount's value.
+    ///
+    /// # Errors
+    /// `Overflow` when the value does not fit.
+    #[inline]
+    pub fn value_at(
+        self,
+        price: Price,
+        decimals: Decimals,
+        rounding: Rounding,
+    ) -> Result<Value, MathError> {
+        mul_div(self.0, price.0, decimals.unit(), rounding).map(Value)
+    }
+
+    /// `amount / index`: the shares that stand for this amount.
+    ///
+    /// # Errors
+    /// `DivisionByZero` for a zero index; `Overflow` when the shares do not fit.
+    #[inline]
+    pub fn to_shares(self, index: Index, rounding: Rounding) -> Result<Shares, MathError> {
+        mul_div(self.0, RAY, index.0, rounding).map(Shares)
+    }
+
+    /// `amount · ratio`, for example the reserve factor's share of interest.
+    ///
+    /// # Errors
+    /// `Overflow` when the result does not fit.
+    pub fn mul_ratio(self, ratio: Ratio, rounding: Rounding) -> Result<Self, MathError> {
+        mul_div(self.0, ratio.0, WAD, rounding).map(Self)
+    }
+}
+
+impl Shares {
+    /// `shares · index`: the amount these shares stand for.
+    ///
+    /// # Errors
+    /// `Overflow` when the amount does not fit.
+    #[inline]
+    pub fn to_amount(self, index: Index, rounding: Rounding) -> Result<Amount, MathError> {
+        mul_div(self.0, index.0, RAY, rounding).map(Amount)
+    }
+}
+
+impl Value {
+    /// `value · ratio` (a weighted value: `value · lt`, `value · bw`).
+    ///
+    /// # Errors
+    /// `Overflow` when the result does not fit.
+    #[inline]
+    pub fn mul_ratio(self, ratio: Ratio, rounding: Rounding) -> Result<Self, MathError> {
+        mul_div(self.0, ratio.0, WAD, rounding).map(Self)
+    }
+
+    /// `value / ratio`.
+    ///
+    /// # Errors
+    /// `DivisionByZero` for a zero ratio; `Overflow` when the result does not fit.
+    pub fn div_ratio(self, ratio: Ratio, rounding: Rounding) -> Result<Self, MathError> {
+        mul_div(self.0, WAD, ratio.0, rounding).map(Self)
+    }
+
+    /// `self / denominator` as a ratio (the health factor is `C.ratio_to(D)`).
+    ///
+    /// # Errors
+    /// `DivisionByZero` for a zero denominator; `Overflow` when the ratio does not fit.
+    pub fn ratio_to(self, denominator: Self, rounding: Rounding) -> Result<Ratio, MathError> {
+        mul_div(self.0, WAD, denominator.0, rounding).map(Ratio)
+    }
+
+    /// `value · 10^decimals / price`: the amount of a token worth this value.
+    ///
+    /// # Errors
+    /// `DivisionByZero` for a zero price; `Overflow` when the amount does not fit.
+    pub fn to_amount(
+        self,
+        price: Price,
+        decimals: Decimals,
+        rounding: Rounding,
+    ) -> Result<Amount, MathError> {
+        mul_div(self.0, decimals.unit(), price.0, rounding).map(Amount)
+    }
+}
+
+impl Ratio {
+    /// `self · other`.
+    ///
+    /// # Errors
+    /// `Overflow` when the product does not fit.
+    pub fn mul(self, other: Self, rounding: Rounding) -> Result<Self, MathError> {
+        mul_div(self.0, other.0, WAD, rounding).map(Self)
+    }
+
+    /// `self / other`.
+    ///
+    /// # Errors
+    /// `DivisionByZero` when `other` is zero; `Overflow` when the quotient does not fit.
+    pub fn div(self, other: Self, rounding: Rounding) -> Result<Self, MathError> {
+        mul_div(self.0, WAD, other.0, rounding).map(Self)
+    }
+
+    /// `self / n` for a whole number `n` (a yearly rate to a per-second one).
+    ///
+    /// # Errors
+    /// `DivisionByZero` when `n` is zero.
+    pub fn div_int(self, n: u128, rounding: Rounding) -> Result<Self, MathError> {
+        div_rounded(self.0, n, rounding).map(Self)
+    }
+
+    /// The same ratio at RAY precision, exactly.
+    ///
+    /// # Errors
+    /// `Overflow` above about 3.4·10^11.
+    pub fn to_index(self) -> Result<Index, MathError> {
+        self.0
+            .checked_mul(RAY / WAD)
+            .map(Index)
+            .ok_or(MathError::Overflow)
+    }
+}
+
+impl Index {
+    /// `self · other` at RAY precision.
+    ///
+    /// # Errors
+    /// `Overflow` when the product does not fit.
+    pub fn mul(self, other: Self, rounding: Rounding) -> Result<Self, MathError> {
+        mul_div(self.0, other.0, RAY, rounding).map(Self)
+    }
+
+    /// `self^exponent` at RAY precision by binary exponentiation, each product rounded as asked,
+    /// so that `Up` gives a result at or above the exact power and `Down` one at or below it.
+    ///
+    /// # Errors
+    /// `Overflow` when a partial product does not fit.
+    pub fn pow(self, mut exponent: u64, rounding: Rounding) -> Result<Self, MathError> {
+        let mut result = Self::ONE;
+        let mut base = self;
+        while exponent > 0 {
+            if exponent & 1 == 1 {
+                result = result.mul(base, rounding)?;
+            }
+            exponent >>= 1;
+            if exponent > 0 {
+                base = base.mul(base, rounding)?;
+            }
+        }
+        Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn dec(d: u8) -> Decimals {
+        Decimals::new(d).unwrap()
+    }
+
+    #[test]
+    fn value_of_tokens_with_different_decimals() {
+        let eth = Price::parse("p", "3000").unwrap();
+        // 1.5 WETH (18 decimals) at 3000 = 4500 USD.
+        let a = Amount::parse_tokens("a", "1.5", dec(18)).unwrap();
+        assert_eq!(a.value_at(eth, dec(18), Rounding::Down).unwrap().to_string(), "4500");
+        // 0.00000001 WBTC (1 sat, 8 decimals) at 60000.5 = 0.000600005 USD.
+        let sat = Amount::from_raw(1);
+        let btc = Price::parse("p", "60000.5").unwrap();
+        assert_eq!(sat.value_at(btc, dec(8), Rounding::Down).unwrap().to_string(), "0.000600005");
+        // 1 base unit of a 30-decimal token at 1e-18 USD rounds down to 0, up to 1e-18.
+        let tiny = Price::from_raw(1);
+        assert_eq!(Amount::from_raw(1).value_at(tiny, dec(30), Rounding::Down), Ok(Value::ZERO));
+        assert_eq!(
+            Amount::from_raw(1).value_at(tiny, dec(30), Rounding::Up),
+            Ok(Value::from_raw(1))
+        );
+    }
+
+    #[test]
+    fn shares_round_trip_in_the_protocols_favour() {
+        let index = Index::parse("i", "1.1").unwrap();
+        let a = Amount::from_raw(100);
+        // 100 / 1.1 = 90.909..: deposit mints 90 shares, borrow books 91.
+        assert_eq!(a.to_shares(index, Rounding::Down), Ok(Shares::from_raw(90)));
+        assert_eq!(a.to_shares(index, Rounding::Up), Ok(Shares::from_raw(91)));
+        // 91 debt shares are worth 100.1 -> 101 owed; 90 supply shares 99 claimable.
+        assert_eq!(Shares::from_raw(91).to_amount(index, Rounding::Up), Ok(Amount::from_raw(101)));
+        assert_eq!(Shares::from_raw(90).to_amount(index, Rounding::Down), Ok(Amount::from_raw(99)));
+    }
+
+    #[test]
+    fn errors_instead_of_wraps() {
+        assert_eq!(Amount::MAX.checked_add(Amount::from_raw(1)), Err(MathError::Overflow));
+        assert_eq!(Amount::ZERO.checked_sub(Amount::from_raw(1)), Err(MathError::Negative));
+        assert_eq!(
+            Value::ONE.ratio_to(Value::ZERO, Rounding::Down),
+            Err(MathError::DivisionByZero)
+        );
+        assert_eq!(
+            Amount::MAX.value_at(Price::from_int(2).unwrap(), dec(0), Rounding::Down),
+            Err(MathError::Overflow)
+        );
+        assert_eq!(Ratio::MAX.to_index(), Err(MathError::Overflow));
+    }
+
+    #[test]
+    fn pow_matches_repeated_multiplication() {
+        let x = Index::parse("i", "1.000000001").unwrap();
+        let mut slow = Index::ONE;
+        for _ in 0..37 {
+            slow = slow.mul(x, Rounding::Up).unwrap();
+        }
+        // Binary exponentiation rounds fewer times, so it lies between exact and the slow product.
+        let fast = x.pow(37, Rounding::Up).unwrap();
+        assert!(fast <= slow && slow.raw() - fast.raw() <= 37);
+        assert_eq!(x.pow(0, Rounding::Up), Ok(Index::ONE));
+        assert_eq!(x.pow(1, Rounding::Down), Ok(x));
+    }
+
+    proptest! {
+        #[test]
+        fn value_rounding_brackets(raw in any::<u128>(), price in any::<u128>(), d in 0u8..=30) {
+            let a = Amount::from_raw(raw);
+            let p = Price::from_raw(price);
+            if let (Ok(down), Ok(up)) = (a.value_at(p, dec(d), Rounding::Down), a.value_at(p, dec(d), Rounding::Up)) {
+                prop_assert!(up.raw() - down.raw() <= 1);
+            }
+        }
+
+        #[test]
+        fn pow_up_is_at_least_pow_down(base in 0u128..=(2 * RAY), e in 0u64..100_000) {
+            let b = Index::from_raw(base);
+            if let (Ok(up), Ok(down)) = (b.pow(e, Rounding::Up), b.pow(e, Rounding::Down)) {
+                prop_assert!(up >= down);
+            }
+        }
+    }
+}
