@@ -23,8 +23,8 @@
 //! The numerator and denominator are formed in 512 bits, so the only rounding is the last one.
 //!
 //! For the pair `c`/`d` with nothing else held, `a_c·p_c·lt/u_c = a_d·p_d·bw/u_d` gives the
-//! relative price `p_c/p_d = a_d·bw·u_c / (a_c·lt·u_d)`, rounded up (the ratio below which the
-//! account is liquidatable, reported on the early side).
+//! relative price `p_c/p_d = a_d·bw·u_c / (a_c·lt·u_d)`, rounded down like a falling price: the
+//! highest ratio at which the exact account is liquidatable.
 
 use ruint::aliases::U512;
 
@@ -152,7 +152,7 @@ pub fn pair_liquidation_price(
     let denominator = U512::from(hc.supply_amount.raw())
         * U512::from(rc.liquidation_threshold.raw())
         * U512::from(rd.decimals.unit());
-    let Ok(ratio) = quotient(numerator, denominator, Rounding::Up) else {
+    let Ok(ratio) = quotient(numerator, denominator, Rounding::Down) else {
         return Ok(None);
     };
     let current = rc.price.raw();

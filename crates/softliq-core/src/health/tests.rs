@@ -1,0 +1,347 @@
+//! Hand-computed vectors (figures from exact decimal arithmetic, shown in the comments) and
+//! property tests over random accounts, prices, decimals and parameters.
+
+use super::*;
+use crate::account::Account;
+use crate::asset::AssetId;
+use crate::money::{Amount, Decimals, Index, Price, RAY, Ratio, Rounding, Shares, Value, WAD};
+use crate::testing::ratio;
+use proptest::prelude::*;
+
+fn risk(price: &str, decimals: u8, cf: &str, lt: &str, bw: &str) -> AssetRisk {
+    AssetRisk {
+        price: Price::parse("price", price).unwrap(),
+        decimals: Decimals::new(decimals).unwrap(),
+        collateral_factor: ratio(cf),
+        liquidation_threshold: ratio(lt),
+        borrow_weight: ratio(bw),
+        supply_index: Index::ONE,
+        borrow_index: Index::ONE,
+    }
+}
+
+fn value(text: &str) -> Value {
+    Value::parse("value", text).unwrap()
+}
+
+/// Shares worth `tokens` at index 1.
+fn tokens(text: &str, decimals: u8) -> Shares {
+    let a = Amount::parse_tokens("amount", text, Decimals::new(decimals).unwrap()).unwrap();
+    Shares::from_raw(a.raw())
+}
+
+const WETH: AssetId = AssetId(0);
+const USDC: AssetId = AssetId(1);
+const WBTC: AssetId = AssetId(2);
+const DAI: AssetId = AssetId(3);
+const USDT: AssetId = AssetId(4);
+
+fn snapshot() -> RiskSnapshot {
+    let mut s = RiskSnapshot::new();
+    s.set(WETH, risk("3000", 18, "0.8", "0.825", "1.05"));
+    s.set(USDC, risk("1.0001", 6, "0.8", "0.85", "1"));
+    s.set(WBTC, risk("60000", 8, "0.7", "0.75", "1.1"));
+    s.set(DAI, risk("0.9998", 18, "0.75", "0.8", "1"));
+    let mut usdt = risk("1.0002", 6, "0.8", "0.85", "1.1");
+    usdt.borrow_index = Index::parse("i", "1.05").unwrap();
+    s.set(USDT, usdt);
+    s
+}
+
+#[test]
+fn one_collateral_one_debt() {
+    // 10 WETH at 3000 (cf 0.8, lt 0.825) against 20,000 USDC at 1 (bw 1).
+    let mut s = snapshot();
+    s.set(USDC, risk("1", 6, "0.8", "0.85", "1"));
+    let mut a = Account::new();
+    a.add_supply(WETH, tokens("10", 18)).unwrap();
+    a.add_debt(USDC, tokens("20000", 6)).unwrap();
+    let h = Health::of(&a, &s).unwrap();
+    assert_eq!(h.collateral_value, value("30000"));
+    assert_eq!(h.borrowing_power, value("24000")); // 30,000 · 0.8
+    assert_eq!(h.liquidation_collateral, value("24750")); // 30,000 · 0.825
+    assert_eq!(h.debt_value, value("20000"));
+    assert_eq!(h.weighted_debt, value("20000"));
+    assert_eq!(h.health_factor(), Some(ratio("1.2375"))); // 24,750 / 20,000
+    assert_eq!(h.risk_level(), ratio("0.808080808080808081")); // 20,000/24,750, up
+    assert_eq!(h.borrowing_power_left(), value("4000"));
+    assert!(!h.is_liquidatable() && h.within_borrowing_power());
+
+    let prices = liquidation_prices(&a, &s).unwrap();
+    // WETH: 20,000 / (10 · 0.825) = 2424.2424.., down; USDC: 24,750 / 20,000 = 1.2375.
+    assert_eq!(prices.len(), 2);
+    assert_eq!(prices[0].asset, WETH);
+    assert_eq!(prices[0].direction, Direction::Falls);
+    assert_eq!(prices[0].price.to_string(), "2424.242424242424242424");
+    assert!((prices[0].distance_pct() - (-19.191_919)).abs() < 1e-5);
+    assert_eq!(prices[1].asset, USDC);
+    assert_eq!(prices[1].direction, Direction::Rises);
+    assert_eq!(prices[1].price.to_string(), "1.2375");
+    assert!((prices[1].distance_pct() - 23.75).abs() < 1e-9);
+
+    // Pair: WETH/USDC at 20,000 / (10 · 0.825) = 2424.2424.., rounded down.
+    let pair = pair_liquidation_price(&a, &s).unwrap().unwrap();
+    assert_eq!((pair.collateral, pair.debt), (WETH, USDC));
+    assert_eq!(pair.ratio.to_string(), "2424.242424242424242424");
+    assert_eq!(pair.current, ratio("3000"));
+}
+
+#[test]
+fn three_collateral_two_debt_mixed_decimals() {
+    // Collateral: 0.5 WBTC (8 dec) at 60,000; 2.5 WETH (18) at 3,000; 10,000.5 USDC (6) at
+    // 1.0001. Debt: 15,000 DAI (18) at 0.9998, bw 1; 4,000 USDT debt shares (6) at borrow
+    // index 1.05 = 4,200 USDT at 1.0002, bw 1.1.
+    //   B = 21,000 + 6,000 + 8,001.20004               = 35,001.20004
+    //   C = 22,500 + 6,187.5 + 8,501.2750425           = 37,188.7750425
+    //   V = 14,997 + 4,200.84                          = 19,197.84
+    //   D = 14,997 + 4,620.924                         = 19,617.924
+    //   HF = C/D = 1.895652926502314923.. (down), RL = D/C = 0.527522726349020212 (up)
+    let s = snapshot();
+    let mut a = Account::new();
+    a.add_supply(WBTC, tokens("0.5", 8)).unwrap();
+    a.add_supply(WETH, tokens("2.5", 18)).unwrap();
+    a.add_supply(USDC, tokens("10000.5", 6)).unwrap();
+    a.add_debt(DAI, tokens("15000", 18)).unwrap();
+    a.add_debt(USDT, tokens("4000", 6)).unwrap();
+    let h = Health::of(&a, &s).unwrap();
+    assert_eq!(h.borrowing_power, value("35001.20004"));
+    assert_eq!(h.liquidation_collateral, value("37188.7750425"));
+    assert_eq!(h.debt_value, value("19197.84"));
+    assert_eq!(h.weighted_debt, value("19617.924"));
+    assert_eq!(h.health_factor(), Some(ratio("1.895652926502314923")));
+    assert_eq!(h.risk_level(), ratio("0.527522726349020212"));
+    let parts = position_health(&a, &s).unwrap();
+    let usdt = parts.iter().find(|p| p.asset == USDT).unwrap();
+    assert_eq!(usdt.debt_amount.raw(), 4_200_000_000, "4,000 shares · 1.05");
+
+    let prices = liquidation_prices(&a, &s).unwrap();
+    let of = |asset| prices.iter().find(|p| p.asset == asset).unwrap();
+    // WBTC falls: (D − (C − 22,500)) / (0.5 · 0.75) = 13,144.39722
+    assert_eq!(of(WBTC).price.to_string(), "13144.39722");
+    // DAI rises: (C − (D − 14,997)) / (15,000 · 1) = 2.1711900695
+    assert_eq!(of(DAI).price.to_string(), "2.1711900695");
+    assert!(pair_liquidation_price(&a, &s).unwrap().is_none(), "not a two-asset account");
+}
+
+#[test]
+fn no_debt_is_infinitely_healthy() {
+    let s = snapshot();
+    let mut a = Account::new();
+    a.add_supply(WETH, tokens("1", 18)).unwrap();
+    let h = Health::of(&a, &s).unwrap();
+    assert_eq!(h.health_factor(), None);
+    assert_eq!(h.risk_level(), Ratio::ZERO);
+    assert!(!h.is_liquidatable());
+    assert!(liquidation_prices(&a, &s).unwrap().is_empty());
+    let empty = Health::of(&Account::new(), &s).unwrap();
+    assert!(!empty.is_liquidatable() && empty.health_factor().is_none());
+}
+
+#[test]
+fn exactly_at_one_is_liquidatable() {
+    // 1 WETH at 2,000 with lt 0.825: C = 1,650. A debt of exactly 1,650 USDC gives HF = 1.
+    let mut s = snapshot();
+    s.set(WETH, risk("2000", 18, "0.8", "0.825", "1"));
+    s.set(USDC, risk("1", 6, "0.8", "0.85", "1"));
+    let mut a = Account::new();
+    a.add_supply(WETH, tokens("1", 18)).unwrap();
+    a.add_debt(USDC, tokens("1650", 6)).unwrap();
+    let h = Health::of(&a, &s).unwrap();
+    assert_eq!(h.health_factor(), Some(Ratio::ONE));
+    assert_eq!(h.risk_level(), Ratio::ONE);
+    assert!(h.is_liquidatable());
+    // One base unit (0.000001 USDC) less debt and it is not.
+    a.remove_debt(USDC, Shares::from_raw(1)).unwrap();
+    assert!(!Health::of(&a, &s).unwrap().is_liquidatable());
+}
+
+#[test]
+fn debt_without_collateral_and_missing_prices() {
+    let s = snapshot();
+    let mut a = Account::new();
+    a.add_debt(DAI, tokens("1", 18)).unwrap();
+    let h = Health::of(&a, &s).unwrap();
+    assert_eq!(h.health_factor(), Some(Ratio::ZERO));
+    assert_eq!(h.risk_level(), Ratio::MAX);
+    assert!(h.is_liquidatable());
+    a.add_supply(AssetId(9), Shares::from_raw(1)).unwrap();
+    assert_eq!(Health::of(&a, &s), Err(HealthError::MissingAsset(AssetId(9))));
+}
+
+// ---- property tests -----------------------------------------------------------------------
+
+const ASSETS: u16 = 8;
+
+/// A random but valid asset: decimals 0..=30, price 10^-4..10^6 USD, lt in (0.05, 0.95],
+/// cf < lt, bw in [1, 2], indices in [1, 3).
+fn asset_risk() -> impl Strategy<Value = AssetRisk> {
+    (0u8..=30, 1u128..=10u128.pow(10), 50u128..=950, 0u128..1000, 0u128..=1000, 0u128..2 * RAY, 0u128..2 * RAY)
+        .prop_map(|(d, price_e4, lt_m, cf_share, bw_m, si, bi)| {
+            let lt = Ratio::from_fraction(lt_m, 1000, Rounding::Down).unwrap();
+            AssetRisk {
+                price: Price::from_raw(price_e4 * (WAD / 10_000)),
+                decimals: Decimals::new(d).unwrap(),
+                liquidation_threshold: lt,
+                collateral_factor: lt.mul(Ratio::from_fraction(cf_share, 1000, Rounding::Down).unwrap(), Rounding::Down).unwrap(),
+                borrow_weight: Ratio::from_fraction(1000 + bw_m, 1000, Rounding::Down).unwrap(),
+                supply_index: Index::from_raw(RAY + si),
+                borrow_index: Index::from_raw(RAY + bi),
+            }
+        })
+}
+
+fn market() -> impl Strategy<Value = RiskSnapshot> {
+    prop::collection::vec(asset_risk(), ASSETS as usize).prop_map(|assets| {
+        let mut s = RiskSnapshot::new();
+        for (i, a) in assets.into_iter().enumerate() {
+            s.set(AssetId(i as u16), a);
+        }
+        s
+    })
+}
+
+/// Whole-token quantities 0.001..10^7 (several lots of 10^7 tokens of a 30-decimal asset at index 3 near the u128 limit) as (asset, thousandths), turned into shares per asset.
+fn holdings(max: usize) -> impl Strategy<Value = Vec<(u16, u64)>> {
+    prop::collection::vec((0..ASSETS, 1u64..10_000_000_000), 1..=max)
+}
+
+fn shares_for(s: &RiskSnapshot, asset: AssetId, thousandths: u64) -> Shares {
+    let unit = s.get(asset).unwrap().decimals.unit();
+    let raw = crate::money::muldiv::mul_div(u128::from(thousandths), unit, 1000, Rounding::Down).unwrap();
+    Shares::from_raw(raw.max(1))
+}
+
+/// An account with collateral in some assets and debt in others (disjoint when asked).
+fn account(s: &RiskSnapshot, supply: &[(u16, u64)], debt: &[(u16, u64)], disjoint: bool) -> Account {
+    let mut a = Account::new();
+    for &(asset, q) in supply {
+        a.add_supply(AssetId(asset), shares_for(s, AssetId(asset), q)).unwrap();
+    }
+    for &(asset, q) in debt {
+        if !(disjoint && supply.iter().any(|&(c, _)| c == asset)) {
+            a.add_debt(AssetId(asset), shares_for(s, AssetId(asset), q)).unwrap();
+        }
+    }
+    a
+}
+
+fn with_price(s: &RiskSnapshot, asset: AssetId, price: Price) -> RiskSnapshot {
+    let mut out = s.clone();
+    let mut r = *s.get(asset).unwrap();
+    r.price = price;
+    out.set(asset, r);
+    out
+}
+
+fn hf_raw(h: &Health) -> u128 {
+    h.health_factor().map_or(u128::MAX, Ratio::raw)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// Any shares, prices, decimals and indices: a result or a typed error, never a panic.
+    #[test]
+    fn no_input_panics(
+        raw in prop::collection::vec((0..ASSETS, any::<u128>(), any::<u128>()), 0..8),
+        prices in prop::collection::vec((any::<u128>(), 0u8..=30, any::<u128>(), any::<u128>()), ASSETS as usize),
+    ) {
+        let mut s = RiskSnapshot::new();
+        for (i, (p, d, si, bi)) in prices.into_iter().enumerate() {
+            s.set(AssetId(i as u16), AssetRisk {
+                price: Price::from_raw(p), decimals: Decimals::new(d).unwrap(),
+                collateral_factor: Ratio::from_raw(p % WAD), liquidation_threshold: Ratio::ONE,
+                borrow_weight: Ratio::from_raw(WAD + si % WAD),
+                supply_index: Index::from_raw(si), borrow_index: Index::from_raw(bi),
+            });
+        }
+        let mut a = Account::new();
+        for (asset, sup, debt) in raw {
+            let _ = a.add_supply(AssetId(asset), Shares::from_raw(sup));
+            let _ = a.add_debt(AssetId(asset), Shares::from_raw(debt));
+        }
+        if let Ok(h) = Health::of(&a, &s) {
+            let _ = (h.health_factor(), h.risk_level(), h.is_liquidatable());
+        }
+        let _ = liquidation_prices(&a, &s);
+        let _ = pair_liquidation_price(&a, &s);
+        let _ = position_health(&a, &s);
+    }
+
+    /// The totals are exactly the sums of the per-position terms, and HF · RL ≈ 1.
+    #[test]
+    fn totals_are_sums_of_positions(s in market(), sup in holdings(4), debt in holdings(3)) {
+        let a = account(&s, &sup, &debt, false);
+        let h = Health::of(&a, &s).unwrap();
+        let parts = position_health(&a, &s).unwrap();
+        let sum = |f: fn(&PositionHealth) -> Value| parts.iter().map(|p| f(p).raw()).sum::<u128>();
+        prop_assert_eq!(sum(|p| p.liquidation_collateral), h.liquidation_collateral.raw());
+        prop_assert_eq!(sum(|p| p.weighted_debt), h.weighted_debt.raw());
+        prop_assert_eq!(sum(|p| p.borrowing_power), h.borrowing_power.raw());
+        prop_assert!(h.borrowing_power <= h.liquidation_collateral, "cf < lt everywhere");
+        prop_assert!(h.debt_value <= h.weighted_debt, "bw >= 1 everywhere");
+        prop_assert_eq!(h.is_liquidatable(), h.health_factor().is_some_and(|hf| hf <= Ratio::ONE));
+    }
+
+    /// Raising a collateral price never lowers HF; raising a debt price never raises it.
+    #[test]
+    fn health_is_monotone_in_prices(s in market(), sup in holdings(4), debt in holdings(3), asset in 0..ASSETS, bump in 1u128..=1000) {
+        let a = account(&s, &sup, &debt, true);
+        let id = AssetId(asset);
+        let before = Health::of(&a, &s).unwrap();
+        let p = s.get(id).unwrap().price;
+        let higher = Price::from_raw(p.raw() + p.raw() / 1000 * bump + 1);
+        let after = Health::of(&a, &with_price(&s, id, higher)).unwrap();
+        let pos = a.position(id);
+        if !pos.supply.is_zero() {
+            prop_assert!(hf_raw(&after) >= hf_raw(&before));
+            prop_assert!(after.liquidation_collateral >= before.liquidation_collateral);
+        }
+        if !pos.debt.is_zero() {
+            prop_assert!(hf_raw(&after) <= hf_raw(&before));
+            prop_assert!(after.weighted_debt >= before.weighted_debt);
+        }
+    }
+
+    /// At each liquidation price the account is liquidatable, and one unit of price on the
+    /// safe side its HF is 1 to within one unit of the last place (10^-18). Debts are at least
+    /// 10 USD so that the last place of HF is finer than the rounding of the values.
+    #[test]
+    fn hf_is_one_at_each_liquidation_price(s in market(), sup in holdings(4), debt in holdings(3), overlap in any::<bool>()) {
+        let a = account(&s, &sup, &debt, !overlap);
+        let h = Health::of(&a, &s).unwrap();
+        prop_assume!(h.weighted_debt >= value("10"));
+        for lp in liquidation_prices(&a, &s).unwrap() {
+            // A price so far away that the account's value no longer fits is not checkable.
+            let Ok(at) = Health::of(&a, &with_price(&s, lp.asset, lp.price)) else { continue };
+            prop_assert!(at.is_liquidatable(), "{:?}: HF {:?}", lp, at.health_factor());
+            let safe = match lp.direction {
+                Direction::Falls => Price::from_raw(lp.price.raw() + 1),
+                Direction::Rises => Price::from_raw(lp.price.raw() - 1),
+            };
+            let Ok(next) = Health::of(&a, &with_price(&s, lp.asset, safe)) else { continue };
+            if next.weighted_debt >= value("10") {
+                prop_assert!(hf_raw(&next) >= WAD - 1, "{:?}: HF one unit away {:?}", lp, next.health_factor());
+            }
+        }
+    }
+
+    /// For a two-asset account, scaling both prices so their ratio sits at the pair
+    /// liquidation price makes it liquidatable, and a slightly higher ratio does not.
+    #[test]
+    fn pair_price_is_the_boundary(s in market(), c in 0..ASSETS, d in 0..ASSETS, qc in 1u64..10_000_000_000, qd in 1u64..10_000_000_000) {
+        prop_assume!(c != d);
+        let a = account(&s, &[(c, qc)], &[(d, qd)], true);
+        let Some(pair) = pair_liquidation_price(&a, &s).unwrap() else { return Ok(()); };
+        let (cid, did) = (AssetId(c), AssetId(d));
+        // Keep the debt price, set the collateral price to ratio · p_d (rounded either way).
+        let pd = s.get(did).unwrap().price;
+        let pc_at = Price::from_raw(crate::money::muldiv::mul_div(pair.ratio.raw(), pd.raw(), WAD, Rounding::Down).unwrap());
+        let h = Health::of(&a, &with_price(&s, cid, pc_at)).unwrap();
+        prop_assume!(h.weighted_debt >= value("10"));
+        prop_assert!(h.is_liquidatable(), "at the pair price: HF {:?}", h.health_factor());
+        let above = Price::from_raw(pc_at.raw() + pc_at.raw() / 1_000_000 + 1);
+        let h2 = Health::of(&a, &with_price(&s, cid, above)).unwrap();
+        prop_assert!(!h2.is_liquidatable(), "1 ppm above: HF {:?}", h2.health_factor());
+    }
+}
