@@ -1,14 +1,20 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! softliq's file formats, read into `softliq-core` types.
+//!
+//! The core never touches files; this crate does, and every error it returns names the file,
+//! the field and the problem ([`ConfigError`]).
+#![forbid(unsafe_code)]
 
+mod account;
+mod error;
+mod markets;
+mod number;
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use account::AccountInput;
+pub use error::ConfigError;
+pub use markets::Markets;
+pub use number::Number;
+pub use prices::PriceInput;
+
+mod prices;

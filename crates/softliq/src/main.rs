@@ -1,3 +1,36 @@
-fn main() {
-    println!("Hello, world!");
+//! `softliq`: the command line of the soft-liquidation risk engine.
+
+mod commands;
+mod format;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "softliq", version, about = "Soft-liquidation risk engine for lending markets")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show an account's positions, health, risk level and liquidation prices.
+    Account(commands::account::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Account(args) => commands::account::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            // 2: the input was refused (clap uses 2 for bad arguments too).
+            ExitCode::from(2)
+        }
+    }
 }
