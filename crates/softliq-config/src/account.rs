@@ -53,12 +53,16 @@ impl AccountInput {
             for (symbol, number) in balances {
                 let field = format!("{side}.{symbol}");
                 let id = markets.id(symbol).ok_or_else(|| {
-                    ConfigError::new(file, &field, format!("unknown asset (listed: {})", markets.symbols()))
+                    ConfigError::new(
+                        file,
+                        &field,
+                        format!("unknown asset (listed: {})", markets.symbols()),
+                    )
                 })?;
                 let decimals = markets.asset(id).params().decimals;
-                let amount = number
-                    .tokens(&field, decimals)
-                    .map_err(|e| ConfigError::new(file, &field, format!("{} (got {:?})", e.problem, e.text)))?;
+                let amount = number.tokens(&field, decimals).map_err(|e| {
+                    ConfigError::new(file, &field, format!("{} (got {:?})", e.problem, e.text))
+                })?;
                 let shares = Shares::from_raw(amount.raw());
                 let added = if side == "supply" {
                     account.add_supply(id, shares)

@@ -17,7 +17,13 @@ impl fmt::Display for ConfigError {
         if self.field.is_empty() {
             write!(f, "{}: {}", self.file.display(), self.problem)
         } else {
-            write!(f, "{}: {}: {}", self.file.display(), self.field, self.problem)
+            write!(
+                f,
+                "{}: {}: {}",
+                self.file.display(),
+                self.field,
+                self.problem
+            )
         }
     }
 }
@@ -38,19 +44,34 @@ impl ConfigError {
 }
 
 /// Deserialises TOML, reporting the path of the field that failed.
-pub(crate) fn from_toml<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
-    let de = toml::Deserializer::parse(text).map_err(|e| ConfigError::new(file, "", e.message()))?;
+pub(crate) fn from_toml<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    text: &str,
+) -> Result<T, ConfigError> {
+    let de =
+        toml::Deserializer::parse(text).map_err(|e| ConfigError::new(file, "", e.message()))?;
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
-        ConfigError::new(file, if field == "." { String::new() } else { field }, e.into_inner().message())
+        ConfigError::new(
+            file,
+            if field == "." { String::new() } else { field },
+            e.into_inner().message(),
+        )
     })
 }
 
 /// Deserialises JSON, reporting the path of the field that failed and the line.
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    text: &str,
+) -> Result<T, ConfigError> {
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
-        ConfigError::new(file, if field == "." { String::new() } else { field }, e.into_inner())
+        ConfigError::new(
+            file,
+            if field == "." { String::new() } else { field },
+            e.into_inner(),
+        )
     })
 }

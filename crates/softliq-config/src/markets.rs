@@ -90,7 +90,11 @@ impl Markets {
     pub fn parse(file: &Path, text: &str) -> Result<Self, ConfigError> {
         let parsed: MarketsFile = from_toml(file, text)?;
         if parsed.assets.is_empty() {
-            return Err(ConfigError::new(file, "assets", "at least one asset must be listed"));
+            return Err(ConfigError::new(
+                file,
+                "assets",
+                "at least one asset must be listed",
+            ));
         }
         if parsed.assets.len() > usize::from(u16::MAX) {
             return Err(ConfigError::new(file, "assets", "at most 65535 assets"));
@@ -103,11 +107,19 @@ impl Markets {
             let id = AssetId(u16::try_from(i).unwrap_or(u16::MAX));
             let at = format!("assets[{i}]");
             if markets.by_symbol.insert(entry.symbol.clone(), id).is_some() {
-                return Err(ConfigError::new(file, format!("{at}.symbol"), format!("{:?} is listed twice", entry.symbol)));
+                return Err(ConfigError::new(
+                    file,
+                    format!("{at}.symbol"),
+                    format!("{:?} is listed twice", entry.symbol),
+                ));
             }
             let params = entry.params(file, &at)?;
             let asset = Asset::new(id, &entry.symbol, params).map_err(|e| {
-                ConfigError::new(file, format!("{at}.{}", e.field), format!("{} is out of bounds: {}", e.value, e.bound))
+                ConfigError::new(
+                    file,
+                    format!("{at}.{}", e.field),
+                    format!("{} is out of bounds: {}", e.value, e.bound),
+                )
             })?;
             markets.assets.push(asset);
         }
@@ -128,20 +140,40 @@ impl Markets {
     /// The listed symbols, in id order (for "unknown asset" messages).
     #[must_use]
     pub fn symbols(&self) -> String {
-        self.assets.iter().map(|a| a.symbol.as_str()).collect::<Vec<_>>().join(", ")
+        self.assets
+            .iter()
+            .map(|a| a.symbol.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
 impl AssetEntry {
     fn params(&self, file: &Path, at: &str) -> Result<AssetParams, ConfigError> {
         let field = |name: &str| format!("{at}.{name}");
-        let bad = |e: softliq_core::money::ParseError| ConfigError::new(file, e.field.clone(), format!("{} (got {:?})", e.problem, e.text));
+        let bad = |e: softliq_core::money::ParseError| {
+            ConfigError::new(
+                file,
+                e.field.clone(),
+                format!("{} (got {:?})", e.problem, e.text),
+            )
+        };
         let ratio = |n: &Number, name: &str| n.ratio(&field(name)).map_err(bad);
         let decimals = Decimals::new(self.decimals).ok_or_else(|| {
-            ConfigError::new(file, field("decimals"), format!("{} is out of bounds: 0 <= decimals <= {}", self.decimals, Decimals::MAX))
+            ConfigError::new(
+                file,
+                field("decimals"),
+                format!(
+                    "{} is out of bounds: 0 <= decimals <= {}",
+                    self.decimals,
+                    Decimals::MAX
+                ),
+            )
         })?;
         let cap = |n: &Option<Number>, name: &str| -> Result<Option<Amount>, ConfigError> {
-            n.as_ref().map(|n| n.tokens(&field(name), decimals).map_err(bad)).transpose()
+            n.as_ref()
+                .map(|n| n.tokens(&field(name), decimals).map_err(bad))
+                .transpose()
         };
         Ok(AssetParams {
             decimals,
@@ -155,7 +187,10 @@ impl AssetEntry {
                 base: ratio(&self.rate_model.base, "rate_model.base")?,
                 slope1: ratio(&self.rate_model.slope1, "rate_model.slope1")?,
                 slope2: ratio(&self.rate_model.slope2, "rate_model.slope2")?,
-                optimal_utilisation: ratio(&self.rate_model.optimal_utilisation, "rate_model.optimal_utilisation")?,
+                optimal_utilisation: ratio(
+                    &self.rate_model.optimal_utilisation,
+                    "rate_model.optimal_utilisation",
+                )?,
             },
             supply_cap: cap(&self.supply_cap, "supply_cap")?,
             borrow_cap: cap(&self.borrow_cap, "borrow_cap")?,

@@ -68,7 +68,8 @@ mod tests {
     use super::*;
 
     fn ratio(n: Number) -> String {
-        n.ratio("f").map_or_else(|e| e.to_string(), |r| r.to_string())
+        n.ratio("f")
+            .map_or_else(|e| e.to_string(), |r| r.to_string())
     }
 
     #[test]
@@ -83,9 +84,19 @@ mod tests {
             assert_eq!(ratio(n), "0.825");
         }
         assert_eq!(ratio(Number::Int(1)), "1");
-        assert_eq!(ratio(Number::Float(0.1 + 0.2)), "0.30000000000000004", "floats read as printed");
+        assert_eq!(
+            ratio(Number::Float(0.1 + 0.2)),
+            "0.30000000000000004",
+            "floats read as printed"
+        );
         assert!(ratio(Number::Text("-5%".into())).contains("negative"));
-        assert!(ratio(Number::Text("0.0000000000000000001".into())).contains("more than 18 decimal places"));
-        assert!(ratio(Number::Text("12.12345678901234567%".into())).contains("more than 16 decimal places"));
+        assert!(
+            ratio(Number::Text("0.0000000000000000001".into()))
+                .contains("more than 18 decimal places")
+        );
+        assert!(
+            ratio(Number::Text("12.12345678901234567%".into()))
+                .contains("more than 16 decimal places")
+        );
     }
 }

@@ -43,11 +43,15 @@ impl PriceInput {
         for (symbol, number) in &parsed.prices {
             let field = format!("prices.{symbol}");
             let id = markets.id(symbol).ok_or_else(|| {
-                ConfigError::new(file, &field, format!("unknown asset (listed: {})", markets.symbols()))
+                ConfigError::new(
+                    file,
+                    &field,
+                    format!("unknown asset (listed: {})", markets.symbols()),
+                )
             })?;
-            let price = number
-                .price(&field)
-                .map_err(|e| ConfigError::new(file, &field, format!("{} (got {:?})", e.problem, e.text)))?;
+            let price = number.price(&field).map_err(|e| {
+                ConfigError::new(file, &field, format!("{} (got {:?})", e.problem, e.text))
+            })?;
             if price.is_zero() {
                 return Err(ConfigError::new(file, &field, "must be greater than zero"));
             }

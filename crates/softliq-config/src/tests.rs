@@ -34,7 +34,10 @@ fn bundled_examples_load() {
     let m = markets();
     assert_eq!(m.symbols(), "USDC, USDT, WETH, WBTC, LINK, DAI");
     let weth = m.asset(m.id("WETH").unwrap()).params();
-    assert_eq!(weth.liquidation_threshold, Ratio::parse("t", "0.825").unwrap());
+    assert_eq!(
+        weth.liquidation_threshold,
+        Ratio::parse("t", "0.825").unwrap()
+    );
     assert_eq!(weth.decimals.get(), 18);
     let link = m.asset(m.id("LINK").unwrap()).params();
     assert_eq!(link.borrow_weight, Ratio::parse("t", "1.2").unwrap());
@@ -42,7 +45,10 @@ fn bundled_examples_load() {
     assert_eq!(acc.owner, "alice");
     assert_eq!(acc.account.positions().len(), 5);
     let prices = PriceInput::load(&examples().join("prices.json"), &m).unwrap();
-    assert_eq!(prices.prices[m.id("WBTC").unwrap().index()], Some(Price::parse("p", "54000").unwrap()));
+    assert_eq!(
+        prices.prices[m.id("WBTC").unwrap().index()],
+        Some(Price::parse("p", "54000").unwrap())
+    );
 }
 
 #[test]
@@ -72,13 +78,19 @@ fn malformed_markets_are_refused_with_the_field() {
     let e = markets_error(&ONE_ASSET.replace("\"80%\"", "\"80%%\""));
     assert_eq!(e.field, "assets[0].collateral_factor");
     let e = markets_error(&ONE_ASSET.replace("reserve_factor", "reserve_fraction"));
-    assert!(e.problem.contains("unknown field `reserve_fraction`"), "{e}");
+    assert!(
+        e.problem.contains("unknown field `reserve_fraction`"),
+        "{e}"
+    );
     let e = markets_error(&format!("{ONE_ASSET}{ONE_ASSET}"));
     assert_eq!(e.field, "assets[1].symbol");
     assert!(e.problem.contains("listed twice"));
     let e = markets_error("assets = [");
     assert!(e.to_string().starts_with("m.toml: "), "{e}");
-    let e = markets_error(&ONE_ASSET.replace("oracle = { max_staleness_s = 3600,", "oracle = { max_staleness_s = \"soon\","));
+    let e = markets_error(&ONE_ASSET.replace(
+        "oracle = { max_staleness_s = 3600,",
+        "oracle = { max_staleness_s = \"soon\",",
+    ));
     assert_eq!(e.field, "assets[0].oracle.max_staleness_s");
 }
 
@@ -90,7 +102,10 @@ fn account_errors_name_file_field_and_problem() {
     assert_eq!(e.field, "supply.DOGE");
     assert!(e.problem.starts_with("unknown asset (listed: USDC"), "{e}");
     let e = AccountInput::parse(f, r#"{"owner":"x","debt":{"USDC":"1.0000001"}}"#, &m).unwrap_err();
-    assert_eq!(e.to_string(), "a.json: debt.USDC: more than 6 decimal places (got \"1.0000001\")");
+    assert_eq!(
+        e.to_string(),
+        "a.json: debt.USDC: more than 6 decimal places (got \"1.0000001\")"
+    );
     let e = AccountInput::parse(f, r#"{"owner":"x","debt":{"USDC":"-3"}}"#, &m).unwrap_err();
     assert!(e.problem.contains("negative"));
     let e = AccountInput::parse(f, r#"{"owner":"x","debt":{"USDC":true}}"#, &m).unwrap_err();
@@ -106,7 +121,10 @@ fn price_errors_name_the_field() {
     let m = markets();
     let f = Path::new("p.json");
     let e = PriceInput::parse(f, r#"{"timestamp":1,"prices":{"WETH":"0"}}"#, &m).unwrap_err();
-    assert_eq!((e.field.as_str(), e.problem.as_str()), ("prices.WETH", "must be greater than zero"));
+    assert_eq!(
+        (e.field.as_str(), e.problem.as_str()),
+        ("prices.WETH", "must be greater than zero")
+    );
     let e = PriceInput::parse(f, r#"{"timestamp":1,"prices":{"WETH":"1e3"}}"#, &m).unwrap_err();
     assert_eq!(e.field, "prices.WETH");
     let e = PriceInput::parse(f, r#"{"timestamp":-1,"prices":{}}"#, &m).unwrap_err();

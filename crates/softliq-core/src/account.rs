@@ -46,10 +46,14 @@ impl Account {
     /// The position in `asset`, or an empty one.
     #[must_use]
     pub fn position(&self, asset: AssetId) -> Position {
-        self.find(asset)
-            .map_or(Position { asset, supply: Shares::ZERO, debt: Shares::ZERO }, |i| {
-                self.positions[i]
-            })
+        self.find(asset).map_or(
+            Position {
+                asset,
+                supply: Shares::ZERO,
+                debt: Shares::ZERO,
+            },
+            |i| self.positions[i],
+        )
     }
 
     /// True when the account owes anything.
@@ -59,7 +63,9 @@ impl Account {
     }
 
     fn find(&self, asset: AssetId) -> Option<usize> {
-        self.positions.binary_search_by_key(&asset, |p| p.asset).ok()
+        self.positions
+            .binary_search_by_key(&asset, |p| p.asset)
+            .ok()
     }
 
     /// Applies `change` to the position in `asset` (created if absent, dropped if it ends
@@ -71,7 +77,10 @@ impl Account {
     ) -> Result<(), MathError> {
         let mut pos = self.position(asset);
         change(&mut pos)?;
-        match (self.positions.binary_search_by_key(&asset, |p| p.asset), pos.is_empty()) {
+        match (
+            self.positions.binary_search_by_key(&asset, |p| p.asset),
+            pos.is_empty(),
+        ) {
             (Ok(i), true) => {
                 self.positions.remove(i);
             }
@@ -141,6 +150,10 @@ mod tests {
             a.remove_supply(AssetId(3), Shares::from_raw(6)),
             Err(MathError::Negative)
         );
-        assert_eq!(a.position(AssetId(3)).supply, Shares::from_raw(5), "refusal changed nothing");
+        assert_eq!(
+            a.position(AssetId(3)).supply,
+            Shares::from_raw(5),
+            "refusal changed nothing"
+        );
     }
 }

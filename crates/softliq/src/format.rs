@@ -12,7 +12,11 @@ pub fn grouped(text: &str, places: usize) -> String {
         out.push(c);
     }
     if places > 0 {
-        let frac: String = frac.chars().chain(std::iter::repeat('0')).take(places).collect();
+        let frac: String = frac
+            .chars()
+            .chain(std::iter::repeat('0'))
+            .take(places)
+            .collect();
         out.push('.');
         out.push_str(&frac);
     }

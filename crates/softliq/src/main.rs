@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "softliq", version, about = "Soft-liquidation risk engine for lending markets")]
+#[command(
+    name = "softliq",
+    version,
+    about = "Soft-liquidation risk engine for lending markets"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -17,7 +17,11 @@ fn softliq(args: &[&str]) -> Output {
 }
 
 fn account_with(account: &str, prices: &str) -> Output {
-    let dir = std::env::temp_dir().join(format!("softliq-cli-{}-{:x}", std::process::id(), fxhash(account, prices)));
+    let dir = std::env::temp_dir().join(format!(
+        "softliq-cli-{}-{:x}",
+        std::process::id(),
+        fxhash(account, prices)
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let (a, p) = (dir.join("account.json"), dir.join("prices.json"));
     std::fs::write(&a, account).unwrap();
@@ -34,20 +38,45 @@ fn account_with(account: &str, prices: &str) -> Output {
 }
 
 fn fxhash(a: &str, b: &str) -> u64 {
-    a.bytes().chain(b.bytes()).fold(0xcbf2_9ce4_8422_2325, |h, c| (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3))
+    a.bytes()
+        .chain(b.bytes())
+        .fold(0xcbf2_9ce4_8422_2325, |h, c| {
+            (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3)
+        })
 }
 
 const PRICES: &str = r#"{"timestamp": 1, "prices": {"WETH": "2000", "USDC": "1"}}"#;
 
 #[test]
 fn table_on_the_bundled_example() {
-    let out = softliq(&["account", "--markets", "examples/markets.toml", "--account", "examples/account.json", "--prices", "examples/prices.json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = softliq(&[
+        "account",
+        "--markets",
+        "examples/markets.toml",
+        "--account",
+        "examples/account.json",
+        "--prices",
+        "examples/prices.json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     // C = 4,250 + 22,275 + 21,060 = 47,585; D = 25,002.5 + 1,000 · 9.5 · 1.2 = 36,402.5.
-    assert!(text.contains("liquidation collateral C          47,585.00 USD"), "{text}");
-    assert!(text.contains("weighted debt D                   36,402.50 USD"), "{text}");
-    assert!(text.contains("1.3071"), "HF 47,585 / 36,402.5 = 1.30719..: {text}");
+    assert!(
+        text.contains("liquidation collateral C          47,585.00 USD"),
+        "{text}"
+    );
+    assert!(
+        text.contains("weighted debt D                   36,402.50 USD"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1.3071"),
+        "HF 47,585 / 36,402.5 = 1.30719..: {text}"
+    );
     assert!(text.contains("healthy"));
     // WETH falls to (36,402.5 − (47,585 − 22,275)) / (10 · 0.825) = 1,344.5454..
     assert!(text.contains("WETH   falls to     1,344.5454"), "{text}");
@@ -56,7 +85,11 @@ fn table_on_the_bundled_example() {
 #[test]
 fn json_has_exact_figures() {
     let out = softliq(&["account", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["owner"], "alice");
     assert_eq!(v["liquidation_collateral"], "47585");
@@ -64,7 +97,12 @@ fn json_has_exact_figures() {
     assert_eq!(v["health_factor"], "1.307190440217018061"); // 47,585 / 36,402.5, down
     assert_eq!(v["liquidatable"], false);
     assert_eq!(v["positions"].as_array().unwrap().len(), 5);
-    let weth = v["liquidation_prices"].as_array().unwrap().iter().find(|p| p["asset"] == "WETH").unwrap();
+    let weth = v["liquidation_prices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["asset"] == "WETH")
+        .unwrap();
     assert_eq!(weth["price"], "1344.545454545454545454");
     assert_eq!(weth["direction"], "falls");
 }
@@ -72,7 +110,10 @@ fn json_has_exact_figures() {
 #[test]
 fn two_asset_account_at_hf_one_and_its_pair_price() {
     // 1 WETH at 2,000 (lt 0.825) against 1,650 USDC: HF exactly 1, liquidatable.
-    let out = account_with(r#"{"owner":"bob","supply":{"WETH":"1"},"debt":{"USDC":"1650"}}"#, PRICES);
+    let out = account_with(
+        r#"{"owner":"bob","supply":{"WETH":"1"},"debt":{"USDC":"1650"}}"#,
+        PRICES,
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success());
     assert!(text.contains("LIQUIDATABLE"), "{text}");
@@ -83,19 +124,46 @@ fn two_asset_account_at_hf_one_and_its_pair_price() {
 fn no_debt_means_infinite_health() {
     let out = account_with(r#"{"owner":"carol","supply":{"WETH":"1"}}"#, PRICES);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("infinite") && text.contains("none: no single price move"), "{text}");
+    assert!(
+        text.contains("infinite") && text.contains("none: no single price move"),
+        "{text}"
+    );
 }
 
 #[test]
 fn bad_inputs_exit_2_naming_file_and_field() {
     let cases = [
-        (r#"{"owner":"x","supply":{"DOGE":"1"}}"#, PRICES, "account.json: supply.DOGE: unknown asset"),
-        (r#"{"owner":"x","debt":{"USDC":"1.0000001"}}"#, PRICES, "account.json: debt.USDC: more than 6 decimal places"),
-        (r#"{"owner":"x","debt":{"USDC":"abc"}}"#, PRICES, "account.json: debt.USDC: not a plain decimal"),
+        (
+            r#"{"owner":"x","supply":{"DOGE":"1"}}"#,
+            PRICES,
+            "account.json: supply.DOGE: unknown asset",
+        ),
+        (
+            r#"{"owner":"x","debt":{"USDC":"1.0000001"}}"#,
+            PRICES,
+            "account.json: debt.USDC: more than 6 decimal places",
+        ),
+        (
+            r#"{"owner":"x","debt":{"USDC":"abc"}}"#,
+            PRICES,
+            "account.json: debt.USDC: not a plain decimal",
+        ),
         (r#"{"owner":"x""#, PRICES, "account.json: "),
-        (r#"{"owner":"x","supply":{"WBTC":"1"}}"#, PRICES, "prices.json: prices.WBTC: missing"),
-        (r#"{"owner":"x"}"#, r#"{"timestamp":1,"prices":{"WETH":"0"}}"#, "prices.json: prices.WETH: must be greater than zero"),
-        (r#"{"owner":"x"}"#, r#"{"timestamp":1,"prices":{"WETH":"-1"}}"#, "prices.json: prices.WETH: negative"),
+        (
+            r#"{"owner":"x","supply":{"WBTC":"1"}}"#,
+            PRICES,
+            "prices.json: prices.WBTC: missing",
+        ),
+        (
+            r#"{"owner":"x"}"#,
+            r#"{"timestamp":1,"prices":{"WETH":"0"}}"#,
+            "prices.json: prices.WETH: must be greater than zero",
+        ),
+        (
+            r#"{"owner":"x"}"#,
+            r#"{"timestamp":1,"prices":{"WETH":"-1"}}"#,
+            "prices.json: prices.WETH: negative",
+        ),
     ];
     for (account, prices, expected) in cases {
         let out = account_with(account, prices);

@@ -32,7 +32,11 @@ impl Asset {
     ///
     /// # Errors
     /// The first parameter out of bounds.
-    pub fn new(id: AssetId, symbol: impl Into<String>, params: AssetParams) -> Result<Self, ParamError> {
+    pub fn new(
+        id: AssetId,
+        symbol: impl Into<String>,
+        params: AssetParams,
+    ) -> Result<Self, ParamError> {
         params.validate()?;
         Ok(Self {
             id,

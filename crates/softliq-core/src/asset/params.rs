@@ -105,7 +105,11 @@ impl AssetParams {
         }
         let bw = self.borrow_weight;
         if bw < Ratio::ONE || bw > bounds::BORROW_WEIGHT_MAX {
-            return Err(ParamError::new("borrow_weight", "1 <= borrow_weight <= 10", bw));
+            return Err(ParamError::new(
+                "borrow_weight",
+                "1 <= borrow_weight <= 10",
+                bw,
+            ));
         }
         Ok(())
     }

@@ -60,9 +60,10 @@ impl RateModel {
             return self.base.checked_add(slope);
         }
         let over = u.saturating_sub(kink).min(Ratio::ONE.saturating_sub(kink));
-        let steep = self
-            .slope2
-            .mul(over.div(Ratio::ONE.checked_sub(kink)?, Rounding::Up)?, Rounding::Up)?;
+        let steep = self.slope2.mul(
+            over.div(Ratio::ONE.checked_sub(kink)?, Rounding::Up)?,
+            Rounding::Up,
+        )?;
         self.base.checked_add(self.slope1)?.checked_add(steep)
     }
 }

@@ -27,7 +27,11 @@ fn collateral_factor_below_liquidation_threshold() {
     p.collateral_factor = ratio("0.85");
     assert_eq!(refused_field(&p), "collateral_factor");
     p.collateral_factor = Ratio::ZERO;
-    assert_eq!(p.validate(), Ok(()), "cf = 0: an asset that cannot back borrows");
+    assert_eq!(
+        p.validate(),
+        Ok(()),
+        "cf = 0: an asset that cannot back borrows"
+    );
 }
 
 #[test]
@@ -109,7 +113,11 @@ fn kink_strictly_inside_zero_one() {
     let mut p = stable_params(6);
     for bad in ["0", "1"] {
         p.rate_model.optimal_utilisation = ratio(bad);
-        assert_eq!(refused_field(&p), "rate_model.optimal_utilisation", "u* = {bad}");
+        assert_eq!(
+            refused_field(&p),
+            "rate_model.optimal_utilisation",
+            "u* = {bad}"
+        );
     }
     p.rate_model.optimal_utilisation = ratio("0.000000000000000001");
     assert_eq!(p.validate(), Ok(()));
@@ -123,7 +131,11 @@ fn top_rate_bounded() {
     p.rate_model.slope2 = ratio("99.960000000000000001");
     assert_eq!(refused_field(&p), "rate_model");
     p.rate_model.slope2 = Ratio::MAX;
-    assert_eq!(refused_field(&p), "rate_model", "overflowing sum refused, not wrapped");
+    assert_eq!(
+        refused_field(&p),
+        "rate_model",
+        "overflowing sum refused, not wrapped"
+    );
 }
 
 #[test]
@@ -147,8 +159,15 @@ fn update_validates_and_keeps_decimals() {
     let mut next = stable_params(6);
     next.liquidation_penalty = ratio("0.3");
     assert_eq!(asset.update(next).unwrap_err().field, "liquidation_penalty");
-    assert_eq!(asset.params(), &stable_params(6), "a refused update changes nothing");
-    assert_eq!(asset.update(stable_params(18)).unwrap_err().field, "decimals");
+    assert_eq!(
+        asset.params(),
+        &stable_params(6),
+        "a refused update changes nothing"
+    );
+    assert_eq!(
+        asset.update(stable_params(18)).unwrap_err().field,
+        "decimals"
+    );
     let mut ok = stable_params(6);
     ok.reserve_factor = ratio("0.2");
     asset.update(ok.clone()).unwrap();
@@ -160,7 +179,10 @@ fn error_message_names_field_bound_and_value() {
     let mut p = stable_params(6);
     p.borrow_weight = ratio("0.5");
     let msg = p.validate().unwrap_err().to_string();
-    assert_eq!(msg, "borrow_weight = 0.5 is out of bounds: 1 <= borrow_weight <= 10");
+    assert_eq!(
+        msg,
+        "borrow_weight = 0.5 is out of bounds: 1 <= borrow_weight <= 10"
+    );
 }
 
 #[test]
@@ -172,7 +194,11 @@ fn kinked_rate_curve() {
     assert_eq!(r("0.9"), ratio("0.04"));
     assert_eq!(r("0.95"), ratio("0.34"));
     assert_eq!(r("1"), ratio("0.64"));
-    assert_eq!(r("1.5"), ratio("0.64"), "utilisation beyond 1 is clamped to the top rate");
+    assert_eq!(
+        r("1.5"),
+        ratio("0.64"),
+        "utilisation beyond 1 is clamped to the top rate"
+    );
     // Rounds up: 0.04 · (0.3 / 0.9) = 0.01333.. -> ...334
     assert_eq!(r("0.3"), ratio("0.013333333333333334"));
 }

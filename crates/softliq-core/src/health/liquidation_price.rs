@@ -99,15 +99,22 @@ pub fn liquidation_prices(
             .liquidation_collateral
             .checked_sub(own.liquidation_collateral)?;
         let d_rest = health.weighted_debt.checked_sub(own.weighted_debt)?;
-        let k_collateral = U512::from(own.supply_amount.raw()) * U512::from(risk.liquidation_threshold.raw());
+        let k_collateral =
+            U512::from(own.supply_amount.raw()) * U512::from(risk.liquidation_threshold.raw());
         let k_debt = U512::from(own.debt_amount.raw()) * U512::from(risk.borrow_weight.raw());
         let scale = U512::from(risk.decimals.unit()) * U512::from(WAD);
         let solved = if k_collateral > k_debt && d_rest > c_rest {
             let gap = U512::from(d_rest.checked_sub(c_rest)?.raw());
-            Some((Direction::Falls, quotient(gap * scale, k_collateral - k_debt, Rounding::Down)))
+            Some((
+                Direction::Falls,
+                quotient(gap * scale, k_collateral - k_debt, Rounding::Down),
+            ))
         } else if k_debt > k_collateral && c_rest > d_rest {
             let gap = U512::from(c_rest.checked_sub(d_rest)?.raw());
-            Some((Direction::Rises, quotient(gap * scale, k_debt - k_collateral, Rounding::Up)))
+            Some((
+                Direction::Rises,
+                quotient(gap * scale, k_debt - k_collateral, Rounding::Up),
+            ))
         } else {
             None
         };
@@ -138,7 +145,12 @@ pub fn pair_liquidation_price(
     let [a, b] = account.positions() else {
         return Ok(None);
     };
-    let (c, d) = match (a.debt.is_zero(), b.debt.is_zero(), a.supply.is_zero(), b.supply.is_zero()) {
+    let (c, d) = match (
+        a.debt.is_zero(),
+        b.debt.is_zero(),
+        a.supply.is_zero(),
+        b.supply.is_zero(),
+    ) {
         (true, false, false, true) => (a, b),
         (false, true, true, false) => (b, a),
         _ => return Ok(None),

@@ -120,7 +120,10 @@ fn three_collateral_two_debt_mixed_decimals() {
     assert_eq!(of(WBTC).price.to_string(), "13144.39722");
     // DAI rises: (C − (D − 14,997)) / (15,000 · 1) = 2.1711900695
     assert_eq!(of(DAI).price.to_string(), "2.1711900695");
-    assert!(pair_liquidation_price(&a, &s).unwrap().is_none(), "not a two-asset account");
+    assert!(
+        pair_liquidation_price(&a, &s).unwrap().is_none(),
+        "not a two-asset account"
+    );
 }
 
 #[test]
@@ -165,7 +168,10 @@ fn debt_without_collateral_and_missing_prices() {
     assert_eq!(h.risk_level(), Ratio::MAX);
     assert!(h.is_liquidatable());
     a.add_supply(AssetId(9), Shares::from_raw(1)).unwrap();
-    assert_eq!(Health::of(&a, &s), Err(HealthError::MissingAsset(AssetId(9))));
+    assert_eq!(
+        Health::of(&a, &s),
+        Err(HealthError::MissingAsset(AssetId(9)))
+    );
 }
 
 // ---- property tests -----------------------------------------------------------------------
@@ -175,14 +181,27 @@ const ASSETS: u16 = 8;
 /// A random but valid asset: decimals 0..=30, price 10^-4..10^6 USD, lt in (0.05, 0.95],
 /// cf < lt, bw in [1, 2], indices in [1, 3).
 fn asset_risk() -> impl Strategy<Value = AssetRisk> {
-    (0u8..=30, 1u128..=10u128.pow(10), 50u128..=950, 0u128..1000, 0u128..=1000, 0u128..2 * RAY, 0u128..2 * RAY)
+    (
+        0u8..=30,
+        1u128..=10u128.pow(10),
+        50u128..=950,
+        0u128..1000,
+        0u128..=1000,
+        0u128..2 * RAY,
+        0u128..2 * RAY,
+    )
         .prop_map(|(d, price_e4, lt_m, cf_share, bw_m, si, bi)| {
             let lt = Ratio::from_fraction(lt_m, 1000, Rounding::Down).unwrap();
             AssetRisk {
                 price: Price::from_raw(price_e4 * (WAD / 10_000)),
                 decimals: Decimals::new(d).unwrap(),
                 liquidation_threshold: lt,
-                collateral_factor: lt.mul(Ratio::from_fraction(cf_share, 1000, Rounding::Down).unwrap(), Rounding::Down).unwrap(),
+                collateral_factor: lt
+                    .mul(
+                        Ratio::from_fraction(cf_share, 1000, Rounding::Down).unwrap(),
+                        Rounding::Down,
+                    )
+                    .unwrap(),
                 borrow_weight: Ratio::from_fraction(1000 + bw_m, 1000, Rounding::Down).unwrap(),
                 supply_index: Index::from_raw(RAY + si),
                 borrow_index: Index::from_raw(RAY + bi),
@@ -207,19 +226,27 @@ fn holdings(max: usize) -> impl Strategy<Value = Vec<(u16, u64)>> {
 
 fn shares_for(s: &RiskSnapshot, asset: AssetId, thousandths: u64) -> Shares {
     let unit = s.get(asset).unwrap().decimals.unit();
-    let raw = crate::money::muldiv::mul_div(u128::from(thousandths), unit, 1000, Rounding::Down).unwrap();
+    let raw =
+        crate::money::muldiv::mul_div(u128::from(thousandths), unit, 1000, Rounding::Down).unwrap();
     Shares::from_raw(raw.max(1))
 }
 
 /// An account with collateral in some assets and debt in others (disjoint when asked).
-fn account(s: &RiskSnapshot, supply: &[(u16, u64)], debt: &[(u16, u64)], disjoint: bool) -> Account {
+fn account(
+    s: &RiskSnapshot,
+    supply: &[(u16, u64)],
+    debt: &[(u16, u64)],
+    disjoint: bool,
+) -> Account {
     let mut a = Account::new();
     for &(asset, q) in supply {
-        a.add_supply(AssetId(asset), shares_for(s, AssetId(asset), q)).unwrap();
+        a.add_supply(AssetId(asset), shares_for(s, AssetId(asset), q))
+            .unwrap();
     }
     for &(asset, q) in debt {
         if !(disjoint && supply.iter().any(|&(c, _)| c == asset)) {
-            a.add_debt(AssetId(asset), shares_for(s, AssetId(asset), q)).unwrap();
+            a.add_debt(AssetId(asset), shares_for(s, AssetId(asset), q))
+                .unwrap();
         }
     }
     a

@@ -122,7 +122,11 @@ mod tests {
         assert_eq!(parse_scaled("x", "1234.567891", 6), Ok(1_234_567_891));
         assert_eq!(parse_scaled("x", "1", 18), Ok(10u128.pow(18)));
         assert_eq!(parse_scaled("x", " 0.5 ", 1), Ok(5));
-        assert_eq!(parse_scaled("x", "1.500", 1), Ok(15), "trailing zeros are not decimals");
+        assert_eq!(
+            parse_scaled("x", "1.500", 1),
+            Ok(15),
+            "trailing zeros are not decimals"
+        );
         assert_eq!(parse_scaled("x", "007", 0), Ok(7));
     }
 
@@ -143,7 +147,11 @@ mod tests {
             ("+1", ParseProblem::Malformed),
             ("1.2.3", ParseProblem::Malformed),
         ] {
-            assert_eq!(parse_scaled("f", text, 6).unwrap_err().problem, problem, "{text:?}");
+            assert_eq!(
+                parse_scaled("f", text, 6).unwrap_err().problem,
+                problem,
+                "{text:?}"
+            );
         }
         let too_big = format!("{}0", u128::MAX);
         assert!(matches!(

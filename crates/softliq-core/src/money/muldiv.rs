@@ -1,10 +1,11 @@
 //! The one place where integers are multiplied and divided.
 //!
-//! Every product goes through an intermediate wide enough that it cannot overflow (256 bits for
-//! two factors, 512 for three), and every quotient names its rounding. The common case, where
-//! the product still fits in 128 bits, takes a fast path with the same result.
+//! Every product is formed in full (256 bits for two factors, 512 for three) before the single
+//! rounding of the quotient, whose direction the caller names. The 256-bit paths are written out
+//! on 64-bit limbs because they are the hot loop of every health computation; the property tests
+//! below check them against `ruint`'s general big-integer arithmetic.
 
-use ruint::aliases::{U256, U512};
+use ruint::aliases::U512;
 
 use super::{MathError, Rounding};
 
@@ -17,9 +18,57 @@ pub fn mul_div(a: u128, b: u128, d: u128, rounding: Rounding) -> Result<u128, Ma
     if d == 0 {
         return Err(MathError::DivisionByZero);
     }
-    match a.checked_mul(b) {
-        Some(product) => Ok(div_rounded(product, d, rounding)?),
-        None => mul_div_wide(a, b, d, rounding),
+    let (hi, lo) = mul_wide(a, b);
+    if hi == 0 {
+        return div_rounded(lo, d, rounding);
+    }
+    if hi >= d {
+        return Err(MathError::Overflow);
+    }
+    let (q, r) = div_wide(hi, lo, d);
+    round(q, r != 0, rounding)
+}
+
+/// `a · b / 10^k`, rounded as asked: the same result as [`mul_div`] with `d = 10^k`, faster.
+///
+/// Every fixed divisor of the ledger is a power of ten (WAD, RAY, a token's `10^decimals`).
+/// `10^k = 2^k · 5^k`, and `⌊⌊n / 2^k⌋ / 5^k⌋ = ⌊n / 10^k⌋`, so the division is a shift and a
+/// division by the 64-bit constant `5^k` (k ≤ 27), done with a precomputed reciprocal
+/// (Möller & Granlund, "Improved division by invariant integers", 2011) instead of a hardware
+/// divide. Larger `k` falls back to [`mul_div`].
+///
+/// # Errors
+/// `Overflow` when the quotient does not fit in 128 bits (or `10^k` does not).
+#[inline]
+pub fn mul_div_pow10(a: u128, b: u128, k: u8, rounding: Rounding) -> Result<u128, MathError> {
+    let Some(divider) = POW5.get(usize::from(k)) else {
+        let d = 10u128
+            .checked_pow(u32::from(k))
+            .ok_or(MathError::Overflow)?;
+        return mul_div(a, b, d, rounding);
+    };
+    let (hi, lo) = mul_wide(a, b);
+    let k = u32::from(k);
+    // n' = n >> k across the halves; the bits shifted out belong to the remainder.
+    let (n_hi, n_lo, shifted_out) = if k == 0 {
+        (hi, lo, 0)
+    } else {
+        (hi >> k, (lo >> k) | (hi << (128 - k)), lo << (128 - k))
+    };
+    // The quotient fits in 128 bits iff n' < 5^k · 2^128, i.e. n'_hi < 5^k.
+    if n_hi >= u128::from(divider.d) {
+        return Err(MathError::Overflow);
+    }
+    #[allow(clippy::cast_possible_truncation)] // n_hi < 5^k < 2^64
+    let (q, r) = divider.div(n_hi as u64, n_lo);
+    round(q, r != 0 || shifted_out != 0, rounding)
+}
+
+#[inline]
+fn round(q: u128, inexact: bool, rounding: Rounding) -> Result<u128, MathError> {
+    match rounding {
+        Rounding::Up if inexact => q.checked_add(1).ok_or(MathError::Overflow),
+        _ => Ok(q),
     }
 }
 
@@ -34,25 +83,151 @@ pub fn div_rounded(n: u128, d: u128, rounding: Rounding) -> Result<u128, MathErr
         return Err(MathError::DivisionByZero);
     }
     let q = n / d;
-    // `q · d ≤ n`, so the remainder is found without a second division.
-    let has_remainder = q * d != n;
-    match rounding {
-        Rounding::Up if has_remainder => q.checked_add(1).ok_or(MathError::Overflow),
-        _ => Ok(q),
+    // `q · d ≤ n`, so the remainder is known without a second division.
+    round(q, q * d != n, rounding)
+}
+
+const LIMB: u128 = 1 << 64;
+const LOW: u128 = LIMB - 1;
+
+/// The full 256-bit product `a · b` as (high, low) halves.
+///
+/// The arithmetic is written with `wrapping_*` because none of it can overflow (each limb
+/// product is below 2^128, each column sum is bounded as commented) and overflow checks on
+/// `u128` products are expensive; the property tests compare every result with `ruint`.
+#[inline]
+const fn mul_wide(a: u128, b: u128) -> (u128, u128) {
+    let (a1, a0) = (a >> 64, a & LOW);
+    let (b1, b0) = (b >> 64, b & LOW);
+    let p00 = a0.wrapping_mul(b0);
+    let p01 = a0.wrapping_mul(b1);
+    let p10 = a1.wrapping_mul(b0);
+    let p11 = a1.wrapping_mul(b1);
+    // Three terms below 2^64 each: the sum is below 2^66.
+    let mid = (p00 >> 64).wrapping_add(p01 & LOW).wrapping_add(p10 & LOW);
+    let lo = (mid << 64) | (p00 & LOW);
+    // The high half of a product of two 128-bit numbers fits in 128 bits.
+    let hi = p11
+        .wrapping_add(p01 >> 64)
+        .wrapping_add(p10 >> 64)
+        .wrapping_add(mid >> 64);
+    (hi, lo)
+}
+
+/// `(hi·2^128 + lo) / d` for `hi < d`, as (quotient, remainder): long division in base 2^64
+/// with a normalised divisor (Knuth's algorithm D for two quotient digits, in the shape of
+/// Hacker's Delight `divlu`), each digit estimated by a 128-by-64 division and corrected at
+/// most twice.
+#[inline]
+fn div_wide(hi: u128, lo: u128, d: u128) -> (u128, u128) {
+    debug_assert!(hi < d);
+    let s = d.leading_zeros();
+    let v = d << s;
+    let (vn1, vn0) = (v >> 64, v & LOW);
+    let un32 = if s == 0 {
+        hi
+    } else {
+        (hi << s) | (lo >> (128 - s))
+    };
+    let un10 = lo << s;
+    let (un1, un0) = (un10 >> 64, un10 & LOW);
+    // In the loop `q < 2^64` when `q · vn0` is formed (short-circuit) and `rhat < 2^64` when
+    // it is shifted, so the wrapping operations below never wrap.
+    let digit = |num: u128, next: u128| {
+        let mut q = num / vn1;
+        let mut rhat = num.wrapping_sub(q.wrapping_mul(vn1));
+        while q >= LIMB || q.wrapping_mul(vn0) > ((rhat << 64) | next) {
+            q -= 1;
+            rhat = rhat.wrapping_add(vn1);
+            if rhat >= LIMB {
+                break;
+            }
+        }
+        q
+    };
+    let q1 = digit(un32, un1);
+    let un21 = ((un32 << 64) | un1).wrapping_sub(q1.wrapping_mul(v));
+    let q0 = digit(un21, un0);
+    let r = ((un21 << 64) | un0).wrapping_sub(q0.wrapping_mul(v)) >> s;
+    ((q1 << 64) | q0, r)
+}
+
+/// Division by the constant `5^k`: the divisor, its normalised form (top bit set), the
+/// reciprocal of that, and the normalising shift.
+#[derive(Clone, Copy)]
+struct Divider {
+    d: u64,
+    norm: u64,
+    reciprocal: u64,
+    shift: u32,
+}
+
+impl Divider {
+    #[allow(clippy::cast_possible_truncation)] // the reciprocal is below 2^64 by construction
+    const fn new(d: u64) -> Self {
+        let shift = d.leading_zeros();
+        let norm = d << shift;
+        // v = ⌊(2^128 − 1) / norm⌋ − 2^64
+        let reciprocal = (u128::MAX / norm as u128 - LIMB) as u64;
+        Self {
+            d,
+            norm,
+            reciprocal,
+            shift,
+        }
+    }
+
+    /// `(n_hi·2^128 + n_lo) / d` for `n_hi < d`, as (quotient, remainder).
+    #[inline]
+    #[allow(clippy::cast_possible_truncation)] // limb extraction
+    const fn div(&self, n_hi: u64, n_lo: u128) -> (u128, u128) {
+        let s = self.shift;
+        // Normalise the 192-bit dividend by the same shift (it still fits: n_hi < d).
+        let (u2, u1, u0) = if s == 0 {
+            (n_hi, (n_lo >> 64) as u64, n_lo as u64)
+        } else {
+            (
+                (n_hi << s) | ((n_lo >> (128 - s)) as u64),
+                ((n_lo << s) >> 64) as u64,
+                (n_lo << s) as u64,
+            )
+        };
+        let (q1, r) = self.div_2by1(u2, u1);
+        let (q0, r) = self.div_2by1(r, u0);
+        (((q1 as u128) << 64) | q0 as u128, (r >> s) as u128)
+    }
+
+    /// `(u1·2^64 + u0) / norm` for `u1 < norm` (Möller & Granlund, algorithm 4).
+    #[inline]
+    #[allow(clippy::cast_possible_truncation)]
+    const fn div_2by1(&self, u1: u64, u0: u64) -> (u64, u64) {
+        let q =
+            (self.reciprocal as u128 * u1 as u128).wrapping_add(((u1 as u128) << 64) | u0 as u128);
+        let mut q1 = ((q >> 64) as u64).wrapping_add(1);
+        let q0 = q as u64;
+        let mut r = u0.wrapping_sub(q1.wrapping_mul(self.norm));
+        if r > q0 {
+            q1 = q1.wrapping_sub(1);
+            r = r.wrapping_add(self.norm);
+        }
+        if r >= self.norm {
+            q1 = q1.wrapping_add(1);
+            r = r.wrapping_sub(self.norm);
+        }
+        (q1, r)
     }
 }
 
-#[cold]
-fn mul_div_wide(a: u128, b: u128, d: u128, rounding: Rounding) -> Result<u128, MathError> {
-    let product = U256::from(a) * U256::from(b);
-    let (q, r) = product.div_rem(U256::from(d));
-    let q = if rounding == Rounding::Up && !r.is_zero() {
-        q + U256::from(1u8)
-    } else {
-        q
-    };
-    u128::try_from(q).map_err(|_| MathError::Overflow)
-}
+/// Dividers for `5^0 ..= 5^27` (5^27 < 2^63; 5^28 would not fit in one limb).
+static POW5: [Divider; 28] = {
+    let mut table = [Divider::new(1); 28];
+    let mut k = 1;
+    while k < 28 {
+        table[k] = Divider::new(table[k - 1].d * 5);
+        k += 1;
+    }
+    table
+};
 
 /// `a · b · c / (d · e)`, rounded as asked, through a 512-bit intermediate.
 ///
@@ -86,6 +261,7 @@ pub fn mul3_div2(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use ruint::aliases::U256;
 
     /// The exact rational `a·b/d` as (quotient, remainder) in 256 bits, for reference.
     fn exact(a: u128, b: u128, d: u128) -> (U256, U256) {
@@ -98,7 +274,10 @@ mod tests {
         assert_eq!(mul_div(7, 3, 2, Rounding::Up), Ok(11));
         assert_eq!(mul_div(6, 3, 2, Rounding::Up), Ok(9));
         assert_eq!(mul_div(0, 3, 2, Rounding::Up), Ok(0));
-        assert_eq!(mul_div(1, 1, 0, Rounding::Down), Err(MathError::DivisionByZero));
+        assert_eq!(
+            mul_div(1, 1, 0, Rounding::Down),
+            Err(MathError::DivisionByZero)
+        );
         assert_eq!(
             mul_div(u128::MAX, u128::MAX, u128::MAX, Rounding::Up),
             Ok(u128::MAX)
@@ -110,6 +289,34 @@ mod tests {
         assert_eq!(
             mul_div(u128::MAX, u128::MAX - 1, u128::MAX, Rounding::Up),
             Ok(u128::MAX - 1)
+        );
+    }
+
+    #[test]
+    fn pow10_vectors() {
+        let w = 10u128.pow(18);
+        assert_eq!(mul_div_pow10(3 * w, 2 * w, 18, Rounding::Down), Ok(6 * w));
+        assert_eq!(mul_div_pow10(7, 3, 1, Rounding::Down), Ok(2));
+        assert_eq!(mul_div_pow10(7, 3, 1, Rounding::Up), Ok(3));
+        assert_eq!(mul_div_pow10(5, 1, 0, Rounding::Up), Ok(5));
+        // Only the shifted-out bits are inexact: 2^27 / 10^27 rounds up to 1.
+        assert_eq!(mul_div_pow10(1 << 27, 1, 27, Rounding::Up), Ok(1));
+        assert_eq!(mul_div_pow10(1 << 27, 1, 27, Rounding::Down), Ok(0));
+        assert_eq!(
+            mul_div_pow10(u128::MAX, u128::MAX, 27, Rounding::Down),
+            Err(MathError::Overflow)
+        );
+        assert_eq!(
+            mul_div_pow10(u128::MAX, 10u128.pow(27), 27, Rounding::Up),
+            Ok(u128::MAX)
+        );
+        assert_eq!(
+            mul_div_pow10(u128::MAX, 10u128.pow(30), 30, Rounding::Up),
+            Ok(u128::MAX)
+        );
+        assert_eq!(
+            mul_div_pow10(1, 1, 39, Rounding::Up),
+            Err(MathError::Overflow)
         );
     }
 
@@ -152,12 +359,61 @@ mod tests {
             }
         }
 
-        /// Small operands (the fast path) agree with the wide path.
+        /// The power-of-ten path agrees with the general one for every k and both roundings.
         #[test]
-        fn fast_and_wide_paths_agree(a in 0..u64::MAX as u128, b in 0..u64::MAX as u128, d in 1..u64::MAX as u128) {
+        fn pow10_matches_the_general_path(a in any::<u128>(), b in any::<u128>(), k in 0u8..=40) {
+            let general = 10u128.checked_pow(u32::from(k));
             for rounding in [Rounding::Down, Rounding::Up] {
-                prop_assert_eq!(mul_div(a, b, d, rounding), mul_div_wide(a, b, d, rounding));
+                let fast = mul_div_pow10(a, b, k, rounding);
+                match general {
+                    Some(d) => prop_assert_eq!(fast, mul_div(a, b, d, rounding)),
+                    None => prop_assert_eq!(fast, Err(MathError::Overflow)),
+                }
             }
+        }
+
+        /// Ledger-sized operands (products of 130–250 bits): the region the hot paths live in.
+        #[test]
+        fn pow10_exact_on_ledger_sizes(a_bits in 1u32..=128, b_bits in 1u32..=128, seed in any::<(u128, u128)>(), k in 0u8..=30) {
+            let a = seed.0 >> (128 - a_bits);
+            let b = seed.1 >> (128 - b_bits);
+            let d = 10u128.pow(u32::from(k));
+            let (q, r) = exact(a, b, d);
+            match mul_div_pow10(a, b, k, Rounding::Down) {
+                Ok(down) => {
+                    prop_assert_eq!(U256::from(down), q);
+                    let up = mul_div_pow10(a, b, k, Rounding::Up).unwrap();
+                    prop_assert_eq!(up - down, u128::from(!r.is_zero()));
+                }
+                Err(e) => {
+                    prop_assert_eq!(e, MathError::Overflow);
+                    prop_assert!(q > U256::from(u128::MAX));
+                }
+            }
+        }
+
+        /// The reciprocal division at the edges of the remainder, where its rare second
+        /// correction step is needed (random dividends almost never reach it).
+        #[test]
+        fn reciprocal_division_at_remainder_edges(q in any::<u64>(), k in 0usize..28, edge in 0u64..4) {
+            let div = POW5[k];
+            for rem in [edge, div.norm - 1 - edge] {
+                let n = u128::from(q) * u128::from(div.norm) + u128::from(rem);
+                #[allow(clippy::cast_possible_truncation)]
+                let got = div.div_2by1((n >> 64) as u64, n as u64);
+                prop_assert_eq!(got, (q, rem));
+            }
+        }
+
+        /// The long division on divisors of every size, including just above and below a limb.
+        #[test]
+        fn wide_division_on_every_divisor_size(d_bits in 1u32..=128, seed in any::<(u128, u128, u128)>()) {
+            let d = (seed.0 >> (128 - d_bits)) | (1 << (d_bits - 1));
+            let hi = seed.1 % d;
+            let (q, r) = div_wide(hi, seed.2, d);
+            let n = (U256::from(hi) << 128) + U256::from(seed.2);
+            prop_assert_eq!(U256::from(q) * U256::from(d) + U256::from(r), n);
+            prop_assert!(r < d);
         }
 
         #[test]

@@ -12,7 +12,7 @@
 //! | [`Index`] | interest index | RAY (10^27) |
 
 use super::decimal::{Scaled, parse_scaled};
-use super::muldiv::{div_rounded, mul_div};
+use super::muldiv::{div_rounded, mul_div, mul_div_pow10};
 use super::{MathError, ParseError, RAY, Rounding, WAD};
 use std::fmt;
 
@@ -42,13 +42,19 @@ macro_rules! checked_arithmetic {
             /// # Errors
             /// `Overflow` past `u128::MAX`.
             pub fn checked_add(self, other: Self) -> Result<Self, MathError> {
-                self.0.checked_add(other.0).map(Self).ok_or(MathError::Overflow)
+                self.0
+                    .checked_add(other.0)
+                    .map(Self)
+                    .ok_or(MathError::Overflow)
             }
 
             /// # Errors
             /// `Negative` when `other > self`.
             pub fn checked_sub(self, other: Self) -> Result<Self, MathError> {
-                self.0.checked_sub(other.0).map(Self).ok_or(MathError::Negative)
+                self.0
+                    .checked_sub(other.0)
+                    .map(Self)
+                    .ok_or(MathError::Negative)
             }
 
             /// `self − other`, or zero when `other > self`.
@@ -214,7 +220,7 @@ impl Amount {
         decimals: Decimals,
         rounding: Rounding,
     ) -> Result<Value, MathError> {
-        mul_div(self.0, price.0, decimals.unit(), rounding).map(Value)
+        mul_div_pow10(self.0, price.0, decimals.get(), rounding).map(Value)
     }
 
     /// `amount / index`: the shares that stand for this amount.
@@ -231,7 +237,7 @@ impl Amount {
     /// # Errors
     /// `Overflow` when the result does not fit.
     pub fn mul_ratio(self, ratio: Ratio, rounding: Rounding) -> Result<Self, MathError> {
-        mul_div(self.0, ratio.0, WAD, rounding).map(Self)
+        mul_div_pow10(self.0, ratio.0, Ratio::SCALE, rounding).map(Self)
     }
 }
 
@@ -242,7 +248,7 @@ impl Shares {
     /// `Overflow` when the amount does not fit.
     #[inline]
     pub fn to_amount(self, index: Index, rounding: Rounding) -> Result<Amount, MathError> {
-        mul_div(self.0, index.0, RAY, rounding).map(Amount)
+        mul_div_pow10(self.0, index.0, Index::SCALE, rounding).map(Amount)
     }
 }
 
@@ -253,7 +259,7 @@ impl Value {
     /// `Overflow` when the result does not fit.
     #[inline]
     pub fn mul_ratio(self, ratio: Ratio, rounding: Rounding) -> Result<Self, MathError> {
-        mul_div(self.0, ratio.0, WAD, rounding).map(Self)
+        mul_div_pow10(self.0, ratio.0, Ratio::SCALE, rounding).map(Self)
     }
 
     /// `value / ratio`.
@@ -292,7 +298,7 @@ impl Ratio {
     /// # Errors
     /// `Overflow` when the product does not fit.
     pub fn mul(self, other: Self, rounding: Rounding) -> Result<Self, MathError> {
-        mul_div(self.0, other.0, WAD, rounding).map(Self)
+        mul_div_pow10(self.0, other.0, Ratio::SCALE, rounding).map(Self)
     }
 
     /// `self / other`.
@@ -329,7 +335,7 @@ impl Index {
     /// # Errors
     /// `Overflow` when the product does not fit.
     pub fn mul(self, other: Self, rounding: Rounding) -> Result<Self, MathError> {
-        mul_div(self.0, other.0, RAY, rounding).map(Self)
+        mul_div_pow10(self.0, other.0, Index::SCALE, rounding).map(Self)
     }
 
     /// `self^exponent` at RAY precision by binary exponentiation, each product rounded as asked,
@@ -367,14 +373,27 @@ mod tests {
         let eth = Price::parse("p", "3000").unwrap();
         // 1.5 WETH (18 decimals) at 3000 = 4500 USD.
         let a = Amount::parse_tokens("a", "1.5", dec(18)).unwrap();
-        assert_eq!(a.value_at(eth, dec(18), Rounding::Down).unwrap().to_string(), "4500");
+        assert_eq!(
+            a.value_at(eth, dec(18), Rounding::Down)
+                .unwrap()
+                .to_string(),
+            "4500"
+        );
         // 0.00000001 WBTC (1 sat, 8 decimals) at 60000.5 = 0.000600005 USD.
         let sat = Amount::from_raw(1);
         let btc = Price::parse("p", "60000.5").unwrap();
-        assert_eq!(sat.value_at(btc, dec(8), Rounding::Down).unwrap().to_string(), "0.000600005");
+        assert_eq!(
+            sat.value_at(btc, dec(8), Rounding::Down)
+                .unwrap()
+                .to_string(),
+            "0.000600005"
+        );
         // 1 base unit of a 30-decimal token at 1e-18 USD rounds down to 0, up to 1e-18.
         let tiny = Price::from_raw(1);
-        assert_eq!(Amount::from_raw(1).value_at(tiny, dec(30), Rounding::Down), Ok(Value::ZERO));
+        assert_eq!(
+            Amount::from_raw(1).value_at(tiny, dec(30), Rounding::Down),
+            Ok(Value::ZERO)
+        );
         assert_eq!(
             Amount::from_raw(1).value_at(tiny, dec(30), Rounding::Up),
             Ok(Value::from_raw(1))
@@ -389,14 +408,26 @@ mod tests {
         assert_eq!(a.to_shares(index, Rounding::Down), Ok(Shares::from_raw(90)));
         assert_eq!(a.to_shares(index, Rounding::Up), Ok(Shares::from_raw(91)));
         // 91 debt shares are worth 100.1 -> 101 owed; 90 supply shares 99 claimable.
-        assert_eq!(Shares::from_raw(91).to_amount(index, Rounding::Up), Ok(Amount::from_raw(101)));
-        assert_eq!(Shares::from_raw(90).to_amount(index, Rounding::Down), Ok(Amount::from_raw(99)));
+        assert_eq!(
+            Shares::from_raw(91).to_amount(index, Rounding::Up),
+            Ok(Amount::from_raw(101))
+        );
+        assert_eq!(
+            Shares::from_raw(90).to_amount(index, Rounding::Down),
+            Ok(Amount::from_raw(99))
+        );
     }
 
     #[test]
     fn errors_instead_of_wraps() {
-        assert_eq!(Amount::MAX.checked_add(Amount::from_raw(1)), Err(MathError::Overflow));
-        assert_eq!(Amount::ZERO.checked_sub(Amount::from_raw(1)), Err(MathError::Negative));
+        assert_eq!(
+            Amount::MAX.checked_add(Amount::from_raw(1)),
+            Err(MathError::Overflow)
+        );
+        assert_eq!(
+            Amount::ZERO.checked_sub(Amount::from_raw(1)),
+            Err(MathError::Negative)
+        );
         assert_eq!(
             Value::ONE.ratio_to(Value::ZERO, Rounding::Down),
             Err(MathError::DivisionByZero)

@@ -40,12 +40,13 @@ impl Pool {
     /// `TimeWentBackwards` when `now_s` is before the last accrual; overflow after an absurd
     /// idle period. On error nothing changes.
     pub fn accrue(&mut self, now_s: u64, params: &AssetParams) -> Result<Accrual, PoolError> {
-        let elapsed_s = now_s
-            .checked_sub(self.last_accrual_s)
-            .ok_or(PoolError::TimeWentBackwards {
-                now_s,
-                last_s: self.last_accrual_s,
-            })?;
+        let elapsed_s =
+            now_s
+                .checked_sub(self.last_accrual_s)
+                .ok_or(PoolError::TimeWentBackwards {
+                    now_s,
+                    last_s: self.last_accrual_s,
+                })?;
         let borrow_rate = params.rate_model.borrow_rate(self.utilisation()?)?;
         let mut next = self.clone();
         next.last_accrual_s = now_s;

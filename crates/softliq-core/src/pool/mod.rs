@@ -104,7 +104,8 @@ impl Pool {
     /// # Errors
     /// `Overflow` on an impossible pool.
     pub fn supplied(&self) -> Result<Amount, MathError> {
-        self.supply_shares.to_amount(self.supply_index, Rounding::Down)
+        self.supply_shares
+            .to_amount(self.supply_index, Rounding::Down)
     }
 
     /// What all borrowers together owe: `⌈debt shares · borrow_index⌉`.
@@ -222,7 +223,11 @@ impl Pool {
     ///
     /// # Errors
     /// Zero amount, or burning more shares than exist.
-    pub fn repay(&mut self, amount: Amount, owed_shares: Shares) -> Result<(Shares, Amount), PoolError> {
+    pub fn repay(
+        &mut self,
+        amount: Amount,
+        owed_shares: Shares,
+    ) -> Result<(Shares, Amount), PoolError> {
         if amount.is_zero() {
             return Err(PoolError::ZeroAmount);
         }

@@ -26,8 +26,14 @@ fn one_year_at_half_utilisation_matches_continuous_compounding() {
     assert!((growth - expected).abs() < 1e-9, "{growth} vs {expected}");
     // Interest ≈ 500,000 · 0.022471 = 11,235.6 USDC; 10% of it to reserves.
     let interest = acc.interest.raw() as f64 / 1e6;
-    assert!((interest - 500_000.0 * (expected - 1.0)).abs() < 0.01, "{interest}");
-    assert_eq!(acc.interest, acc.to_suppliers.checked_add(acc.to_reserves).unwrap());
+    assert!(
+        (interest - 500_000.0 * (expected - 1.0)).abs() < 0.01,
+        "{interest}"
+    );
+    assert_eq!(
+        acc.interest,
+        acc.to_suppliers.checked_add(acc.to_reserves).unwrap()
+    );
     let cut = acc.interest.mul_ratio(ratio("0.1"), Rounding::Up).unwrap();
     assert!(acc.to_reserves >= cut && acc.to_reserves.raw() - cut.raw() <= 2);
     assert_eq!(pool.reserves(), acc.to_reserves);
@@ -46,7 +52,10 @@ fn accrual_with_no_borrows_or_no_time_changes_nothing_but_the_clock() {
     assert_eq!(pool.last_accrual_s(), T0 + 1_000);
     assert_eq!(
         pool.accrue(T0, &params),
-        Err(PoolError::TimeWentBackwards { now_s: T0, last_s: T0 + 1_000 })
+        Err(PoolError::TimeWentBackwards {
+            now_s: T0,
+            last_s: T0 + 1_000
+        })
     );
     assert_eq!(pool.last_accrual_s(), T0 + 1_000, "refusal changed nothing");
 }
@@ -63,7 +72,9 @@ fn refusals_change_nothing() {
     );
     assert_eq!(
         pool.borrow(usdc(101), None),
-        Err(PoolError::InsufficientCash { available: usdc(100) })
+        Err(PoolError::InsufficientCash {
+            available: usdc(100)
+        })
     );
     assert_eq!(
         pool.borrow(usdc(60), Some(usdc(50))),
@@ -115,7 +126,13 @@ struct Book {
     debt: [Shares; 3],
 }
 
-fn apply(pool: &mut Pool, book: &mut Book, op: &Op, now: &mut u64, rf: Ratio) -> Result<(), TestCaseError> {
+fn apply(
+    pool: &mut Pool,
+    book: &mut Book,
+    op: &Op,
+    now: &mut u64,
+    rf: Ratio,
+) -> Result<(), TestCaseError> {
     let mut params = stable_params(6);
     params.reserve_factor = rf;
     match *op {
@@ -125,7 +142,9 @@ fn apply(pool: &mut Pool, book: &mut Book, op: &Op, now: &mut u64, rf: Ratio) ->
             }
         }
         Op::Withdraw(a, x) => {
-            let claim = book.supply[a].to_amount(pool.supply_index(), Rounding::Down).unwrap();
+            let claim = book.supply[a]
+                .to_amount(pool.supply_index(), Rounding::Down)
+                .unwrap();
             let amount = Amount::from_raw(u128::from(x) % (claim.raw() + 1));
             let before = pool.clone();
             if let Ok(s) = pool.withdraw(amount) {
@@ -163,8 +182,14 @@ fn apply(pool: &mut Pool, book: &mut Book, op: &Op, now: &mut u64, rf: Ratio) ->
                     return Ok(());
                 }
             };
-            prop_assert!(pool.supply_index() >= si && pool.borrow_index() >= bi, "indices never decrease");
-            prop_assert_eq!(acc.interest, acc.to_suppliers.checked_add(acc.to_reserves).unwrap());
+            prop_assert!(
+                pool.supply_index() >= si && pool.borrow_index() >= bi,
+                "indices never decrease"
+            );
+            prop_assert_eq!(
+                acc.interest,
+                acc.to_suppliers.checked_add(acc.to_reserves).unwrap()
+            );
             let cut = acc.interest.mul_ratio(rf, Rounding::Up).unwrap();
             prop_assert!(acc.to_reserves >= cut, "the treasury gets at least its cut");
         }

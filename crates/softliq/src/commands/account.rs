@@ -7,7 +7,8 @@ use serde::Serialize;
 use softliq_config::{AccountInput, Markets, PriceInput};
 use softliq_core::asset::AssetId;
 use softliq_core::health::{
-    AssetRisk, Direction, Health, RiskSnapshot, liquidation_prices, pair_liquidation_price, position_health,
+    AssetRisk, Direction, Health, RiskSnapshot, liquidation_prices, pair_liquidation_price,
+    position_health,
 };
 use softliq_core::money::Index;
 
@@ -99,21 +100,29 @@ fn snapshot(markets: &Markets, prices: &PriceInput) -> RiskSnapshot {
     for (asset, price) in markets.assets.iter().zip(&prices.prices) {
         if let Some(price) = price {
             let p = asset.params();
-            s.set(asset.id, AssetRisk {
-                price: *price,
-                decimals: p.decimals,
-                collateral_factor: p.collateral_factor,
-                liquidation_threshold: p.liquidation_threshold,
-                borrow_weight: p.borrow_weight,
-                supply_index: Index::ONE,
-                borrow_index: Index::ONE,
-            });
+            s.set(
+                asset.id,
+                AssetRisk {
+                    price: *price,
+                    decimals: p.decimals,
+                    collateral_factor: p.collateral_factor,
+                    liquidation_threshold: p.liquidation_threshold,
+                    borrow_weight: p.borrow_weight,
+                    supply_index: Index::ONE,
+                    borrow_index: Index::ONE,
+                },
+            );
         }
     }
     s
 }
 
-fn build(markets: &Markets, input: &AccountInput, prices: &PriceInput, args: &Args) -> Result<Report> {
+fn build(
+    markets: &Markets,
+    input: &AccountInput,
+    prices: &PriceInput,
+    args: &Args,
+) -> Result<Report> {
     let account = &input.account;
     for pos in account.positions() {
         if prices.prices[pos.asset.index()].is_none() {
@@ -215,8 +224,15 @@ fn render(r: &Report) -> String {
             grouped(&p.weighted, 2)
         );
     }
-    let hf = r.health_factor.as_deref().map_or_else(|| "infinite".to_owned(), |h| grouped(h, 4));
-    let status = if r.liquidatable { "LIQUIDATABLE" } else { "healthy" };
+    let hf = r
+        .health_factor
+        .as_deref()
+        .map_or_else(|| "infinite".to_owned(), |h| grouped(h, 4));
+    let status = if r.liquidatable {
+        "LIQUIDATABLE"
+    } else {
+        "healthy"
+    };
     let _ = writeln!(o);
     for (label, v) in [
         ("collateral value", &r.collateral_value),
@@ -231,7 +247,10 @@ fn render(r: &Report) -> String {
     let _ = writeln!(o, "{:<26} {hf:>16}", "health factor C/D");
     let _ = writeln!(o, "{:<26} {:>16}", "risk level D/C", r.risk_level);
     let _ = writeln!(o, "{:<26} {status:>16}", "status");
-    let _ = writeln!(o, "\nLiquidation prices (each asset alone, all else fixed):");
+    let _ = writeln!(
+        o,
+        "\nLiquidation prices (each asset alone, all else fixed):"
+    );
     if r.liquidation_prices.is_empty() {
         let _ = writeln!(o, "  none: no single price move can bring HF to 1");
     }
