@@ -1,12 +1,13 @@
 //! Account health (SPEC §3): one pass over the positions, each valued once.
 //!
 //! Rounding, in the protocol's favour: supply balances and collateral values round down; debt
-//! balances and debt values round up. `C` and `D` are the sums of the rounded per-position
-//! terms, so an account's total is exactly the sum of what its positions report.
+//! balances and debt values round up. The weighted totals `B`, `C` and `D` are exact sums of
+//! `value · weight` rounded once per account (down for `B` and `C`, up for `D`), which is both
+//! closer to the exact figure and cheaper than rounding every term.
 
 use crate::account::{Account, Position};
 use crate::asset::AssetId;
-use crate::money::{Amount, MathError, Ratio, Rounding, Value};
+use crate::money::{Amount, MathError, Ratio, Rounding, Value, WeightedSum};
 
 use super::{AssetRisk, HealthError, RiskSnapshot};
 
@@ -30,43 +31,56 @@ pub struct PositionHealth {
     pub weighted_debt: Value,
 }
 
+/// A position's balances and unweighted values: the part every health figure starts from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Valued {
+    pub supply_amount: Amount,
+    pub debt_amount: Amount,
+    pub collateral_value: Value,
+    pub debt_value: Value,
+}
+
+impl Valued {
+    #[inline]
+    pub(super) fn of(pos: &Position, risk: &AssetRisk) -> Result<Self, MathError> {
+        let mut v = Self::default();
+        if !pos.supply.is_zero() {
+            v.supply_amount = pos.supply.to_amount(risk.supply_index, Rounding::Down)?;
+            v.collateral_value =
+                v.supply_amount
+                    .value_at(risk.price, risk.decimals, Rounding::Down)?;
+        }
+        if !pos.debt.is_zero() {
+            v.debt_amount = pos.debt.to_amount(risk.borrow_index, Rounding::Up)?;
+            v.debt_value = v
+                .debt_amount
+                .value_at(risk.price, risk.decimals, Rounding::Up)?;
+        }
+        Ok(v)
+    }
+}
+
 impl PositionHealth {
-    /// Values `pos` with its asset's `risk`.
+    /// Values `pos` with its asset's `risk`; each weighted figure rounded on its own.
     ///
     /// # Errors
     /// `Overflow` for a position too large to value.
-    #[inline]
     pub fn of(pos: &Position, risk: &AssetRisk) -> Result<Self, MathError> {
-        let (mut h, price, decimals) = (Self::empty(pos.asset), risk.price, risk.decimals);
-        if !pos.supply.is_zero() {
-            h.supply_amount = pos.supply.to_amount(risk.supply_index, Rounding::Down)?;
-            h.collateral_value = h.supply_amount.value_at(price, decimals, Rounding::Down)?;
-            h.borrowing_power = h
+        let v = Valued::of(pos, risk)?;
+        Ok(Self {
+            asset: pos.asset,
+            supply_amount: v.supply_amount,
+            debt_amount: v.debt_amount,
+            collateral_value: v.collateral_value,
+            borrowing_power: v
                 .collateral_value
-                .mul_ratio(risk.collateral_factor, Rounding::Down)?;
-            h.liquidation_collateral = h
+                .mul_ratio(risk.collateral_factor, Rounding::Down)?,
+            liquidation_collateral: v
                 .collateral_value
-                .mul_ratio(risk.liquidation_threshold, Rounding::Down)?;
-        }
-        if !pos.debt.is_zero() {
-            h.debt_amount = pos.debt.to_amount(risk.borrow_index, Rounding::Up)?;
-            h.debt_value = h.debt_amount.value_at(price, decimals, Rounding::Up)?;
-            h.weighted_debt = h.debt_value.mul_ratio(risk.borrow_weight, Rounding::Up)?;
-        }
-        Ok(h)
-    }
-
-    const fn empty(asset: AssetId) -> Self {
-        Self {
-            asset,
-            supply_amount: Amount::ZERO,
-            debt_amount: Amount::ZERO,
-            collateral_value: Value::ZERO,
-            borrowing_power: Value::ZERO,
-            liquidation_collateral: Value::ZERO,
-            debt_value: Value::ZERO,
-            weighted_debt: Value::ZERO,
-        }
+                .mul_ratio(risk.liquidation_threshold, Rounding::Down)?,
+            debt_value: v.debt_value,
+            weighted_debt: v.debt_value.mul_ratio(risk.borrow_weight, Rounding::Up)?,
+        })
     }
 }
 
@@ -91,22 +105,28 @@ impl Health {
     /// # Errors
     /// `MissingAsset` for a position whose asset has no price; `Math` on overflow.
     pub fn of(account: &Account, snapshot: &RiskSnapshot) -> Result<Self, HealthError> {
-        let mut total = Self::default();
+        let (mut b, mut c, mut d) = (WeightedSum::ZERO, WeightedSum::ZERO, WeightedSum::ZERO);
+        let (mut collateral_value, mut debt_value) = (Value::ZERO, Value::ZERO);
         for pos in account.positions() {
-            total.add(&PositionHealth::of(pos, snapshot.get(pos.asset)?)?)?;
+            let risk = snapshot.get(pos.asset)?;
+            let v = Valued::of(pos, risk)?;
+            if !v.collateral_value.is_zero() {
+                collateral_value = collateral_value.checked_add(v.collateral_value)?;
+                b.add(v.collateral_value, risk.collateral_factor)?;
+                c.add(v.collateral_value, risk.liquidation_threshold)?;
+            }
+            if !v.debt_value.is_zero() {
+                debt_value = debt_value.checked_add(v.debt_value)?;
+                d.add(v.debt_value, risk.borrow_weight)?;
+            }
         }
-        Ok(total)
-    }
-
-    fn add(&mut self, p: &PositionHealth) -> Result<(), MathError> {
-        self.collateral_value = self.collateral_value.checked_add(p.collateral_value)?;
-        self.borrowing_power = self.borrowing_power.checked_add(p.borrowing_power)?;
-        self.liquidation_collateral = self
-            .liquidation_collateral
-            .checked_add(p.liquidation_collateral)?;
-        self.weighted_debt = self.weighted_debt.checked_add(p.weighted_debt)?;
-        self.debt_value = self.debt_value.checked_add(p.debt_value)?;
-        Ok(())
+        Ok(Self {
+            collateral_value,
+            borrowing_power: b.total(Rounding::Down)?,
+            liquidation_collateral: c.total(Rounding::Down)?,
+            weighted_debt: d.total(Rounding::Up)?,
+            debt_value,
+        })
     }
 
     /// `HF = C / D`, rounded down; `None` when there is no debt (HF is infinite). A ratio too
@@ -153,7 +173,9 @@ impl Health {
     }
 }
 
-/// Every position valued, in the account's order (for reports; [`Health::of`] is the fast path).
+/// Every position valued, in the account's order, each weighted figure rounded on its own (for
+/// reports; [`Health::of`] is the fast path, and its weighted totals round once, so they may
+/// exceed the sum of these by less than one unit per position — or, for `D`, fall short of it).
 ///
 /// # Errors
 /// As [`Health::of`].

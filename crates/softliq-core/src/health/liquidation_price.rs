@@ -3,20 +3,22 @@
 //! relative price at which it does.
 //!
 //! ## Derivation
-//! Let asset `x` be held with supply `a_s` and debt `a_d` (either may be zero), one whole token
-//! being `u = 10^decimals` base units. At price `p` its exact contributions are
-//! `C_x = a_s·p·lt / (u·WAD)` and `D_x = a_d·p·bw / (u·WAD)` (values and ratios in WAD).
-//! Every other position contributes the fixed, already rounded `C_rest = C − C_x` and
-//! `D_rest = D − D_x`. HF = 1 means `C_rest + C_x = D_rest + D_x`, so
+//! Let asset `x` be held with supply amount `a_s` and debt amount `a_d` (either may be zero),
+//! one whole token being `u = 10^decimals` base units. Health sums exact numerators and
+//! rounds once: `C = ⌊N_C / WAD⌋` with `N_C = Σ value_i · lt_i`, and `D = ⌈N_D / WAD⌉` with
+//! `N_D = Σ debt_value_i · bw_i`. At price `p` the asset adds `a_s·p/u · lt` to `N_C` and
+//! `a_d·p/u · bw` to `N_D`; every other position adds the fixed `R_C` and `R_D` (the totals
+//! less this asset's own terms). HF = 1 means `R_C + a_s·p·lt/u = R_D + a_d·p·bw/u`, so
 //!
 //! ```text
-//! p* = (D_rest − C_rest) · u · WAD / (a_s·lt − a_d·bw)
+//! p* = (R_D − R_C) · u / (a_s·lt − a_d·bw)
 //! ```
 //!
-//! - `a_s·lt > a_d·bw` (net collateral): HF falls with `p`; `p*` exists when `D_rest > C_rest`.
+//! - `a_s·lt > a_d·bw` (net collateral): HF falls with `p`; `p*` exists when `R_D > R_C`.
 //!   This is SPEC's `p_c* = (D − (C − a_c p_c lt_c)) / (a_c lt_c)` when `a_d = 0`. Rounded
-//!   **down**: `p*` is the highest price at which the exact account is liquidatable.
-//! - `a_d·bw > a_s·lt` (net debt): HF falls as `p` rises; `p*` exists when `C_rest > D_rest`,
+//!   **down**: at `p*` the account is liquidatable, since the values of `x` round down on the
+//!   collateral side and up on the debt side.
+//! - `a_d·bw > a_s·lt` (net debt): HF falls as `p` rises; `p*` exists when `R_C > R_D`,
 //!   SPEC's `p_d*` when `a_s = 0`. Rounded **up**: the lowest price at which it is.
 //! - Otherwise the price of `x` cannot move HF to 1 and there is no liquidation price.
 //!
@@ -32,7 +34,10 @@ use crate::account::Account;
 use crate::asset::AssetId;
 use crate::money::{MathError, Price, Ratio, Rounding, WAD};
 
-use super::{Health, HealthError, PositionHealth, RiskSnapshot};
+#[cfg(doc)]
+use super::Health;
+use super::compute::Valued;
+use super::{HealthError, RiskSnapshot};
 
 /// Which way the price must move to reach the liquidation price.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,40 +95,48 @@ pub fn liquidation_prices(
     account: &Account,
     snapshot: &RiskSnapshot,
 ) -> Result<Vec<LiquidationPrice>, HealthError> {
-    let health = Health::of(account, snapshot)?;
-    let mut out = Vec::new();
+    // Each position's exact weighted numerators `value · lt` and `debt_value · bw`.
+    let mut terms = Vec::with_capacity(account.positions().len());
+    let (mut total_c, mut total_d) = (U512::ZERO, U512::ZERO);
     for pos in account.positions() {
         let risk = snapshot.get(pos.asset)?;
-        let own = PositionHealth::of(pos, risk)?;
-        let c_rest = health
-            .liquidation_collateral
-            .checked_sub(own.liquidation_collateral)?;
-        let d_rest = health.weighted_debt.checked_sub(own.weighted_debt)?;
+        let v = Valued::of(pos, risk)?;
+        let c = U512::from(v.collateral_value.raw()) * U512::from(risk.liquidation_threshold.raw());
+        let d = U512::from(v.debt_value.raw()) * U512::from(risk.borrow_weight.raw());
+        total_c += c;
+        total_d += d;
+        terms.push((pos.asset, risk, v, c, d));
+    }
+    let mut out = Vec::new();
+    for (asset, risk, v, own_c, own_d) in terms {
+        let (rest_c, rest_d) = (total_c - own_c, total_d - own_d);
         let k_collateral =
-            U512::from(own.supply_amount.raw()) * U512::from(risk.liquidation_threshold.raw());
-        let k_debt = U512::from(own.debt_amount.raw()) * U512::from(risk.borrow_weight.raw());
-        let scale = U512::from(risk.decimals.unit()) * U512::from(WAD);
-        let solved = if k_collateral > k_debt && d_rest > c_rest {
-            let gap = U512::from(d_rest.checked_sub(c_rest)?.raw());
-            Some((
-                Direction::Falls,
-                quotient(gap * scale, k_collateral - k_debt, Rounding::Down),
-            ))
-        } else if k_debt > k_collateral && c_rest > d_rest {
-            let gap = U512::from(c_rest.checked_sub(d_rest)?.raw());
-            Some((
-                Direction::Rises,
-                quotient(gap * scale, k_debt - k_collateral, Rounding::Up),
-            ))
+            U512::from(v.supply_amount.raw()) * U512::from(risk.liquidation_threshold.raw());
+        let k_debt = U512::from(v.debt_amount.raw()) * U512::from(risk.borrow_weight.raw());
+        let unit = U512::from(risk.decimals.unit());
+        let solved = if k_collateral > k_debt && rest_d > rest_c {
+            let price = quotient(
+                (rest_d - rest_c) * unit,
+                k_collateral - k_debt,
+                Rounding::Down,
+            );
+            Some((Direction::Falls, price))
+        } else if k_debt > k_collateral && rest_c > rest_d {
+            let price = quotient(
+                (rest_c - rest_d) * unit,
+                k_debt - k_collateral,
+                Rounding::Up,
+            );
+            Some((Direction::Rises, price))
         } else {
             None
         };
-        // A price past u128 (or a rising one at zero) is no price at all.
+        // A price past u128 (or a falling one at zero) is no price at all.
         if let Some((direction, Ok(raw))) = solved
             && raw > 0
         {
             out.push(LiquidationPrice {
-                asset: pos.asset,
+                asset,
                 direction,
                 price: Price::from_raw(raw),
                 current: risk.price,
@@ -156,7 +169,7 @@ pub fn pair_liquidation_price(
         _ => return Ok(None),
     };
     let (rc, rd) = (snapshot.get(c.asset)?, snapshot.get(d.asset)?);
-    let (hc, hd) = (PositionHealth::of(c, rc)?, PositionHealth::of(d, rd)?);
+    let (hc, hd) = (Valued::of(c, rc)?, Valued::of(d, rd)?);
     let numerator = U512::from(hd.debt_amount.raw())
         * U512::from(rd.borrow_weight.raw())
         * U512::from(rc.decimals.unit())

@@ -11,7 +11,8 @@ pub mod muldiv;
 mod units;
 
 pub use decimal::{ParseError, ParseProblem, Scaled, format_scaled, parse_scaled};
-pub use units::{Amount, Decimals, Index, Price, Ratio, Shares, Value};
+pub use muldiv::Wide;
+pub use units::{Amount, Decimals, Index, Price, Ratio, Shares, Value, WeightedSum};
 
 /// 10^18: the scale of prices, values and ratios.
 pub const WAD: u128 = 1_000_000_000_000_000_000;

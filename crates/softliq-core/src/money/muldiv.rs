@@ -15,53 +15,106 @@ use super::{MathError, Rounding};
 /// `DivisionByZero` when `d == 0`; `Overflow` when the quotient does not fit in 128 bits.
 #[inline]
 pub fn mul_div(a: u128, b: u128, d: u128, rounding: Rounding) -> Result<u128, MathError> {
-    if d == 0 {
-        return Err(MathError::DivisionByZero);
-    }
-    let (hi, lo) = mul_wide(a, b);
-    if hi == 0 {
-        return div_rounded(lo, d, rounding);
-    }
-    if hi >= d {
-        return Err(MathError::Overflow);
-    }
-    let (q, r) = div_wide(hi, lo, d);
-    round(q, r != 0, rounding)
+    Wide::product(a, b).div(d, rounding)
 }
 
 /// `a · b / 10^k`, rounded as asked: the same result as [`mul_div`] with `d = 10^k`, faster.
 ///
-/// Every fixed divisor of the ledger is a power of ten (WAD, RAY, a token's `10^decimals`).
-/// `10^k = 2^k · 5^k`, and `⌊⌊n / 2^k⌋ / 5^k⌋ = ⌊n / 10^k⌋`, so the division is a shift and a
-/// division by the 64-bit constant `5^k` (k ≤ 27), done with a precomputed reciprocal
-/// (Möller & Granlund, "Improved division by invariant integers", 2011) instead of a hardware
-/// divide. Larger `k` falls back to [`mul_div`].
+/// Every fixed divisor of the ledger is a power of ten (WAD, RAY, a token's `10^decimals`);
+/// see [`Wide::div_pow10`] for how the division is done.
 ///
 /// # Errors
 /// `Overflow` when the quotient does not fit in 128 bits (or `10^k` does not).
-#[inline]
+#[inline(always)] // so that a constant `k` (WAD, RAY) folds into constant shifts
 pub fn mul_div_pow10(a: u128, b: u128, k: u8, rounding: Rounding) -> Result<u128, MathError> {
-    let Some(divider) = POW5.get(usize::from(k)) else {
-        let d = 10u128
-            .checked_pow(u32::from(k))
-            .ok_or(MathError::Overflow)?;
-        return mul_div(a, b, d, rounding);
-    };
-    let (hi, lo) = mul_wide(a, b);
-    let k = u32::from(k);
-    // n' = n >> k across the halves; the bits shifted out belong to the remainder.
-    let (n_hi, n_lo, shifted_out) = if k == 0 {
-        (hi, lo, 0)
-    } else {
-        (hi >> k, (lo >> k) | (hi << (128 - k)), lo << (128 - k))
-    };
-    // The quotient fits in 128 bits iff n' < 5^k · 2^128, i.e. n'_hi < 5^k.
-    if n_hi >= u128::from(divider.d) {
-        return Err(MathError::Overflow);
+    Wide::product(a, b).div_pow10(k, rounding)
+}
+
+/// An unsigned 256-bit integer as two halves: a product, or an exact sum of products.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Wide {
+    hi: u128,
+    lo: u128,
+}
+
+impl Wide {
+    pub const ZERO: Self = Self { hi: 0, lo: 0 };
+
+    /// The full product `a · b`.
+    #[inline(always)]
+    #[must_use]
+    pub const fn product(a: u128, b: u128) -> Self {
+        let (hi, lo) = mul_wide(a, b);
+        Self { hi, lo }
     }
-    #[allow(clippy::cast_possible_truncation)] // n_hi < 5^k < 2^64
-    let (q, r) = divider.div(n_hi as u64, n_lo);
-    round(q, r != 0 || shifted_out != 0, rounding)
+
+    /// `self + other`.
+    ///
+    /// # Errors
+    /// `Overflow` past 2^256 − 1.
+    #[inline(always)]
+    pub fn checked_add(self, other: Self) -> Result<Self, MathError> {
+        let (lo, carry) = self.lo.overflowing_add(other.lo);
+        let hi = self
+            .hi
+            .checked_add(other.hi)
+            .and_then(|h| h.checked_add(u128::from(carry)))
+            .ok_or(MathError::Overflow)?;
+        Ok(Self { hi, lo })
+    }
+
+    /// `self / 10^k`, rounded as asked.
+    ///
+    /// `10^k = 2^k · 5^k`, and `⌊⌊n / 2^k⌋ / 5^k⌋ = ⌊n / 10^k⌋`, so the division is a shift and
+    /// a division by the 64-bit constant `5^k` (k ≤ 27), done with a precomputed reciprocal
+    /// (Möller & Granlund, "Improved division by invariant integers", 2011) instead of a
+    /// hardware divide. Larger `k` falls back to the general long division.
+    ///
+    /// # Errors
+    /// `Overflow` when the quotient does not fit in 128 bits (or `10^k` does not).
+    #[inline(always)]
+    pub fn div_pow10(self, k: u8, rounding: Rounding) -> Result<u128, MathError> {
+        let Self { hi, lo } = self;
+        let Some(divider) = POW5.get(usize::from(k)) else {
+            let d = 10u128
+                .checked_pow(u32::from(k))
+                .ok_or(MathError::Overflow)?;
+            return self.div(d, rounding);
+        };
+        let k = u32::from(k);
+        // n' = n >> k across the halves; the bits shifted out belong to the remainder.
+        let (n_hi, n_lo, shifted_out) = if k == 0 {
+            (hi, lo, 0)
+        } else {
+            (hi >> k, (lo >> k) | (hi << (128 - k)), lo << (128 - k))
+        };
+        // The quotient fits in 128 bits iff n' < 5^k · 2^128, i.e. n'_hi < 5^k.
+        if n_hi >= u128::from(divider.d) {
+            return Err(MathError::Overflow);
+        }
+        #[allow(clippy::cast_possible_truncation)] // n_hi < 5^k < 2^64
+        let (q, r) = divider.div(n_hi as u64, n_lo);
+        round(q, r != 0 || shifted_out != 0, rounding)
+    }
+
+    /// `self / d`, rounded as asked.
+    ///
+    /// # Errors
+    /// `DivisionByZero` when `d == 0`; `Overflow` when the quotient does not fit in 128 bits.
+    #[inline]
+    pub fn div(self, d: u128, rounding: Rounding) -> Result<u128, MathError> {
+        if d == 0 {
+            return Err(MathError::DivisionByZero);
+        }
+        if self.hi == 0 {
+            return div_rounded(self.lo, d, rounding);
+        }
+        if self.hi >= d {
+            return Err(MathError::Overflow);
+        }
+        let (q, r) = div_wide(self.hi, self.lo, d);
+        round(q, r != 0, rounding)
+    }
 }
 
 #[inline]
@@ -95,7 +148,7 @@ const LOW: u128 = LIMB - 1;
 /// The arithmetic is written with `wrapping_*` because none of it can overflow (each limb
 /// product is below 2^128, each column sum is bounded as commented) and overflow checks on
 /// `u128` products are expensive; the property tests compare every result with `ruint`.
-#[inline]
+#[inline(always)]
 const fn mul_wide(a: u128, b: u128) -> (u128, u128) {
     let (a1, a0) = (a >> 64, a & LOW);
     let (b1, b0) = (b >> 64, b & LOW);
@@ -178,7 +231,7 @@ impl Divider {
     }
 
     /// `(n_hi·2^128 + n_lo) / d` for `n_hi < d`, as (quotient, remainder).
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::cast_possible_truncation)] // limb extraction
     const fn div(&self, n_hi: u64, n_lo: u128) -> (u128, u128) {
         let s = self.shift;
@@ -198,7 +251,7 @@ impl Divider {
     }
 
     /// `(u1·2^64 + u0) / norm` for `u1 < norm` (Möller & Granlund, algorithm 4).
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::cast_possible_truncation)]
     const fn div_2by1(&self, u1: u64, u0: u64) -> (u64, u64) {
         let q =
