@@ -52,17 +52,11 @@ impl AccountInput {
         for (side, balances) in [("supply", &parsed.supply), ("debt", &parsed.debt)] {
             for (symbol, number) in balances {
                 let field = format!("{side}.{symbol}");
-                let id = markets.id(symbol).ok_or_else(|| {
-                    ConfigError::new(
-                        file,
-                        &field,
-                        format!("unknown asset (listed: {})", markets.symbols()),
-                    )
-                })?;
+                let id = markets.lookup(file, &field, symbol)?;
                 let decimals = markets.asset(id).params().decimals;
-                let amount = number.tokens(&field, decimals).map_err(|e| {
-                    ConfigError::new(file, &field, format!("{} (got {:?})", e.problem, e.text))
-                })?;
+                let amount = number
+                    .tokens(&field, decimals)
+                    .map_err(|e| ConfigError::parse(file, &e))?;
                 let shares = Shares::from_raw(amount.raw());
                 let added = if side == "supply" {
                     account.add_supply(id, shares)

@@ -37,6 +37,15 @@ impl ConfigError {
         }
     }
 
+    /// A number that did not parse, at the field it names.
+    pub(crate) fn parse(file: &Path, e: &softliq_core::money::ParseError) -> Self {
+        Self::new(
+            file,
+            e.field.clone(),
+            format!("{} (got {:?})", e.problem, e.text),
+        )
+    }
+
     /// Reads a whole file, naming it when it cannot be read.
     pub(crate) fn read(file: &Path) -> Result<String, Self> {
         std::fs::read_to_string(file).map_err(|e| Self::new(file, "", format!("cannot read: {e}")))

@@ -132,6 +132,22 @@ impl Markets {
         self.by_symbol.get(symbol).copied()
     }
 
+    /// The id of `symbol`, or an "unknown asset" error at `field` of `file` listing the assets.
+    pub(crate) fn lookup(
+        &self,
+        file: &Path,
+        field: &str,
+        symbol: &str,
+    ) -> Result<AssetId, ConfigError> {
+        self.id(symbol).ok_or_else(|| {
+            ConfigError::new(
+                file,
+                field,
+                format!("unknown asset (listed: {})", self.symbols()),
+            )
+        })
+    }
+
     #[must_use]
     pub fn asset(&self, id: AssetId) -> &Asset {
         &self.assets[id.index()]

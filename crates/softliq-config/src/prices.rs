@@ -42,16 +42,10 @@ impl PriceInput {
         let mut prices = vec![None; markets.assets.len()];
         for (symbol, number) in &parsed.prices {
             let field = format!("prices.{symbol}");
-            let id = markets.id(symbol).ok_or_else(|| {
-                ConfigError::new(
-                    file,
-                    &field,
-                    format!("unknown asset (listed: {})", markets.symbols()),
-                )
-            })?;
-            let price = number.price(&field).map_err(|e| {
-                ConfigError::new(file, &field, format!("{} (got {:?})", e.problem, e.text))
-            })?;
+            let id = markets.lookup(file, &field, symbol)?;
+            let price = number
+                .price(&field)
+                .map_err(|e| ConfigError::parse(file, &e))?;
             if price.is_zero() {
                 return Err(ConfigError::new(file, &field, "must be greater than zero"));
             }

@@ -7,10 +7,10 @@ use serde::Serialize;
 use softliq_config::{AccountInput, Markets, PriceInput};
 use softliq_core::asset::AssetId;
 use softliq_core::health::{
-    AssetRisk, Direction, Health, RiskSnapshot, liquidation_prices, pair_liquidation_price,
-    position_health,
+    Direction, Health, RiskSnapshot, liquidation_prices, pair_liquidation_price, position_health,
 };
-use softliq_core::money::Index;
+use softliq_core::money::{Amount, Ratio, Value};
+use softliq_core::pool::Pool;
 
 use crate::format::{grouped, percent};
 
@@ -94,27 +94,11 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Prices every asset at index 1 (balances in the account file are taken as fresh).
+/// Prices every asset at index 1: balances in the account file are taken as fresh, and a fresh
+/// pool's indices are 1.
 fn snapshot(markets: &Markets, prices: &PriceInput) -> RiskSnapshot {
-    let mut s = RiskSnapshot::new();
-    for (asset, price) in markets.assets.iter().zip(&prices.prices) {
-        if let Some(price) = price {
-            let p = asset.params();
-            s.set(
-                asset.id,
-                AssetRisk {
-                    price: *price,
-                    decimals: p.decimals,
-                    collateral_factor: p.collateral_factor,
-                    liquidation_threshold: p.liquidation_threshold,
-                    borrow_weight: p.borrow_weight,
-                    supply_index: Index::ONE,
-                    borrow_index: Index::ONE,
-                },
-            );
-        }
-    }
-    s
+    let pools = vec![Pool::new(prices.timestamp_s); markets.assets.len()];
+    RiskSnapshot::of_market(&markets.assets, &pools, &prices.prices)
 }
 
 fn build(
@@ -141,28 +125,34 @@ fn build(
     for p in position_health(account, &s)? {
         let params = markets.asset(p.asset).params();
         let (price, decimals) = (s.get(p.asset)?.price, params.decimals);
-        if !p.supply_amount.is_zero() {
-            positions.push(Row {
-                asset: sym(p.asset),
-                side: "supply",
-                amount: p.supply_amount.display_tokens(decimals).to_string(),
-                price: price.to_string(),
-                value: p.collateral_value.to_string(),
-                weight: params.liquidation_threshold.to_string(),
-                weighted: p.liquidation_collateral.to_string(),
-            });
-        }
-        if !p.debt_amount.is_zero() {
-            positions.push(Row {
-                asset: sym(p.asset),
-                side: "debt",
-                amount: p.debt_amount.display_tokens(decimals).to_string(),
-                price: price.to_string(),
-                value: p.debt_value.to_string(),
-                weight: params.borrow_weight.to_string(),
-                weighted: p.weighted_debt.to_string(),
-            });
-        }
+        let mut row = |side, amount: Amount, value: Value, weight: Ratio, weighted: Value| {
+            if !amount.is_zero() {
+                positions.push(Row {
+                    asset: sym(p.asset),
+                    side,
+                    amount: amount.display_tokens(decimals).to_string(),
+                    price: price.to_string(),
+                    value: value.to_string(),
+                    weight: weight.to_string(),
+                    weighted: weighted.to_string(),
+                });
+            }
+        };
+        let lt = params.liquidation_threshold;
+        row(
+            "supply",
+            p.supply_amount,
+            p.collateral_value,
+            lt,
+            p.liquidation_collateral,
+        );
+        row(
+            "debt",
+            p.debt_amount,
+            p.debt_value,
+            params.borrow_weight,
+            p.weighted_debt,
+        );
     }
     let liq = liquidation_prices(account, &s)?
         .into_iter()
