@@ -7,12 +7,14 @@
 //! - [`asset`]: risk parameters, their validation, and the rate model;
 //! - [`pool`]: one asset's cash, shares, indices, reserves and interest accrual;
 //! - [`account`]: an account's shares per asset;
-//! - [`health`]: health factor, risk level and liquidation prices of an account at a snapshot.
+//! - [`health`]: health factor, risk level and liquidation prices of an account at a snapshot;
+//! - [`liquidation`]: the policies, quotes, settlement, bad debt and the keeper's plan.
 #![forbid(unsafe_code)]
 
 pub mod account;
 pub mod asset;
 pub mod health;
+pub mod liquidation;
 pub mod money;
 pub mod pool;
 #[cfg(test)]

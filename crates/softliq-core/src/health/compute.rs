@@ -33,7 +33,7 @@ pub struct PositionHealth {
 
 /// A position's balances and unweighted values: the part every health figure starts from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) struct Valued {
+pub(crate) struct Valued {
     pub supply_amount: Amount,
     pub debt_amount: Amount,
     pub collateral_value: Value,
@@ -42,7 +42,7 @@ pub(super) struct Valued {
 
 impl Valued {
     #[inline]
-    pub(super) fn of(pos: &Position, risk: &AssetRisk) -> Result<Self, MathError> {
+    pub(crate) fn of(pos: &Position, risk: &AssetRisk) -> Result<Self, MathError> {
         let mut v = Self::default();
         if !pos.supply.is_zero() {
             v.supply_amount = pos.supply.to_amount(risk.supply_index, Rounding::Down)?;

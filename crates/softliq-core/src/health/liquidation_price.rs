@@ -32,7 +32,8 @@ use ruint::aliases::U512;
 
 use crate::account::Account;
 use crate::asset::AssetId;
-use crate::money::{MathError, Price, Ratio, Rounding, WAD};
+use crate::money::muldiv::quotient;
+use crate::money::{Price, Ratio, Rounding, WAD};
 
 #[cfg(doc)]
 use super::Health;
@@ -187,17 +188,4 @@ pub fn pair_liquidation_price(
         ratio: Ratio::from_raw(ratio),
         current: Ratio::from_fraction(current, rd.price.raw(), Rounding::Down)?,
     }))
-}
-
-fn quotient(numerator: U512, denominator: U512, rounding: Rounding) -> Result<u128, MathError> {
-    if denominator.is_zero() {
-        return Err(MathError::DivisionByZero);
-    }
-    let (q, r) = numerator.div_rem(denominator);
-    let q = if rounding == Rounding::Up && !r.is_zero() {
-        q + U512::from(1u8)
-    } else {
-        q
-    };
-    u128::try_from(q).map_err(|_| MathError::Overflow)
 }

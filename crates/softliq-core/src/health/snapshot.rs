@@ -15,8 +15,16 @@ pub struct AssetRisk {
     pub collateral_factor: Ratio,
     pub liquidation_threshold: Ratio,
     pub borrow_weight: Ratio,
+    /// `pen`: what the borrower loses on top of each unit repaid (SPEC §4.2).
+    pub liquidation_penalty: Ratio,
+    /// `disc`: the liquidator's part of the penalty.
+    pub liquidation_discount: Ratio,
     pub supply_index: Index,
     pub borrow_index: Index,
+    /// Set by whoever builds the snapshot (the engine, from its clock and the asset's
+    /// `max_staleness_s`): a stale price may value an account for display but never
+    /// liquidate it (SPEC §8).
+    pub stale: bool,
 }
 
 impl AssetRisk {
@@ -30,8 +38,11 @@ impl AssetRisk {
             collateral_factor: p.collateral_factor,
             liquidation_threshold: p.liquidation_threshold,
             borrow_weight: p.borrow_weight,
+            liquidation_penalty: p.liquidation_penalty,
+            liquidation_discount: p.liquidation_discount,
             supply_index: pool.supply_index(),
             borrow_index: pool.borrow_index(),
+            stale: false,
         }
     }
 }
@@ -68,6 +79,14 @@ impl RiskSnapshot {
             self.assets.resize(asset.index() + 1, None);
         }
         self.assets[asset.index()] = Some(risk);
+    }
+
+    /// The assets in the snapshot, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (AssetId, &AssetRisk)> {
+        self.assets.iter().enumerate().filter_map(|(i, r)| {
+            let id = AssetId(u16::try_from(i).ok()?);
+            r.as_ref().map(|r| (id, r))
+        })
     }
 
     /// # Errors

@@ -15,6 +15,9 @@ fn risk(price: &str, decimals: u8, cf: &str, lt: &str, bw: &str) -> AssetRisk {
         collateral_factor: ratio(cf),
         liquidation_threshold: ratio(lt),
         borrow_weight: ratio(bw),
+        liquidation_penalty: ratio("0.05"),
+        liquidation_discount: ratio("0.04"),
+        stale: false,
         supply_index: Index::ONE,
         borrow_index: Index::ONE,
     }
@@ -203,6 +206,9 @@ fn asset_risk() -> impl Strategy<Value = AssetRisk> {
                     )
                     .unwrap(),
                 borrow_weight: Ratio::from_fraction(1000 + bw_m, 1000, Rounding::Down).unwrap(),
+                liquidation_penalty: ratio("0.05"),
+                liquidation_discount: ratio("0.04"),
+                stale: false,
                 supply_index: Index::from_raw(RAY + si),
                 borrow_index: Index::from_raw(RAY + bi),
             }
@@ -279,6 +285,7 @@ proptest! {
                 price: Price::from_raw(p), decimals: Decimals::new(d).unwrap(),
                 collateral_factor: Ratio::from_raw(p % WAD), liquidation_threshold: Ratio::ONE,
                 borrow_weight: Ratio::from_raw(WAD + si % WAD),
+                liquidation_penalty: Ratio::from_raw(bi % (WAD / 5)), liquidation_discount: Ratio::ZERO, stale: false,
                 supply_index: Index::from_raw(si), borrow_index: Index::from_raw(bi),
             });
         }

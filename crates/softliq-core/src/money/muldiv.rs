@@ -5,7 +5,7 @@
 //! on 64-bit limbs because they are the hot loop of every health computation; the property tests
 //! below check them against `ruint`'s general big-integer arithmetic.
 
-use ruint::aliases::U512;
+pub use ruint::aliases::U512;
 
 use super::{MathError, Rounding};
 
@@ -300,7 +300,18 @@ pub fn mul3_div2(
         return Err(MathError::DivisionByZero);
     }
     let numerator = U512::from(a) * U512::from(b) * U512::from(c);
-    let denominator = U512::from(d) * U512::from(e);
+    quotient(numerator, U512::from(d) * U512::from(e), rounding)
+}
+
+/// `numerator / denominator` for 512-bit operands, rounded as asked, for closed forms whose
+/// numerators hold three or four factors (liquidation prices, restore-to-target amounts).
+///
+/// # Errors
+/// `DivisionByZero`, or `Overflow` when the quotient does not fit in 128 bits.
+pub fn quotient(numerator: U512, denominator: U512, rounding: Rounding) -> Result<u128, MathError> {
+    if denominator.is_zero() {
+        return Err(MathError::DivisionByZero);
+    }
     let (q, r) = numerator.div_rem(denominator);
     let q = if rounding == Rounding::Up && !r.is_zero() {
         q + U512::from(1u8)

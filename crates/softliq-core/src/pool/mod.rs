@@ -20,7 +20,29 @@ mod tests;
 
 pub use interest::{Accrual, SECONDS_PER_YEAR};
 
-use crate::money::{Amount, Index, MathError, Ratio, Rounding, Shares};
+use crate::money::{Amount, Index, MathError, RAY, Ratio, Rounding, Shares, muldiv::mul_div};
+
+/// How a repayment of `amount` against a debt of `owed_shares` at borrow index `index` burns
+/// shares: rounded down (the borrower is never credited more than paid), except that paying at
+/// least the whole debt (`⌈owed_shares · index⌉`) burns all of it and takes only that much.
+/// Returns (shares burned, amount taken).
+///
+/// # Errors
+/// `Overflow` on an impossible balance.
+pub fn repay_shares(
+    amount: Amount,
+    owed_shares: Shares,
+    index: Index,
+) -> Result<(Shares, Amount), MathError> {
+    let owed = owed_shares.to_amount(index, Rounding::Up)?;
+    if amount >= owed {
+        return Ok((owed_shares, owed));
+    }
+    Ok((
+        amount.to_shares(index, Rounding::Down)?.min(owed_shares),
+        amount,
+    ))
+}
 
 /// Why a pool operation was refused. A refused operation changes nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -216,10 +238,8 @@ impl Pool {
         Ok(shares)
     }
 
-    /// Takes `amount` of cash back and burns debt shares, rounded down, never more than
-    /// `owed_shares` (the account's whole debt). Returns the shares burned; when `amount` covers
-    /// the whole debt, all of `owed_shares` are burned and only the debt's worth is taken, which
-    /// is also returned.
+    /// Takes `amount` of cash back and burns debt shares (see [`repay_shares`]). Returns the
+    /// shares burned and the amount taken.
     ///
     /// # Errors
     /// Zero amount, or burning more shares than exist.
@@ -231,17 +251,67 @@ impl Pool {
         if amount.is_zero() {
             return Err(PoolError::ZeroAmount);
         }
-        let owed = owed_shares.to_amount(self.borrow_index, Rounding::Up)?;
-        let (shares, taken) = if amount >= owed {
-            (owed_shares, owed)
-        } else {
-            (amount.to_shares(self.borrow_index, Rounding::Down)?, amount)
-        };
+        let (shares, taken) = repay_shares(amount, owed_shares, self.borrow_index)?;
         let mut next = self.clone();
         next.cash = next.cash.checked_add(taken)?;
         next.debt_shares = next.debt_shares.checked_sub(shares)?;
         self.commit(next)?;
         Ok((shares, taken))
+    }
+
+    /// Pays a borrower's debt out of a supplier's claim without moving cash: burns
+    /// `supply_shares` (worth `⌊shares · SI⌋`) and repays that much of `owed_shares` of debt.
+    /// This is how an insurance fund, itself a supplier of the pool, covers bad debt.
+    /// Returns the debt shares burned and the amount repaid.
+    ///
+    /// # Errors
+    /// Burning more shares than exist.
+    pub fn cover(
+        &mut self,
+        supply_shares: Shares,
+        owed_shares: Shares,
+    ) -> Result<(Shares, Amount), PoolError> {
+        let worth = supply_shares.to_amount(self.supply_index, Rounding::Down)?;
+        let (debt_burned, repaid) = repay_shares(worth, owed_shares, self.borrow_index)?;
+        let mut next = self.clone();
+        next.supply_shares = next.supply_shares.checked_sub(supply_shares)?;
+        next.debt_shares = next.debt_shares.checked_sub(debt_burned)?;
+        self.commit(next)?;
+        Ok((debt_burned, repaid))
+    }
+
+    /// Writes off `debt_shares` that nobody will repay and spreads the loss over the suppliers
+    /// by lowering the supply index (SPEC §5), each losing in proportion to its balance. The
+    /// index falls by `⌈loss / supply_shares⌉`, so suppliers' claims fall by at least the loss
+    /// and reserves do not fall; only a loss larger than all suppliers' claims reaches the
+    /// reserves. Returns the loss in base units.
+    ///
+    /// # Errors
+    /// Burning more shares than exist.
+    pub fn write_off(&mut self, debt_shares: Shares) -> Result<Amount, PoolError> {
+        let mut next = self.clone();
+        next.debt_shares = next.debt_shares.checked_sub(debt_shares)?;
+        let loss = self.borrowed()?.checked_sub(next.borrowed()?)?;
+        let step = if self.supply_shares.is_zero() {
+            None
+        } else {
+            Some(mul_div(
+                loss.raw(),
+                RAY,
+                self.supply_shares.raw(),
+                Rounding::Up,
+            )?)
+        };
+        // Suppliers can absorb the loss unless there are none or it exceeds their claims.
+        let absorbed = step.filter(|&s| s <= self.supply_index.raw());
+        next.supply_index =
+            Index::from_raw(self.supply_index.raw().saturating_sub(step.unwrap_or(0)));
+        next.reserves = next.identity_reserves()?;
+        if absorbed.is_some() && next.reserves < self.reserves {
+            return Err(PoolError::ReservesFell);
+        }
+        *self = next;
+        Ok(loss)
     }
 
     /// Recomputes the reserves from the identity and installs `next` if they did not fall.

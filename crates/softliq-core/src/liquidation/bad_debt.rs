@@ -1,0 +1,115 @@
+//! Bad debt (SPEC §5): debt that no collateral is left to repay, realised in the command that
+//! leaves it. The asset's insurance fund — itself a supplier of the pool — covers what its claim
+//! allows; the rest is written off by lowering the supply index, so every supplier loses in
+//! proportion to its balance. Each step is an event.
+
+use super::Refusal;
+use super::settle::pool_mut;
+use crate::account::Account;
+use crate::asset::AssetId;
+use crate::health::{Health, RiskSnapshot};
+use crate::money::{Amount, Rounding, Shares, Value};
+use crate::pool::Pool;
+
+/// One step of realising bad debt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadDebtEvent {
+    /// Collateral worth less than the dust value, moved to the insurance fund before the debt
+    /// it cannot repay is realised.
+    CollateralSwept { asset: AssetId, shares: Shares },
+    /// The insurance fund's claim in `asset` paid `amount` of the debt.
+    InsuranceCovered { asset: AssetId, amount: Amount },
+    /// `amount` was written off against the suppliers of `asset`.
+    Socialised { asset: AssetId, amount: Amount },
+}
+
+impl BadDebtEvent {
+    /// The part of the debt that was not repaid by anyone: the socialised amount, else zero.
+    #[must_use]
+    pub const fn socialised(&self) -> Option<(AssetId, Amount)> {
+        match *self {
+            Self::Socialised { asset, amount } => Some((asset, amount)),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `account` holds debt that must be realised now: it owes something and has no
+/// collateral, or is liquidatable with collateral worth less than `dust_value` (too little to
+/// pay any liquidator).
+///
+/// # Errors
+/// As [`Health::of`].
+pub fn has_bad_debt(
+    account: &Account,
+    snapshot: &RiskSnapshot,
+    dust_value: Value,
+) -> Result<bool, Refusal> {
+    if !account.has_debt() {
+        return Ok(false);
+    }
+    if account.positions().iter().all(|p| p.supply.is_zero()) {
+        return Ok(true);
+    }
+    let h = Health::of(account, snapshot)?;
+    Ok(h.is_liquidatable() && h.collateral_value < dust_value)
+}
+
+/// Realises `account`'s bad debt, if it has any: sweeps its dust collateral to `insurance`,
+/// lets the insurance fund's claim in each debt asset cover what it can, and writes off the
+/// rest against that asset's suppliers.
+///
+/// # Errors
+/// A pool operation that fails (which would be a broken invariant).
+pub fn realise_bad_debt(
+    account: &mut Account,
+    snapshot: &RiskSnapshot,
+    insurance: &mut Account,
+    pools: &mut [Pool],
+    dust_value: Value,
+) -> Result<Vec<BadDebtEvent>, Refusal> {
+    let mut events = Vec::new();
+    if !has_bad_debt(account, snapshot, dust_value)? {
+        return Ok(events);
+    }
+    for pos in account.positions().to_vec() {
+        if !pos.supply.is_zero() {
+            account.remove_supply(pos.asset, pos.supply)?;
+            insurance.add_supply(pos.asset, pos.supply)?;
+            events.push(BadDebtEvent::CollateralSwept {
+                asset: pos.asset,
+                shares: pos.supply,
+            });
+        }
+    }
+    for pos in account.positions().to_vec() {
+        let pool = pool_mut(pools, pos.asset)?;
+        let fund = insurance.position(pos.asset).supply;
+        if !fund.is_zero() {
+            let owed = pos.debt.to_amount(pool.borrow_index(), Rounding::Up)?;
+            let claim = fund.to_amount(pool.supply_index(), Rounding::Down)?;
+            let used = if claim <= owed {
+                fund
+            } else {
+                owed.to_shares(pool.supply_index(), Rounding::Up)?.min(fund)
+            };
+            let (burned, amount) = pool.cover(used, pos.debt)?;
+            insurance.remove_supply(pos.asset, used)?;
+            account.remove_debt(pos.asset, burned)?;
+            events.push(BadDebtEvent::InsuranceCovered {
+                asset: pos.asset,
+                amount,
+            });
+        }
+        let rest = account.position(pos.asset).debt;
+        if !rest.is_zero() {
+            let amount = pool.write_off(rest)?;
+            account.remove_debt(pos.asset, rest)?;
+            events.push(BadDebtEvent::Socialised {
+                asset: pos.asset,
+                amount,
+            });
+        }
+    }
+    Ok(events)
+}

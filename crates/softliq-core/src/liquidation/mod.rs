@@ -1,0 +1,52 @@
+//! Soft liquidation (SPEC §4, §5): policies, quotes, exact settlement, bad debt, and the
+//! keeper's plan.
+//!
+//! - [`policy`]: the five rules and their closed forms;
+//! - [`quote`]: what one call would do, or a typed refusal;
+//! - [`settle`]: applying a quote to balances, exactly, plus bad debt in the same step;
+//! - [`bad_debt`]: insurance cover and socialisation;
+//! - [`plan`]: the call a rational liquidator makes next, and the sequence until healthy.
+
+pub mod bad_debt;
+pub mod plan;
+pub mod policy;
+pub mod quote;
+pub mod settle;
+#[cfg(test)]
+mod tests;
+
+pub use bad_debt::{BadDebtEvent, realise_bad_debt};
+pub use plan::{Plan, plan, plan_until_healthy, two_step_extraction};
+pub use policy::{Policy, Rule};
+pub use quote::{Basis, Bound, Quote, Request, Stage, quote};
+pub use settle::{Parties, Settlement, liquidate, settle};
+
+use crate::asset::AssetId;
+use crate::health::HealthError;
+use crate::money::{Amount, MathError, Ratio};
+use crate::pool::PoolError;
+
+/// Why a liquidation call was refused. A refused call changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("max_repay: must be greater than zero")]
+    ZeroAmount,
+    #[error("price: the price of asset {0:?} is stale")]
+    StalePrice(AssetId),
+    #[error("account: not liquidatable (health factor {health_factor:?})")]
+    NotLiquidatable { health_factor: Option<Ratio> },
+    #[error("debt_asset: the account owes nothing in asset {0:?}")]
+    NoDebt(AssetId),
+    #[error("collateral_asset: the account holds no collateral in asset {0:?}")]
+    NoCollateral(AssetId),
+    #[error("max_repay: the call would leave dust; repay at least {minimum} base units")]
+    WouldLeaveDust { minimum: Amount },
+    #[error("quote: the account changed since the quote")]
+    StaleQuote,
+    #[error(transparent)]
+    Health(#[from] HealthError),
+    #[error(transparent)]
+    Math(#[from] MathError),
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+}

@@ -1,0 +1,526 @@
+//! What one liquidation call would do (SPEC §4.1–4.2), or why it is refused.
+//!
+//! Sizing happens in value (WAD USD): the smallest of the policy's cap, the liquidator's
+//! request, the debt in `d` and what the collateral in `c` can pay for (`X_c / (1 + pen)`),
+//! then the death-spiral and dust rules. The value is converted to tokens of `d` rounding up,
+//! and the split of seized collateral is computed from those tokens exactly:
+//!
+//! ```text
+//! seized        = ⌈r · p_d / u_d · (1 + pen) · u_c / p_c⌉     (what the borrower gives up)
+//! to_liquidator = ⌊r · p_d / u_d · (1 + disc) · u_c / p_c⌋    (what the liquidator receives)
+//! to_treasury   = seized − to_liquidator                    (exactly, nothing lost)
+//! ```
+//!
+//! each formed in 512 bits and rounded once. Collateral moves as supply shares of `c`: the
+//! borrower's shares fall by `⌈seized / SI⌉`, the liquidator's rise by `⌊to_liquidator / SI⌋`, and
+//! the protocol takes the difference, so shares are conserved exactly.
+
+use ruint::aliases::U512;
+
+use super::Refusal;
+use super::policy::{Policy, Rule, at_death_spiral, restore_value};
+use crate::account::{Account, Position};
+use crate::asset::AssetId;
+use crate::health::{AssetRisk, Health, RiskSnapshot, Valued};
+use crate::money::muldiv::quotient;
+use crate::money::{Amount, Index, Ratio, Rounding, Shares, Value, WAD};
+use crate::pool::repay_shares;
+
+/// A liquidator's call: repay debt in `debt_asset`, receive collateral in `collateral_asset`,
+/// repaying at most `max_repay` base units of the debt asset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub debt_asset: AssetId,
+    pub collateral_asset: AssetId,
+    pub max_repay: Amount,
+}
+
+/// What limited the repaid amount.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Bound {
+    /// The liquidator's `max_repay`.
+    Requested,
+    /// The policy's cap (share of debt, close factor, restore target).
+    PolicyCap,
+    /// All of the debt in `d`.
+    Debt,
+    /// All that the collateral in `c` can pay for.
+    Collateral,
+    /// Widened or shrunk by a dust or leftover rule.
+    Dust,
+    /// Below the death-spiral bound: the whole debt in `d` against `c` is allowed.
+    DeathSpiral,
+}
+
+/// Which side of a two-stage market's bands the call is in; `Hard` for every other policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// `1 < HF < soft_hf`: smaller share, smaller penalty.
+    Buffer,
+    /// `HF ≤ 1`.
+    Hard,
+}
+
+/// A priced liquidation call, ready to settle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quote {
+    pub request: Request,
+    pub stage: Stage,
+    pub bound: Bound,
+    /// Tokens of `d` the liquidator pays.
+    pub repaid: Amount,
+    /// `repaid · p_d`, rounded down.
+    pub repaid_value: Value,
+    /// Tokens of `c` the borrower gives up.
+    pub seized: Amount,
+    pub to_liquidator: Amount,
+    pub to_treasury: Amount,
+    /// `seized · p_c`, rounded down.
+    pub seized_value: Value,
+    /// `to_liquidator · p_c`, rounded down.
+    pub liquidator_value: Value,
+    /// The penalty and discount that applied (a two-stage buffer band scales them down).
+    pub penalty: Ratio,
+    pub discount: Ratio,
+    pub health_before: Option<Ratio>,
+    pub health_after: Option<Ratio>,
+    pub liquidatable_after: bool,
+    /// Share movements that settle this quote.
+    pub debt_shares_burned: Shares,
+    pub collateral_shares_seized: Shares,
+    pub liquidator_shares: Shares,
+    /// What the quote was priced on; settlement refuses it if any of these changed.
+    pub basis: Basis,
+}
+
+/// The balances and indices a quote was priced on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Basis {
+    pub debt_shares: Shares,
+    pub collateral_shares: Shares,
+    pub borrow_index: Index,
+    pub supply_index: Index,
+}
+
+impl Quote {
+    /// What the borrower lost beyond the debt repaid: `seized_value − repaid_value`.
+    #[must_use]
+    pub fn borrower_loss(&self) -> Value {
+        self.seized_value.saturating_sub(self.repaid_value)
+    }
+
+    /// The liquidator's gross profit before its own costs: `liquidator_value − repaid_value`.
+    #[must_use]
+    pub fn liquidator_profit(&self) -> Value {
+        self.liquidator_value.saturating_sub(self.repaid_value)
+    }
+
+    /// The protocol's part of the seized collateral, in value.
+    #[must_use]
+    pub fn protocol_revenue(&self) -> Value {
+        self.seized_value.saturating_sub(self.liquidator_value)
+    }
+
+    /// The account after this call (balances only; pools are not touched).
+    ///
+    /// # Errors
+    /// `Math` when the account no longer holds what the quote takes.
+    pub fn apply_to(&self, account: &Account) -> Result<Account, Refusal> {
+        let mut after = account.clone();
+        after.remove_debt(self.request.debt_asset, self.debt_shares_burned)?;
+        after.remove_supply(self.request.collateral_asset, self.collateral_shares_seized)?;
+        Ok(after)
+    }
+}
+
+/// The two positions of one call, valued.
+struct Pair<'a> {
+    d: &'a AssetRisk,
+    c: &'a AssetRisk,
+    debt: Position,
+    coll: Position,
+    vd: Valued,
+    vc: Valued,
+}
+
+/// Prices a liquidation call under `policy`.
+///
+/// # Errors
+/// A [`Refusal`]: zero amount, a stale price, an account that is not liquidatable, an asset
+/// the account does not hold, or a call that would leave dust the liquidator will not clear.
+pub fn quote(
+    account: &Account,
+    snapshot: &RiskSnapshot,
+    policy: &Policy,
+    request: &Request,
+) -> Result<Quote, Refusal> {
+    if request.max_repay.is_zero() {
+        return Err(Refusal::ZeroAmount);
+    }
+    for pos in account.positions() {
+        if snapshot.get(pos.asset)?.stale {
+            return Err(Refusal::StalePrice(pos.asset));
+        }
+    }
+    let pair = pair(account, snapshot, request)?;
+    let health = Health::of(account, snapshot)?;
+    let stage = stage(policy, &health)?;
+    let (pen, disc) = penalty(policy, stage, &health, pair.c)?;
+    let (value, bound) = size(policy, stage, &health, &pair, pen, request)?;
+    priced(
+        account,
+        snapshot,
+        request,
+        &pair,
+        (value, bound),
+        (pen, disc),
+        (stage, &health),
+    )
+}
+
+fn pair<'a>(
+    account: &Account,
+    snapshot: &'a RiskSnapshot,
+    request: &Request,
+) -> Result<Pair<'a>, Refusal> {
+    let (d, c) = (
+        snapshot.get(request.debt_asset)?,
+        snapshot.get(request.collateral_asset)?,
+    );
+    if d.stale {
+        return Err(Refusal::StalePrice(request.debt_asset));
+    }
+    if c.stale {
+        return Err(Refusal::StalePrice(request.collateral_asset));
+    }
+    let debt = account.position(request.debt_asset);
+    let coll = account.position(request.collateral_asset);
+    if debt.debt.is_zero() {
+        return Err(Refusal::NoDebt(request.debt_asset));
+    }
+    if coll.supply.is_zero() {
+        return Err(Refusal::NoCollateral(request.collateral_asset));
+    }
+    Ok(Pair {
+        d,
+        c,
+        debt,
+        coll,
+        vd: Valued::of(&debt, d)?,
+        vc: Valued::of(&coll, c)?,
+    })
+}
+
+/// Which band the account is in, or `NotLiquidatable`. Two-stage markets open calls below
+/// `soft_hf`, compared exactly (`C < soft_hf · D`); every other policy at `D ≥ C`.
+fn stage(policy: &Policy, health: &Health) -> Result<Stage, Refusal> {
+    if health.is_liquidatable() {
+        return Ok(Stage::Hard);
+    }
+    if let Rule::TwoStage { soft_hf, .. } = policy.rule {
+        let c = U512::from(health.liquidation_collateral.raw()) * U512::from(WAD);
+        let d = U512::from(health.weighted_debt.raw()) * U512::from(soft_hf.raw());
+        if !health.weighted_debt.is_zero() && c < d {
+            return Ok(Stage::Buffer);
+        }
+    }
+    Err(Refusal::NotLiquidatable {
+        health_factor: health.health_factor(),
+    })
+}
+
+/// How far into the buffer band the account is: `t = (soft_hf − HF) / (soft_hf − 1)`, from 0
+/// at `soft_hf` to 1 at HF = 1, with HF rounded down (so `t` rounds toward the hard line).
+fn band_depth(soft_hf: Ratio, health: &Health) -> Result<Ratio, Refusal> {
+    let hf = health.health_factor().unwrap_or(soft_hf).min(soft_hf);
+    let width = soft_hf.checked_sub(Ratio::ONE)?;
+    Ok(soft_hf
+        .checked_sub(hf)?
+        .div(width, Rounding::Up)?
+        .min(Ratio::ONE))
+}
+
+/// `from + (to − from) · t` for `from ≤ to`.
+fn lerp(from: Ratio, to: Ratio, t: Ratio) -> Result<Ratio, Refusal> {
+    Ok(from.checked_add(to.saturating_sub(from).mul(t, Rounding::Down)?)?)
+}
+
+/// The penalty and discount of the call: the collateral asset's, except in a two-stage buffer
+/// band, where the penalty rises linearly from `soft_pen_min` at `soft_hf` to the asset's at
+/// HF = 1 and the discount keeps its proportion of the penalty.
+fn penalty(
+    policy: &Policy,
+    stage: Stage,
+    health: &Health,
+    c: &AssetRisk,
+) -> Result<(Ratio, Ratio), Refusal> {
+    let (pen, disc) = (c.liquidation_penalty, c.liquidation_discount);
+    match (policy.rule, stage) {
+        (
+            Rule::TwoStage {
+                soft_hf,
+                soft_pen_min,
+                ..
+            },
+            Stage::Buffer,
+        ) => {
+            let t = band_depth(soft_hf, health)?;
+            let band_pen = lerp(soft_pen_min.min(pen), pen, t)?;
+            let band_disc = if pen.is_zero() {
+                Ratio::ZERO
+            } else {
+                disc.mul(band_pen, Rounding::Down)?
+                    .div(pen, Rounding::Down)?
+            };
+            Ok((band_pen, band_disc))
+        }
+        _ => Ok((pen, disc)),
+    }
+}
+
+/// The soft cap: `max_fraction · V`, or all of `V` under the dust value.
+fn soft_cap(policy: &Policy, max_fraction: Ratio, health: &Health) -> Result<Value, Refusal> {
+    if health.debt_value < policy.dust_value {
+        return Ok(health.debt_value);
+    }
+    Ok(health.debt_value.mul_ratio(max_fraction, Rounding::Down)?)
+}
+
+/// The policy's cap on repaid value for this call, and whether the death-spiral rule lifted it.
+fn policy_cap(
+    policy: &Policy,
+    stage: Stage,
+    health: &Health,
+    p: &Pair,
+    pen: Ratio,
+) -> Result<(Value, Bound), Refusal> {
+    let debt = p.vd.debt_value;
+    let restore = |target| {
+        restore_value(
+            target,
+            health.liquidation_collateral,
+            health.weighted_debt,
+            p.d.borrow_weight,
+            pen,
+            p.c.liquidation_threshold,
+        )
+    };
+    let cap = match policy.rule {
+        Rule::Full => return Ok((debt, Bound::Debt)),
+        Rule::Soft { max_fraction } => soft_cap(policy, max_fraction, health)?,
+        Rule::CloseFactor {
+            close_factor,
+            full_close_hf,
+            small_position_value,
+            ..
+        } => {
+            let full = health.health_factor().is_some_and(|hf| hf <= full_close_hf)
+                || debt < small_position_value
+                || p.vc.collateral_value < small_position_value;
+            if full {
+                debt
+            } else {
+                health
+                    .debt_value
+                    .mul_ratio(close_factor, Rounding::Down)?
+                    .min(debt)
+            }
+        }
+        Rule::Restore {
+            target_hf,
+            max_fraction,
+        } => {
+            let soft = soft_cap(policy, max_fraction, health)?;
+            restore(target_hf)?.map_or(soft, |v| v.min(soft))
+        }
+        // Both stages are sized by restore to `soft_hf` (see docs/decisions.md), so that no
+        // sequence of calls repays more than one call sized to the target.
+        Rule::TwoStage {
+            soft_hf,
+            soft_cf_min,
+            max_fraction,
+            ..
+        } => match stage {
+            Stage::Hard => {
+                let soft = soft_cap(policy, max_fraction, health)?;
+                restore(soft_hf)?.map_or(soft, |v| v.min(soft))
+            }
+            Stage::Buffer => {
+                let share = lerp(soft_cf_min, max_fraction, band_depth(soft_hf, health)?)?;
+                let band = health.debt_value.mul_ratio(share, Rounding::Down)?;
+                restore(soft_hf)?.map_or(band, |v| v.min(band))
+            }
+        },
+    };
+    let spiral = stage == Stage::Hard
+        && at_death_spiral(
+            health.liquidation_collateral,
+            health.weighted_debt,
+            p.d.borrow_weight,
+            pen,
+            p.c.liquidation_threshold,
+        );
+    Ok(if spiral {
+        (debt, Bound::DeathSpiral)
+    } else {
+        (cap, Bound::PolicyCap)
+    })
+}
+
+/// The repaid value and what bound it, after the dust and leftover rules.
+fn size(
+    policy: &Policy,
+    stage: Stage,
+    health: &Health,
+    p: &Pair,
+    pen: Ratio,
+    request: &Request,
+) -> Result<(Value, Bound), Refusal> {
+    let debt = p.vd.debt_value;
+    let coll_pays =
+        p.vc.collateral_value
+            .div_ratio(Ratio::ONE.checked_add(pen)?, Rounding::Down)?;
+    let requested = request
+        .max_repay
+        .value_at(p.d.price, p.d.decimals, Rounding::Down)?;
+    let (mut v, mut bound) = policy_cap(policy, stage, health, p, pen)?;
+    for (candidate, b) in [
+        (requested, Bound::Requested),
+        (debt, Bound::Debt),
+        (coll_pays, Bound::Collateral),
+    ] {
+        if candidate < v {
+            (v, bound) = (candidate, b);
+        }
+    }
+    let clear = debt.min(coll_pays);
+    let leftover_debt = debt.saturating_sub(v);
+    let seized_value = v.mul_ratio(Ratio::ONE.checked_add(pen)?, Rounding::Up)?;
+    let leftover_coll = p.vc.collateral_value.saturating_sub(seized_value);
+    let dust = |left: Value, min: Value| !left.is_zero() && left < min;
+    if let Rule::CloseFactor {
+        min_leftover_value: min,
+        ..
+    } = policy.rule
+    {
+        // Aave V3.3: clear the debt or the collateral, or leave at least `min` of each.
+        if v < clear && (dust(leftover_debt, min) || dust(leftover_coll, min)) {
+            let cap = policy_cap(policy, stage, health, p, pen)?.0;
+            if clear <= cap {
+                return widened(clear, request, p);
+            }
+            let keep_coll = p.vc.collateral_value.saturating_sub(min);
+            let shrunk = debt
+                .saturating_sub(min)
+                .min(keep_coll.div_ratio(Ratio::ONE.checked_add(pen)?, Rounding::Down)?);
+            if shrunk.is_zero() {
+                return Err(Refusal::WouldLeaveDust {
+                    minimum: tokens(clear, p)?,
+                });
+            }
+            return Ok((shrunk.min(v), Bound::Dust));
+        }
+    } else if v < clear && dust(leftover_debt, policy.dust_value) {
+        // SPEC §4.1: no call leaves debt in `d` below the dust value.
+        return widened(clear, request, p);
+    }
+    Ok((v, bound))
+}
+
+/// The call widened to `clear` (all the debt in `d`, or all the collateral in `c`), if the
+/// liquidator's request allows it.
+fn widened(clear: Value, request: &Request, p: &Pair) -> Result<(Value, Bound), Refusal> {
+    let needed = tokens(clear, p)?;
+    if needed > request.max_repay {
+        return Err(Refusal::WouldLeaveDust { minimum: needed });
+    }
+    Ok((clear, Bound::Dust))
+}
+
+/// Tokens of `d` worth `v`, rounded up, never more than the debt.
+fn tokens(v: Value, p: &Pair) -> Result<Amount, Refusal> {
+    if v >= p.vd.debt_value {
+        return Ok(p.vd.debt_amount);
+    }
+    Ok(v.to_amount(p.d.price, p.d.decimals, Rounding::Up)?
+        .min(p.vd.debt_amount))
+}
+
+/// `r · p_d / u_d · (1 + rate) · u_c / p_c` in tokens of `c`, rounded as asked.
+fn collateral_for(
+    repaid: Amount,
+    rate: Ratio,
+    p: &Pair,
+    rounding: Rounding,
+) -> Result<Amount, Refusal> {
+    let w = U512::from(WAD);
+    let numerator = U512::from(repaid.raw())
+        * U512::from(p.d.price.raw())
+        * (w + U512::from(rate.raw()))
+        * U512::from(p.c.decimals.unit());
+    let denominator = U512::from(p.d.decimals.unit()) * U512::from(p.c.price.raw()) * w;
+    Ok(Amount::from_raw(quotient(
+        numerator,
+        denominator,
+        rounding,
+    )?))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn priced(
+    account: &Account,
+    snapshot: &RiskSnapshot,
+    request: &Request,
+    p: &Pair,
+    (value, bound): (Value, Bound),
+    (penalty, discount): (Ratio, Ratio),
+    (stage, health): (Stage, &Health),
+) -> Result<Quote, Refusal> {
+    let repaid = tokens(value, p)?.min(request.max_repay);
+    if repaid.is_zero() {
+        return Err(Refusal::ZeroAmount);
+    }
+    let seized = collateral_for(repaid, penalty, p, Rounding::Up)?.min(p.vc.supply_amount);
+    let to_liquidator = collateral_for(repaid, discount, p, Rounding::Down)?.min(seized);
+    let collateral_shares_seized = if seized == p.vc.supply_amount {
+        p.coll.supply
+    } else {
+        seized
+            .to_shares(p.c.supply_index, Rounding::Up)?
+            .min(p.coll.supply)
+    };
+    let liquidator_shares = to_liquidator
+        .to_shares(p.c.supply_index, Rounding::Down)?
+        .min(collateral_shares_seized);
+    let (debt_shares_burned, _) = repay_shares(repaid, p.debt.debt, p.d.borrow_index)?;
+    let mut q = Quote {
+        request: *request,
+        stage,
+        bound,
+        repaid,
+        repaid_value: repaid.value_at(p.d.price, p.d.decimals, Rounding::Down)?,
+        seized,
+        to_liquidator,
+        to_treasury: seized.checked_sub(to_liquidator)?,
+        seized_value: seized.value_at(p.c.price, p.c.decimals, Rounding::Down)?,
+        liquidator_value: to_liquidator.value_at(p.c.price, p.c.decimals, Rounding::Down)?,
+        penalty,
+        discount,
+        health_before: health.health_factor(),
+        health_after: None,
+        liquidatable_after: false,
+        debt_shares_burned,
+        collateral_shares_seized,
+        liquidator_shares,
+        basis: Basis {
+            debt_shares: p.debt.debt,
+            collateral_shares: p.coll.supply,
+            borrow_index: p.d.borrow_index,
+            supply_index: p.c.supply_index,
+        },
+    };
+    let after = Health::of(&q.apply_to(account)?, snapshot)?;
+    q.health_after = after.health_factor();
+    q.liquidatable_after = after.is_liquidatable();
+    Ok(q)
+}
