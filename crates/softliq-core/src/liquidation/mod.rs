@@ -41,6 +41,8 @@ pub enum Refusal {
     NoCollateral(AssetId),
     #[error("max_repay: the call would leave dust; repay at least {minimum} base units")]
     WouldLeaveDust { minimum: Amount },
+    #[error("max_repay: a buffer-band call must repay at least {minimum} USD")]
+    BelowMinimum { minimum: crate::money::Value },
     #[error("quote: the account changed since the quote")]
     StaleQuote,
     #[error(transparent)]

@@ -93,7 +93,7 @@ pub fn plan_until_healthy(
     policy: &Policy,
     pools: &[Pool],
 ) -> Result<Plan, Refusal> {
-    run(account, snapshot, policy, pools, |a, s, p| plan(a, s, p))
+    run(account, snapshot, policy, pools, plan)
 }
 
 /// Runs a strategy (a function choosing the next call) to the end, adding up its effects.

@@ -167,6 +167,13 @@ pub fn quote(
     let stage = stage(policy, &health)?;
     let (pen, disc) = penalty(policy, stage, &health, pair.c)?;
     let (value, bound) = size(policy, stage, &health, &pair, pen, request)?;
+    if stage == Stage::Buffer && value < policy.dust_value && value < pair.vd.debt_value {
+        // The band is sized by restore to `soft_hf`, rounded down; without a floor the calls
+        // would shrink toward the target forever. Below the dust value the band is closed.
+        return Err(Refusal::BelowMinimum {
+            minimum: policy.dust_value,
+        });
+    }
     priced(
         account,
         snapshot,

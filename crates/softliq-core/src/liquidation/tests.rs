@@ -511,3 +511,328 @@ fn plan_and_two_step_extraction() {
     let t = two_step_extraction(&w.borrower, &w.snapshot(), &r, &w.pools).unwrap();
     assert!(t.repaid_value <= value("6204.09"), "{}", t.repaid_value);
 }
+
+// ---- property tests -----------------------------------------------------------------------
+
+/// A random liquidation scenario, as raw numbers turned into a world by [`Scenario::world`].
+#[derive(Clone, Debug)]
+struct Scenario {
+    /// ALT's penalty (0..=20%), discount share of it, threshold headroom, borrow weight.
+    pen_pct: u128,
+    disc_share_pct: u128,
+    lt_pct: u128,
+    bw_pct: u128,
+    /// Collateral in each asset (thousandths of a token; 0 = none).
+    supply: [u64; 3],
+    /// Share of borrowing power used (percent), split between debt assets by `split_pct`.
+    use_pct: u64,
+    debt_assets: (usize, usize),
+    split_pct: u64,
+    /// Price moves applied after borrowing, in percent of the old price.
+    shock_pct: [u64; 3],
+    policy: usize,
+}
+
+fn scenario() -> impl Strategy<Value = Scenario> {
+    (
+        (0u128..=20, 0u128..=100, 50u128..=100, 100u128..=150),
+        prop::array::uniform3(0u64..5_000_000),
+        (70u64..=100, (0usize..3, 0usize..3), 0u64..=100),
+        prop::array::uniform3(25u64..=110),
+        0usize..5,
+    )
+        .prop_map(
+            |(
+                (pen_pct, disc_share_pct, lt_pct, bw_pct),
+                supply,
+                (use_pct, debt_assets, split_pct),
+                shock_pct,
+                policy,
+            )| Scenario {
+                pen_pct,
+                disc_share_pct,
+                lt_pct,
+                bw_pct,
+                supply,
+                use_pct,
+                debt_assets,
+                split_pct,
+                shock_pct,
+                policy,
+            },
+        )
+}
+
+fn pct(n: u128) -> Ratio {
+    Ratio::from_fraction(n, 100, Rounding::Down).unwrap()
+}
+
+impl Scenario {
+    fn alt(&self) -> AssetParams {
+        let pen = pct(self.pen_pct);
+        // lt · (1 + pen) ≤ 1: scale the largest allowed threshold by lt_pct.
+        let lt_max = Ratio::ONE
+            .div(Ratio::ONE.checked_add(pen).unwrap(), Rounding::Down)
+            .unwrap();
+        let lt = lt_max
+            .mul(pct(self.lt_pct.min(99)), Rounding::Down)
+            .unwrap();
+        let disc = pen
+            .mul(pct(self.disc_share_pct), Rounding::Down)
+            .unwrap()
+            .min(ratio("0.15"));
+        let mut p = params(8, "0", "0.5", "1", "0", "0");
+        p.liquidation_threshold = lt;
+        p.collateral_factor = lt.mul(ratio("0.9"), Rounding::Down).unwrap();
+        p.borrow_weight = pct(self.bw_pct);
+        p.liquidation_penalty = pen;
+        p.liquidation_discount = disc;
+        p
+    }
+
+    fn policy(&self) -> Policy {
+        Policy::all()[self.policy]
+    }
+
+    /// Builds the world: deposits, borrows within borrowing power, then the price shock.
+    /// `None` when the numbers make no usable position.
+    fn world(&self) -> Option<World> {
+        let mut w = World::new(self.alt());
+        let decimals = [6u32, 18, 8];
+        for (i, &q) in self.supply.iter().enumerate() {
+            if q > 0 {
+                let amount = Amount::from_raw(u128::from(q) * 10u128.pow(decimals[i]) / 1000);
+                let asset = AssetId(i as u16);
+                let shares = w.pools[i].deposit(amount, None).ok()?;
+                w.borrower.add_supply(asset, shares).ok()?;
+            }
+        }
+        let h = Health::of(&w.borrower, &w.snapshot()).ok()?;
+        let budget = h
+            .borrowing_power
+            .mul_ratio(pct(u128::from(self.use_pct)), Rounding::Down)
+            .ok()?;
+        let (a, b) = self.debt_assets;
+        let first = budget
+            .mul_ratio(pct(u128::from(self.split_pct)), Rounding::Down)
+            .ok()?;
+        for (asset, share) in [(a, first), (b, budget.saturating_sub(first))] {
+            let risk = *w.snapshot().get(AssetId(asset as u16)).ok()?;
+            // Borrow value `share / bw` so that the weighted debt stays within the budget.
+            let v = share.div_ratio(risk.borrow_weight, Rounding::Down).ok()?;
+            let amount = v
+                .to_amount(risk.price, risk.decimals, Rounding::Down)
+                .ok()?;
+            if amount.is_zero() {
+                continue;
+            }
+            let shares = w.pools[asset].borrow(amount, None).ok()?;
+            w.borrower.add_debt(AssetId(asset as u16), shares).ok()?;
+        }
+        if !w.borrower.has_debt() {
+            return None;
+        }
+        for (i, &s) in self.shock_pct.iter().enumerate() {
+            let old = w.prices[i].unwrap();
+            w.prices[i] = Some(Price::from_raw(old.raw() / 100 * u128::from(s)));
+        }
+        Some(w)
+    }
+}
+
+/// Every (debt, collateral) pair the borrower holds.
+fn pairs(a: &Account) -> Vec<(AssetId, AssetId)> {
+    let debts = a
+        .positions()
+        .iter()
+        .filter(|p| !p.debt.is_zero())
+        .map(|p| p.asset);
+    debts
+        .flat_map(|d| {
+            a.positions()
+                .iter()
+                .filter(|p| !p.supply.is_zero())
+                .map(move |c| (d, c.asset))
+        })
+        .collect()
+}
+
+/// The value of one base unit of `asset`, rounded up: the rounding slack of a token amount.
+fn unit_value(w: &World, asset: AssetId) -> Value {
+    let r = *w.snapshot().get(asset).unwrap();
+    Amount::from_raw(1)
+        .value_at(r.price, r.decimals, Rounding::Up)
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// One call under any policy: refused and nothing changed, or settled with every property
+    /// of SPEC §4.3 and the invariants of §10 holding after it.
+    #[test]
+    fn every_call_keeps_the_invariants(s in scenario(), pick in any::<prop::sample::Index>(), size_pct in 0u128..=120) {
+        let Some(mut w) = s.world() else { return Ok(()) };
+        let pairs = pairs(&w.borrower);
+        prop_assume!(!pairs.is_empty());
+        let (d, c) = pairs[pick.index(pairs.len())];
+        let policy = s.policy();
+        let snapshot = w.snapshot();
+        let owed = w.borrower.position(d).debt.to_amount(snapshot.get(d).unwrap().borrow_index, Rounding::Up).unwrap();
+        let max_repay = Amount::from_raw(owed.raw() * size_pct / 100);
+        let request = Request { debt_asset: d, collateral_asset: c, max_repay };
+        let before = w.clone();
+        let before_ledger: Vec<_> = (0..3).map(|i| w.ledger(AssetId(i)).2).collect();
+        let q = match quote(&w.borrower, &snapshot, &policy, &request) {
+            Ok(q) => q,
+            Err(_) => {
+                // A refused call changes nothing (quote takes no mutable state; settle's refusal
+                // is checked in `refusals`).
+                prop_assert_eq!(&w.borrower, &before.borrower);
+                return Ok(());
+            }
+        };
+        prop_assert!(q.repaid <= max_repay && q.repaid > Amount::ZERO);
+        prop_assert_eq!(q.seized.raw(), q.to_liquidator.raw() + q.to_treasury.raw(), "seized = liquidator + treasury");
+        let settled = w.settle(&q, &policy).unwrap();
+        prop_assert_eq!(
+            q.collateral_shares_seized.raw(),
+            q.liquidator_shares.raw() + settled.treasury_shares.raw() + settled.insurance_shares.raw()
+        );
+        w.check_invariants()?;
+        for i in 0..3u16 {
+            prop_assert_eq!(w.ledger(AssetId(i)).2, before_ledger[usize::from(i)], "tokens of asset {} conserved", i);
+        }
+        // The borrower loses at most pen · repaid, plus a unit of each token for rounding.
+        let slack = unit_value(&w, c).raw() + unit_value(&w, d).raw() * 2 + 2;
+        let max_loss = q.repaid_value.mul_ratio(q.penalty, Rounding::Up).unwrap().raw() + slack;
+        prop_assert!(q.borrower_loss().raw() <= max_loss, "loss {} > pen · repaid {}", q.borrower_loss(), Value::from_raw(max_loss));
+        // Above the death-spiral bound HF does not fall; restore does not overshoot its target.
+        let hf_before = q.health_before.unwrap();
+        let hf_after = q.health_after.unwrap_or(Ratio::MAX);
+        let h = Health::of(&before.borrower, &snapshot).unwrap();
+        let (rd, rc) = (snapshot.get(d).unwrap(), snapshot.get(c).unwrap());
+        let spiral = policy::at_death_spiral(h.liquidation_collateral, h.weighted_debt, rd.borrow_weight, q.penalty, rc.liquidation_threshold);
+        if !spiral && settled.bad_debt.is_empty() {
+            let tolerance = Ratio::from_raw(1_000_000_000); // 1e-9
+            prop_assert!(hf_after.checked_add(tolerance).unwrap_or(Ratio::MAX) >= hf_before, "HF fell: {} -> {}", hf_before, hf_after);
+        }
+        let target = match policy.rule {
+            Rule::Restore { target_hf, .. } => Some(target_hf),
+            Rule::TwoStage { soft_hf, .. } => Some(soft_hf),
+            _ => None,
+        };
+        if let Some(t) = target
+            && matches!(q.bound, Bound::PolicyCap | Bound::Requested)
+        {
+            prop_assert!(hf_after <= t.checked_add(ratio("0.000001")).unwrap(), "overshot {} to {}", t, hf_after);
+        }
+    }
+
+    /// For `restore` and `two_stage`, at unchanged prices, a sequence of calls of any sizes on
+    /// a two-asset account repays no more in total than one call sized to the target. For every
+    /// policy the keeper's plan terminates healthy, closed, or with bad debt realised.
+    #[test]
+    fn sequences_and_plans(s in scenario(), sizes in prop::collection::vec(1u128..=100, 1..12)) {
+        let Some(mut w) = s.world() else { return Ok(()) };
+        let policy = s.policy();
+        let snapshot = w.snapshot();
+        let plan = plan_until_healthy(&w.borrower, &snapshot, &policy, &w.pools).unwrap();
+        prop_assert_ne!(plan.outcome, plan::Outcome::CallLimit);
+        if plan.outcome == plan::Outcome::Healthy {
+            // No call is open any more.
+            let mut after = w.borrower.clone();
+            for q in &plan.calls {
+                after = q.apply_to(&after).unwrap();
+            }
+            prop_assert!(super::plan(&after, &snapshot, &policy).unwrap().is_none());
+        }
+
+        let target = match policy.rule {
+            Rule::Restore { target_hf, .. } => target_hf,
+            Rule::TwoStage { soft_hf, .. } => soft_hf,
+            _ => return Ok(()),
+        };
+        let pairs = pairs(&w.borrower);
+        prop_assume!(pairs.len() == 1);
+        let (d, c) = pairs[0];
+        let h = w.health();
+        let (rd, rc) = (*snapshot.get(d).unwrap(), *snapshot.get(c).unwrap());
+        let one_call = policy::restore_value(target, h.liquidation_collateral, h.weighted_debt, rd.borrow_weight, rc.liquidation_penalty, rc.liquidation_threshold)
+            .unwrap()
+            .unwrap_or(Value::MAX);
+        let mut total = Value::ZERO;
+        let mut calls = 0u128;
+        for size in sizes {
+            let owed = w.borrower.position(d).debt.to_amount(rd.borrow_index, Rounding::Up).unwrap();
+            let request = Request { debt_asset: d, collateral_asset: c, max_repay: Amount::from_raw((owed.raw() * size / 100).max(1)) };
+            let Ok(q) = quote(&w.borrower, &w.snapshot(), &policy, &request) else { continue };
+            if q.bound == Bound::Dust || q.bound == Bound::DeathSpiral {
+                return Ok(()); // the dust and death-spiral rules may clear past the target
+            }
+            w.settle(&q, &policy).unwrap();
+            total = total.checked_add(q.repaid_value).unwrap();
+            calls += 1;
+        }
+        let slack = unit_value(&w, d).raw() * (calls + 1) + calls;
+        prop_assert!(total.raw() <= one_call.raw().saturating_add(slack), "{} calls repaid {} > one call to target {}", calls, total, one_call);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Deep crashes on single-collateral accounts, liquidated by the keeper until no call is
+    /// open: the invariants hold after every call, and when collateral runs out the insurance
+    /// fund pays first (at most its claim) and the suppliers lose exactly the socialised rest.
+    #[test]
+    fn crashes_realise_bad_debt_exactly(
+        alt in any::<bool>(), tokens in 1u64..1_000_000, use_pct in 50u128..=100,
+        crash_pct in 5u64..=60, insurance in 0u64..=2_000, policy in 0usize..5,
+    ) {
+        let mut w = World::scallop();
+        let c = if alt { ALT } else { WETH };
+        w.supply(c, &format!("{}", tokens));
+        if insurance > 0 {
+            w.insure(USDC, &format!("{insurance}"));
+        }
+        let h = w.health();
+        let debt = h.borrowing_power.mul_ratio(pct(use_pct), Rounding::Down).unwrap();
+        let amount = debt.to_amount(price("1"), crate::money::Decimals::new(6).unwrap(), Rounding::Down).unwrap();
+        prop_assume!(!amount.is_zero() && amount <= w.pools[0].cash());
+        let shares = w.pools[0].borrow(amount, None).unwrap();
+        w.borrower.add_debt(USDC, shares).unwrap();
+        let old = w.prices[c.index()].unwrap();
+        w.prices[c.index()] = Some(Price::from_raw(old.raw() / 100 * u128::from(crash_pct)));
+        let policy = Policy::all()[policy];
+        let claim = |w: &World, a: &Account| a.position(USDC).supply.to_amount(w.pools[0].supply_index(), Rounding::Down).unwrap().raw();
+        let supplier_before = claim(&w, &w.supplier);
+        let fund_before = claim(&w, &w.insurance);
+        let (mut covered, mut socialised) = (0u128, 0u128);
+        for _ in 0..PLAN_CALLS {
+            let Some(q) = super::plan(&w.borrower, &w.snapshot(), &policy).unwrap() else { break };
+            let s = w.settle(&q, &policy).unwrap();
+            w.check_invariants()?;
+            for e in &s.bad_debt {
+                match *e {
+                    BadDebtEvent::InsuranceCovered { amount, .. } => covered += amount.raw(),
+                    BadDebtEvent::Socialised { amount, .. } => socialised += amount.raw(),
+                    BadDebtEvent::CollateralSwept { .. } => {}
+                }
+            }
+            if !s.bad_debt.is_empty() {
+                prop_assert!(!w.borrower.has_debt(), "bad debt realised in full");
+                break;
+            }
+        }
+        prop_assert!(covered <= fund_before, "insurance paid {covered} of a {fund_before} claim");
+        if socialised > 0 {
+            prop_assert!(covered + 1 >= fund_before.min(covered + socialised), "insurance first");
+        }
+        let lost = supplier_before - claim(&w, &w.supplier);
+        // The supplier holds nearly all of the pool, so it bears the loss, to a unit or two.
+        prop_assert!(lost <= socialised + 2 && lost + 2 >= socialised * 99 / 100, "lost {lost}, socialised {socialised}");
+    }
+}
+
+const PLAN_CALLS: usize = 500;
