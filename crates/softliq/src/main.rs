@@ -22,12 +22,15 @@ struct Cli {
 enum Command {
     /// Show an account's positions, health, risk level and liquidation prices.
     Account(commands::account::Args),
+    /// Quote a liquidation, run it until healthy, or compare all five policies.
+    Liquidate(commands::liquidate::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Account(args) => commands::account::run(&args),
+        Command::Liquidate(args) => commands::liquidate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,30 +1,20 @@
 //! `softliq account`: one account's health at given prices, as a table or as JSON.
 
-use std::path::PathBuf;
-
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde::Serialize;
-use softliq_config::{AccountInput, Markets, PriceInput};
 use softliq_core::asset::AssetId;
 use softliq_core::health::{
-    Direction, Health, RiskSnapshot, liquidation_prices, pair_liquidation_price, position_health,
+    Direction, Health, liquidation_prices, pair_liquidation_price, position_health,
 };
 use softliq_core::money::{Amount, Ratio, Value};
-use softliq_core::pool::Pool;
 
+use super::inputs::{InputArgs, Inputs};
 use crate::format::{grouped, percent};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Markets file (TOML): listed assets and their risk parameters.
-    #[arg(long, default_value = "examples/markets.toml")]
-    markets: PathBuf,
-    /// Account file (JSON): the owner's supply and debt in whole tokens.
-    #[arg(long, default_value = "examples/account.json")]
-    account: PathBuf,
-    /// Prices file (JSON): USD per whole token and the time of the prices.
-    #[arg(long, default_value = "examples/prices.json")]
-    prices: PathBuf,
+    #[command(flatten)]
+    inputs: InputArgs,
     /// Print JSON (exact decimal strings) instead of a table.
     #[arg(long)]
     json: bool,
@@ -82,10 +72,8 @@ struct PairPrice {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let markets = Markets::load(&args.markets)?;
-    let input = AccountInput::load(&args.account, &markets)?;
-    let prices = PriceInput::load(&args.prices, &markets)?;
-    let report = build(&markets, &input, &prices, args)?;
+    let inputs = Inputs::load(&args.inputs)?;
+    let report = build(&inputs)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -94,32 +82,9 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Prices every asset at index 1: balances in the account file are taken as fresh, and a fresh
-/// pool's indices are 1.
-fn snapshot(markets: &Markets, prices: &PriceInput) -> RiskSnapshot {
-    let pools = vec![Pool::new(prices.timestamp_s); markets.assets.len()];
-    RiskSnapshot::of_market(&markets.assets, &pools, &prices.prices)
-}
-
-fn build(
-    markets: &Markets,
-    input: &AccountInput,
-    prices: &PriceInput,
-    args: &Args,
-) -> Result<Report> {
-    let account = &input.account;
-    for pos in account.positions() {
-        if prices.prices[pos.asset.index()].is_none() {
-            let symbol = &markets.asset(pos.asset).symbol;
-            bail!(
-                "{}: prices.{symbol}: missing: the account in {} holds {symbol}",
-                args.prices.display(),
-                args.account.display()
-            );
-        }
-    }
-    let s = snapshot(markets, prices);
-    let sym = |id: AssetId| markets.asset(id).symbol.clone();
+fn build(inputs: &Inputs) -> Result<Report> {
+    let (account, s, markets) = (&inputs.account, inputs.snapshot(), &inputs.markets);
+    let sym = |id: AssetId| inputs.symbol(id).to_owned();
     let h = Health::of(account, &s)?;
     let mut positions = Vec::new();
     for p in position_health(account, &s)? {
@@ -175,8 +140,8 @@ fn build(
         distance_pct: p.distance_pct(),
     });
     Ok(Report {
-        owner: input.owner.clone(),
-        timestamp: prices.timestamp_s,
+        owner: inputs.owner.clone(),
+        timestamp: inputs.prices.timestamp_s,
         positions,
         collateral_value: h.collateral_value.to_string(),
         borrowing_power: h.borrowing_power.to_string(),

@@ -1,1 +1,3 @@
 pub mod account;
+pub mod inputs;
+pub mod liquidate;

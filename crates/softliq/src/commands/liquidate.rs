@@ -1,0 +1,340 @@
+//! `softliq liquidate`: what a liquidation would do to an account, under one policy or all.
+
+use anyhow::{Context, Result, anyhow};
+use serde::Serialize;
+use softliq_config::Number;
+use softliq_core::health::Health;
+use softliq_core::liquidation::plan::Outcome;
+use softliq_core::liquidation::{
+    Bound, Plan, Policy, Quote, Request, Stage, plan, plan_until_healthy, quote,
+    two_step_extraction,
+};
+use softliq_core::money::{Rounding, Value};
+
+use super::inputs::{InputArgs, Inputs};
+use crate::format::{grouped, percent};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    inputs: InputArgs,
+    /// Liquidation policy: soft, close_factor, restore, two_stage or full (default parameters).
+    #[arg(long, default_value = "soft")]
+    policy: String,
+    /// Debt asset to repay (default: the keeper's most profitable pair).
+    #[arg(long, requires = "collateral")]
+    debt: Option<String>,
+    /// Collateral asset to receive.
+    #[arg(long, requires = "debt")]
+    collateral: Option<String>,
+    /// Most the liquidator repays, in whole tokens of the debt asset (default: all of it).
+    #[arg(long, requires = "debt")]
+    max_repay: Option<String>,
+    /// Show the whole sequence of calls until the account is healthy, closed or bad debt.
+    #[arg(long, conflicts_with = "compare")]
+    until_healthy: bool,
+    /// Show all five policies side by side.
+    #[arg(long)]
+    compare: bool,
+    /// Print JSON (exact decimal strings) instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct QuoteView {
+    debt: String,
+    collateral: String,
+    stage: &'static str,
+    bound: &'static str,
+    repaid: String,
+    repaid_value: String,
+    seized: String,
+    seized_value: String,
+    to_liquidator: String,
+    to_treasury: String,
+    penalty: String,
+    discount: String,
+    health_before: Option<String>,
+    health_after: Option<String>,
+    borrower_loss: String,
+    liquidator_profit: String,
+    protocol_revenue: String,
+}
+
+#[derive(Serialize)]
+struct PlanView {
+    policy: &'static str,
+    outcome: &'static str,
+    calls: Vec<QuoteView>,
+    repaid_value: String,
+    borrower_loss: String,
+    liquidator_profit: String,
+    protocol_revenue: String,
+    bad_debt: String,
+    final_health: Option<String>,
+    /// For `soft` and `close_factor`: how much more the two-step strategy extracts than the
+    /// greedy sequence (liquidator profit, USD).
+    two_step_extra: Option<String>,
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let inputs = Inputs::load(&args.inputs)?;
+    let policy = Policy::by_name(&args.policy).ok_or_else(|| {
+        anyhow!(
+            "--policy: unknown policy {:?} (one of: soft, close_factor, restore, two_stage, full)",
+            args.policy
+        )
+    })?;
+    let snapshot = inputs.snapshot();
+    if args.compare {
+        let views = Policy::all()
+            .iter()
+            .map(|p| plan_view(&inputs, p, true))
+            .collect::<Result<Vec<_>>>()?;
+        return emit(args.json, &views, || render_compare(&inputs, &views));
+    }
+    if args.until_healthy {
+        let view = plan_view(&inputs, &policy, false)?;
+        return emit(args.json, &view, || render_plan(&view));
+    }
+    let q = match (&args.debt, &args.collateral) {
+        (Some(d), Some(c)) => Some(quote(
+            &inputs.account,
+            &snapshot,
+            &policy,
+            &request(&inputs, d, c, args.max_repay.as_deref())?,
+        )?),
+        _ => plan(&inputs.account, &snapshot, &policy)?,
+    };
+    let Some(q) = q else {
+        let hf = Health::of(&inputs.account, &snapshot)?.health_factor();
+        println!(
+            "no call is open under {}: health factor {}",
+            policy.name(),
+            hf.map_or("infinite".into(), |h| grouped(&h.to_string(), 4))
+        );
+        return Ok(());
+    };
+    let view = quote_view(&inputs, &q)?;
+    emit(args.json, &view, || render_quote(policy.name(), &view))
+}
+
+fn emit<T: Serialize>(json: bool, value: &T, table: impl FnOnce() -> String) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        print!("{}", table());
+    }
+    Ok(())
+}
+
+fn request(inputs: &Inputs, debt: &str, collateral: &str, max: Option<&str>) -> Result<Request> {
+    let lookup = |flag: &str, symbol: &str| {
+        inputs.markets.id(symbol).ok_or_else(|| {
+            anyhow!(
+                "{flag}: unknown asset {symbol:?} (listed: {})",
+                inputs.markets.symbols()
+            )
+        })
+    };
+    let (d, c) = (lookup("--debt", debt)?, lookup("--collateral", collateral)?);
+    let max_repay = match max {
+        Some(text) => Number::Text(text.to_owned())
+            .tokens("--max-repay", inputs.markets.asset(d).params().decimals)
+            .map_err(|e| anyhow!("{e}"))?,
+        None => {
+            let risk = inputs.snapshot().get(d)?.borrow_index;
+            inputs
+                .account
+                .position(d)
+                .debt
+                .to_amount(risk, Rounding::Up)?
+        }
+    };
+    Ok(Request {
+        debt_asset: d,
+        collateral_asset: c,
+        max_repay,
+    })
+}
+
+fn money(v: Value) -> String {
+    v.to_string()
+}
+
+fn quote_view(inputs: &Inputs, q: &Quote) -> Result<QuoteView> {
+    let (d, c) = (q.request.debt_asset, q.request.collateral_asset);
+    let dec = |a| inputs.markets.asset(a).params().decimals;
+    Ok(QuoteView {
+        debt: inputs.symbol(d).to_owned(),
+        collateral: inputs.symbol(c).to_owned(),
+        stage: match q.stage {
+            Stage::Buffer => "buffer",
+            Stage::Hard => "hard",
+        },
+        bound: match q.bound {
+            Bound::Requested => "requested",
+            Bound::PolicyCap => "policy cap",
+            Bound::Debt => "all debt",
+            Bound::Collateral => "all collateral",
+            Bound::Dust => "dust rule",
+            Bound::DeathSpiral => "death spiral",
+        },
+        repaid: q.repaid.display_tokens(dec(d)).to_string(),
+        repaid_value: money(q.repaid_value),
+        seized: q.seized.display_tokens(dec(c)).to_string(),
+        seized_value: money(q.seized_value),
+        to_liquidator: q.to_liquidator.display_tokens(dec(c)).to_string(),
+        to_treasury: q.to_treasury.display_tokens(dec(c)).to_string(),
+        penalty: percent(q.penalty),
+        discount: percent(q.discount),
+        health_before: q.health_before.map(|h| h.to_string()),
+        health_after: q.health_after.map(|h| h.to_string()),
+        borrower_loss: money(q.borrower_loss()),
+        liquidator_profit: money(q.liquidator_profit()),
+        protocol_revenue: money(q.protocol_revenue()),
+    })
+}
+
+fn plan_view(inputs: &Inputs, policy: &Policy, with_two_step: bool) -> Result<PlanView> {
+    let snapshot = inputs.snapshot();
+    let p: Plan = plan_until_healthy(&inputs.account, &snapshot, policy, &inputs.pools)
+        .with_context(|| format!("planning under {}", policy.name()))?;
+    let two_step = if with_two_step && matches!(policy.name(), "soft" | "close_factor") {
+        let t = two_step_extraction(&inputs.account, &snapshot, policy, &inputs.pools)?;
+        Some(money(
+            t.liquidator_profit.saturating_sub(p.liquidator_profit),
+        ))
+    } else {
+        None
+    };
+    Ok(PlanView {
+        policy: policy.name(),
+        outcome: match p.outcome {
+            Outcome::Healthy => "healthy",
+            Outcome::Closed => "closed",
+            Outcome::BadDebt => "bad debt",
+            Outcome::CallLimit => "call limit",
+        },
+        calls: p
+            .calls
+            .iter()
+            .map(|q| quote_view(inputs, q))
+            .collect::<Result<_>>()?,
+        repaid_value: money(p.repaid_value),
+        borrower_loss: money(p.borrower_loss),
+        liquidator_profit: money(p.liquidator_profit),
+        protocol_revenue: money(p.protocol_revenue),
+        bad_debt: money(p.bad_debt),
+        final_health: p.final_health.map(|h| h.to_string()),
+        two_step_extra: two_step,
+    })
+}
+
+fn hf(h: Option<&String>) -> String {
+    h.map_or_else(|| "inf".to_owned(), |h| grouped(h, 4))
+}
+
+fn render_quote(policy: &str, q: &QuoteView) -> String {
+    let mut o = format!(
+        "{policy}: repay {} against {} ({} stage, bound: {})\n",
+        q.debt, q.collateral, q.stage, q.bound
+    );
+    for (label, amount, unit, value) in [
+        ("repaid", &q.repaid, &q.debt, Some(&q.repaid_value)),
+        ("seized", &q.seized, &q.collateral, Some(&q.seized_value)),
+        ("to liquidator", &q.to_liquidator, &q.collateral, None),
+        ("to treasury", &q.to_treasury, &q.collateral, None),
+    ] {
+        let value = value.map_or_else(String::new, |v| format!("  ({} USD)", grouped(v, 2)));
+        o += format!("  {label:<14} {:>20} {unit:<5}{value}", grouped(amount, 6)).trim_end();
+        o += "\n";
+    }
+    o += &format!("  penalty {} (liquidator {})\n", q.penalty, q.discount);
+    o += &format!(
+        "  borrower loss {} USD, liquidator profit {} USD, protocol {} USD\n",
+        grouped(&q.borrower_loss, 2),
+        grouped(&q.liquidator_profit, 2),
+        grouped(&q.protocol_revenue, 2)
+    );
+    o += &format!(
+        "  health factor {} -> {}\n",
+        hf(q.health_before.as_ref()),
+        hf(q.health_after.as_ref())
+    );
+    o
+}
+
+fn render_plan(p: &PlanView) -> String {
+    let mut o = format!(
+        "{}: {} calls, ends {}\n",
+        p.policy,
+        p.calls.len(),
+        p.outcome
+    );
+    o += &format!(
+        "  {:>4} {:<6} {:<6} {:>14} {:<15} {:>9}\n",
+        "#", "debt", "coll", "repaid (USD)", "bound", "HF after"
+    );
+    for (i, q) in p.calls.iter().enumerate() {
+        o += &format!(
+            "  {:>4} {:<6} {:<6} {:>14} {:<15} {:>9}\n",
+            i + 1,
+            q.debt,
+            q.collateral,
+            grouped(&q.repaid_value, 2),
+            q.bound,
+            hf(q.health_after.as_ref())
+        );
+    }
+    o += &format!(
+        "  repaid {} USD; borrower loss {}; liquidator profit {}; protocol {}; bad debt {}; final HF {}\n",
+        grouped(&p.repaid_value, 2),
+        grouped(&p.borrower_loss, 2),
+        grouped(&p.liquidator_profit, 2),
+        grouped(&p.protocol_revenue, 2),
+        grouped(&p.bad_debt, 2),
+        hf(p.final_health.as_ref())
+    );
+    o
+}
+
+fn render_compare(inputs: &Inputs, views: &[PlanView]) -> String {
+    let mut o = format!(
+        "Account {}: every policy until no call is open, same prices\n",
+        inputs.owner
+    );
+    o += &format!(
+        "{:<13} {:>5} {:>14} {:>14} {:>14} {:>12} {:>10} {:>9} {:<9} {:>14}\n",
+        "policy",
+        "calls",
+        "repaid",
+        "borrower loss",
+        "liq. profit",
+        "protocol",
+        "bad debt",
+        "final HF",
+        "ends",
+        "two-step extra"
+    );
+    for v in views {
+        o += &format!(
+            "{:<13} {:>5} {:>14} {:>14} {:>14} {:>12} {:>10} {:>9} {:<9} {:>14}\n",
+            v.policy,
+            v.calls.len(),
+            grouped(&v.repaid_value, 2),
+            grouped(&v.borrower_loss, 2),
+            grouped(&v.liquidator_profit, 2),
+            grouped(&v.protocol_revenue, 2),
+            grouped(&v.bad_debt, 2),
+            hf(v.final_health.as_ref()),
+            v.outcome,
+            v.two_step_extra
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), |x| grouped(x, 2))
+        );
+    }
+    o += "(USD; two-step extra: what repaying just short of health first, then a fresh cap, adds to the liquidator's profit)\n";
+    o
+}
