@@ -387,9 +387,11 @@ fn size(
     let coll_pays =
         p.vc.collateral_value
             .div_ratio(Ratio::ONE.checked_add(pen)?, Rounding::Down)?;
+    // A request too large to value (a liquidator's "as much as allowed") does not bind.
     let requested = request
         .max_repay
-        .value_at(p.d.price, p.d.decimals, Rounding::Down)?;
+        .value_at(p.d.price, p.d.decimals, Rounding::Down)
+        .unwrap_or(Value::MAX);
     let (mut v, mut bound) = policy_cap(policy, stage, health, p, pen)?;
     for (candidate, b) in [
         (requested, Bound::Requested),

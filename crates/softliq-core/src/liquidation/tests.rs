@@ -433,6 +433,14 @@ fn refusals() {
     ));
     w.price(WETH, "1000");
     assert_eq!(w.quote(&p, USDC, WETH, "0"), Err(Refusal::ZeroAmount));
+    // "As much as allowed": a request too large to value does not bind.
+    let request = Request {
+        debt_asset: USDC,
+        collateral_asset: WETH,
+        max_repay: Amount::MAX,
+    };
+    let q = quote(&w.borrower, &w.snapshot(), &p, &request).unwrap();
+    assert_eq!(q.repaid, w.quote(&p, USDC, WETH, ALL).unwrap().repaid);
     assert_eq!(w.quote(&p, WETH, WETH, ALL), Err(Refusal::NoDebt(WETH)));
     assert_eq!(w.quote(&p, USDC, ALT, ALL), Err(Refusal::NoCollateral(ALT)));
     let mut snapshot = w.snapshot();
