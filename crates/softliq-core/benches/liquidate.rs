@@ -23,9 +23,20 @@ fn ratio(text: &str) -> Ratio {
     Ratio::parse("bench", text).unwrap()
 }
 
-/// (symbol, decimals, price, cf, lt, bw, pen, disc); the first four are borrowed, the last
-/// four are collateral.
-const ASSETS: [(&str, u8, &str, &str, &str, &str, &str, &str); 8] = [
+/// (symbol, decimals, price, cf, lt, bw, pen, disc).
+type AssetRow = (
+    &'static str,
+    u8,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+/// The first four are borrowed, the last four are collateral.
+const ASSETS: [AssetRow; 8] = [
     ("USDC", 6, "1", "0.8", "0.85", "1", "0.05", "0.04"),
     ("USDT", 6, "1.0001", "0.75", "0.8", "1", "0.05", "0.04"),
     ("DAI", 18, "0.9999", "0.77", "0.82", "1", "0.05", "0.04"),
