@@ -84,6 +84,68 @@ impl PositionHealth {
     }
 }
 
+/// The exact sums behind [`Health`], before the one rounding of each total. Because they are
+/// exact, the health of an account after a change to a few positions is these sums less the
+/// old terms of those positions plus their new ones — the same figure a full pass would give.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Totals {
+    b: WeightedSum,
+    c: WeightedSum,
+    d: WeightedSum,
+    collateral_value: Value,
+    debt_value: Value,
+}
+
+impl Totals {
+    pub(crate) fn of(account: &Account, snapshot: &RiskSnapshot) -> Result<Self, HealthError> {
+        let mut t = Self::default();
+        for pos in account.positions() {
+            let risk = snapshot.get(pos.asset)?;
+            t.add(&Valued::of(pos, risk)?, risk)?;
+        }
+        Ok(t)
+    }
+
+    #[inline]
+    pub(crate) fn add(&mut self, v: &Valued, risk: &AssetRisk) -> Result<(), MathError> {
+        if !v.collateral_value.is_zero() {
+            self.collateral_value = self.collateral_value.checked_add(v.collateral_value)?;
+            self.b.add(v.collateral_value, risk.collateral_factor)?;
+            self.c.add(v.collateral_value, risk.liquidation_threshold)?;
+        }
+        if !v.debt_value.is_zero() {
+            self.debt_value = self.debt_value.checked_add(v.debt_value)?;
+            self.d.add(v.debt_value, risk.borrow_weight)?;
+        }
+        Ok(())
+    }
+
+    /// Removes a position's terms (valued exactly as when they were added).
+    pub(crate) fn sub(&mut self, v: &Valued, risk: &AssetRisk) -> Result<(), MathError> {
+        if !v.collateral_value.is_zero() {
+            self.collateral_value = self.collateral_value.checked_sub(v.collateral_value)?;
+            self.b.sub(v.collateral_value, risk.collateral_factor)?;
+            self.c.sub(v.collateral_value, risk.liquidation_threshold)?;
+        }
+        if !v.debt_value.is_zero() {
+            self.debt_value = self.debt_value.checked_sub(v.debt_value)?;
+            self.d.sub(v.debt_value, risk.borrow_weight)?;
+        }
+        Ok(())
+    }
+
+    /// Rounds each total once: `B`, `C` down, `D` up.
+    pub(crate) fn health(&self) -> Result<Health, MathError> {
+        Ok(Health {
+            collateral_value: self.collateral_value,
+            borrowing_power: self.b.total(Rounding::Down)?,
+            liquidation_collateral: self.c.total(Rounding::Down)?,
+            weighted_debt: self.d.total(Rounding::Up)?,
+            debt_value: self.debt_value,
+        })
+    }
+}
+
 /// An account's aggregate health at one snapshot.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Health {
@@ -105,28 +167,7 @@ impl Health {
     /// # Errors
     /// `MissingAsset` for a position whose asset has no price; `Math` on overflow.
     pub fn of(account: &Account, snapshot: &RiskSnapshot) -> Result<Self, HealthError> {
-        let (mut b, mut c, mut d) = (WeightedSum::ZERO, WeightedSum::ZERO, WeightedSum::ZERO);
-        let (mut collateral_value, mut debt_value) = (Value::ZERO, Value::ZERO);
-        for pos in account.positions() {
-            let risk = snapshot.get(pos.asset)?;
-            let v = Valued::of(pos, risk)?;
-            if !v.collateral_value.is_zero() {
-                collateral_value = collateral_value.checked_add(v.collateral_value)?;
-                b.add(v.collateral_value, risk.collateral_factor)?;
-                c.add(v.collateral_value, risk.liquidation_threshold)?;
-            }
-            if !v.debt_value.is_zero() {
-                debt_value = debt_value.checked_add(v.debt_value)?;
-                d.add(v.debt_value, risk.borrow_weight)?;
-            }
-        }
-        Ok(Self {
-            collateral_value,
-            borrowing_power: b.total(Rounding::Down)?,
-            liquidation_collateral: c.total(Rounding::Down)?,
-            weighted_debt: d.total(Rounding::Up)?,
-            debt_value,
-        })
+        Ok(Totals::of(account, snapshot)?.health()?)
     }
 
     /// `HF = C / D`, rounded down; `None` when there is no debt (HF is infinite). A ratio too

@@ -11,8 +11,8 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use compute::Valued;
 pub use compute::{Health, PositionHealth, position_health};
+pub(crate) use compute::{Totals, Valued};
 pub use liquidation_price::{
     Direction, LiquidationPrice, PairLiquidationPrice, liquidation_prices, pair_liquidation_price,
 };

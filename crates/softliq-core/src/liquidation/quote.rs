@@ -21,7 +21,7 @@ use super::Refusal;
 use super::policy::{Policy, Rule, at_death_spiral, restore_value};
 use crate::account::{Account, Position};
 use crate::asset::AssetId;
-use crate::health::{AssetRisk, Health, RiskSnapshot, Valued};
+use crate::health::{AssetRisk, Health, RiskSnapshot, Totals, Valued};
 use crate::money::muldiv::quotient;
 use crate::money::{Amount, Index, Ratio, Rounding, Shares, Value, WAD};
 use crate::pool::repay_shares;
@@ -85,6 +85,8 @@ pub struct Quote {
     pub health_before: Option<Ratio>,
     pub health_after: Option<Ratio>,
     pub liquidatable_after: bool,
+    /// The borrower's collateral value after the call (for the bad-debt test of SPEC §5).
+    pub collateral_value_after: Value,
     /// Share movements that settle this quote.
     pub debt_shares_burned: Shares,
     pub collateral_shares_seized: Shares,
@@ -157,13 +159,8 @@ pub fn quote(
     if request.max_repay.is_zero() {
         return Err(Refusal::ZeroAmount);
     }
-    for pos in account.positions() {
-        if snapshot.get(pos.asset)?.stale {
-            return Err(Refusal::StalePrice(pos.asset));
-        }
-    }
-    let pair = pair(account, snapshot, request)?;
-    let health = Health::of(account, snapshot)?;
+    let (totals, pair) = survey(account, snapshot, request)?;
+    let health = totals.health()?;
     let stage = stage(policy, &health)?;
     let (pen, disc) = penalty(policy, stage, &health, pair.c)?;
     let (value, bound) = size(policy, stage, &health, &pair, pen, request)?;
@@ -174,48 +171,90 @@ pub fn quote(
             minimum: policy.dust_value,
         });
     }
-    priced(
-        account,
-        snapshot,
+    let mut q = priced(
         request,
         &pair,
         (value, bound),
         (pen, disc),
         (stage, &health),
-    )
+    )?;
+    let after = totals_after(totals, &q, &pair)?.health()?;
+    q.health_after = after.health_factor();
+    q.liquidatable_after = after.is_liquidatable();
+    q.collateral_value_after = after.collateral_value;
+    Ok(q)
 }
 
-fn pair<'a>(
+/// The account's exact sums after the call: the changed positions' old terms out and their
+/// new terms in (one position when `d` and `c` are the same asset). Equal to a full pass over
+/// the account after the call, without copying it.
+fn totals_after(mut totals: Totals, q: &Quote, p: &Pair) -> Result<Totals, Refusal> {
+    let (d, c) = (q.request.debt_asset, q.request.collateral_asset);
+    let both = [(p.d, p.debt, p.vd), (p.c, p.coll, p.vc)];
+    let changed = if d == c { &both[..1] } else { &both[..] };
+    for &(risk, old, old_valued) in changed {
+        let mut new = old;
+        if old.asset == d {
+            new.debt = new.debt.checked_sub(q.debt_shares_burned)?;
+        }
+        if old.asset == c {
+            new.supply = new.supply.checked_sub(q.collateral_shares_seized)?;
+        }
+        totals.sub(&old_valued, risk)?;
+        totals.add(&Valued::of(&new, risk)?, risk)?;
+    }
+    Ok(totals)
+}
+
+/// One pass over the account: refuses stale prices, sums its health exactly, and values the
+/// two positions of the call.
+fn survey<'a>(
     account: &Account,
     snapshot: &'a RiskSnapshot,
     request: &Request,
-) -> Result<Pair<'a>, Refusal> {
+) -> Result<(Totals, Pair<'a>), Refusal> {
     let (d, c) = (
         snapshot.get(request.debt_asset)?,
         snapshot.get(request.collateral_asset)?,
     );
-    if d.stale {
-        return Err(Refusal::StalePrice(request.debt_asset));
+    for (asset, risk) in [(request.debt_asset, d), (request.collateral_asset, c)] {
+        if risk.stale {
+            return Err(Refusal::StalePrice(asset));
+        }
     }
-    if c.stale {
-        return Err(Refusal::StalePrice(request.collateral_asset));
+    let mut totals = Totals::default();
+    let (mut vd, mut vc) = (None, None);
+    for pos in account.positions() {
+        let risk = snapshot.get(pos.asset)?;
+        if risk.stale {
+            return Err(Refusal::StalePrice(pos.asset));
+        }
+        let v = Valued::of(pos, risk)?;
+        totals.add(&v, risk)?;
+        if pos.asset == request.debt_asset {
+            vd = Some((*pos, v));
+        }
+        if pos.asset == request.collateral_asset {
+            vc = Some((*pos, v));
+        }
     }
-    let debt = account.position(request.debt_asset);
-    let coll = account.position(request.collateral_asset);
-    if debt.debt.is_zero() {
+    let Some((debt, vd)) = vd.filter(|(p, _)| !p.debt.is_zero()) else {
         return Err(Refusal::NoDebt(request.debt_asset));
-    }
-    if coll.supply.is_zero() {
+    };
+    let Some((coll, vc)) = vc.filter(|(p, _)| !p.supply.is_zero()) else {
         return Err(Refusal::NoCollateral(request.collateral_asset));
-    }
-    Ok(Pair {
-        d,
-        c,
-        debt,
-        coll,
-        vd: Valued::of(&debt, d)?,
-        vc: Valued::of(&coll, c)?,
-    })
+    };
+    Ok((
+        totals,
+        Pair {
+            d,
+            c,
+            debt,
+            coll,
+            vd,
+            vc,
+        },
+    ))
 }
 
 /// Which band the account is in, or `NotLiquidatable`. Two-stage markets open calls below
@@ -475,10 +514,7 @@ fn collateral_for(
     )?))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn priced(
-    account: &Account,
-    snapshot: &RiskSnapshot,
     request: &Request,
     p: &Pair,
     (value, bound): (Value, Bound),
@@ -502,7 +538,7 @@ fn priced(
         .to_shares(p.c.supply_index, Rounding::Down)?
         .min(collateral_shares_seized);
     let (debt_shares_burned, _) = repay_shares(repaid, p.debt.debt, p.d.borrow_index)?;
-    let mut q = Quote {
+    Ok(Quote {
         request: *request,
         stage,
         bound,
@@ -518,6 +554,7 @@ fn priced(
         health_before: health.health_factor(),
         health_after: None,
         liquidatable_after: false,
+        collateral_value_after: Value::ZERO,
         debt_shares_burned,
         collateral_shares_seized,
         liquidator_shares,
@@ -527,9 +564,5 @@ fn priced(
             borrow_index: p.d.borrow_index,
             supply_index: p.c.supply_index,
         },
-    };
-    let after = Health::of(&q.apply_to(account)?, snapshot)?;
-    q.health_after = after.health_factor();
-    q.liquidatable_after = after.is_liquidatable();
-    Ok(q)
+    })
 }

@@ -89,13 +89,20 @@ pub fn settle(
     treasury.add_supply(c, treasury_shares)?;
     insurance.add_supply(c, insurance_shares)?;
 
-    let bad_debt = realise_bad_debt(
-        &mut borrower,
-        snapshot,
-        &mut insurance,
-        &mut pools_next,
-        policy.dust_value,
-    )?;
+    // SPEC §5's test, from what the quote already knows about the account after the call.
+    let no_collateral = borrower.positions().iter().all(|p| p.supply.is_zero());
+    let dust_collateral = q.liquidatable_after && q.collateral_value_after < policy.dust_value;
+    let bad_debt = if borrower.has_debt() && (no_collateral || dust_collateral) {
+        realise_bad_debt(
+            &mut borrower,
+            snapshot,
+            &mut insurance,
+            &mut pools_next,
+            policy.dust_value,
+        )?
+    } else {
+        Vec::new()
+    };
 
     *parties.borrower = borrower;
     *parties.liquidator = liquidator;

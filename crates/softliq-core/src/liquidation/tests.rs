@@ -701,6 +701,11 @@ proptest! {
             }
         };
         prop_assert!(q.repaid <= max_repay && q.repaid > Amount::ZERO);
+        // The quote's health after the call (computed incrementally) equals a full pass.
+        let full = Health::of(&q.apply_to(&w.borrower).unwrap(), &snapshot).unwrap();
+        prop_assert_eq!(q.health_after, full.health_factor());
+        prop_assert_eq!(q.liquidatable_after, full.is_liquidatable());
+        prop_assert_eq!(q.collateral_value_after, full.collateral_value);
         prop_assert_eq!(q.seized.raw(), q.to_liquidator.raw() + q.to_treasury.raw(), "seized = liquidator + treasury");
         let settled = w.settle(&q, &policy).unwrap();
         prop_assert_eq!(

@@ -63,6 +63,21 @@ impl Wide {
         Ok(Self { hi, lo })
     }
 
+    /// `self − other`.
+    ///
+    /// # Errors
+    /// `Negative` when `other > self`.
+    #[inline(always)]
+    pub fn checked_sub(self, other: Self) -> Result<Self, MathError> {
+        let (lo, borrow) = self.lo.overflowing_sub(other.lo);
+        let hi = self
+            .hi
+            .checked_sub(other.hi)
+            .and_then(|h| h.checked_sub(u128::from(borrow)))
+            .ok_or(MathError::Negative)?;
+        Ok(Self { hi, lo })
+    }
+
     /// `self / 10^k`, rounded as asked.
     ///
     /// `10^k = 2^k · 5^k`, and `⌊⌊n / 2^k⌋ / 5^k⌋ = ⌊n / 10^k⌋`, so the division is a shift and

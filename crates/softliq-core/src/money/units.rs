@@ -312,6 +312,16 @@ impl WeightedSum {
         Ok(())
     }
 
+    /// Removes a term added before, exactly.
+    ///
+    /// # Errors
+    /// `Negative` when the term was never added.
+    #[inline(always)]
+    pub fn sub(&mut self, value: Value, ratio: Ratio) -> Result<(), MathError> {
+        self.0 = self.0.checked_sub(Wide::product(value.0, ratio.0))?;
+        Ok(())
+    }
+
     /// The sum as a value, rounded as asked.
     ///
     /// # Errors
