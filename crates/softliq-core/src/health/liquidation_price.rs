@@ -35,8 +35,6 @@ use crate::asset::AssetId;
 use crate::money::muldiv::quotient;
 use crate::money::{Price, Ratio, Rounding, WAD};
 
-#[cfg(doc)]
-use super::Health;
 use super::compute::Valued;
 use super::{HealthError, RiskSnapshot};
 
@@ -91,7 +89,7 @@ fn distance_pct(target: f64, current: f64) -> f64 {
 /// The liquidation price of every asset the account holds (those that have one).
 ///
 /// # Errors
-/// As [`Health::of`].
+/// As [`Health::of`](super::Health::of).
 pub fn liquidation_prices(
     account: &Account,
     snapshot: &RiskSnapshot,
@@ -151,7 +149,7 @@ pub fn liquidation_prices(
 /// relative liquidation price; `None` for any other shape.
 ///
 /// # Errors
-/// As [`Health::of`].
+/// As [`Health::of`](super::Health::of).
 pub fn pair_liquidation_price(
     account: &Account,
     snapshot: &RiskSnapshot,

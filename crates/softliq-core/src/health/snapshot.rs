@@ -81,14 +81,6 @@ impl RiskSnapshot {
         self.assets[asset.index()] = Some(risk);
     }
 
-    /// The assets in the snapshot, in id order.
-    pub fn iter(&self) -> impl Iterator<Item = (AssetId, &AssetRisk)> {
-        self.assets.iter().enumerate().filter_map(|(i, r)| {
-            let id = AssetId(u16::try_from(i).ok()?);
-            r.as_ref().map(|r| (id, r))
-        })
-    }
-
     /// # Errors
     /// `MissingAsset` when the asset is unknown or has no price.
     #[inline]

@@ -78,9 +78,7 @@ pub fn settle(
     let protocol = q
         .collateral_shares_seized
         .checked_sub(q.liquidator_shares)?;
-    let insurance_shares = Amount::from_raw(protocol.raw())
-        .mul_ratio(policy.insurance_share, Rounding::Down)
-        .map(|a| Shares::from_raw(a.raw()))?;
+    let insurance_shares = protocol.mul_ratio(policy.insurance_share, Rounding::Down)?;
     let treasury_shares = protocol.checked_sub(insurance_shares)?;
     let mut liquidator = parties.liquidator.clone();
     let mut treasury = parties.treasury.clone();

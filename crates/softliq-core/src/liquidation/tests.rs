@@ -185,6 +185,75 @@ fn value(text: &str) -> Value {
 const ALL: &str = "1000000000";
 
 #[test]
+fn policy_validation_names_the_bound() {
+    // Defaults against an asset with room for the band: 0.7 · 1.10 = 0.77 <= 0.85.
+    let roomy = params(6, "0.7", "0.85", "1", "0.05", "0.04");
+    for p in Policy::all() {
+        assert_eq!(
+            p.validate(&[("USDC", &roomy)]),
+            Ok(()),
+            "{} defaults",
+            p.name()
+        );
+    }
+    // With cf 0.8 the default band (0.8 · 1.10 = 0.88 > 0.85) is refused.
+    let usdc = stable_params(6);
+    let assets = [("USDC", &usdc)];
+    assert_eq!(
+        Policy::two_stage().validate(&assets).unwrap_err().field,
+        "soft_hf"
+    );
+    let field = |p: Policy| p.validate(&assets).unwrap_err().field;
+    assert_eq!(
+        field(Policy {
+            rule: Rule::Soft {
+                max_fraction: Ratio::ZERO
+            },
+            ..Policy::soft()
+        }),
+        "max_fraction"
+    );
+    assert_eq!(
+        field(Policy {
+            insurance_share: ratio("1.1"),
+            ..Policy::soft()
+        }),
+        "insurance_share"
+    );
+    let restore = |t| Policy {
+        rule: Rule::Restore {
+            target_hf: ratio(t),
+            max_fraction: ratio("0.2"),
+        },
+        ..Policy::restore()
+    };
+    assert_eq!(field(restore("1")), "target_hf");
+    assert_eq!(field(restore("2.01")), "target_hf");
+    let two = |soft_hf, cf_min| Policy {
+        rule: Rule::TwoStage {
+            soft_hf: ratio(soft_hf),
+            soft_cf_min: ratio(cf_min),
+            soft_pen_min: ratio("0.01"),
+            max_fraction: ratio("0.2"),
+        },
+        ..Policy::two_stage()
+    };
+    assert_eq!(
+        field(two("1.1", "0.3")),
+        "soft_cf_min",
+        "above max_fraction"
+    );
+    // cf · soft_hf ≤ lt: 0.8 · 1.0625 = 0.85 is the edge; one unit more and a borrow could land
+    // inside the buffer band.
+    assert_eq!(two("1.0625", "0.05").validate(&assets), Ok(()));
+    let err = two("1.062500000000000001", "0.05")
+        .validate(&assets)
+        .unwrap_err();
+    assert_eq!(err.field, "soft_hf");
+    assert!(err.value.contains("asset USDC"), "{err}");
+}
+
+#[test]
 fn scallop_split_protocol_keeps_five_percent() {
     // 1,000 ALT at 2 USD (lt 0.8, pen 20%, disc 15%) = C 1,600; debt 1,640 USDC: HF 0.9756,
     // above the death-spiral bound 1.2 · 0.8 / 1 = 0.96. Soft cap: 20% of 1,640 = 328 USDC.

@@ -297,27 +297,6 @@ static POW5: [Divider; 28] = {
     table
 };
 
-/// `a · b · c / (d · e)`, rounded as asked, through a 512-bit intermediate.
-///
-/// For the few formulas that need three factors in one exact quotient (liquidation prices),
-/// where two successive roundings would drift from the closed form.
-///
-/// # Errors
-/// `DivisionByZero` when `d · e == 0`; `Overflow` when the quotient does not fit in 128 bits.
-pub fn mul3_div2(
-    factors: [u128; 3],
-    divisors: [u128; 2],
-    rounding: Rounding,
-) -> Result<u128, MathError> {
-    let [a, b, c] = factors;
-    let [d, e] = divisors;
-    if d == 0 || e == 0 {
-        return Err(MathError::DivisionByZero);
-    }
-    let numerator = U512::from(a) * U512::from(b) * U512::from(c);
-    quotient(numerator, U512::from(d) * U512::from(e), rounding)
-}
-
 /// `numerator / denominator` for 512-bit operands, rounded as asked, for closed forms whose
 /// numerators hold three or four factors (liquidation prices, restore-to-target amounts).
 ///
@@ -397,6 +376,12 @@ mod tests {
             mul_div_pow10(1, 1, 39, Rounding::Up),
             Err(MathError::Overflow)
         );
+    }
+
+    /// `a·b·c / (d·e)` through [`quotient`], the form liquidation prices and seizures use.
+    fn mul3_div2(f: [u128; 3], d: [u128; 2], rounding: Rounding) -> Result<u128, MathError> {
+        let n = U512::from(f[0]) * U512::from(f[1]) * U512::from(f[2]);
+        quotient(n, U512::from(d[0]) * U512::from(d[1]), rounding)
     }
 
     #[test]

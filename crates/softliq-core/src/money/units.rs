@@ -12,7 +12,7 @@
 //! | [`Index`] | interest index | RAY (10^27) |
 
 use super::decimal::{Scaled, parse_scaled};
-use super::muldiv::{Wide, div_rounded, mul_div, mul_div_pow10};
+use super::muldiv::{Wide, mul_div, mul_div_pow10};
 use super::{MathError, ParseError, RAY, Rounding, WAD};
 use std::fmt;
 
@@ -161,18 +161,28 @@ checked_arithmetic!(Amount);
 pub struct Shares(u128);
 checked_arithmetic!(Shares);
 
-/// Amounts and shares print as their raw integer of base units; use
-/// [`Amount::display_tokens`] for whole tokens.
-macro_rules! display_raw {
+/// What amounts and shares share beyond checked arithmetic: they print as their raw integer
+/// of base units (use [`Amount::display_tokens`] for whole tokens), and scale by a ratio.
+macro_rules! base_units {
     ($($name:ident),*) => {$(
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 fmt::Display::fmt(&self.0, f)
             }
         }
+
+        impl $name {
+            /// `self · ratio`, for example the reserve factor's share of interest.
+            ///
+            /// # Errors
+            /// `Overflow` when the result does not fit.
+            pub fn mul_ratio(self, ratio: Ratio, rounding: Rounding) -> Result<Self, MathError> {
+                mul_div_pow10(self.0, ratio.0, Ratio::SCALE, rounding).map(Self)
+            }
+        }
     )*};
 }
-display_raw!(Amount, Shares);
+base_units!(Amount, Shares);
 
 fixed_point!(
     /// USD per whole token, WAD.
@@ -230,14 +240,6 @@ impl Amount {
     #[inline(always)]
     pub fn to_shares(self, index: Index, rounding: Rounding) -> Result<Shares, MathError> {
         mul_div(self.0, RAY, index.0, rounding).map(Shares)
-    }
-
-    /// `amount · ratio`, for example the reserve factor's share of interest.
-    ///
-    /// # Errors
-    /// `Overflow` when the result does not fit.
-    pub fn mul_ratio(self, ratio: Ratio, rounding: Rounding) -> Result<Self, MathError> {
-        mul_div_pow10(self.0, ratio.0, Ratio::SCALE, rounding).map(Self)
     }
 }
 
@@ -347,14 +349,6 @@ impl Ratio {
     /// `DivisionByZero` when `other` is zero; `Overflow` when the quotient does not fit.
     pub fn div(self, other: Self, rounding: Rounding) -> Result<Self, MathError> {
         mul_div(self.0, WAD, other.0, rounding).map(Self)
-    }
-
-    /// `self / n` for a whole number `n` (a yearly rate to a per-second one).
-    ///
-    /// # Errors
-    /// `DivisionByZero` when `n` is zero.
-    pub fn div_int(self, n: u128, rounding: Rounding) -> Result<Self, MathError> {
-        div_rounded(self.0, n, rounding).map(Self)
     }
 
     /// The same ratio at RAY precision, exactly.

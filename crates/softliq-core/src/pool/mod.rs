@@ -302,15 +302,16 @@ impl Pool {
                 Rounding::Up,
             )?)
         };
-        // Suppliers can absorb the loss unless there are none or it exceeds their claims.
-        let absorbed = step.filter(|&s| s <= self.supply_index.raw());
         next.supply_index =
             Index::from_raw(self.supply_index.raw().saturating_sub(step.unwrap_or(0)));
-        next.reserves = next.identity_reserves()?;
-        if absorbed.is_some() && next.reserves < self.reserves {
-            return Err(PoolError::ReservesFell);
+        if step.is_some_and(|s| s <= self.supply_index.raw()) {
+            // Suppliers absorb the loss: reserves may not fall, as in every other operation.
+            self.commit(next)?;
+        } else {
+            // No suppliers, or a loss beyond all their claims: the reserves take the rest.
+            next.reserves = next.identity_reserves()?;
+            *self = next;
         }
-        *self = next;
         Ok(loss)
     }
 
