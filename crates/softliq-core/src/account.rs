@@ -4,11 +4,13 @@ use crate::asset::AssetId;
 use crate::money::{MathError, Shares};
 
 /// Owner-facing account identifier.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct AccountId(pub u64);
 
 /// One asset's balances in an account. An asset may be both supplied and borrowed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Position {
     pub asset: AssetId,
     pub supply: Shares,
@@ -24,7 +26,7 @@ impl Position {
 
 /// An account's positions, sorted by asset, with no empty position kept: the shape health
 /// computations walk in one pass.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Account {
     positions: Vec<Position>,
 }

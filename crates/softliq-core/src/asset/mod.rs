@@ -9,7 +9,9 @@ pub use params::{AssetParams, OracleGuards, ParamError, bounds};
 pub use rate_model::{RATE_MAX, RateModel};
 
 /// Dense asset identifier: the position of the asset in its market's listing order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct AssetId(pub u16);
 
 impl AssetId {
@@ -20,7 +22,7 @@ impl AssetId {
 }
 
 /// A listed asset: its symbol and its (validated) parameters.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Asset {
     pub id: AssetId,
     pub symbol: String,

@@ -27,7 +27,7 @@ impl ParamError {
 }
 
 /// Oracle guards of one asset (SPEC §8); enforced by the engine, validated here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OracleGuards {
     /// A price older than this many seconds is stale and refused.
     pub max_staleness_s: u64,
@@ -38,7 +38,7 @@ pub struct OracleGuards {
 }
 
 /// The risk parameters of one asset. Ratios are WAD; see SPEC §2 for their meaning.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AssetParams {
     pub decimals: Decimals,
     /// Share of collateral value usable for borrowing (LTV).

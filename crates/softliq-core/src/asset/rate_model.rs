@@ -8,7 +8,7 @@ use super::params::ParamError;
 use crate::money::{MathError, Ratio, Rounding};
 
 /// Yearly rates as WAD ratios.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RateModel {
     pub base: Ratio,
     pub slope1: Ratio,

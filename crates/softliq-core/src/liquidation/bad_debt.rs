@@ -12,7 +12,7 @@ use crate::money::{Amount, Rounding, Shares, Value};
 use crate::pool::Pool;
 
 /// One step of realising bad debt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BadDebtEvent {
     /// Collateral worth less than the dust value, moved to the insurance fund before the debt
     /// it cannot repay is realised.

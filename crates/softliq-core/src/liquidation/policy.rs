@@ -13,7 +13,7 @@ use crate::money::muldiv::quotient;
 use crate::money::{MathError, Ratio, Rounding, Value, WAD};
 
 /// A market's liquidation policy: the rule, and what every rule shares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Policy {
     pub rule: Rule,
     /// No call may leave debt in `d` worth less than this (SPEC §4.1, default 10 USD).
@@ -23,7 +23,7 @@ pub struct Policy {
 }
 
 /// The five rules, each with its own parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Rule {
     /// Scallop: at most `max_fraction` of the account's total debt value per call; the whole
     /// debt when that total is under `dust_value`.

@@ -28,7 +28,7 @@ use crate::pool::repay_shares;
 
 /// A liquidator's call: repay debt in `debt_asset`, receive collateral in `collateral_asset`,
 /// repaying at most `max_repay` base units of the debt asset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Request {
     pub debt_asset: AssetId,
     pub collateral_asset: AssetId,
@@ -36,7 +36,7 @@ pub struct Request {
 }
 
 /// What limited the repaid amount.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Bound {
     /// The liquidator's `max_repay`.
     Requested,
@@ -53,7 +53,7 @@ pub enum Bound {
 }
 
 /// Which side of a two-stage market's bands the call is in; `Hard` for every other policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Stage {
     /// `1 < HF < soft_hf`: smaller share, smaller penalty.
     Buffer,
@@ -62,7 +62,7 @@ pub enum Stage {
 }
 
 /// A priced liquidation call, ready to settle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Quote {
     pub request: Request,
     pub stage: Stage,
@@ -96,7 +96,7 @@ pub struct Quote {
 }
 
 /// The balances and indices a quote was priced on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Basis {
     pub debt_shares: Shares,
     pub collateral_shares: Shares,

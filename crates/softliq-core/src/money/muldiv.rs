@@ -31,7 +31,8 @@ pub fn mul_div_pow10(a: u128, b: u128, k: u8, rounding: Rounding) -> Result<u128
 }
 
 /// An unsigned 256-bit integer as two halves: a product, or an exact sum of products.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Fields are ordered high half first, so the derived order is the numeric one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Wide {
     hi: u128,
     lo: u128,

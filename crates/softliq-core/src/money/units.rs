@@ -69,7 +69,8 @@ macro_rules! checked_arithmetic {
 macro_rules! fixed_point {
     ($(#[$doc:meta])* $name:ident, $scale:expr) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
         pub struct $name(u128);
 
         checked_arithmetic!($name);
@@ -121,8 +122,25 @@ macro_rules! fixed_point {
 }
 
 /// Number of decimals of a token: one whole token is `10^decimals` base units (0..=30).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "u8", into = "u8")]
 pub struct Decimals(u8);
+
+impl TryFrom<u8> for Decimals {
+    type Error = String;
+    fn try_from(decimals: u8) -> Result<Self, String> {
+        Self::new(decimals)
+            .ok_or_else(|| format!("decimals: at most {}, got {decimals}", Self::MAX))
+    }
+}
+
+impl From<Decimals> for u8 {
+    fn from(d: Decimals) -> Self {
+        d.0
+    }
+}
 
 impl Decimals {
     /// The largest number of decimals an asset may have (SPEC §1).
@@ -152,12 +170,38 @@ impl Decimals {
 }
 
 /// A token amount in the asset's base units.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Amount(u128);
 checked_arithmetic!(Amount);
 
 /// Supply or debt shares of a pool; an account's balance is `shares · index`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Shares(u128);
 checked_arithmetic!(Shares);
 

@@ -66,7 +66,7 @@ pub enum PoolError {
 }
 
 /// The state of one asset's pool.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pool {
     cash: Amount,
     supply_shares: Shares,

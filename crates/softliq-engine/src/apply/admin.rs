@@ -1,0 +1,172 @@
+//! Market administration and the oracle: listing assets, updating parameters, setting the
+//! policy, opening accounts, posting prices and moving the clock.
+
+use softliq_core::account::{Account, AccountId};
+use softliq_core::asset::{Asset, AssetId, AssetParams};
+use softliq_core::liquidation::Policy;
+use softliq_core::money::Price;
+use softliq_core::pool::Pool;
+
+use crate::command::PriceSource;
+use crate::engine::Engine;
+use crate::event::Event;
+use crate::oracle::{Oracle, validate_source};
+use crate::rejection::{Code, Rejection};
+use crate::state::{ASSETS_MAX, AccountEntry, Flows};
+
+/// Longest symbol or owner name.
+const NAME_LEN_MAX: usize = 64;
+
+fn check_name(field: &str, name: &str) -> Result<(), Rejection> {
+    if name.is_empty() || name.len() > NAME_LEN_MAX || name.chars().any(char::is_control) {
+        return Err(Rejection::new(
+            Code::InvalidParams,
+            field,
+            format!("must be 1 to {NAME_LEN_MAX} printable characters"),
+        ));
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// The policy checked against every asset's parameters, with `next` in place of asset
+    /// `replace` (or appended when `replace` is the next id).
+    fn check_policy(
+        &self,
+        policy: &Policy,
+        replace: Option<(AssetId, &str, &AssetParams)>,
+    ) -> Result<(), Rejection> {
+        let mut list: Vec<(&str, &AssetParams)> = self
+            .state
+            .assets
+            .iter()
+            .map(|a| (a.symbol.as_str(), a.params()))
+            .collect();
+        if let Some((id, symbol, params)) = replace {
+            if id.index() < list.len() {
+                list[id.index()] = (symbol, params);
+            } else {
+                list.push((symbol, params));
+            }
+        }
+        policy.validate(&list).map_err(|e| {
+            Rejection::new(
+                Code::InvalidParams,
+                &format!("policy.{}", e.field),
+                format!("{} is out of bounds: {}", e.value, e.bound),
+            )
+        })
+    }
+
+    pub(crate) fn list_asset(
+        &mut self,
+        now_s: u64,
+        symbol: &str,
+        params: &AssetParams,
+    ) -> Result<Vec<Event>, Rejection> {
+        check_name("symbol", symbol)?;
+        if self.state.assets.iter().any(|a| a.symbol == symbol) {
+            return Err(Rejection::new(
+                Code::InvalidParams,
+                "symbol",
+                format!("{symbol} is already listed"),
+            ));
+        }
+        if self.state.assets.len() >= ASSETS_MAX {
+            return Err(Rejection::new(
+                Code::InvalidParams,
+                "symbol",
+                format!("at most {ASSETS_MAX} assets per market"),
+            ));
+        }
+        let id = AssetId(u16::try_from(self.state.assets.len()).unwrap_or(u16::MAX));
+        let asset = Asset::new(id, symbol, params.clone()).map_err(|e| Rejection::params(&e))?;
+        self.check_policy(&self.state.market.policy, Some((id, symbol, params)))?;
+        self.state.assets.push(asset);
+        self.state.pools.push(Pool::new(now_s));
+        self.state.oracles.push(Oracle::default());
+        self.state.flows.push(Flows::default());
+        Ok(vec![Event::AssetListed {
+            asset: id,
+            symbol: symbol.to_owned(),
+        }])
+    }
+
+    pub(crate) fn update_params(
+        &mut self,
+        now_s: u64,
+        id: AssetId,
+        params: &AssetParams,
+    ) -> Result<Vec<Event>, Rejection> {
+        let mut asset = self.asset_ref("asset", id)?.clone();
+        // Interest up to now accrues at the old parameters.
+        let mut events = Vec::new();
+        let pool = self.accrued_pool(id, now_s, &mut events)?;
+        asset
+            .update(params.clone())
+            .map_err(|e| Rejection::params(&e))?;
+        self.check_policy(
+            &self.state.market.policy,
+            Some((id, &asset.symbol, asset.params())),
+        )?;
+        self.state.assets[id.index()] = asset;
+        self.state.pools[id.index()] = pool;
+        events.push(Event::ParamsUpdated { asset: id });
+        Ok(events)
+    }
+
+    pub(crate) fn set_policy(
+        &mut self,
+        policy: &Policy,
+        liquidation_price: PriceSource,
+    ) -> Result<Vec<Event>, Rejection> {
+        self.check_policy(policy, None)?;
+        validate_source(liquidation_price)?;
+        self.state.market.policy = *policy;
+        self.state.market.liquidation_price = liquidation_price;
+        Ok(vec![Event::PolicySet {
+            policy: *policy,
+            liquidation_price,
+        }])
+    }
+
+    pub(crate) fn open_account(&mut self, owner: &str) -> Result<Vec<Event>, Rejection> {
+        check_name("owner", owner)?;
+        let account = AccountId(self.state.accounts.len() as u64);
+        self.state.accounts.push(AccountEntry {
+            owner: owner.to_owned(),
+            account: Account::new(),
+        });
+        Ok(vec![Event::AccountOpened {
+            account,
+            owner: owner.to_owned(),
+        }])
+    }
+
+    pub(crate) fn post_price(
+        &mut self,
+        now_s: u64,
+        id: AssetId,
+        text: &str,
+        published_s: u64,
+    ) -> Result<Vec<Event>, Rejection> {
+        let guards = self.asset_ref("asset", id)?.params().oracle;
+        let price = Price::parse("price", text).map_err(|e| Rejection {
+            code: Code::InvalidPrice,
+            ..Rejection::parse(&e)
+        })?;
+        let mut oracle = self.state.oracles[id.index()].clone();
+        let events = oracle.post(id, price, published_s, now_s, &guards)?;
+        self.state.oracles[id.index()] = oracle;
+        Ok(events)
+    }
+
+    pub(crate) fn advance_time(&mut self, now_s: u64) -> Result<Vec<Event>, Rejection> {
+        let mut events = Vec::new();
+        let pools = (0..self.state.assets.len())
+            .map(|i| self.accrued_pool(AssetId(i as u16), now_s, &mut events))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.state.pools = pools;
+        Ok(events)
+    }
+}

@@ -1,0 +1,89 @@
+//! Command handlers, one file per family. Each validates first, computes on copies, and
+//! writes back only at the end: a handler that returns an error has changed nothing.
+
+mod admin;
+mod funds;
+mod liquidate;
+
+use softliq_core::account::AccountId;
+use softliq_core::asset::{Asset, AssetId};
+use softliq_core::money::{Amount, Decimals};
+use softliq_core::pool::Pool;
+
+use crate::engine::Engine;
+use crate::event::Event;
+use crate::rejection::{Code, Rejection};
+use crate::state::FIRST_USER_ACCOUNT;
+
+impl Engine {
+    pub(crate) fn asset_ref(&self, field: &str, id: AssetId) -> Result<&Asset, Rejection> {
+        self.state.asset(id).ok_or_else(|| {
+            Rejection::new(
+                Code::UnknownAsset,
+                field,
+                format!("no asset {} (listed: {})", id.0, self.state.assets.len()),
+            )
+        })
+    }
+
+    /// A user account (not the treasury or the insurance fund).
+    pub(crate) fn user_account(&self, field: &str, id: AccountId) -> Result<usize, Rejection> {
+        let index = usize::try_from(id.0)
+            .ok()
+            .filter(|&i| i < self.state.accounts.len())
+            .ok_or_else(|| {
+                Rejection::new(Code::UnknownAccount, field, format!("no account {}", id.0))
+            })?;
+        if id.0 < FIRST_USER_ACCOUNT {
+            return Err(Rejection::new(
+                Code::ReservedAccount,
+                field,
+                format!("account {} belongs to the protocol", id.0),
+            ));
+        }
+        Ok(index)
+    }
+
+    /// A copy of `asset`'s pool accrued to `now_s`, with an `Accrued` event when interest
+    /// accrued.
+    pub(crate) fn accrued_pool(
+        &self,
+        asset: AssetId,
+        now_s: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<Pool, Rejection> {
+        let params = self.asset_ref("asset", asset)?.params();
+        let mut pool = self.state.pools[asset.index()].clone();
+        let a = pool
+            .accrue(now_s, params)
+            .map_err(|e| Rejection::pool("timestamp_s", e))?;
+        if !a.interest.is_zero() {
+            events.push(Event::Accrued {
+                asset,
+                elapsed_s: a.elapsed_s,
+                interest: a.interest,
+                to_reserves: a.to_reserves,
+                borrow_index: pool.borrow_index(),
+                supply_index: pool.supply_index(),
+            });
+        }
+        Ok(pool)
+    }
+}
+
+/// Parses a token amount in whole tokens; zero is refused.
+pub(crate) fn parse_amount(
+    field: &str,
+    text: &str,
+    decimals: Decimals,
+) -> Result<Amount, Rejection> {
+    let amount = Amount::parse_tokens(field, text, decimals).map_err(|e| Rejection::parse(&e))?;
+    if amount.is_zero() {
+        return Err(Rejection::new(
+            Code::ZeroAmount,
+            field,
+            "must be greater than zero",
+        ));
+    }
+    Ok(amount)
+}

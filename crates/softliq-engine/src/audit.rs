@@ -1,0 +1,241 @@
+//! The invariants of SPEC §10, checked after every command in audit mode (debug builds, all
+//! tests, `--audit` in release), and a full pass over every account for `replay` and tests.
+//!
+//! Per command the checks are local — only the pools and accounts the command touched — so an
+//! audited engine stays proportional to the work done:
+//! 1. each touched pool's identity, its cash equal to the tokens that came in less those that
+//!    went out, and its change in supply and debt shares equal to the touched accounts' changes
+//!    (conservation per asset, exact in base units and shares);
+//! 2. no touched account that was not liquidatable before the command is liquidatable after it,
+//!    unless the command moves prices or indices for everyone or socialises bad debt;
+//! 3. a settlement's seized shares equal the liquidator's, the treasury's and the insurance
+//!    fund's together;
+//! 4. the borrower's loss on a call is at most `pen` times the repaid value, to one base unit
+//!    of collateral.
+
+use softliq_core::account::{Account, AccountId};
+use softliq_core::asset::AssetId;
+use softliq_core::health::Health;
+use softliq_core::liquidation::Quote;
+use softliq_core::money::muldiv::mul_div;
+use softliq_core::money::{Amount, Rounding, Shares, Value, WAD};
+use softliq_core::pool::Pool;
+
+use crate::command::{Command, CommandBody};
+use crate::engine::Engine;
+use crate::event::Event;
+use crate::state::{INSURANCE, State, TREASURY};
+
+/// The accounts a command may change.
+pub(crate) fn touched_accounts(state: &State, body: &CommandBody) -> Vec<AccountId> {
+    let exists = |id: &AccountId| state.account(*id).is_some();
+    let ids = match body {
+        CommandBody::Deposit { account, .. }
+        | CommandBody::Withdraw { account, .. }
+        | CommandBody::Borrow { account, .. }
+        | CommandBody::Repay { account, .. } => vec![*account],
+        CommandBody::Liquidate {
+            borrower,
+            liquidator,
+            ..
+        } => vec![*borrower, *liquidator, TREASURY, INSURANCE],
+        CommandBody::FundInsurance { .. } => vec![INSURANCE],
+        _ => Vec::new(),
+    };
+    ids.into_iter().filter(exists).collect()
+}
+
+/// The assets whose pools a command may change.
+fn touched_assets(state: &State, body: &CommandBody) -> Vec<AssetId> {
+    let all = || (0..state.assets.len()).map(|a| AssetId(a as u16)).collect();
+    match body {
+        CommandBody::Deposit { asset, .. }
+        | CommandBody::Withdraw { asset, .. }
+        | CommandBody::Borrow { asset, .. }
+        | CommandBody::Repay { asset, .. }
+        | CommandBody::FundInsurance { asset, .. }
+        | CommandBody::UpdateParams { asset, .. } => {
+            if state.asset(*asset).is_some() {
+                vec![*asset]
+            } else {
+                Vec::new()
+            }
+        }
+        CommandBody::Liquidate { .. } | CommandBody::AdvanceTime => all(),
+        _ => Vec::new(),
+    }
+}
+
+/// What the checks compare against: the touched accounts and pools before the command.
+pub(crate) struct Before {
+    accounts: Vec<(AccountId, Account, bool)>,
+    pools: Vec<(AssetId, Pool)>,
+}
+
+impl Before {
+    pub(crate) fn capture(engine: &Engine, cmd: &Command) -> Self {
+        let state = &engine.state;
+        let accounts = touched_accounts(state, &cmd.body)
+            .into_iter()
+            .map(|id| {
+                let account = state.accounts[id.0 as usize].account.clone();
+                let liquidatable =
+                    Health::of(&account, &engine.views.liq).is_ok_and(|h| h.is_liquidatable());
+                (id, account, liquidatable)
+            })
+            .collect();
+        let pools = touched_assets(state, &cmd.body)
+            .into_iter()
+            .map(|a| (a, state.pools[a.index()].clone()))
+            .collect();
+        Self { accounts, pools }
+    }
+}
+
+fn check_pool(state: &State, asset: AssetId) -> Result<(), String> {
+    let pool = &state.pools[asset.index()];
+    pool.check_identity()
+        .map_err(|e| format!("1 (pool identity) on asset {}: {e}", asset.0))?;
+    let f = &state.flows[asset.index()];
+    let expected = f
+        .tokens_in
+        .checked_sub(f.tokens_out)
+        .unwrap_or(Amount::ZERO);
+    if pool.cash() != expected {
+        return Err(format!(
+            "1 (conservation) on asset {}: cash {} ≠ tokens in {} − out {}",
+            asset.0,
+            pool.cash(),
+            f.tokens_in,
+            f.tokens_out
+        ));
+    }
+    Ok(())
+}
+
+fn share_delta(after: Shares, before: Shares) -> i128 {
+    after.raw() as i128 - before.raw() as i128
+}
+
+/// The checks after an accepted command.
+pub(crate) fn after_command(
+    engine: &Engine,
+    before: &Before,
+    cmd: &Command,
+    events: &[Event],
+) -> Result<(), String> {
+    let state = &engine.state;
+    for (asset, old) in &before.pools {
+        check_pool(state, *asset)?;
+        let new = &state.pools[asset.index()];
+        let (mut supply, mut debt) = (0i128, 0i128);
+        for (id, account, _) in &before.accounts {
+            let (was, is) = (
+                account.position(*asset),
+                state.accounts[id.0 as usize].account.position(*asset),
+            );
+            supply += share_delta(is.supply, was.supply);
+            debt += share_delta(is.debt, was.debt);
+        }
+        if supply != share_delta(new.supply_shares(), old.supply_shares())
+            || debt != share_delta(new.debt_shares(), old.debt_shares())
+        {
+            return Err(format!(
+                "1 (conservation of shares) on asset {}: accounts moved {supply} supply and \
+                 {debt} debt shares, the pool {} and {}",
+                asset.0,
+                share_delta(new.supply_shares(), old.supply_shares()),
+                share_delta(new.debt_shares(), old.debt_shares())
+            ));
+        }
+    }
+    let socialised = events
+        .iter()
+        .any(|e| matches!(e, Event::BadDebt { step, .. } if step.socialised().is_some()));
+    if !socialised {
+        for (id, _, was) in &before.accounts {
+            let account = &state.accounts[id.0 as usize].account;
+            let is = Health::of(account, &engine.views.liq).is_ok_and(|h| h.is_liquidatable());
+            if is && !was {
+                return Err(format!(
+                    "2 (no command makes a healthy account liquidatable): account {} after {}",
+                    id.0,
+                    cmd.body.kind()
+                ));
+            }
+        }
+    }
+    for e in events {
+        if let Event::Liquidated {
+            quote,
+            treasury_shares,
+            insurance_shares,
+            ..
+        } = e
+        {
+            check_split(quote, *treasury_shares, *insurance_shares)?;
+            check_loss(engine, quote)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_split(q: &Quote, treasury: Shares, insurance: Shares) -> Result<(), String> {
+    let paid_out = q.liquidator_shares.raw() + treasury.raw() + insurance.raw();
+    if paid_out != q.collateral_shares_seized.raw() {
+        return Err(format!(
+            "3 (exact split): seized {} shares, paid out {paid_out}",
+            q.collateral_shares_seized
+        ));
+    }
+    Ok(())
+}
+
+fn check_loss(engine: &Engine, q: &Quote) -> Result<(), String> {
+    let loss = q.seized_value.raw().saturating_sub(q.repaid_value.raw());
+    let allowed = mul_div(q.repaid_value.raw(), q.penalty.raw(), WAD, Rounding::Up)
+        .map_err(|e| e.to_string())?;
+    let c = engine
+        .views
+        .liq
+        .get(q.request.collateral_asset)
+        .map_err(|e| e.to_string())?;
+    let unit = Amount::from_raw(1)
+        .value_at(c.price, c.decimals, Rounding::Up)
+        .unwrap_or(Value::ZERO);
+    if loss > allowed + unit.raw() {
+        return Err(format!(
+            "4 (borrower loss ≤ pen · repaid): lost {loss}, allowed {allowed} (raw USD·1e18)"
+        ));
+    }
+    Ok(())
+}
+
+/// Invariant 1 over every account and pool.
+pub(crate) fn full(state: &State) -> Result<(), String> {
+    let n = state.assets.len();
+    let mut supply = vec![0u128; n];
+    let mut debt = vec![0u128; n];
+    for entry in &state.accounts {
+        for p in entry.account.positions() {
+            supply[p.asset.index()] += p.supply.raw();
+            debt[p.asset.index()] += p.debt.raw();
+        }
+    }
+    for a in 0..n {
+        let asset = AssetId(a as u16);
+        check_pool(state, asset)?;
+        let pool = &state.pools[a];
+        if supply[a] != pool.supply_shares().raw() || debt[a] != pool.debt_shares().raw() {
+            return Err(format!(
+                "1 (conservation of shares) on asset {a}: accounts hold {} supply and {} debt \
+                 shares, the pool counts {} and {}",
+                supply[a],
+                debt[a],
+                pool.supply_shares(),
+                pool.debt_shares()
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! Commands: what clients ask of the engine. Each carries a client id (idempotency) and a
+//! timestamp (the engine's clock: time comes in with commands, it is never read).
+//!
+//! Amounts and prices travel as decimal strings in whole tokens / USD, exactly as a client
+//! typed them; the engine parses them against the asset's decimals, so a malformed,
+//! negative, over-precise or overflowing figure is refused with the field named.
+
+use serde::{Deserialize, Serialize};
+use softliq_core::account::AccountId;
+use softliq_core::asset::{AssetId, AssetParams};
+use softliq_core::liquidation::Policy;
+
+/// A client-chosen command id. Repeating an id returns the first outcome and changes nothing;
+/// the same id with a different body is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ClientId(pub u128);
+
+impl ClientId {
+    /// A client id from any text key (an HTTP `Idempotency-Key`, say): its first 128 bits of
+    /// BLAKE3, so distinct keys collide with probability ~2⁻¹²⁸.
+    #[must_use]
+    pub fn from_key(key: &str) -> Self {
+        let hash = blake3::hash(key.as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&hash.as_bytes()[..16]);
+        Self(u128::from_le_bytes(bytes))
+    }
+}
+
+/// One command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    pub client_id: ClientId,
+    /// Seconds since the Unix epoch; never less than the last accepted command's.
+    pub timestamp_s: u64,
+    pub body: CommandBody,
+}
+
+/// Which price a market's liquidation checks use (SPEC §8). Borrowing and withdrawing always
+/// use the spot price; liquidation may lag it, trading reaction speed for resistance to a
+/// manipulated or glitching feed (MakerDAO's one-hour oracle security module).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceSource {
+    /// The latest accepted price.
+    #[default]
+    Spot,
+    /// The latest price published at least `delay_s` seconds ago.
+    Delayed { delay_s: u64 },
+    /// The time-weighted average of accepted prices over the last `window_s` seconds.
+    Twap { window_s: u64 },
+}
+
+/// What a command asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandBody {
+    /// Lists a new asset; its id is the next free one.
+    ListAsset {
+        symbol: String,
+        params: AssetParams,
+    },
+    UpdateParams {
+        asset: AssetId,
+        params: AssetParams,
+    },
+    /// The market's liquidation policy and the price its liquidation checks use.
+    SetPolicy {
+        policy: Policy,
+        liquidation_price: PriceSource,
+    },
+    /// Opens an account owned by `owner`; its id is the next free one.
+    OpenAccount {
+        owner: String,
+    },
+    Deposit {
+        account: AccountId,
+        asset: AssetId,
+        amount: String,
+    },
+    Withdraw {
+        account: AccountId,
+        asset: AssetId,
+        amount: String,
+    },
+    Borrow {
+        account: AccountId,
+        asset: AssetId,
+        amount: String,
+    },
+    /// Repays up to `amount`; paying more than the debt takes only the debt.
+    Repay {
+        account: AccountId,
+        asset: AssetId,
+        amount: String,
+    },
+    /// A permissionless liquidation call: `liquidator` pays up to `max_repay` of the
+    /// borrower's debt in `debt_asset` and receives collateral in `collateral_asset`, and the
+    /// call is refused if that would be less than `min_collateral_out` tokens.
+    Liquidate {
+        liquidator: AccountId,
+        borrower: AccountId,
+        debt_asset: AssetId,
+        collateral_asset: AssetId,
+        max_repay: String,
+        min_collateral_out: String,
+    },
+    /// An oracle update: `price` in USD per whole token, observed at `published_s`.
+    PostPrice {
+        asset: AssetId,
+        price: String,
+        published_s: u64,
+    },
+    /// Moves the clock to the command's timestamp and accrues every pool.
+    AdvanceTime,
+    /// Supplies `amount` to the pool on behalf of the insurance fund.
+    FundInsurance {
+        asset: AssetId,
+        amount: String,
+    },
+}
+
+impl CommandBody {
+    /// The command's kind, as metrics and logs name it.
+    #[must_use]
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::ListAsset { .. } => "list_asset",
+            Self::UpdateParams { .. } => "update_params",
+            Self::SetPolicy { .. } => "set_policy",
+            Self::OpenAccount { .. } => "open_account",
+            Self::Deposit { .. } => "deposit",
+            Self::Withdraw { .. } => "withdraw",
+            Self::Borrow { .. } => "borrow",
+            Self::Repay { .. } => "repay",
+            Self::Liquidate { .. } => "liquidate",
+            Self::PostPrice { .. } => "post_price",
+            Self::AdvanceTime => "advance_time",
+            Self::FundInsurance { .. } => "fund_insurance",
+        }
+    }
+
+    /// A 128-bit fingerprint of the body (BLAKE3 of its canonical encoding), used to tell a
+    /// retry from a different command reusing an id.
+    #[must_use]
+    pub fn fingerprint(&self) -> [u8; 16] {
+        let bytes = postcard::to_stdvec(self).unwrap_or_default();
+        let hash = blake3::hash(&bytes);
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&hash.as_bytes()[..16]);
+        out
+    }
+}

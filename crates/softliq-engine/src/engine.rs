@@ -1,0 +1,287 @@
+//! The state machine: `Engine::apply(command) -> events | rejection`.
+//!
+//! A command is looked up by client id first (a retry gets its first outcome back), then
+//! checked against the clock, then executed by its handler in `apply/`. Handlers validate and
+//! compute on copies and write back only when everything succeeded, so a rejection changes
+//! nothing. After an accepted command the engine records the receipt, runs detection, and —
+//! in audit mode — checks every invariant of SPEC §10 (`audit.rs`), halting on a break.
+
+use std::collections::BTreeSet;
+
+use softliq_core::account::AccountId;
+use softliq_core::health::Health;
+
+use crate::audit::{self, Before};
+use crate::command::{Command, CommandBody};
+use crate::event::Event;
+use crate::rejection::{Code, Rejection};
+use crate::state::{FIRST_USER_ACCOUNT, Receipt, State};
+use crate::views::Views;
+use crate::watch::Watch;
+
+/// How the engine runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Check the invariants after every command (always on in debug builds and tests).
+    pub audit: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            audit: cfg!(debug_assertions),
+        }
+    }
+}
+
+/// The protocol's state machine. Pure: no I/O, no clock; the same commands give the same
+/// state, byte for byte.
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) state: State,
+    pub(crate) views: Views,
+    pub(crate) watch: Watch,
+    config: EngineConfig,
+}
+
+impl Engine {
+    /// An empty market.
+    #[must_use]
+    pub fn new(config: EngineConfig) -> Self {
+        Self::from_state(State::default(), config)
+    }
+
+    /// An engine over a recovered state; derived indexes are rebuilt from it.
+    #[must_use]
+    pub fn from_state(state: State, config: EngineConfig) -> Self {
+        let mut engine = Self {
+            state,
+            views: Views::default(),
+            watch: Watch::default(),
+            config,
+        };
+        engine.views.refresh(&engine.state, engine.state.now_s);
+        engine.watch.rebuild(&engine.state, &engine.views.liq);
+        engine
+    }
+
+    #[must_use]
+    pub const fn state(&self) -> &State {
+        &self.state
+    }
+
+    #[must_use]
+    pub const fn config(&self) -> EngineConfig {
+        self.config
+    }
+
+    /// The risk snapshots at the engine's current time.
+    pub fn views(&mut self) -> &Views {
+        self.views.refresh(&self.state, self.state.now_s);
+        &self.views
+    }
+
+    /// Applies one command.
+    ///
+    /// # Errors
+    /// A [`Rejection`] naming the reason and the field; the state is unchanged.
+    pub fn apply(&mut self, cmd: &Command) -> Result<Vec<Event>, Rejection> {
+        if let Some(reason) = &self.state.halted {
+            return Err(Rejection::new(Code::Halted, "engine", reason.clone()));
+        }
+        let fingerprint = cmd.body.fingerprint();
+        if let Some(receipt) = self.state.receipts.get(cmd.client_id) {
+            if receipt.fingerprint == fingerprint {
+                return Ok(receipt.events.clone());
+            }
+            return Err(Rejection::new(
+                Code::IdempotencyConflict,
+                "client_id",
+                format!(
+                    "already used by command {} with a different body",
+                    receipt.seq
+                ),
+            ));
+        }
+        if cmd.timestamp_s < self.state.now_s {
+            return Err(Rejection::new(
+                Code::TimeWentBackwards,
+                "timestamp_s",
+                format!(
+                    "{} is before the last accepted command's {}",
+                    cmd.timestamp_s, self.state.now_s
+                ),
+            ));
+        }
+        self.views.refresh(&self.state, cmd.timestamp_s);
+        let before = self.config.audit.then(|| Before::capture(self, cmd));
+        let mut events = self.execute(cmd)?;
+        self.state.now_s = cmd.timestamp_s;
+        self.state.seq += 1;
+        if !keeps_views(&cmd.body) {
+            self.views.invalidate();
+        }
+        self.views.refresh(&self.state, cmd.timestamp_s);
+        self.detect(cmd, &mut events);
+        if let Some(before) = before
+            && let Err(broken) = audit::after_command(self, &before, cmd, &events)
+        {
+            let reason = format!("invariant broken by command {}: {broken}", self.state.seq);
+            self.state.halted = Some(reason.clone());
+            return Err(Rejection::new(Code::InvariantBroken, "engine", reason));
+        }
+        self.state.receipts.prune(cmd.timestamp_s);
+        self.state.receipts.insert(Receipt {
+            client_id: cmd.client_id,
+            fingerprint,
+            seq: self.state.seq,
+            timestamp_s: cmd.timestamp_s,
+            events: events.clone(),
+        });
+        Ok(events)
+    }
+
+    fn execute(&mut self, cmd: &Command) -> Result<Vec<Event>, Rejection> {
+        let t = cmd.timestamp_s;
+        match &cmd.body {
+            CommandBody::ListAsset { symbol, params } => self.list_asset(t, symbol, params),
+            CommandBody::UpdateParams { asset, params } => self.update_params(t, *asset, params),
+            CommandBody::SetPolicy {
+                policy,
+                liquidation_price,
+            } => self.set_policy(policy, *liquidation_price),
+            CommandBody::OpenAccount { owner } => self.open_account(owner),
+            CommandBody::Deposit {
+                account,
+                asset,
+                amount,
+            } => self.deposit(t, *account, *asset, amount),
+            CommandBody::Withdraw {
+                account,
+                asset,
+                amount,
+            } => self.withdraw(t, *account, *asset, amount),
+            CommandBody::Borrow {
+                account,
+                asset,
+                amount,
+            } => self.borrow(t, *account, *asset, amount),
+            CommandBody::Repay {
+                account,
+                asset,
+                amount,
+            } => self.repay(t, *account, *asset, amount),
+            CommandBody::FundInsurance { asset, amount } => self.fund_insurance(t, *asset, amount),
+            CommandBody::Liquidate { .. } => self.liquidate(t, &cmd.body),
+            CommandBody::PostPrice {
+                asset,
+                price,
+                published_s,
+            } => self.post_price(t, *asset, price, *published_s),
+            CommandBody::AdvanceTime => self.advance_time(t),
+        }
+    }
+
+    /// Detection after an accepted command. Commands that move prices, indices or parameters
+    /// for everyone evaluate the watch index (every account that may have crossed); the others
+    /// re-evaluate just the accounts they touched.
+    fn detect(&mut self, cmd: &Command, events: &mut Vec<Event>) {
+        let touched = audit::touched_accounts(&self.state, &cmd.body);
+        for &id in &touched {
+            self.watch.mark_dirty(id);
+        }
+        let everyone = matches!(
+            cmd.body,
+            CommandBody::PostPrice { .. }
+                | CommandBody::AdvanceTime
+                | CommandBody::UpdateParams { .. }
+                | CommandBody::SetPolicy { .. }
+                | CommandBody::ListAsset { .. }
+                | CommandBody::Liquidate { .. }
+        );
+        let mut candidates = touched;
+        if everyone {
+            candidates.extend(self.watch.candidates(&self.state, &self.views.liq));
+            candidates.sort_unstable();
+            candidates.dedup();
+        }
+        let mut changes: Vec<(AccountId, bool, Option<softliq_core::money::Ratio>)> = candidates
+            .into_iter()
+            .filter(|id| id.0 >= FIRST_USER_ACCOUNT)
+            .filter_map(|id| {
+                let (now, hf) = self.liquidatable(id);
+                let was = self.state.flagged.contains(&id);
+                (now != was).then_some((id, now, hf))
+            })
+            .collect();
+        changes.sort_by_key(|c| c.0);
+        for (account, now, health_factor) in changes {
+            if now {
+                self.state.flagged.insert(account);
+                self.watch.watch(account);
+                events.push(Event::BecameLiquidatable {
+                    account,
+                    health_factor,
+                });
+            } else {
+                self.state.flagged.remove(&account);
+                events.push(Event::Recovered {
+                    account,
+                    health_factor,
+                });
+            }
+        }
+        self.watch.maybe_rebuild(&self.state, &self.views.liq);
+    }
+
+    /// Whether `id` is liquidatable at the liquidation prices, and its health factor. An
+    /// account that cannot be valued (an asset without a price) is not.
+    fn liquidatable(&self, id: AccountId) -> (bool, Option<softliq_core::money::Ratio>) {
+        let Some(entry) = self.state.account(id) else {
+            return (false, None);
+        };
+        match Health::of(&entry.account, &self.views.liq) {
+            Ok(h) => (h.is_liquidatable(), h.health_factor()),
+            Err(_) => (false, None),
+        }
+    }
+
+    /// Every liquidatable user account, by evaluating all of them: the reference the watch
+    /// index is tested against.
+    pub fn scan_liquidatable(&mut self) -> BTreeSet<AccountId> {
+        self.views.refresh(&self.state, self.state.now_s);
+        (FIRST_USER_ACCOUNT..self.state.accounts.len() as u64)
+            .map(AccountId)
+            .filter(|&id| self.liquidatable(id).0)
+            .collect()
+    }
+
+    /// How many accounts the detection index watches (for benchmarks and metrics).
+    #[must_use]
+    pub fn watched_len(&self) -> usize {
+        self.watch.watched_len()
+    }
+
+    /// Checks the invariants that need a pass over every account (conservation of shares per
+    /// asset, pool identities, cash against flows); `replay` and the tests run it.
+    ///
+    /// # Errors
+    /// The first broken invariant, described.
+    pub fn audit_full(&self) -> Result<(), String> {
+        audit::full(&self.state)
+    }
+}
+
+/// Commands after which the cached snapshots stay right: they change balances and accrue
+/// pools to the current time (which the snapshots already project), nothing else.
+const fn keeps_views(body: &CommandBody) -> bool {
+    matches!(
+        body,
+        CommandBody::OpenAccount { .. }
+            | CommandBody::Deposit { .. }
+            | CommandBody::Withdraw { .. }
+            | CommandBody::Borrow { .. }
+            | CommandBody::Repay { .. }
+            | CommandBody::FundInsurance { .. }
+    )
+}

@@ -1,0 +1,201 @@
+//! The whole protocol state the engine owns, and nothing derived: what the canonical hash
+//! covers and a snapshot stores. Indexes that can be rebuilt from it (the detection index, the
+//! cached risk snapshots) live beside it in the engine.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use softliq_core::account::{Account, AccountId};
+use softliq_core::asset::{Asset, AssetId};
+use softliq_core::liquidation::Policy;
+use softliq_core::money::Amount;
+use softliq_core::pool::Pool;
+
+use crate::command::{ClientId, PriceSource};
+use crate::event::Event;
+use crate::oracle::Oracle;
+
+/// The treasury: receives the protocol's part of each penalty (SPEC §4.2).
+pub const TREASURY: AccountId = AccountId(0);
+/// The insurance fund: receives its share of the protocol's part and covers bad debt first.
+pub const INSURANCE: AccountId = AccountId(1);
+/// Accounts `0..FIRST_USER_ACCOUNT` are the protocol's own.
+pub const FIRST_USER_ACCOUNT: u64 = 2;
+/// How long a client id is remembered, in seconds of command time (Stripe keeps idempotency
+/// keys for 24 hours); older ids may be reused.
+pub const IDEMPOTENCY_WINDOW_S: u64 = 86_400;
+/// Most assets one market lists.
+pub const ASSETS_MAX: usize = 256;
+
+/// One account and its owner (the principal an API token maps to).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountEntry {
+    pub owner: String,
+    pub account: Account,
+}
+
+/// Tokens of one asset that came into the protocol from outside and went out: the
+/// conservation check `cash = tokens_in − tokens_out` (SPEC §10.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flows {
+    /// Deposits, repayments, liquidators' payments and insurance funding.
+    pub tokens_in: Amount,
+    /// Withdrawals and borrows.
+    pub tokens_out: Amount,
+    /// Debt written off against suppliers (SPEC §5), in total.
+    pub socialised: Amount,
+}
+
+/// The market's liquidation settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Market {
+    pub policy: Policy,
+    pub liquidation_price: PriceSource,
+}
+
+/// The first outcome of an accepted command, kept for [`IDEMPOTENCY_WINDOW_S`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub client_id: ClientId,
+    pub fingerprint: [u8; 16],
+    pub seq: u64,
+    pub timestamp_s: u64,
+    pub events: Vec<Event>,
+}
+
+/// Receipts in acceptance order (so sequence numbers are contiguous), with a map for lookup.
+/// Only the ordered list is encoded; the map is rebuilt.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Receipts {
+    order: VecDeque<Receipt>,
+    by_id: HashMap<ClientId, u64>,
+}
+
+impl Receipts {
+    #[must_use]
+    pub fn get(&self, id: ClientId) -> Option<&Receipt> {
+        let seq = *self.by_id.get(&id)?;
+        let first = self.order.front()?.seq;
+        self.order.get(usize::try_from(seq - first).ok()?)
+    }
+
+    pub(crate) fn insert(&mut self, receipt: Receipt) {
+        self.by_id.insert(receipt.client_id, receipt.seq);
+        self.order.push_back(receipt);
+    }
+
+    /// Forgets receipts older than the window at `now_s`.
+    pub(crate) fn prune(&mut self, now_s: u64) {
+        while let Some(front) = self.order.front() {
+            if front.timestamp_s.saturating_add(IDEMPOTENCY_WINDOW_S) >= now_s {
+                break;
+            }
+            self.by_id.remove(&front.client_id);
+            self.order.pop_front();
+        }
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+impl Serialize for Receipts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.order.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Receipts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let order = VecDeque::<Receipt>::deserialize(d)?;
+        let by_id = order.iter().map(|r| (r.client_id, r.seq)).collect();
+        Ok(Self { order, by_id })
+    }
+}
+
+/// Everything the engine's outcome depends on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// The timestamp of the last accepted command.
+    pub now_s: u64,
+    /// Accepted commands so far; the last one's sequence number.
+    pub seq: u64,
+    pub assets: Vec<Asset>,
+    /// Indexed like `assets`.
+    pub pools: Vec<Pool>,
+    pub oracles: Vec<Oracle>,
+    pub flows: Vec<Flows>,
+    pub market: Market,
+    /// Indexed by account id; the first two are [`TREASURY`] and [`INSURANCE`].
+    pub accounts: Vec<AccountEntry>,
+    /// Accounts the engine has reported liquidatable and not yet recovered.
+    pub flagged: BTreeSet<AccountId>,
+    pub receipts: Receipts,
+    /// Set when an invariant broke: the engine takes no more commands.
+    pub halted: Option<String>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        let protocol = |owner: &str| AccountEntry {
+            owner: owner.to_owned(),
+            account: Account::new(),
+        };
+        Self {
+            now_s: 0,
+            seq: 0,
+            assets: Vec::new(),
+            pools: Vec::new(),
+            oracles: Vec::new(),
+            flows: Vec::new(),
+            market: Market {
+                policy: Policy::soft(),
+                liquidation_price: PriceSource::Spot,
+            },
+            accounts: vec![protocol("treasury"), protocol("insurance")],
+            flagged: BTreeSet::new(),
+            receipts: Receipts::default(),
+            halted: None,
+        }
+    }
+}
+
+impl State {
+    /// The canonical encoding: postcard of the state, whose containers are all ordered.
+    ///
+    /// # Panics
+    /// Never in practice: encoding into a `Vec` cannot fail for these types.
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("state encodes")
+    }
+
+    /// # Errors
+    /// A snapshot that does not decode.
+    pub fn decode(bytes: &[u8]) -> Result<Self, postcard::Error> {
+        postcard::from_bytes(bytes)
+    }
+
+    /// BLAKE3 of the canonical encoding: equal states, equal hashes, whatever path led there.
+    #[must_use]
+    pub fn hash(&self) -> blake3::Hash {
+        blake3::hash(&self.encode())
+    }
+
+    #[must_use]
+    pub fn account(&self, id: AccountId) -> Option<&AccountEntry> {
+        self.accounts.get(usize::try_from(id.0).ok()?)
+    }
+
+    #[must_use]
+    pub fn asset(&self, id: AssetId) -> Option<&Asset> {
+        self.assets.get(id.index())
+    }
+}

@@ -1,0 +1,77 @@
+//! Durability: an append-only log of accepted commands with their events, and snapshots of
+//! the state, behind the [`Store`] trait so that the engine never knows which database holds
+//! them. [`SqliteStore`] is the embedded default; a PostgreSQL store implements the same trait.
+//!
+//! - [`recover`]: latest snapshot, then the tail of the log re-applied and checked event for
+//!   event against what was logged;
+//! - [`Node`]: the engine and a store on two threads with group commit: commands are applied
+//!   as they come, batched, written and fsynced together, and acknowledged only after that.
+
+mod node;
+mod recover;
+mod sqlite;
+
+pub use node::{Ack, Handle, NodeConfig, NodeError, spawn};
+pub use recover::{Recovery, recover, replay_all};
+pub use sqlite::SqliteStore;
+
+use crate::command::Command;
+use crate::event::Event;
+
+/// One accepted command as logged.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub command: Command,
+    pub events: Vec<Event>,
+}
+
+/// A store failure: the database, or a record that does not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("store: record {seq} does not decode: {problem}")]
+    Corrupt { seq: u64, problem: String },
+    #[error("store: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("replay: {0}")]
+    Diverged(String),
+}
+
+/// Where the log and the snapshots live.
+pub trait Store: Send {
+    /// Appends `entries` (consecutive sequence numbers) and, if given, a snapshot taken after
+    /// the last of them, atomically and durably: when this returns `Ok`, all of it survives a
+    /// crash; when it fails or the process dies first, none of it is there.
+    ///
+    /// # Errors
+    /// The database refused the write.
+    fn append(
+        &mut self,
+        entries: &[Entry],
+        snapshot: Option<(u64, &[u8])>,
+    ) -> Result<(), StoreError>;
+
+    /// The latest snapshot: its sequence number and the encoded state.
+    ///
+    /// # Errors
+    /// The database failed.
+    fn latest_snapshot(&mut self) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
+
+    /// Calls `f` on every entry with `seq > after`, in order.
+    ///
+    /// # Errors
+    /// The database failed, a record does not decode, or `f` failed.
+    fn read_after(
+        &mut self,
+        after: u64,
+        f: &mut dyn FnMut(Entry) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+
+    /// The last logged sequence number (0 when empty).
+    ///
+    /// # Errors
+    /// The database failed.
+    fn last_seq(&mut self) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,316 @@
+//! The durable engine: two threads and group commit.
+//!
+//! The **engine thread** owns the [`Engine`]. It takes commands in arrival order, applies each
+//! at once (a rejection is answered at once: it changed nothing), and hands every accepted
+//! command with its events to the **writer thread**. The writer owns the [`Store`]; it takes
+//! everything waiting (up to `batch_max`, optionally waiting up to `wait_max` for more), writes
+//! it in one transaction, and only after that transaction is durable sends the
+//! acknowledgements. While one batch is being fsynced the next one accumulates, so the batch
+//! size follows the load and one fsync serves many commands.
+//!
+//! Reads run on the engine thread and see every applied command, including ones whose batch is
+//! not yet durable; acknowledgements never get ahead of the disk. If a write fails, the node
+//! stops taking commands: the engine is ahead of the store, and only a restart (recovery from
+//! the store) brings them back together.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::{Entry, Store};
+use crate::command::Command;
+use crate::engine::Engine;
+use crate::event::Event;
+use crate::rejection::Rejection;
+
+/// Group commit and snapshot settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// Most commands in one transaction.
+    pub batch_max: usize,
+    /// How long the writer may wait for a batch to fill once it has one command; zero means
+    /// "write whatever is waiting" (batches then grow with the load by themselves).
+    pub wait_max: Duration,
+    /// A snapshot is written after every this many commands.
+    pub snapshot_every: u64,
+    /// Most commands queued before submitters block (back-pressure).
+    pub queue_max: usize,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            batch_max: 4096,
+            wait_max: Duration::ZERO,
+            snapshot_every: 100_000,
+            queue_max: 65_536,
+        }
+    }
+}
+
+/// An acknowledged command: durable, with its sequence number and events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ack {
+    /// The command's sequence number (the first outcome's, for a retry).
+    pub seq: u64,
+    pub events: Vec<Event>,
+}
+
+/// Why a command got no acknowledgement.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error("store failed, node stopped: {0}")]
+    Store(String),
+    #[error("node stopped")]
+    Stopped,
+}
+
+type Reply = Sender<Result<Ack, NodeError>>;
+type Job = Box<dyn FnOnce(&mut Engine) + Send>;
+
+enum EngineMsg {
+    Command(Box<Command>, Reply),
+    Read(Job),
+    Stop(Sender<()>),
+}
+
+enum WriterMsg {
+    /// An accepted command to write; `reply` is answered once it is durable.
+    Entry(Box<Entry>, Reply),
+    /// A retry of command `seq`: answered once `seq` is durable.
+    Wait(u64, Vec<Event>, Reply),
+    Snapshot(u64, Vec<u8>),
+    Stop(Sender<()>),
+}
+
+/// The submitting side of a running node. Cloneable; every clone talks to the same engine.
+#[derive(Clone)]
+pub struct Handle {
+    tx: SyncSender<EngineMsg>,
+    threads: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+impl Handle {
+    /// Queues `cmd`; the receiver yields the outcome once it is durable (or refused).
+    #[must_use]
+    pub fn submit(&self, cmd: Command) -> Receiver<Result<Ack, NodeError>> {
+        let (reply, rx) = mpsc::channel();
+        if let Err(mpsc::SendError(EngineMsg::Command(_, reply))) =
+            self.tx.send(EngineMsg::Command(Box::new(cmd), reply))
+        {
+            let _ = reply.send(Err(NodeError::Stopped));
+        }
+        rx
+    }
+
+    /// Applies `cmd` and waits for its acknowledgement.
+    ///
+    /// # Errors
+    /// The rejection, a store failure, or a stopped node.
+    pub fn apply(&self, cmd: Command) -> Result<Ack, NodeError> {
+        self.submit(cmd).recv().unwrap_or(Err(NodeError::Stopped))
+    }
+
+    /// Runs `f` on the engine thread, between commands.
+    ///
+    /// # Errors
+    /// `Stopped` when the node has stopped.
+    pub fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Engine) -> R + Send + 'static,
+    ) -> Result<R, NodeError> {
+        let (tx, rx) = mpsc::channel();
+        let job: Job = Box::new(move |engine| {
+            let _ = tx.send(f(engine));
+        });
+        self.tx
+            .send(EngineMsg::Read(job))
+            .map_err(|_| NodeError::Stopped)?;
+        rx.recv().map_err(|_| NodeError::Stopped)
+    }
+
+    /// Stops taking commands, writes everything accepted, and joins both threads.
+    pub fn shutdown(&self) {
+        let (tx, rx) = mpsc::channel();
+        if self.tx.send(EngineMsg::Stop(tx)).is_ok() {
+            let _ = rx.recv();
+        }
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts a node over `engine` (already recovered from `store`).
+///
+/// # Panics
+/// When the operating system refuses to start a thread.
+pub fn spawn<S: Store + 'static>(engine: Engine, store: S, config: NodeConfig) -> Handle {
+    let (tx, rx) = mpsc::sync_channel(config.queue_max);
+    let (wtx, wrx) = mpsc::sync_channel(config.queue_max);
+    let durable = Arc::new(AtomicU64::new(engine.state().seq));
+    let failed = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (durable, failed) = (durable.clone(), failed.clone());
+        std::thread::Builder::new()
+            .name("softliq-writer".into())
+            .spawn(move || write_loop(store, &wrx, config, &durable, &failed))
+            .expect("spawn writer thread")
+    };
+    let engine_thread = std::thread::Builder::new()
+        .name("softliq-engine".into())
+        .spawn(move || engine_loop(engine, &rx, &wtx, config, &durable, &failed))
+        .expect("spawn engine thread");
+    Handle {
+        tx,
+        threads: Arc::new(std::sync::Mutex::new(vec![engine_thread, writer])),
+    }
+}
+
+fn engine_loop(
+    mut engine: Engine,
+    rx: &Receiver<EngineMsg>,
+    wtx: &SyncSender<WriterMsg>,
+    config: NodeConfig,
+    durable: &AtomicU64,
+    failed: &AtomicBool,
+) {
+    let mut last_snapshot = engine.state().seq;
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            EngineMsg::Read(job) => job(&mut engine),
+            EngineMsg::Stop(done) => {
+                let _ = wtx.send(WriterMsg::Stop(done));
+                return;
+            }
+            EngineMsg::Command(cmd, reply) => {
+                if failed.load(Ordering::Acquire) {
+                    let _ = reply.send(Err(NodeError::Store("an earlier write failed".into())));
+                    continue;
+                }
+                let before = engine.state().seq;
+                match engine.apply(&cmd) {
+                    Err(r) => {
+                        let _ = reply.send(Err(NodeError::Rejected(r)));
+                    }
+                    Ok(events) if engine.state().seq == before => {
+                        // A retry: answer with the first outcome once it is durable.
+                        let seq = engine
+                            .state()
+                            .receipts
+                            .get(cmd.client_id)
+                            .map_or(before, |r| r.seq);
+                        if seq <= durable.load(Ordering::Acquire) {
+                            let _ = reply.send(Ok(Ack { seq, events }));
+                        } else {
+                            let _ = wtx.send(WriterMsg::Wait(seq, events, reply));
+                        }
+                    }
+                    Ok(events) => {
+                        let seq = engine.state().seq;
+                        let entry = Box::new(Entry {
+                            seq,
+                            command: *cmd,
+                            events,
+                        });
+                        let _ = wtx.send(WriterMsg::Entry(entry, reply));
+                        if seq - last_snapshot >= config.snapshot_every {
+                            last_snapshot = seq;
+                            let _ = wtx.send(WriterMsg::Snapshot(seq, engine.state().encode()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One batch being assembled by the writer.
+#[derive(Default)]
+struct Batch {
+    entries: Vec<Entry>,
+    replies: Vec<(u64, Vec<Event>, Reply)>,
+    snapshot: Option<(u64, Vec<u8>)>,
+    stop: Option<Sender<()>>,
+}
+
+impl Batch {
+    fn take(&mut self, msg: WriterMsg) {
+        match msg {
+            WriterMsg::Entry(entry, reply) => {
+                self.replies.push((entry.seq, entry.events.clone(), reply));
+                self.entries.push(*entry);
+            }
+            WriterMsg::Wait(seq, events, reply) => self.replies.push((seq, events, reply)),
+            WriterMsg::Snapshot(seq, bytes) => self.snapshot = Some((seq, bytes)),
+            WriterMsg::Stop(done) => self.stop = Some(done),
+        }
+    }
+
+    fn closed(&self, config: &NodeConfig) -> bool {
+        self.stop.is_some() || self.snapshot.is_some() || self.entries.len() >= config.batch_max
+    }
+}
+
+fn write_loop<S: Store>(
+    mut store: S,
+    rx: &Receiver<WriterMsg>,
+    config: NodeConfig,
+    durable: &AtomicU64,
+    failed: &AtomicBool,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = Batch::default();
+        batch.take(first);
+        let deadline = Instant::now() + config.wait_max;
+        while !batch.closed(&config) {
+            let next = match rx.try_recv() {
+                Ok(msg) => msg,
+                Err(_) if config.wait_max.is_zero() => break,
+                Err(_) => match rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                {
+                    Ok(msg) => msg,
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                },
+            };
+            batch.take(next);
+        }
+        let snapshot = batch.snapshot.as_ref().map(|(s, b)| (*s, b.as_slice()));
+        let written = if batch.entries.is_empty() && snapshot.is_none() {
+            Ok(())
+        } else {
+            store.append(&batch.entries, snapshot)
+        };
+        match written {
+            Ok(()) => {
+                if let Some(last) = batch.entries.last() {
+                    durable.store(last.seq, Ordering::Release);
+                }
+                for (seq, events, reply) in batch.replies {
+                    let _ = reply.send(Ok(Ack { seq, events }));
+                }
+            }
+            Err(e) => {
+                failed.store(true, Ordering::Release);
+                for (_, _, reply) in batch.replies {
+                    let _ = reply.send(Err(NodeError::Store(e.to_string())));
+                }
+            }
+        }
+        if let Some(done) = batch.stop {
+            let _ = done.send(());
+            return;
+        }
+    }
+}

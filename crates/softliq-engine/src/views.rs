@@ -1,0 +1,57 @@
+//! The market as health sees it at the current command's time: two risk snapshots, one at
+//! spot prices (borrowing, withdrawing) and one at the market's liquidation prices (SPEC §8),
+//! both with every pool's indices projected to that time by the same accrual the pools run.
+//! Rebuilt when time moves or a price, parameter or index changes other than by accrual.
+
+use softliq_core::health::{AssetRisk, RiskSnapshot};
+
+use crate::state::State;
+
+/// Cached snapshots at `now_s`.
+#[derive(Clone, Debug, Default)]
+pub struct Views {
+    now_s: u64,
+    valid: bool,
+    pub spot: RiskSnapshot,
+    pub liq: RiskSnapshot,
+}
+
+impl Views {
+    /// Marks the snapshots out of date (a price, parameter or non-accrual index changed).
+    pub fn invalidate(&mut self) {
+        self.valid = false;
+    }
+
+    /// Brings the snapshots to `now_s`.
+    pub fn refresh(&mut self, state: &State, now_s: u64) {
+        if self.valid && self.now_s == now_s {
+            return;
+        }
+        let mut spot = RiskSnapshot::new();
+        let mut liq = RiskSnapshot::new();
+        for (i, asset) in state.assets.iter().enumerate() {
+            let oracle = &state.oracles[i];
+            let mut pool = state.pools[i].clone();
+            // Projection only: an accrual that fails (absurd idle time) leaves the indices as
+            // they are, and the command that touches the pool will be refused for it.
+            let _ = pool.accrue(now_s.max(pool.last_accrual_s()), asset.params());
+            let stale = oracle.is_stale(now_s, &asset.params().oracle);
+            if let Some(price) = oracle.price {
+                let mut risk = AssetRisk::new(asset, &pool, price);
+                risk.stale = stale;
+                spot.set(asset.id, risk);
+            }
+            if let Some(price) = oracle.liquidation_price(state.market.liquidation_price, now_s) {
+                let mut risk = AssetRisk::new(asset, &pool, price);
+                risk.stale = stale;
+                liq.set(asset.id, risk);
+            }
+        }
+        *self = Self {
+            now_s,
+            valid: true,
+            spot,
+            liq,
+        };
+    }
+}

@@ -1,0 +1,272 @@
+//! A seeded synthetic market: three assets, a lender, `n` borrowers at health factors between
+//! 1.08 and 3, and an endless mixed stream of commands (deposits, withdrawals, borrows,
+//! repayments, price moves with occasional crashes, time steps and blind liquidation calls).
+//! The same seed gives the same commands; tests, benchmarks, the crash test and demos use it.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use softliq_core::account::AccountId;
+use softliq_core::asset::{AssetId, AssetParams, OracleGuards, RateModel};
+use softliq_core::money::{Decimals, Ratio};
+
+use crate::command::{ClientId, Command, CommandBody};
+
+/// The lender's account (the first user account): supplies the stablecoin and liquidates.
+pub const LENDER: AccountId = AccountId(2);
+pub const USDC: AssetId = AssetId(0);
+pub const WETH: AssetId = AssetId(1);
+pub const WBTC: AssetId = AssetId(2);
+
+fn bps(n: u128) -> Ratio {
+    Ratio::from_raw(n * 100_000_000_000_000)
+}
+
+/// Parameters in the style of a large lending market.
+#[must_use]
+pub fn params(decimals: u8, cf_bps: u128, lt_bps: u128) -> AssetParams {
+    AssetParams {
+        decimals: Decimals::new(decimals).expect("decimals ≤ 30"),
+        collateral_factor: bps(cf_bps),
+        liquidation_threshold: bps(lt_bps),
+        borrow_weight: bps(10_000),
+        liquidation_penalty: bps(500),
+        liquidation_discount: bps(400),
+        reserve_factor: bps(1_000),
+        rate_model: RateModel {
+            base: bps(0),
+            slope1: bps(400),
+            slope2: bps(6_000),
+            optimal_utilisation: bps(9_000),
+        },
+        supply_cap: None,
+        borrow_cap: None,
+        oracle: OracleGuards {
+            max_staleness_s: 3_600,
+            max_jump: bps(1_000),
+            confirm_s: 300,
+        },
+    }
+}
+
+/// Formats `units / 10^places` as a decimal string.
+fn decimal(units: u64, places: u32) -> String {
+    let scale = 10u64.pow(places);
+    format!(
+        "{}.{:0width$}",
+        units / scale,
+        units % scale,
+        width = places as usize
+    )
+}
+
+/// The generator.
+#[derive(Debug)]
+pub struct Workload {
+    rng: ChaCha8Rng,
+    next_client: u128,
+    now_s: u64,
+    commands_per_s: u64,
+    in_second: u64,
+    borrowers: u64,
+    /// USDC, WETH and WBTC prices in micro-USD.
+    prices_micro: [u64; 3],
+}
+
+impl Workload {
+    /// A generator for `borrowers` borrowers; the clock moves one second every
+    /// `commands_per_s` commands.
+    #[must_use]
+    pub fn new(seed: u64, borrowers: u64, commands_per_s: u64) -> Self {
+        Self {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            next_client: 1,
+            now_s: 1_700_000_000,
+            commands_per_s: commands_per_s.max(1),
+            in_second: 0,
+            borrowers: borrowers.max(1),
+            prices_micro: [1_000_000, 3_000_000_000, 60_000_000_000],
+        }
+    }
+
+    fn command(&mut self, body: CommandBody) -> Command {
+        self.in_second += 1;
+        if self.in_second >= self.commands_per_s {
+            self.in_second = 0;
+            self.now_s += 1;
+        }
+        let client_id = ClientId(self.next_client);
+        self.next_client += 1;
+        Command {
+            client_id,
+            timestamp_s: self.now_s,
+            body,
+        }
+    }
+
+    fn price(&mut self, which: usize) -> Command {
+        let asset = [USDC, WETH, WBTC][which];
+        let body = CommandBody::PostPrice {
+            asset,
+            price: decimal(self.prices_micro[which], 6),
+            published_s: self.now_s,
+        };
+        // A price posted at `now_s` must be newer than the last: step the clock first.
+        self.in_second = self.commands_per_s;
+        let mut cmd = self.command(body);
+        if let CommandBody::PostPrice { published_s, .. } = &mut cmd.body {
+            *published_s = cmd.timestamp_s;
+        }
+        cmd
+    }
+
+    /// The market and its accounts: listings, first prices, the lender's deposit, and every
+    /// borrower's collateral and loan.
+    pub fn setup(&mut self) -> Vec<Command> {
+        let mut out = vec![
+            self.command(CommandBody::ListAsset {
+                symbol: "USDC".into(),
+                params: params(6, 8_000, 8_500),
+            }),
+            self.command(CommandBody::ListAsset {
+                symbol: "WETH".into(),
+                params: params(18, 8_000, 8_250),
+            }),
+            self.command(CommandBody::ListAsset {
+                symbol: "WBTC".into(),
+                params: params(8, 7_300, 7_800),
+            }),
+        ];
+        out.push(self.price(0));
+        out.push(self.price(1));
+        out.push(self.price(2));
+        out.push(self.command(CommandBody::OpenAccount {
+            owner: "lender".into(),
+        }));
+        out.push(self.command(CommandBody::Deposit {
+            account: LENDER,
+            asset: USDC,
+            amount: "100000000000".into(),
+        }));
+        for i in 0..self.borrowers {
+            out.extend(self.borrower(AccountId(LENDER.0 + 1 + i)));
+        }
+        out
+    }
+
+    fn borrower(&mut self, id: AccountId) -> Vec<Command> {
+        let weth = self.rng.random_bool(0.6);
+        let (asset, which, places, lt_bps, max_units) = if weth {
+            (WETH, 1, 3, 8_250u64, 50_000u64)
+        } else {
+            (WBTC, 2, 5, 7_800, 300_000)
+        };
+        // Power-law sizes: most accounts small, a few large.
+        let u: f64 = self.rng.random_range(0.0..1.0);
+        let units = ((max_units as f64) * u.powi(3)).max(10.0) as u64;
+        let value_micro =
+            u128::from(units) * u128::from(self.prices_micro[which]) / 10u128.pow(places);
+        let hf_bps = self.rng.random_range(10_800u64..30_000);
+        let borrow_micro = value_micro * u128::from(lt_bps) / u128::from(hf_bps);
+        let owner = format!("borrower-{}", id.0);
+        vec![
+            self.command(CommandBody::OpenAccount { owner }),
+            self.command(CommandBody::Deposit {
+                account: id,
+                asset,
+                amount: decimal(units, places),
+            }),
+            self.command(CommandBody::Borrow {
+                account: id,
+                asset: USDC,
+                amount: decimal(
+                    u64::try_from(borrow_micro / 10_000)
+                        .unwrap_or(u64::MAX)
+                        .max(1),
+                    2,
+                ),
+            }),
+        ]
+    }
+
+    fn random_borrower(&mut self) -> AccountId {
+        AccountId(LENDER.0 + 1 + self.rng.random_range(0..self.borrowers))
+    }
+
+    /// The next command of the mixed stream.
+    pub fn next_command(&mut self) -> Command {
+        let roll = self.rng.random_range(0..100u32);
+        let account = self.random_borrower();
+        let small = |rng: &mut ChaCha8Rng, max: u64| rng.random_range(1..=max);
+        match roll {
+            0..25 => {
+                let (asset, amount) = if self.rng.random_bool(0.5) {
+                    (WETH, decimal(small(&mut self.rng, 2_000), 3))
+                } else {
+                    (WBTC, decimal(small(&mut self.rng, 10_000), 5))
+                };
+                self.command(CommandBody::Deposit {
+                    account,
+                    asset,
+                    amount,
+                })
+            }
+            25..35 => {
+                let amount = decimal(small(&mut self.rng, 500), 3);
+                self.command(CommandBody::Withdraw {
+                    account,
+                    asset: WETH,
+                    amount,
+                })
+            }
+            35..55 => {
+                let amount = decimal(small(&mut self.rng, 50_000), 2);
+                self.command(CommandBody::Borrow {
+                    account,
+                    asset: USDC,
+                    amount,
+                })
+            }
+            55..75 => {
+                let amount = decimal(small(&mut self.rng, 100_000), 2);
+                self.command(CommandBody::Repay {
+                    account,
+                    asset: USDC,
+                    amount,
+                })
+            }
+            75..90 => {
+                let which = self.rng.random_range(0..3usize);
+                let crash = self.rng.random_bool(0.03);
+                let step = if which == 0 {
+                    0
+                } else if crash {
+                    -800
+                } else {
+                    self.rng.random_range(-50i64..=50)
+                };
+                let p = self.prices_micro[which] as i64;
+                self.prices_micro[which] = (p + p * step / 10_000).max(1_000_000) as u64;
+                self.price(which)
+            }
+            90..93 => {
+                self.in_second = self.commands_per_s;
+                self.command(CommandBody::AdvanceTime)
+            }
+            _ => {
+                let collateral = if self.rng.random_bool(0.6) {
+                    WETH
+                } else {
+                    WBTC
+                };
+                self.command(CommandBody::Liquidate {
+                    liquidator: LENDER,
+                    borrower: account,
+                    debt_asset: USDC,
+                    collateral_asset: collateral,
+                    max_repay: "1000000".into(),
+                    min_collateral_out: "0".into(),
+                })
+            }
+        }
+    }
+}
