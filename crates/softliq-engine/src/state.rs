@@ -95,6 +95,12 @@ impl Receipts {
         }
     }
 
+    /// The most recent receipt: the last accepted command.
+    #[must_use]
+    pub fn last(&self) -> Option<&Receipt> {
+        self.order.back()
+    }
+
     #[must_use]
     pub fn len(&self) -> usize {
         self.order.len()

@@ -24,6 +24,11 @@ enum Command {
     Account(commands::account::Args),
     /// Quote a liquidation, run it until healthy, or compare all five policies.
     Liquidate(commands::liquidate::Args),
+    /// Rebuild the state from a data directory and check it: hashes, commands, invariants.
+    Replay(commands::replay::Args),
+    /// Drive the seeded synthetic workload into a data directory (used by the crash test).
+    #[command(hide = true)]
+    Drive(commands::drive::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +36,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Account(args) => commands::account::run(&args),
         Command::Liquidate(args) => commands::liquidate::run(&args),
+        Command::Replay(args) => commands::replay::run(&args),
+        Command::Drive(args) => commands::drive::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,3 +1,5 @@
 pub mod account;
+pub mod drive;
 pub mod inputs;
 pub mod liquidate;
+pub mod replay;
