@@ -6,6 +6,7 @@
 //! - recovery succeeds: every logged command re-applies with exactly its logged events, so no
 //!   command is half-applied (a batch is one SQLite transaction);
 //! - the recovered state's hash equals the hash of a replay of the whole log from empty.
+//!
 //! The next round restarts the child on the same directory, so recovery is also exercised
 //! under load.
 
