@@ -197,11 +197,25 @@ impl Engine {
                 | CommandBody::UpdateParams { .. }
                 | CommandBody::SetPolicy { .. }
                 | CommandBody::ListAsset { .. }
-                | CommandBody::Liquidate { .. }
-        );
+        ) || events.iter().any(|e| {
+            // Socialised bad debt lowers a supply index: every supplier of it may have moved.
+            matches!(e, Event::BadDebt { step, .. } if step.socialised().is_some())
+        });
         let mut candidates = touched;
         if everyone {
-            candidates.extend(self.watch.candidates(&self.state, &self.views.liq));
+            let mut watched = self.watch.candidates(&self.state, &self.views.liq);
+            // A price update re-evaluates the holders of that asset only: other accounts can
+            // have moved by interest alone, which the next time step (or the next price of an
+            // asset they hold) reports. This keeps a price update proportional to the accounts
+            // near liquidation that hold the asset.
+            if let CommandBody::PostPrice { asset, .. } = cmd.body {
+                watched.retain(|id| {
+                    self.state
+                        .account(*id)
+                        .is_some_and(|e| !e.account.position(asset).is_empty())
+                });
+            }
+            candidates.extend(watched);
             candidates.sort_unstable();
             candidates.dedup();
         }

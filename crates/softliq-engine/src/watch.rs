@@ -36,8 +36,9 @@ const BUCKETS: usize = 360;
 /// Relative slack against float rounding (the bound is computed in `f64`; the decision is
 /// always the exact integer one).
 const SLACK: f64 = 1e-9;
-/// The watched list may grow to this many accounts (or 1/16 of all) before a rebuild.
-const WATCH_MIN: usize = 4096;
+/// The watched list may grow to twice its size after a rebuild plus this many accounts (plus
+/// 1/256 of all) before the next rebuild.
+const WATCH_MIN: usize = 256;
 
 /// The detection index.
 #[derive(Debug, Default)]
@@ -55,6 +56,9 @@ pub struct Watch {
     dirty_mark: Vec<bool>,
     entries: usize,
     accounts: usize,
+    /// The watched list's length right after the last rebuild (the accounts liquidatable or
+    /// within rounding of it then): the list may grow by a bounded amount past it.
+    watched_after_rebuild: usize,
 }
 
 fn bucket_of(rho: f64) -> usize {
@@ -140,6 +144,7 @@ impl Watch {
         for &id in &state.flagged {
             self.watch(id);
         }
+        self.watched_after_rebuild = self.list.len();
     }
 
     fn grow(&mut self, n: usize) {
@@ -231,9 +236,8 @@ impl Watch {
     /// evaluation stays proportional to the accounts near liquidation.
     pub fn maybe_rebuild(&mut self, state: &State, liq: &RiskSnapshot) {
         let n = state.accounts.len();
-        if self.list.len() > WATCH_MIN.max(n / 16)
-            || self.entries > 4 * n.max(self.accounts) + 1_000_000
-        {
+        let grown = self.list.len() > 2 * self.watched_after_rebuild + WATCH_MIN + n / 256;
+        if grown || self.entries > 4 * n.max(self.accounts) + 1_000_000 {
             self.rebuild(state, liq);
         }
     }

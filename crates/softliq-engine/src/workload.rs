@@ -68,6 +68,11 @@ pub struct Workload {
     commands_per_s: u64,
     in_second: u64,
     borrowers: u64,
+    /// Largest ordinary price step, in basis points, and the chance of an 8% jump.
+    step_bps: i64,
+    jump_probability: f64,
+    /// Whether jumps only go down (a crash-prone market) or both ways (no drift).
+    crashes_only: bool,
     /// USDC, WETH and WBTC prices in micro-USD.
     prices_micro: [u64; 3],
 }
@@ -85,7 +90,20 @@ impl Workload {
             in_second: 0,
             borrowers: borrowers.max(1),
             prices_micro: [1_000_000, 3_000_000_000, 60_000_000_000],
+            step_bps: 20,
+            jump_probability: 0.002,
+            crashes_only: false,
         }
+    }
+
+    /// A crash-prone market: steps up to 0.5% and an 8% fall on 3% of price updates (for tests
+    /// that need many liquidations in a short stream).
+    #[must_use]
+    pub const fn volatile(mut self) -> Self {
+        self.step_bps = 50;
+        self.jump_probability = 0.03;
+        self.crashes_only = true;
+        self
     }
 
     fn command(&mut self, body: CommandBody) -> Command {
@@ -192,6 +210,33 @@ impl Workload {
         AccountId(LENDER.0 + 1 + self.rng.random_range(0..self.borrowers))
     }
 
+    /// The next command, with liquidation calls aimed at an account the engine has flagged
+    /// (as a keeper would) rather than at random.
+    pub fn next_command_for(&mut self, state: &crate::state::State) -> Command {
+        let mut cmd = self.next_command();
+        if let CommandBody::Liquidate {
+            borrower,
+            collateral_asset,
+            ..
+        } = &mut cmd.body
+        {
+            let from = self.random_borrower();
+            if let Some(target) = state
+                .flagged
+                .range(from..)
+                .next()
+                .or_else(|| state.flagged.iter().next())
+            {
+                *borrower = *target;
+                let account = &state.accounts[target.0 as usize].account;
+                if let Some(p) = account.positions().iter().find(|p| !p.supply.is_zero()) {
+                    *collateral_asset = p.asset;
+                }
+            }
+        }
+        cmd
+    }
+
     /// The next command of the mixed stream.
     pub fn next_command(&mut self) -> Command {
         let roll = self.rng.random_range(0..100u32);
@@ -236,13 +281,18 @@ impl Workload {
             }
             75..90 => {
                 let which = self.rng.random_range(0..3usize);
-                let crash = self.rng.random_bool(0.03);
+                let crash = self.rng.random_bool(self.jump_probability);
                 let step = if which == 0 {
                     0
                 } else if crash {
-                    -800
+                    // Jumps both ways, so the walk has no drift.
+                    if self.crashes_only || self.rng.random_bool(0.5) {
+                        -800
+                    } else {
+                        800
+                    }
                 } else {
-                    self.rng.random_range(-50i64..=50)
+                    self.rng.random_range(-self.step_bps..=self.step_bps)
                 };
                 let p = self.prices_micro[which] as i64;
                 self.prices_micro[which] = (p + p * step / 10_000).max(1_000_000) as u64;

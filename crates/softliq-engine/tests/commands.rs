@@ -105,7 +105,11 @@ impl Market {
         let r = self.engine.apply(c).expect_err("must be refused");
         assert_eq!((r.code, r.field.as_str()), (code, field), "{r}");
         assert!(!r.message.is_empty());
-        assert_eq!(self.engine.state().hash(), before, "a rejection changed the state");
+        assert_eq!(
+            self.engine.state().hash(),
+            before,
+            "a rejection changed the state"
+        );
     }
 
     fn refuse(&mut self, body: CommandBody, code: Code, field: &str) {
@@ -149,12 +153,26 @@ fn bad_amounts_are_refused_with_the_field_named() {
 fn unknown_and_reserved_ids_are_refused() {
     let mut m = Market::new();
     m.refuse(dep(ALICE, AssetId(9), "1"), Code::UnknownAsset, "asset");
-    m.refuse(dep(AccountId(99), USDC, "1"), Code::UnknownAccount, "account");
-    m.refuse(dep(AccountId(0), USDC, "1"), Code::ReservedAccount, "account");
-    m.refuse(dep(AccountId(1), USDC, "1"), Code::ReservedAccount, "account");
+    m.refuse(
+        dep(AccountId(99), USDC, "1"),
+        Code::UnknownAccount,
+        "account",
+    );
+    m.refuse(
+        dep(AccountId(0), USDC, "1"),
+        Code::ReservedAccount,
+        "account",
+    );
+    m.refuse(
+        dep(AccountId(1), USDC, "1"),
+        Code::ReservedAccount,
+        "account",
+    );
     m.refuse(price(AssetId(7), "1", T0), Code::UnknownAsset, "asset");
     m.refuse(
-        CommandBody::OpenAccount { owner: String::new() },
+        CommandBody::OpenAccount {
+            owner: String::new(),
+        },
         Code::InvalidParams,
         "owner",
     );
@@ -212,7 +230,11 @@ fn idempotency_and_time() {
     m.now = T0 + 10;
     m.ok(dep(ALICE, WETH, "1"));
     m.now = T0 + 9;
-    m.refuse(dep(ALICE, WETH, "1"), Code::TimeWentBackwards, "timestamp_s");
+    m.refuse(
+        dep(ALICE, WETH, "1"),
+        Code::TimeWentBackwards,
+        "timestamp_s",
+    );
 }
 
 #[test]
@@ -221,11 +243,19 @@ fn prices_zero_future_old_or_stale_are_refused() {
     m.now = T0 + 100;
     m.refuse(price(WETH, "0", T0 + 100), Code::InvalidPrice, "price");
     m.refuse(price(WETH, "-1", T0 + 100), Code::InvalidPrice, "price");
-    m.refuse(price(WETH, "3000", T0 + 101), Code::InvalidPrice, "published_s");
+    m.refuse(
+        price(WETH, "3000", T0 + 101),
+        Code::InvalidPrice,
+        "published_s",
+    );
     m.refuse(price(WETH, "3000", T0), Code::InvalidPrice, "published_s");
     // max_staleness_s is 3,600: a price published 3,601 s ago is stale on arrival.
     m.now = T0 + 3_701;
-    m.refuse(price(WETH, "3000", T0 + 100), Code::StalePrice, "published_s");
+    m.refuse(
+        price(WETH, "3000", T0 + 100),
+        Code::StalePrice,
+        "published_s",
+    );
     // And with the last prices now over an hour old, borrowing and liquidating wait.
     m.refuse(borrow(ALICE, "1"), Code::StalePrice, "asset");
     m.refuse(liquidate("1000", "0"), Code::StalePrice, "debt_asset");
@@ -243,14 +273,28 @@ fn jump_opens_the_breaker_until_confirmed() {
     // be liquidated yet.
     let ev = m.ok(price(WETH, "2400", m.now));
     assert_eq!(count(&ev, |e| matches!(e, Event::BreakerOpened { .. })), 1);
-    assert_eq!(count(&ev, |e| matches!(e, Event::BecameLiquidatable { account, .. } if *account == ALICE)), 1);
-    m.refuse(liquidate("1000", "0"), Code::BreakerOpen, "collateral_asset");
+    assert_eq!(
+        count(
+            &ev,
+            |e| matches!(e, Event::BecameLiquidatable { account, .. } if *account == ALICE)
+        ),
+        1
+    );
+    m.refuse(
+        liquidate("1000", "0"),
+        Code::BreakerOpen,
+        "collateral_asset",
+    );
     // A confirming update within 10% of the jumped price closes it.
     m.now += 10;
     let ev = m.ok(price(WETH, "2390", m.now));
     assert_eq!(count(&ev, |e| matches!(e, Event::BreakerClosed { .. })), 1);
     // The slippage floor: Alice's call pays ~ (1000·1.04)/2390 ≈ 0.435 WETH.
-    m.refuse(liquidate("1000", "0.5"), Code::Slippage, "min_collateral_out");
+    m.refuse(
+        liquidate("1000", "0.5"),
+        Code::Slippage,
+        "min_collateral_out",
+    );
     let ev = m.ok(liquidate("1000", "0.4"));
     assert_eq!(count(&ev, |e| matches!(e, Event::Liquidated { .. })), 1);
 }
@@ -261,7 +305,11 @@ fn breaker_expires_after_confirm_s() {
     m.now += 10;
     m.ok(price(WETH, "2400", m.now));
     m.now += 299;
-    m.refuse(liquidate("1000", "0"), Code::BreakerOpen, "collateral_asset");
+    m.refuse(
+        liquidate("1000", "0"),
+        Code::BreakerOpen,
+        "collateral_asset",
+    );
     m.now += 1;
     m.ok(liquidate("1000", "0"));
 }
@@ -296,7 +344,10 @@ fn delayed_liquidation_price_lags_spot() {
     m.refuse(liquidate("1000", "0"), Code::NotLiquidatable, "borrower");
     m.now += 20;
     let ev = m.ok(price(WETH, "2401", m.now));
-    assert_eq!(count(&ev, |e| matches!(e, Event::BecameLiquidatable { .. })), 1);
+    assert_eq!(
+        count(&ev, |e| matches!(e, Event::BecameLiquidatable { .. })),
+        1
+    );
     m.ok(liquidate("1000", "0"));
     m.refuse(
         CommandBody::SetPolicy {
@@ -325,11 +376,17 @@ fn twap_is_the_time_weighted_mean() {
     // [1000, 1500): 100 for 100 s, 105 for 300 s, 110 for 100 s → 52,500 / 500 = 105.
     assert_eq!(twap(1_500, 500), p(105));
     // Window starting inside the first step: [1050, 1500): 100·50 + 105·300 + 110·100 = 47,500 / 450.
-    assert_eq!(twap(1_500, 450).raw(), 47_500 * 1_000_000_000_000_000_000 / 450);
+    assert_eq!(
+        twap(1_500, 450).raw(),
+        47_500 * 1_000_000_000_000_000_000 / 450
+    );
     // A window reaching before the first price averages over what exists.
     assert_eq!(twap(1_500, 10_000), p(105));
     // [1200, 1500): 105·200 + 110·100 = 32,000 / 300, rounded down.
-    assert_eq!(twap(1_500, 300).raw(), 32_000 * 1_000_000_000_000_000_000 / 300);
+    assert_eq!(
+        twap(1_500, 300).raw(),
+        32_000 * 1_000_000_000_000_000_000 / 300
+    );
     // Delayed: the last price at least 200 s old at 1,450 is the one from 1,100.
     assert_eq!(
         o.liquidation_price(PriceSource::Delayed { delay_s: 200 }, 1_450),

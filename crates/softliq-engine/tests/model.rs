@@ -204,8 +204,8 @@ impl Run {
                 let mut next = m.clone();
                 let feasible = if withdraw {
                     let shares = mul_div(amt, RAY, m.index[ai], Rounding::Up).expect("shares");
-                    let ok = amt <= m.cash[ai]
-                        && (amt as f64) <= m.amount(ai, m.supply[i][ai]) + 0.5;
+                    let ok =
+                        amt <= m.cash[ai] && (amt as f64) <= m.amount(ai, m.supply[i][ai]) + 0.5;
                     next.supply[i][ai] = next.supply[i][ai].saturating_sub(shares);
                     ok
                 } else {
@@ -330,7 +330,8 @@ impl Run {
                         repaid_usd <= 0.2 * debt * (1.0 + 1e-9) + self.model.value(da, 1.0) + 1e-9
                             || debt < 10.0 + 1e-6
                             || spiral,
-                        "repaid {repaid_usd} of {debt} ({:?})", q.bound
+                        "repaid {repaid_usd} of {debt} ({:?})",
+                        q.bound
                     );
                     self.model.debt[i][da] -= q.debt_shares_burned.raw();
                     self.model.cash[da] += q.repaid.raw();
@@ -427,5 +428,8 @@ fn the_model_run_exercises_liquidations() {
         }
     }
     let settled = LIQUIDATIONS.load(std::sync::atomic::Ordering::Relaxed) - before;
-    assert!(settled >= 20, "only {settled} liquidations in 128 sequences");
+    assert!(
+        settled >= 20,
+        "only {settled} liquidations in 128 sequences"
+    );
 }

@@ -14,7 +14,7 @@ fn audited() -> EngineConfig {
 
 #[test]
 fn workload_keeps_invariants_and_detection_matches_full_scan() {
-    let mut w = Workload::new(7, 300, 50);
+    let mut w = Workload::new(7, 300, 50).volatile();
     let mut engine = Engine::new(audited());
     for cmd in w.setup() {
         engine
@@ -24,7 +24,7 @@ fn workload_keeps_invariants_and_detection_matches_full_scan() {
     let mut accepted: BTreeMap<&str, u32> = BTreeMap::new();
     let (mut liquidations, mut crossings, mut checks) = (0, 0, 0);
     for i in 0..30_000 {
-        let cmd = w.next_command();
+        let cmd = w.next_command_for(engine.state());
         let result = engine.apply(&cmd);
         if let Err(r) = &result {
             assert!(
@@ -46,13 +46,30 @@ fn workload_keeps_invariants_and_detection_matches_full_scan() {
             .iter()
             .filter(|e| matches!(e, Event::BecameLiquidatable { .. }))
             .count();
-        if matches!(
-            cmd.body,
-            CommandBody::PostPrice { .. } | CommandBody::AdvanceTime
-        ) {
-            let flagged = engine.state().flagged.clone();
-            assert_eq!(flagged, engine.scan_liquidatable(), "after command {i}");
-            checks += 1;
+        // After a time step every account is up to date; after a price update, every holder
+        // of that asset.
+        let holds = |state: &softliq_engine::State, id: &softliq_core::account::AccountId, a| {
+            !state.accounts[id.0 as usize].account.position(a).is_empty()
+        };
+        match cmd.body {
+            CommandBody::AdvanceTime => {
+                let flagged = engine.state().flagged.clone();
+                assert_eq!(flagged, engine.scan_liquidatable(), "after command {i}");
+                checks += 1;
+            }
+            CommandBody::PostPrice { asset, .. } => {
+                let scan = engine.scan_liquidatable();
+                let state = engine.state();
+                let of = |set: &std::collections::BTreeSet<_>| {
+                    set.iter()
+                        .filter(|id| holds(state, id, asset))
+                        .copied()
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(of(&state.flagged), of(&scan), "after command {i}");
+                checks += 1;
+            }
+            _ => {}
         }
         if i % 2_000 == 0 {
             engine.audit_full().expect("full audit");
@@ -81,7 +98,7 @@ fn workload_keeps_invariants_and_detection_matches_full_scan() {
 #[test]
 fn durable_run_recovers_to_the_replayed_state() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut w = Workload::new(11, 100, 20);
+    let mut w = Workload::new(11, 100, 20).volatile();
     let mut commands = w.setup();
     commands.extend((0..3_000).map(|_| w.next_command()));
 

@@ -40,7 +40,7 @@ pub fn run(args: &Args) -> Result<()> {
             ..NodeConfig::default()
         },
     );
-    let mut w = Workload::new(args.seed, args.borrowers, 20);
+    let mut w = Workload::new(args.seed, args.borrowers, 20).volatile();
     let commands = w
         .setup()
         .into_iter()

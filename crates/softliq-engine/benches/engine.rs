@@ -1,0 +1,222 @@
+//! `cargo bench --bench engine`: the engine's four targets, printed as figures.
+//!
+//! 1. In memory: the workload's mixed stream over 1,000,000 borrowers (commands/s).
+//! 2. Detection: one price update moving WETH by 1% (and by 0.25%) over those accounts:
+//!    time of the update including the index's candidates and their exact evaluation, the
+//!    number that crossed, and a full scan's time beside it.
+//! 3. Durable: the stream through SQLite with group commit (commands/s, ack p50/p99).
+//! 4. Recovery: a snapshot of the 1,000,000-account state plus 100,000 logged commands.
+//!
+//! `SOFTLIQ_BENCH_ACCOUNTS` overrides the account count (for a quick run).
+
+use std::time::{Duration, Instant};
+
+use softliq_engine::store::{self, Entry, NodeConfig, SqliteStore, Store};
+use softliq_engine::workload::{WETH, Workload};
+use softliq_engine::{ClientId, Command, CommandBody, Engine, EngineConfig, Event};
+
+fn accounts() -> u64 {
+    std::env::var("SOFTLIQ_BENCH_ACCOUNTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+fn fast() -> EngineConfig {
+    EngineConfig { audit: false }
+}
+
+fn main() {
+    let n = accounts();
+    let mut w = Workload::new(1, n, 1_000);
+    let mut engine = Engine::new(fast());
+    let t = Instant::now();
+    let setup = w.setup();
+    let setup_len = setup.len();
+    for cmd in &setup {
+        engine.apply(cmd).expect("setup");
+    }
+    println!(
+        "setup: {setup_len} commands ({n} borrowers) in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    // 1. In-memory mix.
+    let total = 1_000_000;
+    let (mut accepted, mut busy) = (0u64, Duration::ZERO);
+    for _ in 0..total {
+        let cmd = w.next_command_for(engine.state());
+        let t = Instant::now();
+        accepted += u64::from(engine.apply(&cmd).is_ok());
+        busy += t.elapsed();
+    }
+    let secs = busy.as_secs_f64();
+    println!(
+        "in-memory mix: {total} commands in {secs:.2} s of apply = {:.0} commands/s \
+         ({accepted} accepted, {} flagged at the end)",
+        f64::from(total) / secs,
+        engine.state().flagged.len()
+    );
+
+    // 2. Detection.
+    detection(&mut engine, &mut w, 10_000, "1%");
+    detection(&mut engine, &mut w, 2_500, "0.25%");
+
+    // 3. Durable.
+    durable();
+
+    // 4. Recovery.
+    recovery(engine, &mut w);
+}
+
+fn weth_price(engine: &Engine) -> u128 {
+    engine.state().oracles[WETH.index()]
+        .price
+        .expect("WETH price")
+        .raw()
+}
+
+fn post(engine: &mut Engine, id: u128, raw: u128) -> (Duration, Vec<Event>) {
+    let now = engine.state().now_s + 1;
+    let text = softliq_core::money::Price::from_raw(raw).to_string();
+    let cmd = Command {
+        client_id: ClientId(id),
+        timestamp_s: now,
+        body: CommandBody::PostPrice {
+            asset: WETH,
+            price: text,
+            published_s: now,
+        },
+    };
+    let t = Instant::now();
+    let events = engine.apply(&cmd).expect("price");
+    (t.elapsed(), events)
+}
+
+/// Moves WETH down by `bps_e2 / 1e6` relative, timing the update and a full scan.
+fn detection(engine: &mut Engine, w: &mut Workload, ppm: u128, label: &str) {
+    let _ = w;
+    let mut id = u128::MAX / 2 + ppm * 1_000;
+    for _ in 0..5 {
+        let p = weth_price(engine);
+        id += 1;
+        let (took, events) = post(engine, id, p - p * ppm / 1_000_000);
+        let crossed = events
+            .iter()
+            .filter(|e| matches!(e, Event::BecameLiquidatable { .. }))
+            .count();
+        let t = Instant::now();
+        let scanned = engine.scan_liquidatable().len();
+        let scan = t.elapsed();
+        println!(
+            "detection ({label} WETH move): {crossed} crossed, update {:.3} ms ({} watched); \
+             full scan {:.1} ms ({scanned} liquidatable)",
+            took.as_secs_f64() * 1e3,
+            engine.watched_len(),
+            scan.as_secs_f64() * 1e3
+        );
+    }
+}
+
+fn durable() {
+    let dir = std::env::temp_dir().join(format!("softliq-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut w = Workload::new(2, 10_000, 1_000);
+    let mut engine = Engine::new(fast());
+    for cmd in w.setup() {
+        engine.apply(&cmd).expect("setup");
+    }
+    let db = SqliteStore::open(&dir).expect("store");
+    let node = store::spawn(
+        Engine::from_state(engine.state().clone(), fast()),
+        db,
+        NodeConfig {
+            snapshot_every: u64::MAX,
+            ..NodeConfig::default()
+        },
+    );
+    let total = 300_000;
+    let commands: Vec<Command> = (0..total).map(|_| w.next_command()).collect();
+    let (tx, rx) = std::sync::mpsc::sync_channel(8_192);
+    let waiter = std::thread::spawn(move || {
+        let mut latencies = Vec::with_capacity(total);
+        for (sent, reply) in rx {
+            let sent: Instant = sent;
+            let reply: std::sync::mpsc::Receiver<_> = reply;
+            let _ = reply.recv();
+            latencies.push(sent.elapsed());
+        }
+        latencies
+    });
+    let t = Instant::now();
+    for cmd in commands {
+        let sent = Instant::now();
+        tx.send((sent, node.submit(cmd))).expect("waiter");
+    }
+    drop(tx);
+    let mut latencies = waiter.join().expect("waiter");
+    let secs = t.elapsed().as_secs_f64();
+    node.shutdown();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e3;
+    println!(
+        "durable (SQLite WAL, synchronous=FULL, group commit): {total} commands in {secs:.2} s = \
+         {:.0} commands/s; ack p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        total as f64 / secs,
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn recovery(mut engine: Engine, w: &mut Workload) {
+    let dir = std::env::temp_dir().join(format!("softliq-bench-rec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut db = SqliteStore::open(&dir).expect("store");
+    let t = Instant::now();
+    let bytes = engine.state().encode();
+    let seq = engine.state().seq;
+    db.append(&[], Some((seq, &bytes))).expect("snapshot");
+    println!(
+        "snapshot: {} accounts, {:.0} MB, encoded and written in {:.2} s",
+        engine.state().accounts.len(),
+        bytes.len() as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    let mut batch = Vec::new();
+    let mut logged = 0;
+    while logged < 100_000 {
+        let cmd = w.next_command();
+        if let Ok(events) = engine.apply(&cmd) {
+            batch.push(Entry {
+                seq: engine.state().seq,
+                command: cmd,
+                events,
+            });
+            logged += 1;
+            if batch.len() == 5_000 {
+                db.append(&batch, None).expect("append");
+                batch.clear();
+            }
+        }
+    }
+    db.append(&batch, None).expect("append");
+    let expected = engine.state().hash();
+    drop(engine);
+    drop(db);
+    let t = Instant::now();
+    let mut db = SqliteStore::open(&dir).expect("reopen");
+    let (recovered, report) = store::recover(&mut db, fast()).expect("recover");
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(
+        recovered.state().hash(),
+        expected,
+        "recovered state differs"
+    );
+    println!(
+        "recovery: snapshot at {} + {} commands replayed in {secs:.2} s (hash matches)",
+        report.snapshot_seq, report.replayed
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
