@@ -81,10 +81,10 @@ impl Model {
     /// (borrowing power, liquidation collateral, debt) in USD.
     fn totals(&self, acct: usize) -> (f64, f64, f64) {
         let (mut b, mut c, mut d) = (0.0, 0.0, 0.0);
-        for a in 0..3 {
+        for (a, asset) in ASSETS.iter().enumerate() {
             let v = self.value(a, self.amount(a, self.supply[acct][a]));
-            b += v * ASSETS[a].3 as f64 / 1e4;
-            c += v * ASSETS[a].4 as f64 / 1e4;
+            b += v * asset.3 as f64 / 1e4;
+            c += v * asset.4 as f64 / 1e4;
             d += self.value(a, self.debt[acct][a] as f64);
         }
         (b, c, d)
