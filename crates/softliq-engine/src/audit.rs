@@ -15,14 +15,13 @@
 
 use softliq_core::account::{Account, AccountId};
 use softliq_core::asset::AssetId;
-use softliq_core::health::Health;
 use softliq_core::liquidation::Quote;
 use softliq_core::money::muldiv::mul_div;
 use softliq_core::money::{Amount, Rounding, Shares, Value, WAD};
 use softliq_core::pool::Pool;
 
 use crate::command::{Command, CommandBody};
-use crate::engine::Engine;
+use crate::engine::{Engine, liquidatable_at};
 use crate::event::Event;
 use crate::state::{INSURANCE, State, TREASURY};
 
@@ -79,8 +78,7 @@ impl Before {
             .into_iter()
             .map(|id| {
                 let account = state.accounts[id.0 as usize].account.clone();
-                let liquidatable =
-                    Health::of(&account, &engine.views.liq).is_ok_and(|h| h.is_liquidatable());
+                let liquidatable = liquidatable_at(&account, &engine.views.liq).0;
                 (id, account, liquidatable)
             })
             .collect();
@@ -155,7 +153,7 @@ pub(crate) fn after_command(
     if !socialised {
         for (id, _, was) in &before.accounts {
             let account = &state.accounts[id.0 as usize].account;
-            let is = Health::of(account, &engine.views.liq).is_ok_and(|h| h.is_liquidatable());
+            let is = liquidatable_at(account, &engine.views.liq).0;
             if is && !was {
                 return Err(format!(
                     "2 (no command makes a healthy account liquidatable): account {} after {}",

@@ -251,13 +251,9 @@ impl Engine {
     /// Whether `id` is liquidatable at the liquidation prices, and its health factor. An
     /// account that cannot be valued (an asset without a price) is not.
     fn liquidatable(&self, id: AccountId) -> (bool, Option<softliq_core::money::Ratio>) {
-        let Some(entry) = self.state.account(id) else {
-            return (false, None);
-        };
-        match Health::of(&entry.account, &self.views.liq) {
-            Ok(h) => (h.is_liquidatable(), h.health_factor()),
-            Err(_) => (false, None),
-        }
+        self.state.account(id).map_or((false, None), |e| {
+            liquidatable_at(&e.account, &self.views.liq)
+        })
     }
 
     /// Every liquidatable user account, by evaluating all of them: the reference the watch
@@ -284,6 +280,16 @@ impl Engine {
     pub fn audit_full(&self) -> Result<(), String> {
         audit::full(&self.state)
     }
+}
+
+/// Whether `account` is liquidatable at `snapshot`, and its health factor. An account that
+/// cannot be valued (an asset without a price) is not liquidatable.
+pub(crate) fn liquidatable_at(
+    account: &softliq_core::account::Account,
+    snapshot: &softliq_core::health::RiskSnapshot,
+) -> (bool, Option<softliq_core::money::Ratio>) {
+    Health::of(account, snapshot)
+        .map_or((false, None), |h| (h.is_liquidatable(), h.health_factor()))
 }
 
 /// Commands after which the cached snapshots stay right: they change balances and accrue

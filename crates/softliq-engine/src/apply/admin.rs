@@ -163,10 +163,7 @@ impl Engine {
 
     pub(crate) fn advance_time(&mut self, now_s: u64) -> Result<Vec<Event>, Rejection> {
         let mut events = Vec::new();
-        let pools = (0..self.state.assets.len())
-            .map(|i| self.accrued_pool(AssetId(i as u16), now_s, &mut events))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.state.pools = pools;
+        self.state.pools = self.accrued_pools(now_s, &mut events)?;
         Ok(events)
     }
 }

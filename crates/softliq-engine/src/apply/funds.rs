@@ -8,7 +8,8 @@
 use softliq_core::account::{Account, AccountId};
 use softliq_core::asset::AssetId;
 use softliq_core::health::Health;
-use softliq_core::money::Rounding;
+use softliq_core::money::{Amount, Rounding};
+use softliq_core::pool::Pool;
 
 use super::parse_amount;
 use crate::engine::Engine;
@@ -17,20 +18,35 @@ use crate::rejection::{Code, Rejection};
 use crate::state::INSURANCE;
 
 /// Which way a command moves tokens across the protocol's boundary.
+#[derive(Clone, Copy)]
 enum Direction {
     In,
     Out,
 }
 
 impl Engine {
-    fn record_flow(&mut self, asset: AssetId, amount: softliq_core::money::Amount, d: &Direction) {
-        let flows = &mut self.state.flows[asset.index()];
-        let slot = match d {
+    /// Writes back a pool and an account computed on copies, and records `amount` crossing
+    /// the protocol's boundary. The flow is summed before anything is written, so a failure
+    /// here still changes nothing.
+    fn commit(
+        &mut self,
+        asset: AssetId,
+        pool: Pool,
+        (index, account): (usize, Account),
+        (amount, direction): (Amount, Direction),
+    ) -> Result<(), Rejection> {
+        let mut flows = self.state.flows[asset.index()];
+        let slot = match direction {
             Direction::In => &mut flows.tokens_in,
             Direction::Out => &mut flows.tokens_out,
         };
-        // Cash fits in u128 and in ≥ cash, so these sums fit as long as the pool's did.
-        *slot = slot.checked_add(amount).unwrap_or(*slot);
+        *slot = slot
+            .checked_add(amount)
+            .map_err(|e| Rejection::math("amount", e))?;
+        self.state.flows[asset.index()] = flows;
+        self.state.pools[asset.index()] = pool;
+        self.state.accounts[index].account = account;
+        Ok(())
     }
 
     /// Refuses an account that would be unhealthy or depends on a stale price.
@@ -106,9 +122,7 @@ impl Engine {
         account
             .add_supply(asset, shares)
             .map_err(|e| Rejection::math("amount", e))?;
-        self.state.pools[asset.index()] = pool;
-        self.state.accounts[index].account = account;
-        self.record_flow(asset, amount, &Direction::In);
+        self.commit(asset, pool, (index, account), (amount, Direction::In))?;
         let id = AccountId(index as u64);
         events.push(if id == INSURANCE {
             Event::InsuranceFunded {
@@ -161,9 +175,7 @@ impl Engine {
             .remove_supply(asset, shares.min(held))
             .map_err(|e| Rejection::math("amount", e))?;
         self.check_health(&account)?;
-        self.state.pools[asset.index()] = pool;
-        self.state.accounts[index].account = account;
-        self.record_flow(asset, amount, &Direction::Out);
+        self.commit(asset, pool, (index, account), (amount, Direction::Out))?;
         events.push(Event::Withdrawn {
             account: id,
             asset,
@@ -194,9 +206,7 @@ impl Engine {
             .add_debt(asset, shares)
             .map_err(|e| Rejection::math("amount", e))?;
         self.check_health(&account)?;
-        self.state.pools[asset.index()] = pool;
-        self.state.accounts[index].account = account;
-        self.record_flow(asset, amount, &Direction::Out);
+        self.commit(asset, pool, (index, account), (amount, Direction::Out))?;
         events.push(Event::Borrowed {
             account: id,
             asset,
@@ -233,9 +243,7 @@ impl Engine {
         account
             .remove_debt(asset, burned)
             .map_err(|e| Rejection::math("amount", e))?;
-        self.state.pools[asset.index()] = pool;
-        self.state.accounts[index].account = account;
-        self.record_flow(asset, paid, &Direction::In);
+        self.commit(asset, pool, (index, account), (paid, Direction::In))?;
         events.push(Event::Repaid {
             account: id,
             asset,

@@ -78,9 +78,7 @@ impl Engine {
         self.check_oracle("collateral_asset", *collateral_asset, now_s)?;
 
         let mut events = Vec::new();
-        let mut pools = (0..self.state.assets.len())
-            .map(|i| self.accrued_pool(AssetId(i as u16), now_s, &mut events))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut pools = self.accrued_pools(now_s, &mut events)?;
         let accounts = &self.state.accounts;
         let mut borrower_acct = accounts[b].account.clone();
         let mut liquidator_acct = accounts[l].account.clone();

@@ -71,6 +71,19 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Copies of every pool accrued to `now_s` (see [`Engine::accrued_pool`]).
+    pub(crate) fn accrued_pools(
+        &self,
+        now_s: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<Vec<Pool>, Rejection> {
+        (0..self.state.assets.len())
+            .map(|i| self.accrued_pool(AssetId(i as u16), now_s, events))
+            .collect()
+    }
+}
+
 /// Parses a token amount in whole tokens; zero is refused.
 pub(crate) fn parse_amount(
     field: &str,

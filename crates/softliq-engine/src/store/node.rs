@@ -236,11 +236,18 @@ fn engine_loop(
     }
 }
 
+/// What an acknowledgement will carry: the events of an entry in this batch (moved out of it
+/// once written), or a retry's events.
+enum Outcome {
+    Written(usize),
+    Retry(u64, Vec<Event>),
+}
+
 /// One batch being assembled by the writer.
 #[derive(Default)]
 struct Batch {
     entries: Vec<Entry>,
-    replies: Vec<(u64, Vec<Event>, Reply)>,
+    replies: Vec<(Outcome, Reply)>,
     snapshot: Option<(u64, Vec<u8>)>,
     stop: Option<Sender<()>>,
 }
@@ -249,10 +256,13 @@ impl Batch {
     fn take(&mut self, msg: WriterMsg) {
         match msg {
             WriterMsg::Entry(entry, reply) => {
-                self.replies.push((entry.seq, entry.events.clone(), reply));
+                self.replies
+                    .push((Outcome::Written(self.entries.len()), reply));
                 self.entries.push(*entry);
             }
-            WriterMsg::Wait(seq, events, reply) => self.replies.push((seq, events, reply)),
+            WriterMsg::Wait(seq, events, reply) => {
+                self.replies.push((Outcome::Retry(seq, events), reply));
+            }
             WriterMsg::Snapshot(seq, bytes) => self.snapshot = Some((seq, bytes)),
             WriterMsg::Stop(done) => self.stop = Some(done),
         }
@@ -297,13 +307,23 @@ fn write_loop<S: Store>(
                 if let Some(last) = batch.entries.last() {
                     durable.store(last.seq, Ordering::Release);
                 }
-                for (seq, events, reply) in batch.replies {
-                    let _ = reply.send(Ok(Ack { seq, events }));
+                for (outcome, reply) in batch.replies {
+                    let ack = match outcome {
+                        Outcome::Written(i) => {
+                            let entry = &mut batch.entries[i];
+                            Ack {
+                                seq: entry.seq,
+                                events: std::mem::take(&mut entry.events),
+                            }
+                        }
+                        Outcome::Retry(seq, events) => Ack { seq, events },
+                    };
+                    let _ = reply.send(Ok(ack));
                 }
             }
             Err(e) => {
                 failed.store(true, Ordering::Release);
-                for (_, _, reply) in batch.replies {
+                for (_, reply) in batch.replies {
                     let _ = reply.send(Err(NodeError::Store(e.to_string())));
                 }
             }
