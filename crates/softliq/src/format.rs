@@ -23,16 +23,9 @@ pub fn grouped(text: &str, places: usize) -> String {
     out
 }
 
-/// A WAD ratio as a percentage with two decimals: "82.50%".
-pub fn percent(ratio: softliq_core::money::Ratio) -> String {
-    let hundredths = ratio.raw() / 10u128.pow(14);
-    format!("{}.{:02}%", hundredths / 100, hundredths % 100)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use softliq_core::money::Ratio;
 
     #[test]
     fn grouping_and_truncation() {
@@ -40,7 +33,5 @@ mod tests {
         assert_eq!(grouped("1234567.891", 2), "1,234,567.89");
         assert_eq!(grouped("0.999", 2), "0.99");
         assert_eq!(grouped("999", 0), "999");
-        assert_eq!(percent(Ratio::parse("r", "0.825").unwrap()), "82.50%");
-        assert_eq!(percent(Ratio::parse("r", "1.2375").unwrap()), "123.75%");
     }
 }

@@ -26,6 +26,10 @@ enum Command {
     Liquidate(commands::liquidate::Args),
     /// Rebuild the state from a data directory and check it: hashes, commands, invariants.
     Replay(commands::replay::Args),
+    /// Run the engine as a service: HTTP API, live stream, metrics, dashboard (the main job).
+    Serve(commands::serve::Args),
+    /// Liquidate through a softliq server's API when it pays after costs.
+    Keeper(commands::serve::KeeperArgs),
     /// Drive the seeded synthetic workload into a data directory (used by the crash test).
     #[command(hide = true)]
     Drive(commands::drive::Args),
@@ -38,6 +42,8 @@ fn main() -> ExitCode {
         Command::Liquidate(args) => commands::liquidate::run(&args),
         Command::Replay(args) => commands::replay::run(&args),
         Command::Drive(args) => commands::drive::run(&args),
+        Command::Serve(args) => commands::serve::run(&args),
+        Command::Keeper(args) => commands::serve::run_keeper(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

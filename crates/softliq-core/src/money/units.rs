@@ -66,14 +66,75 @@ macro_rules! checked_arithmetic {
     };
 }
 
+/// Serde for the unit types. In a binary format (postcard: the log, snapshots, hashes) the raw
+/// `u128`; in a human-readable one (JSON, TOML) an exact decimal string — the raw integer of
+/// base units for amounts and shares, the scaled decimal ("1834.25") for prices, values,
+/// ratios and indices — because JSON numbers lose precision past 2^53 in most readers.
+/// Reading accepts the same string, or a plain JSON integer of raw units.
+macro_rules! serde_scaled {
+    ($name:ident, $scale:expr) => {
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if s.is_human_readable() {
+                    s.collect_str(&Scaled {
+                        raw: self.0,
+                        scale: $scale,
+                    })
+                } else {
+                    s.serialize_u128(self.0)
+                }
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if d.is_human_readable() {
+                    d.deserialize_any(ScaledVisitor { scale: $scale }).map(Self)
+                } else {
+                    u128::deserialize(d).map(Self)
+                }
+            }
+        }
+    };
+}
+
+/// Reads a human-readable unit value: a decimal string at `scale`, or a raw integer.
+struct ScaledVisitor {
+    scale: u8,
+}
+
+impl serde::de::Visitor<'_> for ScaledVisitor {
+    type Value = u128;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a non-negative decimal string with at most {} decimals",
+            self.scale
+        )
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u128, E> {
+        parse_scaled("value", v, self.scale).map_err(|e| E::custom(e.problem))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u128, E> {
+        Ok(u128::from(v))
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<u128, E> {
+        Ok(v)
+    }
+}
+
 macro_rules! fixed_point {
     ($(#[$doc:meta])* $name:ident, $scale:expr) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-        #[serde(transparent)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(u128);
 
         checked_arithmetic!($name);
+        serde_scaled!($name, $scale);
 
         impl $name {
             /// Decimal places of the raw integer.
@@ -170,40 +231,16 @@ impl Decimals {
 }
 
 /// A token amount in the asset's base units.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[serde(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Amount(u128);
 checked_arithmetic!(Amount);
+serde_scaled!(Amount, 0);
 
 /// Supply or debt shares of a pool; an account's balance is `shares · index`.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[serde(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Shares(u128);
 checked_arithmetic!(Shares);
+serde_scaled!(Shares, 0);
 
 /// What amounts and shares share beyond checked arithmetic: they print as their raw integer
 /// of base units (use [`Amount::display_tokens`] for whole tokens), and scale by a ratio.

@@ -11,7 +11,7 @@ mod node;
 mod recover;
 mod sqlite;
 
-pub use node::{Ack, Handle, NodeConfig, NodeError, spawn};
+pub use node::{Ack, Handle, NodeConfig, NodeError, Observer, spawn, spawn_observed};
 pub use recover::{Recovery, recover, replay_all};
 pub use sqlite::SqliteStore;
 

@@ -56,6 +56,9 @@ pub struct Ack {
     /// The command's sequence number (the first outcome's, for a retry).
     pub seq: u64,
     pub events: Vec<Event>,
+    /// How long the engine thread spent applying it (detection included), in nanoseconds;
+    /// zero for a retry.
+    pub applied_ns: u64,
 }
 
 /// Why a command got no acknowledgement.
@@ -69,7 +72,8 @@ pub enum NodeError {
     Stopped,
 }
 
-type Reply = Sender<Result<Ack, NodeError>>;
+/// Where an outcome goes: a channel for blocking callers, a callback for async ones.
+type Reply = Box<dyn FnOnce(Result<Ack, NodeError>) + Send>;
 type Job = Box<dyn FnOnce(&mut Engine) + Send>;
 
 enum EngineMsg {
@@ -80,7 +84,7 @@ enum EngineMsg {
 
 enum WriterMsg {
     /// An accepted command to write; `reply` is answered once it is durable.
-    Entry(Box<Entry>, Reply),
+    Entry(Box<Entry>, u64, Reply),
     /// A retry of command `seq`: answered once `seq` is durable.
     Wait(u64, Vec<Event>, Reply),
     Snapshot(u64, Vec<u8>),
@@ -104,13 +108,26 @@ impl Handle {
     /// Queues `cmd`; the receiver yields the outcome once it is durable (or refused).
     #[must_use]
     pub fn submit(&self, cmd: Command) -> Receiver<Result<Ack, NodeError>> {
-        let (reply, rx) = mpsc::channel();
-        if let Err(mpsc::SendError(EngineMsg::Command(_, reply))) =
-            self.tx.send(EngineMsg::Command(Box::new(cmd), reply))
-        {
-            let _ = reply.send(Err(NodeError::Stopped));
-        }
+        let (tx, rx) = mpsc::channel();
+        self.submit_with(cmd, move |outcome| {
+            let _ = tx.send(outcome);
+        });
         rx
+    }
+
+    /// Queues `cmd`; `reply` is called with the outcome once it is durable (or refused), on
+    /// the engine or writer thread, so it must be quick (send on a channel, say).
+    pub fn submit_with(
+        &self,
+        cmd: Command,
+        reply: impl FnOnce(Result<Ack, NodeError>) + Send + 'static,
+    ) {
+        if let Err(mpsc::SendError(EngineMsg::Command(_, reply))) = self
+            .tx
+            .send(EngineMsg::Command(Box::new(cmd), Box::new(reply)))
+        {
+            reply(Err(NodeError::Stopped));
+        }
     }
 
     /// Applies `cmd` and waits for its acknowledgement.
@@ -130,13 +147,21 @@ impl Handle {
         f: impl FnOnce(&mut Engine) -> R + Send + 'static,
     ) -> Result<R, NodeError> {
         let (tx, rx) = mpsc::channel();
-        let job: Job = Box::new(move |engine| {
+        self.run(move |engine| {
             let _ = tx.send(f(engine));
-        });
-        self.tx
-            .send(EngineMsg::Read(job))
-            .map_err(|_| NodeError::Stopped)?;
+        })?;
         rx.recv().map_err(|_| NodeError::Stopped)
+    }
+
+    /// Queues `job` to run on the engine thread between commands, without waiting for it
+    /// (async callers send its result back on a channel of their own).
+    ///
+    /// # Errors
+    /// `Stopped` when the node has stopped.
+    pub fn run(&self, job: impl FnOnce(&mut Engine) + Send + 'static) -> Result<(), NodeError> {
+        self.tx
+            .send(EngineMsg::Read(Box::new(job)))
+            .map_err(|_| NodeError::Stopped)
     }
 
     /// Stops taking commands, writes everything accepted, and joins both threads.
@@ -152,11 +177,29 @@ impl Handle {
     }
 }
 
+/// Called by the writer with every batch once it is durable, before its acknowledgements go
+/// out: a server's live stream and metrics follow the log through it, and never see a
+/// command that could still be lost.
+pub type Observer = Box<dyn FnMut(&[Entry]) + Send>;
+
 /// Starts a node over `engine` (already recovered from `store`).
 ///
 /// # Panics
 /// When the operating system refuses to start a thread.
 pub fn spawn<S: Store + 'static>(engine: Engine, store: S, config: NodeConfig) -> Handle {
+    spawn_observed(engine, store, config, None)
+}
+
+/// [`spawn`], with an [`Observer`] of durable batches.
+///
+/// # Panics
+/// When the operating system refuses to start a thread.
+pub fn spawn_observed<S: Store + 'static>(
+    engine: Engine,
+    store: S,
+    config: NodeConfig,
+    observer: Option<Observer>,
+) -> Handle {
     let (tx, rx) = mpsc::sync_channel(config.queue_max);
     let (wtx, wrx) = mpsc::sync_channel(config.queue_max);
     let durable = Arc::new(AtomicU64::new(engine.state().seq));
@@ -165,7 +208,7 @@ pub fn spawn<S: Store + 'static>(engine: Engine, store: S, config: NodeConfig) -
         let (durable, failed) = (durable.clone(), failed.clone());
         std::thread::Builder::new()
             .name("softliq-writer".into())
-            .spawn(move || write_loop(store, &wrx, config, &durable, &failed))
+            .spawn(move || write_loop(store, &wrx, config, &durable, &failed, observer))
             .expect("spawn writer thread")
     };
     let engine_thread = std::thread::Builder::new()
@@ -196,14 +239,15 @@ fn engine_loop(
             }
             EngineMsg::Command(cmd, reply) => {
                 if failed.load(Ordering::Acquire) {
-                    let _ = reply.send(Err(NodeError::Store("an earlier write failed".into())));
+                    reply(Err(NodeError::Store("an earlier write failed".into())));
                     continue;
                 }
                 let before = engine.state().seq;
-                match engine.apply(&cmd) {
-                    Err(r) => {
-                        let _ = reply.send(Err(NodeError::Rejected(r)));
-                    }
+                let started = Instant::now();
+                let outcome = engine.apply(&cmd);
+                let applied_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                match outcome {
+                    Err(r) => reply(Err(NodeError::Rejected(r))),
                     Ok(events) if engine.state().seq == before => {
                         // A retry: answer with the first outcome once it is durable.
                         let seq = engine
@@ -212,7 +256,11 @@ fn engine_loop(
                             .get(cmd.client_id)
                             .map_or(before, |r| r.seq);
                         if seq <= durable.load(Ordering::Acquire) {
-                            let _ = reply.send(Ok(Ack { seq, events }));
+                            reply(Ok(Ack {
+                                seq,
+                                events,
+                                applied_ns: 0,
+                            }));
                         } else {
                             let _ = wtx.send(WriterMsg::Wait(seq, events, reply));
                         }
@@ -224,7 +272,7 @@ fn engine_loop(
                             command: *cmd,
                             events,
                         });
-                        let _ = wtx.send(WriterMsg::Entry(entry, reply));
+                        let _ = wtx.send(WriterMsg::Entry(entry, applied_ns, reply));
                         if seq - last_snapshot >= config.snapshot_every {
                             last_snapshot = seq;
                             let _ = wtx.send(WriterMsg::Snapshot(seq, engine.state().encode()));
@@ -239,7 +287,8 @@ fn engine_loop(
 /// What an acknowledgement will carry: the events of an entry in this batch (moved out of it
 /// once written), or a retry's events.
 enum Outcome {
-    Written(usize),
+    /// The entry's index in the batch, and its apply time.
+    Written(usize, u64),
     Retry(u64, Vec<Event>),
 }
 
@@ -255,9 +304,9 @@ struct Batch {
 impl Batch {
     fn take(&mut self, msg: WriterMsg) {
         match msg {
-            WriterMsg::Entry(entry, reply) => {
+            WriterMsg::Entry(entry, applied_ns, reply) => {
                 self.replies
-                    .push((Outcome::Written(self.entries.len()), reply));
+                    .push((Outcome::Written(self.entries.len(), applied_ns), reply));
                 self.entries.push(*entry);
             }
             WriterMsg::Wait(seq, events, reply) => {
@@ -279,6 +328,7 @@ fn write_loop<S: Store>(
     config: NodeConfig,
     durable: &AtomicU64,
     failed: &AtomicBool,
+    mut observer: Option<Observer>,
 ) {
     while let Ok(first) = rx.recv() {
         let mut batch = Batch::default();
@@ -307,24 +357,32 @@ fn write_loop<S: Store>(
                 if let Some(last) = batch.entries.last() {
                     durable.store(last.seq, Ordering::Release);
                 }
+                if let Some(observe) = observer.as_mut().filter(|_| !batch.entries.is_empty()) {
+                    observe(&batch.entries);
+                }
                 for (outcome, reply) in batch.replies {
                     let ack = match outcome {
-                        Outcome::Written(i) => {
+                        Outcome::Written(i, applied_ns) => {
                             let entry = &mut batch.entries[i];
                             Ack {
                                 seq: entry.seq,
                                 events: std::mem::take(&mut entry.events),
+                                applied_ns,
                             }
                         }
-                        Outcome::Retry(seq, events) => Ack { seq, events },
+                        Outcome::Retry(seq, events) => Ack {
+                            seq,
+                            events,
+                            applied_ns: 0,
+                        },
                     };
-                    let _ = reply.send(Ok(ack));
+                    reply(Ok(ack));
                 }
             }
             Err(e) => {
                 failed.store(true, Ordering::Release);
                 for (_, reply) in batch.replies {
-                    let _ = reply.send(Err(NodeError::Store(e.to_string())));
+                    reply(Err(NodeError::Store(e.to_string())));
                 }
             }
         }

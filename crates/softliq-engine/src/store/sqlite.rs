@@ -49,6 +49,39 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// At most `limit` entries with `seq > after`, in order: a page of the log for readers
+    /// (the server's `events` query), on a connection of their own beside the writer's.
+    ///
+    /// # Errors
+    /// The database failed or a record does not decode.
+    pub fn read_page(&mut self, after: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, record FROM log WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+        let mut rows = stmt.query(params![after as i64, limit as i64])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(decode_row(row)?);
+        }
+        Ok(out)
+    }
+}
+
+fn decode_row(row: &rusqlite::Row<'_>) -> Result<Entry, StoreError> {
+    let seq = row.get::<_, i64>(0)? as u64;
+    let record: Vec<u8> = row.get(1)?;
+    let (command, events) = postcard::from_bytes(&record).map_err(|err| StoreError::Corrupt {
+        seq,
+        problem: err.to_string(),
+    })?;
+    Ok(Entry {
+        seq,
+        command,
+        events,
+    })
+}
+
 impl Store for SqliteStore {
     fn append(
         &mut self,
@@ -109,18 +142,7 @@ impl Store for SqliteStore {
             .prepare("SELECT seq, record FROM log WHERE seq > ?1 ORDER BY seq")?;
         let mut rows = stmt.query(params![after as i64])?;
         while let Some(row) = rows.next()? {
-            let seq = row.get::<_, i64>(0)? as u64;
-            let record: Vec<u8> = row.get(1)?;
-            let (command, events) =
-                postcard::from_bytes(&record).map_err(|err| StoreError::Corrupt {
-                    seq,
-                    problem: err.to_string(),
-                })?;
-            f(Entry {
-                seq,
-                command,
-                events,
-            })?;
+            f(decode_row(row)?)?;
         }
         Ok(())
     }

@@ -2,14 +2,10 @@
 
 use anyhow::Result;
 use serde::Serialize;
-use softliq_core::asset::AssetId;
-use softliq_core::health::{
-    Direction, Health, liquidation_prices, pair_liquidation_price, position_health,
-};
-use softliq_core::money::{Amount, Ratio, Value};
+use softliq_server::report::{AccountReport, account_report};
 
 use super::inputs::{InputArgs, Inputs};
-use crate::format::{grouped, percent};
+use crate::format::grouped;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,55 +16,13 @@ pub struct Args {
     json: bool,
 }
 
-/// Everything the command shows; amounts and values are exact decimal strings.
+/// What the command prints: the shared account report, with the owner and the prices' time.
 #[derive(Serialize)]
 struct Report {
     owner: String,
     timestamp: u64,
-    positions: Vec<Row>,
-    collateral_value: String,
-    borrowing_power: String,
-    borrowing_power_left: String,
-    liquidation_collateral: String,
-    weighted_debt: String,
-    debt_value: String,
-    /// `None` (JSON null) when there is no debt: HF is infinite.
-    health_factor: Option<String>,
-    risk_level: String,
-    liquidatable: bool,
-    liquidation_prices: Vec<LiqPrice>,
-    pair_liquidation_price: Option<PairPrice>,
-}
-
-#[derive(Serialize)]
-struct Row {
-    asset: String,
-    side: &'static str,
-    amount: String,
-    price: String,
-    value: String,
-    /// `lt` for supply, `bw` for debt.
-    weight: String,
-    /// `value · lt` for supply, `value · bw` for debt.
-    weighted: String,
-}
-
-#[derive(Serialize)]
-struct LiqPrice {
-    asset: String,
-    direction: &'static str,
-    price: String,
-    current: String,
-    distance_pct: f64,
-}
-
-#[derive(Serialize)]
-struct PairPrice {
-    collateral: String,
-    debt: String,
-    ratio: String,
-    current: String,
-    distance_pct: f64,
+    #[serde(flatten)]
+    account: AccountReport,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -83,84 +37,23 @@ pub fn run(args: &Args) -> Result<()> {
 }
 
 fn build(inputs: &Inputs) -> Result<Report> {
-    let (account, s, markets) = (&inputs.account, inputs.snapshot(), &inputs.markets);
-    let sym = |id: AssetId| inputs.symbol(id).to_owned();
-    let h = Health::of(account, &s)?;
-    let mut positions = Vec::new();
-    for p in position_health(account, &s)? {
-        let params = markets.asset(p.asset).params();
-        let (price, decimals) = (s.get(p.asset)?.price, params.decimals);
-        let mut row = |side, amount: Amount, value: Value, weight: Ratio, weighted: Value| {
-            if !amount.is_zero() {
-                positions.push(Row {
-                    asset: sym(p.asset),
-                    side,
-                    amount: amount.display_tokens(decimals).to_string(),
-                    price: price.to_string(),
-                    value: value.to_string(),
-                    weight: weight.to_string(),
-                    weighted: weighted.to_string(),
-                });
-            }
-        };
-        let lt = params.liquidation_threshold;
-        row(
-            "supply",
-            p.supply_amount,
-            p.collateral_value,
-            lt,
-            p.liquidation_collateral,
-        );
-        row(
-            "debt",
-            p.debt_amount,
-            p.debt_value,
-            params.borrow_weight,
-            p.weighted_debt,
-        );
-    }
-    let liq = liquidation_prices(account, &s)?
-        .into_iter()
-        .map(|lp| LiqPrice {
-            asset: sym(lp.asset),
-            direction: match lp.direction {
-                Direction::Falls => "falls",
-                Direction::Rises => "rises",
-            },
-            price: lp.price.to_string(),
-            current: lp.current.to_string(),
-            distance_pct: lp.distance_pct(),
-        })
-        .collect();
-    let pair = pair_liquidation_price(account, &s)?.map(|p| PairPrice {
-        collateral: sym(p.collateral),
-        debt: sym(p.debt),
-        ratio: p.ratio.to_string(),
-        current: p.current.to_string(),
-        distance_pct: p.distance_pct(),
-    });
+    let account = account_report(&inputs.account, &inputs.snapshot(), &inputs.markets.assets)?;
     Ok(Report {
         owner: inputs.owner.clone(),
         timestamp: inputs.prices.timestamp_s,
-        positions,
-        collateral_value: h.collateral_value.to_string(),
-        borrowing_power: h.borrowing_power.to_string(),
-        borrowing_power_left: h.borrowing_power_left().to_string(),
-        liquidation_collateral: h.liquidation_collateral.to_string(),
-        weighted_debt: h.weighted_debt.to_string(),
-        debt_value: h.debt_value.to_string(),
-        health_factor: h.health_factor().map(|r| r.to_string()),
-        risk_level: percent(h.risk_level()),
-        liquidatable: h.is_liquidatable(),
-        liquidation_prices: liq,
-        pair_liquidation_price: pair,
+        account,
     })
 }
 
-fn render(r: &Report) -> String {
+fn render(report: &Report) -> String {
     use std::fmt::Write;
     let mut o = String::new();
-    let _ = writeln!(o, "Account {} at prices of t = {}\n", r.owner, r.timestamp);
+    let _ = writeln!(
+        o,
+        "Account {} at prices of t = {}\n",
+        report.owner, report.timestamp
+    );
+    let r = &report.account;
     let _ = writeln!(
         o,
         "{:<6} {:<6} {:>18} {:>14} {:>16} {:>7} {:>16}",

@@ -12,7 +12,8 @@ use softliq_core::liquidation::{
 use softliq_core::money::{Rounding, Value};
 
 use super::inputs::{InputArgs, Inputs};
-use crate::format::{grouped, percent};
+use crate::format::grouped;
+use softliq_server::report::percent;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -3,3 +3,4 @@ pub mod drive;
 pub mod inputs;
 pub mod liquidate;
 pub mod replay;
+pub mod serve;

@@ -1,0 +1,270 @@
+//! The running service: the node (engine + store with group commit), the event hub, metrics,
+//! the risk board and the tokens, shared by every request handler.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use softliq_engine::store::{self, Ack, Handle, NodeConfig, SqliteStore};
+use softliq_engine::{ClientId, Command, CommandBody, Engine, EngineConfig};
+use tokio::sync::oneshot;
+
+use crate::auth::{Principal, TokenSource, Tokens};
+use crate::error::ApiError;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::risk::{self, RiskBoard};
+
+/// How the service runs.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub tokens: Tokens,
+    /// Largest request body accepted.
+    pub body_limit_bytes: usize,
+    pub node: NodeConfig,
+    /// Check every invariant after every command (slower; always on in debug builds).
+    pub audit: bool,
+    /// How often the risk board (at-risk list, HF histogram) is recomputed at most.
+    pub risk_refresh: Duration,
+    /// Engine seconds per wall second: 1 for a real market; the demo runs faster so that a
+    /// replayed hour of prices passes in a fraction of a second.
+    pub clock_speed: u64,
+}
+
+impl ServerConfig {
+    #[must_use]
+    pub fn new(data_dir: PathBuf, listen: SocketAddr, tokens: Tokens) -> Self {
+        Self {
+            data_dir,
+            listen,
+            tokens,
+            body_limit_bytes: 64 * 1024,
+            node: NodeConfig::default(),
+            audit: cfg!(debug_assertions),
+            risk_refresh: Duration::from_millis(500),
+            clock_speed: 1,
+        }
+    }
+}
+
+/// Everything a handler needs.
+pub struct AppState {
+    pub handle: Handle,
+    pub hub: Arc<Hub>,
+    pub metrics: Metrics,
+    pub tokens: Tokens,
+    /// The engine clock: stamping and queueing happen under this lock, so commands reach the
+    /// engine in timestamp order.
+    clock: Mutex<Clock>,
+    risk: RwLock<Arc<RiskBoard>>,
+    risk_refresh: Duration,
+    risk_built: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+impl TokenSource for Arc<AppState> {
+    fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+}
+
+/// The engine's clock: the wall clock, or a faster one that starts at the wall time (or the
+/// recovered state's time, if later) and runs `speed` times as fast.
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    started: Instant,
+    start_s: u64,
+    speed: u64,
+    /// The last timestamp handed out: time never goes backwards.
+    last_s: u64,
+}
+
+impl Clock {
+    fn now_s(&self) -> u64 {
+        if self.speed == 1 {
+            return wall_s().max(self.start_s);
+        }
+        let elapsed_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.start_s
+            .saturating_add(elapsed_ms.saturating_mul(self.speed) / 1000)
+    }
+
+    fn tick(&mut self) -> u64 {
+        self.last_s = self.now_s().max(self.last_s);
+        self.last_s
+    }
+}
+
+/// Seconds since the Unix epoch, from the wall clock.
+#[must_use]
+pub fn wall_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl AppState {
+    /// Opens the store in `config.data_dir`, recovers the engine and starts the node.
+    ///
+    /// # Errors
+    /// The store cannot be opened or recovery fails (the message says why).
+    pub fn start(config: &ServerConfig) -> Result<Arc<Self>, String> {
+        let mut store = SqliteStore::open(&config.data_dir).map_err(|e| e.to_string())?;
+        let (engine, recovery) = store::recover(
+            &mut store,
+            EngineConfig {
+                audit: config.audit,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        let reader = SqliteStore::open(&config.data_dir).map_err(|e| e.to_string())?;
+        let hub = Arc::new(Hub::new(reader, recovery.seq));
+        let metrics = Metrics::default();
+        let now_s = engine.state().now_s;
+        let observer = {
+            let (hub, metrics) = (hub.clone(), metrics.clone());
+            Box::new(move |entries: &[store::Entry]| {
+                metrics.observe_batch(entries);
+                hub.publish(entries);
+            })
+        };
+        let handle = store::spawn_observed(engine, store, config.node, Some(observer));
+        Ok(Arc::new(Self {
+            handle,
+            hub,
+            metrics,
+            tokens: config.tokens.clone(),
+            clock: Mutex::new(Clock {
+                started: Instant::now(),
+                start_s: wall_s().max(now_s),
+                speed: config.clock_speed.max(1),
+                last_s: now_s,
+            }),
+            risk: RwLock::new(Arc::new(RiskBoard::default())),
+            risk_refresh: config.risk_refresh,
+            risk_built: Mutex::new(None),
+        }))
+    }
+
+    /// The client id of a request: its `Idempotency-Key` scoped to the caller (so two callers
+    /// never share an id), else a fresh random one.
+    #[must_use]
+    pub fn client_id(principal: &Principal, key: Option<&str>) -> ClientId {
+        key.map_or_else(
+            || ClientId(rand::random()),
+            |k| ClientId::from_key(&format!("{}\u{1f}{k}", principal.subject)),
+        )
+    }
+
+    /// Stamps `body` with the clock, submits it, and waits for its durable acknowledgement.
+    ///
+    /// # Errors
+    /// The engine's rejection (4xx), or 503 when the node has stopped.
+    pub async fn submit(&self, client_id: ClientId, body: CommandBody) -> Result<Ack, ApiError> {
+        self.submit_at(client_id, move |_| body).await
+    }
+
+    /// [`AppState::submit`] for a body that depends on the command's timestamp (a price
+    /// posted without a publication time is published "now").
+    ///
+    /// # Errors
+    /// As [`AppState::submit`].
+    pub async fn submit_at(
+        &self,
+        client_id: ClientId,
+        body: impl FnOnce(u64) -> CommandBody,
+    ) -> Result<Ack, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        let started = Instant::now();
+        let is_price;
+        {
+            let mut clock = self.clock.lock().unwrap_or_else(|e| e.into_inner());
+            let now = clock.tick();
+            let body = body(now);
+            is_price = matches!(body, CommandBody::PostPrice { .. });
+            let cmd = Command {
+                client_id,
+                timestamp_s: now,
+                body,
+            };
+            self.handle.submit_with(cmd, move |outcome| {
+                let _ = tx.send(outcome);
+            });
+        }
+        let outcome = rx
+            .await
+            .map_err(|_| ApiError::unavailable("the engine stopped"))?;
+        match outcome {
+            Ok(ack) => {
+                self.metrics.commit(started.elapsed().as_secs_f64());
+                if is_price && ack.applied_ns > 0 {
+                    #[allow(clippy::cast_precision_loss)]
+                    self.metrics.detection(ack.applied_ns as f64 / 1e9);
+                }
+                Ok(ack)
+            }
+            Err(e) => Err(ApiError::from(e)),
+        }
+    }
+
+    /// Runs `f` on the engine thread and returns its result.
+    ///
+    /// # Errors
+    /// 503 when the node has stopped.
+    pub async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Engine) -> R + Send + 'static,
+    ) -> Result<R, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        self.handle
+            .run(move |engine| {
+                let _ = tx.send(f(engine));
+            })
+            .map_err(|_| ApiError::unavailable("the engine stopped"))?;
+        rx.await
+            .map_err(|_| ApiError::unavailable("the engine stopped"))
+    }
+
+    /// The risk board, rebuilt when it is older than the refresh interval and the log moved.
+    ///
+    /// # Errors
+    /// 503 when the node has stopped.
+    pub async fn risk_board(&self) -> Result<Arc<RiskBoard>, ApiError> {
+        let current = self.risk.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let fresh = self
+            .risk_built
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|t| t.elapsed() < self.risk_refresh);
+        if fresh {
+            return Ok(current);
+        }
+        let board = Arc::new(self.read(risk::build).await?);
+        *self.risk.write().unwrap_or_else(|e| e.into_inner()) = board.clone();
+        *self.risk_built.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        Ok(board)
+    }
+
+    /// Changes the clock's speed from now on (the demo seeds its market at wall speed, then
+    /// replays prices fast).
+    pub fn set_clock_speed(&self, speed: u64) {
+        let mut clock = self.clock.lock().unwrap_or_else(|e| e.into_inner());
+        let now = clock.tick();
+        clock.started = Instant::now();
+        clock.start_s = now;
+        clock.speed = speed.max(1);
+    }
+
+    /// Stops the node: everything accepted is written before this returns.
+    pub fn shutdown(&self) {
+        self.handle.shutdown();
+    }
+}

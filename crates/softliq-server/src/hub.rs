@@ -1,0 +1,144 @@
+//! The event feed: every durable log entry rendered once to JSON, kept in a bounded ring of
+//! recent entries and broadcast to live subscribers; older pages are read from the store on
+//! a reader connection of its own. The node's writer feeds it after each commit, so nothing
+//! that could still be lost is ever shown.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use softliq_engine::CommandBody;
+use softliq_engine::event::Event;
+use softliq_engine::store::{Entry, SqliteStore};
+use tokio::sync::broadcast;
+
+use crate::error::ApiError;
+
+/// Entries kept in memory for readers and reconnecting streams.
+pub const RECENT_MAX: usize = 65_536;
+/// Live entries buffered per subscriber before it must catch up from the ring or the store.
+const BROADCAST_MAX: usize = 8_192;
+/// Most entries in one page of `GET /v1/events`.
+pub const PAGE_MAX: usize = 1_000;
+
+/// One log entry as readers see it.
+#[derive(Debug)]
+pub struct Published {
+    pub seq: u64,
+    /// `{"seq", "timestamp_s", "kind", "command", "events"}`.
+    pub json: Arc<str>,
+}
+
+#[derive(Serialize)]
+struct EntryView<'a> {
+    seq: u64,
+    timestamp_s: u64,
+    kind: &'static str,
+    command: &'a CommandBody,
+    events: &'a [Event],
+}
+
+impl Published {
+    #[must_use]
+    pub fn of(entry: &Entry) -> Arc<Self> {
+        let view = EntryView {
+            seq: entry.seq,
+            timestamp_s: entry.command.timestamp_s,
+            kind: entry.command.body.kind(),
+            command: &entry.command.body,
+            events: &entry.events,
+        };
+        let json = serde_json::to_string(&view).unwrap_or_else(|e| {
+            format!("{{\"seq\":{},\"error\":\"not rendered: {e}\"}}", entry.seq)
+        });
+        Arc::new(Self {
+            seq: entry.seq,
+            json: json.into(),
+        })
+    }
+}
+
+/// The feed.
+pub struct Hub {
+    recent: Mutex<VecDeque<Arc<Published>>>,
+    tx: broadcast::Sender<Arc<Published>>,
+    reader: Mutex<SqliteStore>,
+    head: AtomicU64,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("head", &self.head())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// A feed whose log so far ends at `head`, read back through `reader`.
+    #[must_use]
+    pub fn new(reader: SqliteStore, head: u64) -> Self {
+        Self {
+            recent: Mutex::new(VecDeque::new()),
+            tx: broadcast::channel(BROADCAST_MAX).0,
+            reader: Mutex::new(reader),
+            head: AtomicU64::new(head),
+        }
+    }
+
+    /// The last durable sequence number.
+    pub fn head(&self) -> u64 {
+        self.head.load(Ordering::Acquire)
+    }
+
+    /// Takes a durable batch (called on the writer thread).
+    pub fn publish(&self, entries: &[Entry]) {
+        let rendered: Vec<Arc<Published>> = entries.iter().map(Published::of).collect();
+        {
+            let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            for p in &rendered {
+                if recent.len() == RECENT_MAX {
+                    recent.pop_front();
+                }
+                recent.push_back(p.clone());
+            }
+        }
+        if let Some(last) = rendered.last() {
+            self.head.store(last.seq, Ordering::Release);
+        }
+        for p in rendered {
+            // No subscriber is not an error.
+            let _ = self.tx.send(p);
+        }
+    }
+
+    /// Live entries from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
+        self.tx.subscribe()
+    }
+
+    /// Up to `limit` entries with `seq > after`, from memory when the ring still holds them,
+    /// else from the store (blocking: call from a blocking task).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub fn page(&self, after: u64, limit: usize) -> Result<Vec<Arc<Published>>, ApiError> {
+        let limit = limit.clamp(1, PAGE_MAX);
+        {
+            let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            let in_ring = recent.front().is_some_and(|f| f.seq <= after + 1);
+            if in_ring || after >= self.head() {
+                let skip = recent.front().map_or(0, |f| {
+                    usize::try_from(after.saturating_sub(f.seq - 1)).unwrap_or(usize::MAX)
+                });
+                return Ok(recent.iter().skip(skip).take(limit).cloned().collect());
+            }
+        }
+        let mut reader = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = reader
+            .read_page(after, limit)
+            .map_err(|e| ApiError::unavailable(e.to_string()))?;
+        Ok(entries.iter().map(Published::of).collect())
+    }
+}

@@ -1,0 +1,413 @@
+//! The keeper: a liquidation bot that uses only the public API, so the same code runs as
+//! `softliq keeper --url … --token …` and in process under `softliq serve --keeper`.
+//!
+//! It follows the live stream (`became_liquidatable` / `recovered` events) to keep its own
+//! set of candidates, seeded from the at-risk list at start. For each candidate it asks for
+//! the policy's best quote and submits it when the profit after its cost model clears
+//! `min_profit`:
+//!
+//! ```text
+//! profit = liquidator_value − repaid_value − fee_per_call − slippage
+//! slippage = liquidator_value² / (2 · depth)
+//! ```
+//!
+//! `slippage` is what selling the received collateral into a market with linear depth `depth`
+//! (USD of sales that move the price 100%) costs: the price falls linearly with the amount
+//! sold, so the average sale is `liquidator_value / (2 · depth)` below the oracle price. Every
+//! submission carries an `Idempotency-Key` made of the borrower and the sequence number the
+//! quote was priced on, so a retry after a timeout can never liquidate twice.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::Deserialize;
+use softliq_core::money::{Rounding, Value};
+
+/// How the keeper decides and where it sends.
+#[derive(Clone, Debug)]
+pub struct KeeperConfig {
+    /// Base URL of a softliq server (`http://127.0.0.1:8080`).
+    pub url: String,
+    /// A token with the `liquidator` role.
+    pub token: String,
+    /// The account that receives seized collateral; opened at start when absent.
+    pub account: Option<u64>,
+    /// Least profit (USD) after costs for a call to be worth making.
+    pub min_profit: Value,
+    /// Cost of one call (gas, fees), USD.
+    pub fee_per_call: Value,
+    /// Market depth for selling collateral, USD per 100% price move.
+    pub depth: Value,
+    /// How often the candidates are re-examined.
+    pub interval: Duration,
+}
+
+/// A decision, as logged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Liquidate {
+        profit: Value,
+    },
+    Skip {
+        profit: Option<Value>,
+        reason: String,
+    },
+}
+
+/// The cost model: `Liquidate` when profit after costs is at least `min_profit`.
+///
+/// # Errors
+/// Never for sane inputs; an overflow is reported as a skip.
+#[must_use]
+pub fn decide(config: &KeeperConfig, liquidator_value: Value, repaid_value: Value) -> Decision {
+    let slippage = || -> Option<Value> {
+        let twice_depth = config.depth.checked_add(config.depth).ok()?;
+        if twice_depth.is_zero() {
+            return Some(Value::ZERO);
+        }
+        let share = liquidator_value.ratio_to(twice_depth, Rounding::Up).ok()?;
+        liquidator_value.mul_ratio(share, Rounding::Up).ok()
+    };
+    let Some(slip) = slippage() else {
+        return Decision::Skip {
+            profit: None,
+            reason: "cost model overflow".into(),
+        };
+    };
+    let costs = repaid_value
+        .checked_add(config.fee_per_call)
+        .and_then(|c| c.checked_add(slip));
+    let Ok(costs) = costs else {
+        return Decision::Skip {
+            profit: None,
+            reason: "cost model overflow".into(),
+        };
+    };
+    match liquidator_value.checked_sub(costs) {
+        Ok(profit) if profit >= config.min_profit => Decision::Liquidate { profit },
+        Ok(profit) => Decision::Skip {
+            profit: Some(profit),
+            reason: format!("profit {profit} below min_profit {}", config.min_profit),
+        },
+        Err(_) => Decision::Skip {
+            profit: None,
+            reason: format!(
+                "loss: receives {liquidator_value}, pays {repaid_value} + fee {} + slippage {slip}",
+                config.fee_per_call
+            ),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct QuoteBody {
+    seq: u64,
+    breaker_open: bool,
+    call: serde_json::Value,
+    quote: QuoteFigures,
+}
+
+#[derive(Deserialize)]
+struct QuoteFigures {
+    repaid_value: Value,
+    liquidator_value: Value,
+}
+
+#[derive(Deserialize)]
+struct AtRisk {
+    accounts: Vec<AtRiskRow>,
+}
+
+#[derive(Deserialize)]
+struct AtRiskRow {
+    account: u64,
+}
+
+/// What a keeper has done so far.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeeperStats {
+    pub liquidations: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+struct Keeper {
+    config: KeeperConfig,
+    http: reqwest::Client,
+    account: u64,
+    candidates: Arc<Mutex<BTreeSet<u64>>>,
+    stats: Arc<Mutex<KeeperStats>>,
+}
+
+fn err(context: &str, e: impl std::fmt::Display) -> String {
+    format!("keeper: {context}: {e}")
+}
+
+impl Keeper {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.config.url.trim_end_matches('/'))
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> Result<(u16, serde_json::Value), String> {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.config.token)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| err(path, e))?;
+        let status = resp.status().as_u16();
+        let json = resp.json().await.map_err(|e| err(path, e))?;
+        Ok((status, json))
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<(u16, Option<T>), String> {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .send()
+            .await
+            .map_err(|e| err(path, e))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Ok((status, None));
+        }
+        Ok((status, Some(resp.json().await.map_err(|e| err(path, e))?)))
+    }
+
+    /// One candidate: quote, decide, submit (with retries under one key).
+    async fn examine(&self, borrower: u64) -> Result<(), String> {
+        let (status, quote) = self
+            .get::<QuoteBody>(&format!("/v1/accounts/{borrower}/quote"))
+            .await?;
+        let Some(q) = quote else {
+            // 409: nothing to liquidate any more (recovered, or closed).
+            if status == 409 || status == 404 {
+                self.candidates
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&borrower);
+            }
+            return Ok(());
+        };
+        if q.breaker_open {
+            tracing::info!(borrower, "keeper: wait: circuit breaker open");
+            return Ok(());
+        }
+        match decide(&self.config, q.quote.liquidator_value, q.quote.repaid_value) {
+            Decision::Skip { reason, .. } => {
+                tracing::info!(borrower, %reason, "keeper: skip");
+                self.stats.lock().unwrap_or_else(|e| e.into_inner()).skipped += 1;
+                self.candidates
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&borrower);
+                Ok(())
+            }
+            Decision::Liquidate { profit } => {
+                let mut body = q.call;
+                body["liquidator"] = self.account.into();
+                let key = format!("keeper-{}-{borrower}-{}", self.account, q.seq);
+                let mut last = String::new();
+                for attempt in 0..3u32 {
+                    match self.post("/v1/liquidations", &key, &body).await {
+                        Ok((200, out)) => {
+                            tracing::info!(borrower, %profit, seq = %out["seq"], "keeper: liquidated");
+                            self.stats
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .liquidations += 1;
+                            return Ok(());
+                        }
+                        Ok((status, out)) if status < 500 => {
+                            tracing::info!(borrower, status, error = %out["error"], "keeper: refused");
+                            self.stats.lock().unwrap_or_else(|e| e.into_inner()).failed += 1;
+                            return Ok(());
+                        }
+                        Ok((status, out)) => last = format!("{status}: {out}"),
+                        Err(e) => last = e,
+                    }
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                }
+                self.stats.lock().unwrap_or_else(|e| e.into_inner()).failed += 1;
+                Err(format!(
+                    "keeper: borrower {borrower}: gave up after 3 attempts: {last}"
+                ))
+            }
+        }
+    }
+
+    /// Follows the stream, adding accounts that became liquidatable and dropping recovered
+    /// ones; reconnects with the last seen id, so nothing is missed.
+    async fn follow(self: Arc<Self>, mut since: u64) {
+        loop {
+            let resp = self
+                .http
+                .get(self.url(&format!("/v1/stream?since={since}")))
+                .send()
+                .await;
+            if let Ok(resp) = resp {
+                let mut bytes = resp.bytes_stream();
+                let mut buf = String::new();
+                while let Some(Ok(chunk)) = bytes.next().await {
+                    buf.push_str(&String::from_utf8_lossy(&chunk));
+                    while let Some(end) = buf.find("\n\n") {
+                        let frame: String = buf.drain(..end + 2).collect();
+                        if let Some(seq) = self.on_frame(&frame) {
+                            since = seq;
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    fn on_frame(&self, frame: &str) -> Option<u64> {
+        let data = frame.lines().find_map(|l| l.strip_prefix("data:"))?;
+        let entry: serde_json::Value = serde_json::from_str(data.trim()).ok()?;
+        let mut set = self.candidates.lock().unwrap_or_else(|e| e.into_inner());
+        for ev in entry["events"].as_array().into_iter().flatten() {
+            if let Some(a) = ev["became_liquidatable"]["account"].as_u64() {
+                set.insert(a);
+            }
+            if let Some(a) = ev["recovered"]["account"].as_u64() {
+                set.remove(&a);
+            }
+        }
+        entry["seq"].as_u64()
+    }
+}
+
+/// Runs a keeper until `shutdown` resolves; returns what it did.
+///
+/// # Errors
+/// The server cannot be reached at start, or the liquidator account cannot be opened.
+pub async fn run(
+    config: KeeperConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<KeeperStats, String> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| err("client", e))?;
+    let mut keeper = Keeper {
+        config,
+        http,
+        account: 0,
+        candidates: Arc::default(),
+        stats: Arc::default(),
+    };
+    keeper.account = match keeper.config.account {
+        Some(a) => a,
+        None => {
+            let key = format!("keeper-open-{}", rand::random::<u64>());
+            let (status, out) = keeper
+                .post("/v1/accounts", &key, &serde_json::json!({}))
+                .await?;
+            out["events"][0]["account_opened"]["account"]
+                .as_u64()
+                .ok_or_else(|| format!("keeper: opening an account: {status}: {out}"))?
+        }
+    };
+    tracing::info!(account = keeper.account, "keeper: liquidating into account");
+    let (_, head) = keeper.get::<serde_json::Value>("/v1/status").await?;
+    let head = head.and_then(|h| h["durable_seq"].as_u64()).unwrap_or(0);
+    if let (_, Some(list)) = keeper
+        .get::<AtRisk>("/v1/accounts?liquidatable=true&limit=1000")
+        .await?
+    {
+        keeper
+            .candidates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(list.accounts.iter().map(|r| r.account));
+    }
+    let keeper = Arc::new(keeper);
+    let follower = tokio::spawn(keeper.clone().follow(head));
+    let work = async {
+        loop {
+            let now: Vec<u64> = keeper
+                .candidates
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .copied()
+                .collect();
+            for borrower in now {
+                if let Err(e) = keeper.examine(borrower).await {
+                    tracing::warn!("{e}");
+                }
+            }
+            tokio::time::sleep(keeper.config.interval).await;
+        }
+    };
+    tokio::select! {
+        () = work => {},
+        () = shutdown => {},
+    }
+    follower.abort();
+    let stats = keeper
+        .stats
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(min_profit: &str, fee: &str, depth: &str) -> KeeperConfig {
+        KeeperConfig {
+            url: String::new(),
+            token: String::new(),
+            account: None,
+            min_profit: Value::parse("min_profit", min_profit).unwrap(),
+            fee_per_call: Value::parse("fee", fee).unwrap(),
+            depth: Value::parse("depth", depth).unwrap(),
+            interval: Duration::from_millis(100),
+        }
+    }
+
+    fn v(s: &str) -> Value {
+        Value::parse("v", s).unwrap()
+    }
+
+    #[test]
+    fn profit_after_fee_and_slippage() {
+        // Receives 1,040 for 1,000: gross 40; fee 5; slippage 1040² / (2 · 1,000,000) = 0.5408.
+        let c = config("30", "5", "1000000");
+        assert_eq!(
+            decide(&c, v("1040"), v("1000")),
+            Decision::Liquidate {
+                profit: v("34.4592")
+            }
+        );
+        // The same call with a higher bar is skipped, with its profit.
+        let c = config("35", "5", "1000000");
+        assert!(matches!(
+            decide(&c, v("1040"), v("1000")),
+            Decision::Skip { profit: Some(p), .. } if p == v("34.4592")
+        ));
+        // A thin market turns it into a loss: slippage 1040² / 2,000 = 540.8.
+        let c = config("0", "5", "1000");
+        assert!(matches!(
+            decide(&c, v("1040"), v("1000")),
+            Decision::Skip { profit: None, .. }
+        ));
+    }
+}

@@ -1,0 +1,101 @@
+//! softliq-server: `softliq serve` — the engine behind an HTTP/JSON API with roles, a live
+//! event stream, Prometheus metrics, a dashboard, and the keeper that liquidates through it.
+//!
+//! - [`app`]: the running service (node, event hub, metrics, risk board, clock);
+//! - [`routes`]: the endpoints; [`openapi`]: their OpenAPI document;
+//! - [`auth`]: bearer tokens and roles; [`error`]: JSON errors naming the field;
+//! - [`hub`]: the durable event feed; [`metrics`]: `/metrics`; [`risk`]: the at-risk board;
+//! - [`keeper`]: the liquidation bot (over HTTP, in or out of process);
+//! - [`demo`]: `serve --demo`, a market replaying a real crash;
+//! - [`report`]: one account's health as people read it (shared with the CLI).
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod auth;
+pub mod demo;
+pub mod error;
+pub mod hub;
+pub mod json;
+pub mod keeper;
+pub mod metrics;
+pub mod openapi;
+pub mod report;
+pub mod risk;
+pub mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use app::{AppState, ServerConfig};
+pub use auth::{Role, TokenEntry, Tokens};
+
+/// A server bound to its port.
+pub struct Server {
+    pub state: Arc<AppState>,
+    pub addr: std::net::SocketAddr,
+    listener: tokio::net::TcpListener,
+    body_limit_bytes: usize,
+}
+
+impl Server {
+    /// Recovers the engine from the data directory and binds the port.
+    ///
+    /// # Errors
+    /// The store or the port cannot be opened.
+    pub async fn bind(config: &ServerConfig) -> Result<Self, String> {
+        let state = AppState::start(config)?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| format!("listen on {}: {e}", config.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        Ok(Self {
+            state,
+            addr,
+            listener,
+            body_limit_bytes: config.body_limit_bytes,
+        })
+    }
+
+    /// Serves until `shutdown` resolves, then stops taking requests, lets those in flight
+    /// finish, and writes everything accepted before returning.
+    ///
+    /// # Errors
+    /// The listener failed.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), String> {
+        let app = routes::router(self.state.clone(), self.body_limit_bytes);
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| e.to_string());
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(move || state.shutdown())
+            .await
+            .map_err(|e| e.to_string())?;
+        served
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

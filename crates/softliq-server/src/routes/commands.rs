@@ -1,0 +1,391 @@
+//! `POST` endpoints: one per engine command. Each checks the caller's role (and, for account
+//! commands, that the token owns the account), stamps the command with the clock, and answers
+//! once the command is durable: `200 {"seq", "events"}`, or a JSON error naming the field.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use softliq_core::account::AccountId;
+use softliq_core::asset::{AssetId, AssetParams};
+use softliq_core::liquidation::Policy;
+use softliq_engine::{CommandBody, PriceSource};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::auth::{Principal, Role};
+use crate::error::{ApiError, ErrorBody};
+use crate::json::ApiJson;
+
+type Shared = State<Arc<AppState>>;
+
+/// A durable command's outcome.
+#[derive(Serialize, ToSchema)]
+pub struct CommandOutcome {
+    /// The command's sequence number in the log (the first outcome's, for a retry).
+    pub seq: u64,
+    /// What it did, in order (see `GET /v1/events` for the shapes).
+    #[schema(value_type = Vec<Object>)]
+    pub events: serde_json::Value,
+}
+
+/// Decimal amounts: digits, optionally a point and more digits; no sign, no exponent.
+pub const DECIMAL_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?$";
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListAssetRequest {
+    /// Ticker, 1–16 characters.
+    pub symbol: String,
+    /// Risk parameters: `decimals`, ratios as decimal strings, caps in base units, rate model
+    /// and oracle guards (see docs/configuration.md).
+    #[schema(value_type = Object)]
+    pub params: AssetParams,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateParamsRequest {
+    #[schema(value_type = Object)]
+    pub params: AssetParams,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPolicyRequest {
+    /// `{"rule": {"Soft": {"max_fraction": "0.2"}}, "dust_value": "10", "insurance_share": "0.5"}`
+    #[schema(value_type = Object)]
+    pub policy: Policy,
+    /// `"spot"`, `{"delayed": {"delay_s": 3600}}` or `{"twap": {"window_s": 1800}}`; spot when
+    /// absent.
+    #[schema(value_type = Option<Object>)]
+    pub liquidation_price: Option<PriceSource>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostPriceRequest {
+    pub asset: u16,
+    /// USD per whole token.
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "1834.25")]
+    pub price: String,
+    /// When the price was observed (Unix seconds); now when absent.
+    pub published_s: Option<u64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssetAmountRequest {
+    pub asset: u16,
+    /// Whole tokens, at most the asset's decimals.
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "1.5")]
+    pub amount: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyRequest {}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiquidateRequest {
+    /// The account (owned by the calling token) that receives the collateral.
+    pub liquidator: u64,
+    pub borrower: u64,
+    pub debt_asset: u16,
+    pub collateral_asset: u16,
+    /// Most debt tokens to repay; the policy may allow less.
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "1000")]
+    pub max_repay: String,
+    /// Least collateral tokens to receive, else the call is refused (zero allowed: no floor).
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "0.5")]
+    pub min_collateral_out: String,
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v
+        .to_str()
+        .map_err(|_| ApiError::bad_request("Idempotency-Key", "must be visible ASCII"))?;
+    if key.is_empty() || key.len() > 255 {
+        return Err(ApiError::bad_request(
+            "Idempotency-Key",
+            format!("1 to 255 characters, got {}", key.len()),
+        ));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+async fn run(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    body: CommandBody,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    run_at(state, principal, headers, move |_| body).await
+}
+
+async fn run_at(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    body: impl FnOnce(u64) -> CommandBody,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    let key = idempotency_key(headers)?;
+    let id = AppState::client_id(principal, key.as_deref());
+    let ack = state.submit_at(id, body).await?;
+    let events = serde_json::to_value(&ack.events)
+        .map_err(|e| ApiError::unavailable(format!("events not rendered: {e}")))?;
+    Ok(Json(CommandOutcome {
+        seq: ack.seq,
+        events,
+    }))
+}
+
+/// Parses a path id, naming the path parameter when it is not a number.
+pub fn path_id<T: std::str::FromStr>(field: &str, text: &str) -> Result<T, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_path",
+            field,
+            format!("not a valid id: {text:?}"),
+        )
+    })
+}
+
+/// Checks that `account` exists and that the caller's token owns it.
+async fn require_owner(
+    state: &AppState,
+    principal: &Principal,
+    field: &str,
+    account: u64,
+) -> Result<(), ApiError> {
+    let owner = state
+        .read(move |e| {
+            e.state()
+                .account(AccountId(account))
+                .map(|a| a.owner.clone())
+        })
+        .await?;
+    match owner {
+        None => Err(ApiError::not_found(field, format!("no account {account}"))),
+        Some(o) if o == principal.subject => Ok(()),
+        Some(_) => Err(ApiError::forbidden(
+            field,
+            format!("account {account} is not owned by this token"),
+        )),
+    }
+}
+
+macro_rules! error_responses {
+    () => {
+        "400: malformed JSON; 401: no or unknown token; 403: role or ownership; 404: unknown id; \
+         409: refused by the market's state; 413: body too large; 422: invalid field"
+    };
+}
+
+/// List a new asset (admin).
+#[utoipa::path(post, path = "/v1/assets", tag = "admin", request_body = ListAssetRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn list_asset(
+    State(state): Shared,
+    principal: Principal,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<ListAssetRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Admin])?;
+    let body = CommandBody::ListAsset {
+        symbol: req.symbol,
+        params: req.params,
+    };
+    run(&state, &principal, &headers, body).await
+}
+
+/// Replace an asset's parameters (admin).
+#[utoipa::path(post, path = "/v1/assets/{asset}/params", tag = "admin", request_body = UpdateParamsRequest,
+    params(("asset" = u16, Path, description = "asset id")), security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn update_params(
+    State(state): Shared,
+    principal: Principal,
+    Path(asset): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<UpdateParamsRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Admin])?;
+    let asset = AssetId(path_id("asset", &asset)?);
+    let body = CommandBody::UpdateParams {
+        asset,
+        params: req.params,
+    };
+    run(&state, &principal, &headers, body).await
+}
+
+/// Set the market's liquidation policy and liquidation price source (admin).
+#[utoipa::path(post, path = "/v1/policy", tag = "admin", request_body = SetPolicyRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn set_policy(
+    State(state): Shared,
+    principal: Principal,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<SetPolicyRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Admin])?;
+    let body = CommandBody::SetPolicy {
+        policy: req.policy,
+        liquidation_price: req.liquidation_price.unwrap_or_default(),
+    };
+    run(&state, &principal, &headers, body).await
+}
+
+/// Supply to the insurance fund (admin).
+#[utoipa::path(post, path = "/v1/insurance", tag = "admin", request_body = AssetAmountRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn fund_insurance(
+    State(state): Shared,
+    principal: Principal,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<AssetAmountRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Admin])?;
+    let body = CommandBody::FundInsurance {
+        asset: AssetId(req.asset),
+        amount: req.amount,
+    };
+    run(&state, &principal, &headers, body).await
+}
+
+/// Move the engine's clock to now and accrue every pool (admin).
+#[utoipa::path(post, path = "/v1/time", tag = "admin", request_body = EmptyRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn advance_time(
+    State(state): Shared,
+    principal: Principal,
+    headers: HeaderMap,
+    ApiJson(EmptyRequest {}): ApiJson<EmptyRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Admin])?;
+    run(&state, &principal, &headers, CommandBody::AdvanceTime).await
+}
+
+/// Post an oracle price (oracle).
+#[utoipa::path(post, path = "/v1/prices", tag = "oracle", request_body = PostPriceRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn post_price(
+    State(state): Shared,
+    principal: Principal,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<PostPriceRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Oracle])?;
+    // A missing publication time means the command's own timestamp. (A retry under the same
+    // Idempotency-Key should send `published_s`, or it is a different command.)
+    let body = move |now_s| CommandBody::PostPrice {
+        asset: AssetId(req.asset),
+        price: req.price,
+        published_s: req.published_s.unwrap_or(now_s),
+    };
+    run_at(&state, &principal, &headers, body).await
+}
+
+/// Open an account owned by the calling token (account, liquidator).
+#[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = EmptyRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn open_account(
+    State(state): Shared,
+    principal: Principal,
+    headers: HeaderMap,
+    ApiJson(EmptyRequest {}): ApiJson<EmptyRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Account, Role::Liquidator])?;
+    let body = CommandBody::OpenAccount {
+        owner: principal.subject.clone(),
+    };
+    run(&state, &principal, &headers, body).await
+}
+
+macro_rules! funds_endpoint {
+    ($name:ident, $variant:ident, $path:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "accounts", request_body = AssetAmountRequest,
+            params(("id" = u64, Path, description = "account id")), security(("bearer" = [])),
+            responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+        pub async fn $name(
+            State(state): Shared,
+            principal: Principal,
+            Path(id): Path<String>,
+            headers: HeaderMap,
+            ApiJson(req): ApiJson<AssetAmountRequest>,
+        ) -> Result<Json<CommandOutcome>, ApiError> {
+            principal.require("Authorization", &[Role::Account, Role::Liquidator])?;
+            let account: u64 = path_id("id", &id)?;
+            require_owner(&state, &principal, "id", account).await?;
+            let body = CommandBody::$variant {
+                account: AccountId(account),
+                asset: AssetId(req.asset),
+                amount: req.amount,
+            };
+            run(&state, &principal, &headers, body).await
+        }
+    };
+}
+
+funds_endpoint!(
+    deposit,
+    Deposit,
+    "/v1/accounts/{id}/deposit",
+    "Supply tokens to an account you own."
+);
+funds_endpoint!(
+    withdraw,
+    Withdraw,
+    "/v1/accounts/{id}/withdraw",
+    "Withdraw supplied tokens from an account you own."
+);
+funds_endpoint!(
+    borrow,
+    Borrow,
+    "/v1/accounts/{id}/borrow",
+    "Borrow against an account you own."
+);
+funds_endpoint!(
+    repay,
+    Repay,
+    "/v1/accounts/{id}/repay",
+    "Repay debt of an account you own."
+);
+
+/// Liquidate a liquidatable account (liquidator): the collateral goes to `liquidator`, which
+/// the calling token must own.
+#[utoipa::path(post, path = "/v1/liquidations", tag = "liquidation", request_body = LiquidateRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn liquidate(
+    State(state): Shared,
+    principal: Principal,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<LiquidateRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Liquidator])?;
+    require_owner(&state, &principal, "liquidator", req.liquidator).await?;
+    let body = CommandBody::Liquidate {
+        liquidator: AccountId(req.liquidator),
+        borrower: AccountId(req.borrower),
+        debt_asset: AssetId(req.debt_asset),
+        collateral_asset: AssetId(req.collateral_asset),
+        max_repay: req.max_repay,
+        min_collateral_out: req.min_collateral_out,
+    };
+    run(&state, &principal, &headers, body).await
+}

@@ -1,0 +1,136 @@
+//! The HTTP surface: commands (`POST`), queries (`GET`), the live stream, `/metrics`,
+//! `/openapi.json` and the dashboard at `/`.
+
+pub mod commands;
+pub mod queries;
+pub mod stream;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorCode};
+use crate::metrics::Gauges;
+
+/// Every route, with the body limit applied.
+pub fn router(state: Arc<AppState>, body_limit_bytes: usize) -> Router {
+    use commands as c;
+    use queries as q;
+    Router::new()
+        .route("/", get(dashboard))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .route("/v1/assets", post(c::list_asset))
+        .route("/v1/assets/{asset}/params", post(c::update_params))
+        .route("/v1/policy", post(c::set_policy))
+        .route("/v1/insurance", post(c::fund_insurance))
+        .route("/v1/time", post(c::advance_time))
+        .route("/v1/prices", post(c::post_price))
+        .route("/v1/accounts", post(c::open_account).get(q::at_risk))
+        .route("/v1/accounts/{id}", get(q::account))
+        .route("/v1/accounts/{id}/quote", get(q::liquidation_quote))
+        .route("/v1/accounts/{id}/deposit", post(c::deposit))
+        .route("/v1/accounts/{id}/withdraw", post(c::withdraw))
+        .route("/v1/accounts/{id}/borrow", post(c::borrow))
+        .route("/v1/accounts/{id}/repay", post(c::repay))
+        .route("/v1/liquidations", post(c::liquidate))
+        .route("/v1/markets", get(q::markets))
+        .route("/v1/protocol", get(q::protocol))
+        .route("/v1/status", get(q::status))
+        .route("/v1/events", get(q::events))
+        .route("/v1/stream", get(stream::stream))
+        .fallback(|| async { ApiError::not_found("path", "no such endpoint (see /openapi.json)") })
+        .layer(DefaultBodyLimit::max(body_limit_bytes))
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            count_refusals,
+        ))
+        .with_state(state)
+}
+
+/// Counts every error answer by its code (engine rejections, auth, malformed bodies alike).
+async fn count_refusals(
+    State(state): State<Arc<AppState>>,
+    response: axum::response::Response,
+) -> axum::response::Response {
+    if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
+        state.metrics.rejected(code);
+    }
+    response
+}
+
+async fn dashboard() -> Html<&'static str> {
+    Html(include_str!("../dashboard.html"))
+}
+
+async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::document(),
+    )
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
+    let board = state.risk_board().await?;
+    let mut gauges = state
+        .read(|e| {
+            let s = e.state();
+            let insurance = &s.accounts[softliq_engine::state::INSURANCE.0 as usize].account;
+            let assets = s
+                .assets
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let pool = &s.pools[i];
+                    let dec = a.params().decimals;
+                    let tokens = |x: softliq_core::money::Amount| {
+                        x.display_tokens(dec)
+                            .to_string()
+                            .parse::<f64>()
+                            .unwrap_or(0.0)
+                    };
+                    let fund = insurance
+                        .position(a.id)
+                        .supply
+                        .to_amount(pool.supply_index(), softliq_core::money::Rounding::Down)
+                        .unwrap_or_default();
+                    (
+                        a.symbol.clone(),
+                        s.oracles[i]
+                            .price
+                            .map_or(0.0, softliq_core::money::Price::to_f64),
+                        tokens(fund),
+                        tokens(s.flows[i].socialised),
+                        pool.utilisation()
+                            .map_or(0.0, softliq_core::money::Ratio::to_f64),
+                    )
+                })
+                .collect();
+            Gauges {
+                seq: s.seq,
+                accounts: s.accounts.len() as u64,
+                flagged: s.flagged.len() as u64,
+                assets,
+                health_factors: Vec::new(),
+            }
+        })
+        .await?;
+    gauges.health_factors = board
+        .rows
+        .iter()
+        .filter_map(|r| r.hf.map(softliq_core::money::Ratio::to_f64))
+        .collect();
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(&gauges),
+    ))
+}

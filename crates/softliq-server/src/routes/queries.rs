@@ -1,0 +1,553 @@
+//! `GET` endpoints: markets, accounts, the at-risk list, quotes, the protocol's funds, the
+//! log. Reads are public and run on the engine thread between commands, so each sees a
+//! consistent state (including commands whose batch is still being written).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use softliq_core::account::AccountId;
+use softliq_core::asset::AssetId;
+use softliq_core::liquidation::{Request, plan, quote};
+use softliq_core::money::{Amount, Ratio, Rounding};
+use softliq_engine::Engine;
+use softliq_engine::state::{INSURANCE, TREASURY};
+use utoipa::{IntoParams, ToSchema};
+
+use super::commands::path_id;
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::hub::PAGE_MAX;
+use crate::json::ApiQuery;
+use crate::report::{AccountReport, account_report};
+use crate::risk::{NearestPrice, RiskRow, nearest_prices};
+
+type Shared = State<Arc<AppState>>;
+
+/// One listed asset: its price, pool and parameters.
+#[derive(Serialize, ToSchema)]
+pub struct MarketView {
+    pub asset: u16,
+    pub symbol: String,
+    pub decimals: u8,
+    /// `null` until a price is accepted.
+    pub price: Option<String>,
+    pub price_published_s: u64,
+    pub price_stale: bool,
+    /// Until when liquidations on the asset wait for a confirming price, if the breaker is open.
+    pub breaker_open_until_s: Option<u64>,
+    /// Whole tokens, projected to the engine's time.
+    pub supplied: String,
+    pub borrowed: String,
+    pub utilisation: String,
+    /// Yearly rates.
+    pub borrow_rate: String,
+    pub supply_rate: String,
+    pub collateral_factor: String,
+    pub liquidation_threshold: String,
+    pub liquidation_penalty: String,
+    pub liquidation_discount: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MarketsView {
+    pub seq: u64,
+    pub now_s: u64,
+    pub policy: String,
+    #[schema(value_type = Object)]
+    pub policy_params: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub liquidation_price: serde_json::Value,
+    pub markets: Vec<MarketView>,
+}
+
+fn markets_of(engine: &mut Engine) -> Result<MarketsView, String> {
+    let state = engine.state();
+    let now = state.now_s;
+    let mut markets = Vec::new();
+    for (i, asset) in state.assets.iter().enumerate() {
+        let p = asset.params();
+        let oracle = &state.oracles[i];
+        let mut pool = state.pools[i].clone();
+        let _ = pool.accrue(now.max(pool.last_accrual_s()), p);
+        let u = pool.utilisation().map_err(|e| e.to_string())?;
+        let borrow_rate = p.rate_model.borrow_rate(u).map_err(|e| e.to_string())?;
+        let keep = Ratio::ONE.saturating_sub(p.reserve_factor);
+        let supply_rate = borrow_rate
+            .mul(u, Rounding::Down)
+            .and_then(|r| r.mul(keep, Rounding::Down))
+            .map_err(|e| e.to_string())?;
+        let tokens = |a: Amount| a.display_tokens(p.decimals).to_string();
+        markets.push(MarketView {
+            asset: asset.id.0,
+            symbol: asset.symbol.clone(),
+            decimals: p.decimals.get(),
+            price: oracle.price.map(|x| x.to_string()),
+            price_published_s: oracle.published_s,
+            price_stale: oracle.is_stale(now, &p.oracle),
+            breaker_open_until_s: oracle.open_breaker(now).map(|b| b.until_s),
+            supplied: tokens(pool.supplied().map_err(|e| e.to_string())?),
+            borrowed: tokens(pool.borrowed().map_err(|e| e.to_string())?),
+            utilisation: u.to_string(),
+            borrow_rate: borrow_rate.to_string(),
+            supply_rate: supply_rate.to_string(),
+            collateral_factor: p.collateral_factor.to_string(),
+            liquidation_threshold: p.liquidation_threshold.to_string(),
+            liquidation_penalty: p.liquidation_penalty.to_string(),
+            liquidation_discount: p.liquidation_discount.to_string(),
+        });
+    }
+    Ok(MarketsView {
+        seq: state.seq,
+        now_s: now,
+        policy: state.market.policy.name().to_owned(),
+        policy_params: serde_json::to_value(state.market.policy).unwrap_or_default(),
+        liquidation_price: serde_json::to_value(state.market.liquidation_price).unwrap_or_default(),
+        markets,
+    })
+}
+
+/// Every listed asset with its price, utilisation and rates.
+#[utoipa::path(get, path = "/v1/markets", tag = "queries", responses((status = 200, body = MarketsView)))]
+pub async fn markets(State(state): Shared) -> Result<Json<MarketsView>, ApiError> {
+    state
+        .read(markets_of)
+        .await?
+        .map(Json)
+        .map_err(ApiError::unavailable)
+}
+
+/// One account.
+#[derive(Serialize, ToSchema)]
+pub struct AccountView {
+    pub account: u64,
+    pub owner: String,
+    /// Whether detection has reported it liquidatable (at the market's liquidation prices).
+    pub flagged: bool,
+    /// At spot prices.
+    pub report: AccountReport,
+}
+
+/// One account's positions, health, risk level and liquidation prices with distances.
+#[utoipa::path(get, path = "/v1/accounts/{id}", tag = "queries",
+    params(("id" = u64, Path, description = "account id")),
+    responses((status = 200, body = AccountView), (status = 404, body = ErrorBody)))]
+pub async fn account(
+    State(state): Shared,
+    Path(id): Path<String>,
+) -> Result<Json<AccountView>, ApiError> {
+    let id: u64 = path_id("id", &id)?;
+    state
+        .read(move |engine| {
+            let snapshot = engine.views().spot.clone();
+            let s = engine.state();
+            let entry = s
+                .account(AccountId(id))
+                .ok_or_else(|| ApiError::not_found("id", format!("no account {id}")))?;
+            let report = account_report(&entry.account, &snapshot, &s.assets).map_err(|e| {
+                ApiError::new(
+                    axum::http::StatusCode::CONFLICT,
+                    "not_valued",
+                    "id",
+                    e.to_string(),
+                )
+            })?;
+            Ok(AccountView {
+                account: id,
+                owner: entry.owner.clone(),
+                flagged: s.flagged.contains(&AccountId(id)),
+                report,
+            })
+        })
+        .await?
+        .map(Json)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AtRiskQuery {
+    /// Most accounts to list (1–1000, default 50).
+    pub limit: Option<usize>,
+    /// Only accounts liquidatable now.
+    pub liquidatable: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AtRiskRow {
+    #[serde(flatten)]
+    pub row: RiskRow,
+    pub nearest_liquidation_price: Option<NearestPrice>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AtRiskView {
+    /// The board's sequence number (it is rebuilt at most every refresh interval).
+    pub seq: u64,
+    /// Accounts with debt in all.
+    pub total: usize,
+    /// How those accounts' health factors are distributed.
+    pub histogram: Vec<HfBucket>,
+    pub accounts: Vec<AtRiskRow>,
+}
+
+/// Accounts whose HF is below `upper` (and at or above the previous bucket's).
+#[derive(Serialize, ToSchema)]
+pub struct HfBucket {
+    pub label: String,
+    /// `null` for the last, open bucket.
+    pub upper: Option<String>,
+    pub count: usize,
+}
+
+/// Bucket bounds of the HF histogram (WAD): dense near 1, where liquidations happen.
+const HF_BOUNDS: [(&str, u128); 8] = [
+    ("<0.9", 900_000_000_000_000_000),
+    ("<1", 1_000_000_000_000_000_000),
+    ("<1.05", 1_050_000_000_000_000_000),
+    ("<1.1", 1_100_000_000_000_000_000),
+    ("<1.2", 1_200_000_000_000_000_000),
+    ("<1.5", 1_500_000_000_000_000_000),
+    ("<2", 2_000_000_000_000_000_000),
+    ("<3", 3_000_000_000_000_000_000),
+];
+
+fn histogram(rows: &[RiskRow]) -> Vec<HfBucket> {
+    let mut buckets: Vec<HfBucket> = HF_BOUNDS
+        .iter()
+        .map(|(label, upper)| HfBucket {
+            label: (*label).to_owned(),
+            upper: Some(Ratio::from_raw(*upper).to_string()),
+            count: 0,
+        })
+        .chain(std::iter::once(HfBucket {
+            label: "≥3".to_owned(),
+            upper: None,
+            count: 0,
+        }))
+        .collect();
+    for hf in rows.iter().filter_map(|r| r.hf) {
+        let i = HF_BOUNDS
+            .iter()
+            .position(|(_, upper)| hf.raw() < *upper)
+            .unwrap_or(HF_BOUNDS.len());
+        buckets[i].count += 1;
+    }
+    buckets
+}
+
+/// Accounts with debt by ascending health factor (the at-risk list).
+#[utoipa::path(get, path = "/v1/accounts", tag = "queries", params(AtRiskQuery),
+    responses((status = 200, body = AtRiskView), (status = 422, body = ErrorBody)))]
+pub async fn at_risk(
+    State(state): Shared,
+    ApiQuery(q): ApiQuery<AtRiskQuery>,
+) -> Result<Json<AtRiskView>, ApiError> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            "limit",
+            format!("between 1 and {PAGE_MAX}, got {limit}"),
+        ));
+    }
+    let board = state.risk_board().await?;
+    let rows: Vec<RiskRow> = board
+        .rows
+        .iter()
+        .filter(|r| !q.liquidatable.unwrap_or(false) || r.liquidatable)
+        .take(limit)
+        .cloned()
+        .collect();
+    let ids: Vec<u64> = rows.iter().map(|r| r.account).collect();
+    let nearest = state.read(move |e| nearest_prices(e, &ids)).await?;
+    Ok(Json(AtRiskView {
+        seq: board.seq,
+        total: board.rows.len(),
+        histogram: histogram(&board.rows),
+        accounts: rows
+            .into_iter()
+            .zip(nearest)
+            .map(|(row, nearest_liquidation_price)| AtRiskRow {
+                row,
+                nearest_liquidation_price,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteQuery {
+    /// With `collateral_asset`: quote this pair; without both, the most profitable pair.
+    pub debt_asset: Option<u16>,
+    pub collateral_asset: Option<u16>,
+    /// Most debt tokens to repay (default: all the policy allows).
+    pub max_repay: Option<String>,
+}
+
+/// The body to `POST /v1/liquidations` for a quoted call.
+#[derive(Serialize, ToSchema)]
+pub struct SuggestedCall {
+    pub borrower: u64,
+    pub debt_asset: u16,
+    pub collateral_asset: u16,
+    pub max_repay: String,
+    pub min_collateral_out: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct QuoteView {
+    /// The state the quote was priced on (a keeper keys its retries on it).
+    pub seq: u64,
+    pub borrower: u64,
+    pub policy: String,
+    pub debt_symbol: String,
+    pub collateral_symbol: String,
+    /// Whole tokens.
+    pub repaid: String,
+    pub seized: String,
+    pub to_liquidator: String,
+    pub to_treasury: String,
+    /// USD: what the liquidator receives minus what it repays, before its own costs.
+    pub liquidator_gross_profit: String,
+    /// Whether a breaker on either asset makes the call wait.
+    pub breaker_open: bool,
+    pub call: SuggestedCall,
+    /// Every figure, exact (amounts in base units).
+    #[schema(value_type = Object)]
+    pub quote: serde_json::Value,
+}
+
+fn quote_of(engine: &mut Engine, borrower: u64, q: &QuoteQuery) -> Result<QuoteView, ApiError> {
+    let snapshot = engine.views().liq.clone();
+    let s = engine.state();
+    let entry = s
+        .account(AccountId(borrower))
+        .ok_or_else(|| ApiError::not_found("id", format!("no account {borrower}")))?;
+    let refused = |e: softliq_core::liquidation::Refusal| {
+        ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "liquidation_refused",
+            "id",
+            e.to_string(),
+        )
+    };
+    let policy = s.market.policy;
+    let found = match (q.debt_asset, q.collateral_asset) {
+        (Some(d), Some(c)) => {
+            let d_asset = s
+                .asset(AssetId(d))
+                .ok_or_else(|| ApiError::not_found("debt_asset", format!("no asset {d}")))?;
+            s.asset(AssetId(c))
+                .ok_or_else(|| ApiError::not_found("collateral_asset", format!("no asset {c}")))?;
+            let max_repay = match &q.max_repay {
+                Some(text) => Amount::parse_tokens("max_repay", text, d_asset.params().decimals)
+                    .map_err(|e| {
+                        ApiError::new(
+                            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                            "invalid_amount",
+                            "max_repay",
+                            e.to_string(),
+                        )
+                    })?,
+                None => Amount::MAX,
+            };
+            let request = Request {
+                debt_asset: AssetId(d),
+                collateral_asset: AssetId(c),
+                max_repay,
+            };
+            Some(quote(&entry.account, &snapshot, &policy, &request).map_err(refused)?)
+        }
+        (None, None) => plan(&entry.account, &snapshot, &policy).map_err(refused)?,
+        _ => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_query",
+                "collateral_asset",
+                "give both debt_asset and collateral_asset, or neither",
+            ));
+        }
+    };
+    let qt = found.ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "not_liquidatable",
+            "id",
+            format!("no liquidation call is open on account {borrower}"),
+        )
+    })?;
+    let (d, c) = (qt.request.debt_asset, qt.request.collateral_asset);
+    let (da, ca) = (&s.assets[d.index()], &s.assets[c.index()]);
+    let (dd, cd) = (da.params().decimals, ca.params().decimals);
+    let breaker_open = [d, c]
+        .iter()
+        .any(|a| s.oracles[a.index()].open_breaker(s.now_s).is_some());
+    Ok(QuoteView {
+        seq: s.seq,
+        borrower,
+        policy: policy.name().to_owned(),
+        debt_symbol: da.symbol.clone(),
+        collateral_symbol: ca.symbol.clone(),
+        repaid: qt.repaid.display_tokens(dd).to_string(),
+        seized: qt.seized.display_tokens(cd).to_string(),
+        to_liquidator: qt.to_liquidator.display_tokens(cd).to_string(),
+        to_treasury: qt.to_treasury.display_tokens(cd).to_string(),
+        liquidator_gross_profit: qt.liquidator_profit().to_string(),
+        breaker_open,
+        call: SuggestedCall {
+            borrower,
+            debt_asset: d.0,
+            collateral_asset: c.0,
+            max_repay: qt.repaid.display_tokens(dd).to_string(),
+            min_collateral_out: qt.to_liquidator.display_tokens(cd).to_string(),
+        },
+        quote: serde_json::to_value(qt).unwrap_or_default(),
+    })
+}
+
+/// A liquidation quote for an account under the market's policy and liquidation prices.
+#[utoipa::path(get, path = "/v1/accounts/{id}/quote", tag = "queries",
+    params(("id" = u64, Path, description = "borrower"), QuoteQuery),
+    responses((status = 200, body = QuoteView), (status = 409, body = ErrorBody)))]
+pub async fn liquidation_quote(
+    State(state): Shared,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<QuoteQuery>,
+) -> Result<Json<QuoteView>, ApiError> {
+    let id: u64 = path_id("id", &id)?;
+    state.read(move |e| quote_of(e, id, &q)).await?.map(Json)
+}
+
+/// Per asset: socialised bad debt and the token flows.
+#[derive(Serialize, ToSchema)]
+pub struct AssetFunds {
+    pub symbol: String,
+    /// Whole tokens written off against suppliers.
+    pub bad_debt: String,
+    pub tokens_in: String,
+    pub tokens_out: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProtocolView {
+    pub treasury: AccountReport,
+    pub insurance: AccountReport,
+    pub assets: Vec<AssetFunds>,
+}
+
+/// Treasury, insurance funds and bad debt.
+#[utoipa::path(get, path = "/v1/protocol", tag = "queries", responses((status = 200, body = ProtocolView)))]
+pub async fn protocol(State(state): Shared) -> Result<Json<ProtocolView>, ApiError> {
+    state
+        .read(|engine| {
+            let snapshot = engine.views().spot.clone();
+            let s = engine.state();
+            let report = |id: AccountId| {
+                let entry = s.account(id).ok_or_else(|| "missing".to_owned())?;
+                account_report(&entry.account, &snapshot, &s.assets).map_err(|e| e.to_string())
+            };
+            let assets = s
+                .assets
+                .iter()
+                .zip(&s.flows)
+                .map(|(a, f)| {
+                    let dec = a.params().decimals;
+                    AssetFunds {
+                        symbol: a.symbol.clone(),
+                        bad_debt: f.socialised.display_tokens(dec).to_string(),
+                        tokens_in: f.tokens_in.display_tokens(dec).to_string(),
+                        tokens_out: f.tokens_out.display_tokens(dec).to_string(),
+                    }
+                })
+                .collect();
+            Ok::<_, String>(ProtocolView {
+                treasury: report(TREASURY)?,
+                insurance: report(INSURANCE)?,
+                assets,
+            })
+        })
+        .await?
+        .map(Json)
+        .map_err(ApiError::unavailable)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StatusView {
+    pub seq: u64,
+    pub durable_seq: u64,
+    pub now_s: u64,
+    pub accounts: usize,
+    pub flagged: usize,
+    pub halted: Option<String>,
+    /// BLAKE3 of the canonical state encoding (equal to `softliq replay`'s).
+    pub state_hash: String,
+}
+
+/// The engine's position, and the state hash.
+#[utoipa::path(get, path = "/v1/status", tag = "queries", responses((status = 200, body = StatusView)))]
+pub async fn status(State(state): Shared) -> Result<Json<StatusView>, ApiError> {
+    let durable_seq = state.hub.head();
+    let mut view = state
+        .read(|e| {
+            let s = e.state();
+            StatusView {
+                seq: s.seq,
+                durable_seq: 0,
+                now_s: s.now_s,
+                accounts: s.accounts.len(),
+                flagged: s.flagged.len(),
+                halted: s.halted.clone(),
+                state_hash: s.hash().to_hex().to_string(),
+            }
+        })
+        .await?;
+    view.durable_seq = durable_seq;
+    Ok(Json(view))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Entries with a sequence number above this (default 0).
+    pub since: Option<u64>,
+    /// Most entries (1–1000, default 100).
+    pub limit: Option<usize>,
+}
+
+/// Log entries (command and events) after a sequence number.
+#[utoipa::path(get, path = "/v1/events", tag = "queries", params(EventsQuery),
+    responses((status = 200, description = "`{\"head\": n, \"entries\": [{seq, timestamp_s, kind, command, events}]}`")))]
+pub async fn events(
+    State(state): Shared,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            "limit",
+            format!("between 1 and {PAGE_MAX}, got {limit}"),
+        ));
+    }
+    let since = q.since.unwrap_or(0);
+    let hub = state.hub.clone();
+    let head = hub.head();
+    let page = tokio::task::spawn_blocking(move || hub.page(since, limit))
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))??;
+    let mut body = format!("{{\"head\":{head},\"entries\":[");
+    for (i, p) in page.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&p.json);
+    }
+    body.push_str("]}");
+    Ok(([(header::CONTENT_TYPE, "application/json")], body))
+}

@@ -1,0 +1,215 @@
+//! `softliq serve` (the service, optionally with the demo market and the in-process keeper)
+//! and `softliq keeper` (the same keeper against any server).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use softliq_core::money::Value;
+use softliq_server::demo::{self, DemoConfig};
+use softliq_server::keeper::{self, KeeperConfig};
+use softliq_server::{Role, Server, ServerConfig, TokenEntry, Tokens};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Data directory (SQLite log and snapshots).
+    #[arg(long, default_value = "softliq-data")]
+    data: PathBuf,
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Tokens file (TOML, `[[tokens]] token, role, subject`); `SOFTLIQ_TOKENS` adds more.
+    #[arg(long)]
+    tokens: Option<PathBuf>,
+    /// Run the demo: example markets, seeded borrowers, a real crash replayed as prices.
+    #[arg(long)]
+    demo: bool,
+    /// Synthetic borrowers the demo opens on an empty data directory.
+    #[arg(long, default_value_t = 3000)]
+    demo_borrowers: usize,
+    /// Wall milliseconds per replayed hourly bar.
+    #[arg(long, default_value_t = 400)]
+    demo_bar_ms: u64,
+    /// Replay each bar's low instead of its close.
+    #[arg(long)]
+    demo_lows: bool,
+    /// Run the keeper in process (always on with --demo).
+    #[arg(long)]
+    keeper: bool,
+    #[command(flatten)]
+    costs: CostArgs,
+    /// Largest request body, bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    body_limit: usize,
+    /// Check every invariant after every command.
+    #[arg(long)]
+    audit: bool,
+}
+
+/// The keeper's cost model.
+#[derive(clap::Args, Clone)]
+pub struct CostArgs {
+    /// Least profit after costs, USD.
+    #[arg(long, default_value = "1")]
+    min_profit: String,
+    /// Cost of one call, USD.
+    #[arg(long, default_value = "0.5")]
+    fee: String,
+    /// Depth of the market the keeper sells into, USD per 100% price move.
+    #[arg(long, default_value = "50000000")]
+    depth: String,
+    /// Milliseconds between passes over the candidates.
+    #[arg(long, default_value_t = 200)]
+    interval_ms: u64,
+}
+
+#[derive(clap::Args)]
+pub struct KeeperArgs {
+    /// The server's base URL.
+    #[arg(long)]
+    url: String,
+    /// A token with the liquidator role.
+    #[arg(long)]
+    token: String,
+    /// The account receiving collateral (opened when absent).
+    #[arg(long)]
+    account: Option<u64>,
+    #[command(flatten)]
+    costs: CostArgs,
+}
+
+fn keeper_config(
+    url: String,
+    token: String,
+    account: Option<u64>,
+    c: &CostArgs,
+) -> Result<KeeperConfig> {
+    let usd = |field: &str, text: &str| Value::parse(field, text).map_err(|e| anyhow!("--{e}"));
+    Ok(KeeperConfig {
+        url,
+        token,
+        account,
+        min_profit: usd("min-profit", &c.min_profit)?,
+        fee_per_call: usd("fee", &c.fee)?,
+        depth: usd("depth", &c.depth)?,
+        interval: Duration::from_millis(c.interval_ms),
+    })
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn random_token() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    init_logs();
+    let mut tokens = match &args.tokens {
+        Some(path) => Tokens::load(path).map_err(|e| anyhow!(e))?,
+        None => Tokens::default(),
+    };
+    if let Ok(env) = std::env::var("SOFTLIQ_TOKENS") {
+        tokens = tokens
+            .merged(Tokens::parse_env(&env).map_err(|e| anyhow!(e))?)
+            .map_err(|e| anyhow!(e))?;
+    }
+    let keeper_token = random_token();
+    let admin_token = random_token();
+    let mut extra = vec![TokenEntry {
+        token: keeper_token.clone(),
+        role: Role::Liquidator,
+        subject: "keeper".into(),
+    }];
+    if args.demo {
+        extra.push(TokenEntry {
+            token: admin_token.clone(),
+            role: Role::Admin,
+            subject: "demo-admin".into(),
+        });
+    }
+    let tokens = tokens
+        .merged(Tokens::new(extra).map_err(|e| anyhow!(e))?)
+        .map_err(|e| anyhow!(e))?;
+    let mut config = ServerConfig::new(args.data.clone(), args.listen, tokens);
+    config.body_limit_bytes = args.body_limit;
+    config.audit = args.audit || cfg!(debug_assertions);
+    let demo_config = DemoConfig {
+        borrowers: args.demo_borrowers,
+        bar: Duration::from_millis(args.demo_bar_ms),
+        use_low: args.demo_lows,
+        ..DemoConfig::default()
+    };
+
+    let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+    runtime.block_on(async {
+        let server = Server::bind(&config).await.map_err(|e| anyhow!(e))?;
+        let url = format!("http://{}", server.addr);
+        println!(
+            "softliq: serving {url}/ (dashboard), API under {url}/v1, OpenAPI at {url}/openapi.json"
+        );
+        if args.demo {
+            println!("softliq: demo admin token: {admin_token}");
+        }
+        let state = server.state.clone();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let serving = tokio::spawn(server.run(stopped(stop_rx.clone())));
+        if args.demo {
+            let state = state.clone();
+            let demo_config = demo_config.clone();
+            tokio::spawn(async move {
+                if let Err(e) = demo::run(state, demo_config).await {
+                    tracing::error!("demo stopped: {e}");
+                }
+            });
+        }
+        if args.keeper || args.demo {
+            let kc = keeper_config(url.clone(), keeper_token, None, &args.costs)?;
+            let rx = stop_rx.clone();
+            tokio::spawn(async move {
+                match keeper::run(kc, stopped(rx)).await {
+                    Ok(stats) => tracing::info!(?stats, "keeper stopped"),
+                    Err(e) => tracing::error!("keeper: {e}"),
+                }
+            });
+        }
+        softliq_server::shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests and writing what was accepted");
+        let _ = stop_tx.send(true);
+        serving
+            .await
+            .map_err(|e| anyhow!(e))?
+            .map_err(|e| anyhow!(e))?;
+        println!("softliq: stopped at seq {}", state.hub.head());
+        Ok(())
+    })
+}
+
+pub fn run_keeper(args: &KeeperArgs) -> Result<()> {
+    init_logs();
+    let config = keeper_config(
+        args.url.clone(),
+        args.token.clone(),
+        args.account,
+        &args.costs,
+    )?;
+    let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+    let stats = runtime
+        .block_on(keeper::run(config, softliq_server::shutdown_signal()))
+        .map_err(|e| anyhow!(e))?;
+    println!(
+        "keeper: {} liquidations, {} skipped, {} failed",
+        stats.liquidations, stats.skipped, stats.failed
+    );
+    Ok(())
+}
