@@ -14,10 +14,10 @@ use softliq_server::{Role, Server, ServerConfig, TokenEntry, Tokens};
 #[derive(clap::Args)]
 pub struct Args {
     /// Data directory (SQLite log and snapshots).
-    #[arg(long, default_value = "softliq-data")]
+    #[arg(long, env = "SOFTLIQ_DATA", default_value = "softliq-data")]
     data: PathBuf,
     /// Address to listen on (port 0 picks a free one).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "SOFTLIQ_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Tokens file (TOML, `[[tokens]] token, role, subject`); `SOFTLIQ_TOKENS` adds more.
     #[arg(long)]
@@ -70,7 +70,7 @@ pub struct KeeperArgs {
     #[arg(long)]
     url: String,
     /// A token with the liquidator role.
-    #[arg(long)]
+    #[arg(long, env = "SOFTLIQ_KEEPER_TOKEN")]
     token: String,
     /// The account receiving collateral (opened when absent).
     #[arg(long)]
