@@ -62,6 +62,9 @@ pub struct AppState {
     risk: RwLock<Arc<RiskBoard>>,
     risk_refresh: Duration,
     risk_built: Mutex<Option<Instant>>,
+    /// Set when the server begins to shut down: live streams end so that graceful shutdown
+    /// is not held open by subscribers that never disconnect.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -151,6 +154,7 @@ impl AppState {
             risk: RwLock::new(Arc::new(RiskBoard::default())),
             risk_refresh: config.risk_refresh,
             risk_built: Mutex::new(None),
+            closing: tokio::sync::watch::Sender::new(false),
         }))
     }
 

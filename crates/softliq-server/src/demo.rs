@@ -338,6 +338,8 @@ pub async fn run(state: Arc<AppState>, config: DemoConfig) -> Result<(), String>
             };
             let (se, sb) = (level.eth / start.eth, level.btc / start.btc);
             for bar in &bars[std::mem::take(&mut skip)..] {
+                // Wait first: each bar is one engine hour after the previous prices.
+                tokio::time::sleep(config.bar).await;
                 let scaled = Bar {
                     eth: bar.eth * se,
                     btc: bar.btc * sb,
@@ -349,7 +351,6 @@ pub async fn run(state: Arc<AppState>, config: DemoConfig) -> Result<(), String>
                     }
                 }
                 level = scaled;
-                tokio::time::sleep(config.bar).await;
             }
         }
     }

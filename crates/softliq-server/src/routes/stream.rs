@@ -60,13 +60,22 @@ async fn catch_up(
     }
 }
 
-async fn pump(hub: Arc<Hub>, mut sent: u64, tx: mpsc::Sender<Event>) {
+async fn pump(
+    hub: Arc<Hub>,
+    mut sent: u64,
+    tx: mpsc::Sender<Event>,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) {
     let mut live = hub.subscribe();
     if !matches!(catch_up(&hub, &mut sent, &tx).await, Ok(true)) {
         return;
     }
     loop {
-        match live.recv().await {
+        let next = tokio::select! {
+            next = live.recv() => next,
+            _ = closing.wait_for(|c| *c) => return,
+        };
+        match next {
             Ok(p) if p.seq <= sent => {}
             Ok(p) if p.seq == sent + 1 => {
                 if tx.send(sse_event(&p)).await.is_err() {
@@ -107,7 +116,12 @@ pub async fn stream(
         .or(last_event_id)
         .unwrap_or_else(|| state.hub.head());
     let (tx, rx) = mpsc::channel(256);
-    tokio::spawn(pump(state.hub.clone(), since, tx));
+    tokio::spawn(pump(
+        state.hub.clone(),
+        since,
+        tx,
+        state.closing.subscribe(),
+    ));
     let stream = futures_util::StreamExt::map(ReceiverStream::new(rx), Ok);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -153,7 +153,8 @@ pub fn run(args: &Args) -> Result<()> {
         let server = Server::bind(&config).await.map_err(|e| anyhow!(e))?;
         let url = format!("http://{}", server.addr);
         println!(
-            "softliq: serving {url}/ (dashboard), API under {url}/v1, OpenAPI at {url}/openapi.json"
+            "softliq: serving {url}/ (dashboard), API under {url}/v1, OpenAPI at {url}/openapi.json (pid {})",
+            std::process::id()
         );
         if args.demo {
             println!("softliq: demo admin token: {admin_token}");
