@@ -106,6 +106,13 @@ fn init_logs() {
         .try_init();
 }
 
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
 fn random_token() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
@@ -152,12 +159,13 @@ pub fn run(args: &Args) -> Result<()> {
     runtime.block_on(async {
         let server = Server::bind(&config).await.map_err(|e| anyhow!(e))?;
         let url = format!("http://{}", server.addr);
-        println!(
+        // Printed with errors ignored: a closed stdout must not stop a running server.
+        say(&format!(
             "softliq: serving {url}/ (dashboard), API under {url}/v1, OpenAPI at {url}/openapi.json (pid {})",
             std::process::id()
-        );
+        ));
         if args.demo {
-            println!("softliq: demo admin token: {admin_token}");
+            say(&format!("softliq: demo admin token: {admin_token}"));
         }
         let state = server.state.clone();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -191,7 +199,7 @@ pub fn run(args: &Args) -> Result<()> {
             .await
             .map_err(|e| anyhow!(e))?
             .map_err(|e| anyhow!(e))?;
-        println!("softliq: stopped at seq {}", state.hub.head());
+        say(&format!("softliq: stopped at seq {}", state.hub.head()));
         Ok(())
     })
 }
