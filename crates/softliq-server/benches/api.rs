@@ -185,7 +185,12 @@ fn main() {
         }));
         let t = Instant::now();
         let ids = Arc::new(seed(&state, accounts).await);
-        println!("api bench: {accounts} accounts seeded in {:.1} s; {clients} concurrent clients on loopback", t.elapsed().as_secs_f64());
+let seeded = state.hub.head();
+        assert!(seeded as usize > 3 * accounts, "seeding logged only {seeded} commands");
+        println!(
+            "api bench: {accounts} accounts seeded ({seeded} durable commands) in {:.1} s; {clients} concurrent clients on loopback",
+            t.elapsed().as_secs_f64()
+        );
 
         let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build().unwrap();
         let (h, u, i) = (http.clone(), url.clone(), ids.clone());
