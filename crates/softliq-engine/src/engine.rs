@@ -81,6 +81,13 @@ impl Engine {
         &self.views
     }
 
+    /// The state and its risk snapshots, borrowed together: readers need both, and this spares
+    /// them a copy of the snapshots.
+    pub fn state_and_views(&mut self) -> (&State, &Views) {
+        self.views.refresh(&self.state, self.state.now_s);
+        (&self.state, &self.views)
+    }
+
     /// Applies one command.
     ///
     /// # Errors

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use softliq_engine::store::{self, Ack, Handle, NodeConfig, SqliteStore};
@@ -59,9 +59,9 @@ pub struct AppState {
     /// The engine clock: stamping and queueing happen under this lock, so commands reach the
     /// engine in timestamp order.
     clock: Mutex<Clock>,
-    risk: RwLock<Arc<RiskBoard>>,
+    /// The last risk board and when it was built.
+    risk: Mutex<Option<(Instant, Arc<RiskBoard>)>>,
     risk_refresh: Duration,
-    risk_built: Mutex<Option<Instant>>,
     /// Set when the server begins to shut down: live streams end so that graceful shutdown
     /// is not held open by subscribers that never disconnect.
     pub closing: tokio::sync::watch::Sender<bool>,
@@ -151,9 +151,8 @@ impl AppState {
                 speed: config.clock_speed.max(1),
                 last_s: now_s,
             }),
-            risk: RwLock::new(Arc::new(RiskBoard::default())),
+            risk: Mutex::new(None),
             risk_refresh: config.risk_refresh,
-            risk_built: Mutex::new(None),
             closing: tokio::sync::watch::Sender::new(false),
         }))
     }
@@ -237,23 +236,18 @@ impl AppState {
             .map_err(|_| ApiError::unavailable("the engine stopped"))
     }
 
-    /// The risk board, rebuilt when it is older than the refresh interval and the log moved.
+    /// The risk board, rebuilt when it is older than the refresh interval.
     ///
     /// # Errors
     /// 503 when the node has stopped.
     pub async fn risk_board(&self) -> Result<Arc<RiskBoard>, ApiError> {
-        let current = self.risk.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let fresh = self
-            .risk_built
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some_and(|t| t.elapsed() < self.risk_refresh);
-        if fresh {
-            return Ok(current);
+        let cached = self.risk.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some((_, board)) = cached.filter(|(built, _)| built.elapsed() < self.risk_refresh) {
+            return Ok(board);
         }
         let board = Arc::new(self.read(risk::build).await?);
-        *self.risk.write().unwrap_or_else(|e| e.into_inner()) = board.clone();
-        *self.risk_built.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        *self.risk.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), board.clone()));
         Ok(board)
     }
 

@@ -63,6 +63,16 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", field, message)
     }
 
+    /// 422: a field wrong on its own.
+    pub fn unprocessable(code: &str, field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, field, message)
+    }
+
+    /// 409: refused by the market's current state.
+    pub fn conflict(code: &str, field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, field, message)
+    }
+
     pub fn bad_request(field: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", field, message)
     }

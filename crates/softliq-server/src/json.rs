@@ -52,8 +52,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
     // Every body is an object: serde would read a struct from an array too.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(ApiError::unprocessable(
             "invalid_body",
             "body",
             "expected a JSON object",
@@ -65,33 +64,8 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         // The syntax was checked above: whatever fails now is a value of the wrong shape
         // (serde_json reports some of those, an enum given a number say, as syntax).
         let message = e.into_inner().to_string();
-        // "missing field `amount`" is reported at the parent; name the field itself. (An
-        // unknown field's path already ends with it.)
-        let field = message
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
-            .map_or_else(
-                || {
-                    if path == "." {
-                        "body".to_owned()
-                    } else {
-                        path.clone()
-                    }
-                },
-                |missing| {
-                    if path == "." {
-                        missing.to_owned()
-                    } else {
-                        format!("{path}.{missing}")
-                    }
-                },
-            );
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            &field,
-            message,
-        )
+        let field = field_at(&path, &message, "body");
+        ApiError::unprocessable("invalid_body", &field, message)
     })
 }
 
@@ -106,26 +80,29 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
         _state: &S,
     ) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map(Self).map_err(|e| {
             let path = e.path().to_string();
             let message = e.into_inner().to_string();
-            let field = message
-                .strip_prefix("missing field `")
-                .and_then(|rest| rest.split('`').next())
-                .map_or(path, str::to_owned);
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_query",
-                &field,
-                message,
-            )
+            let field = field_at(&path, &message, &path);
+            ApiError::unprocessable("invalid_query", &field, message)
         })
     }
 }
 
-fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
-    form_urlencoded::parse(query.as_bytes())
+/// The field a deserialisation error is about. serde reports "missing field `amount`" at the
+/// parent, so the missing name is appended to the path; an error at the root (`.`) that names
+/// no field is reported as `root`. (An unknown field's path already ends with it.)
+fn field_at(path: &str, message: &str, root: &str) -> String {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    match (missing, path == ".") {
+        (Some(name), true) => name.to_owned(),
+        (Some(name), false) => format!("{path}.{name}"),
+        (None, true) => root.to_owned(),
+        (None, false) => path.to_owned(),
+    }
 }
 
 #[cfg(test)]

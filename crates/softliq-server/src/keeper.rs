@@ -18,7 +18,7 @@
 //! quote was priced on, so a retry after a timeout can never liquidate twice.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -146,6 +146,16 @@ fn err(context: &str, e: impl std::fmt::Display) -> String {
 }
 
 impl Keeper {
+    fn stats(&self) -> MutexGuard<'_, KeeperStats> {
+        self.stats.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn candidates(&self) -> MutexGuard<'_, BTreeSet<u64>> {
+        self.candidates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.config.url.trim_end_matches('/'))
     }
@@ -195,10 +205,7 @@ impl Keeper {
         let Some(q) = quote else {
             // 409: nothing to liquidate any more (recovered, or closed).
             if status == 409 || status == 404 {
-                self.candidates
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&borrower);
+                self.candidates().remove(&borrower);
             }
             return Ok(());
         };
@@ -209,11 +216,8 @@ impl Keeper {
         match decide(&self.config, q.quote.liquidator_value, q.quote.repaid_value) {
             Decision::Skip { reason, .. } => {
                 tracing::info!(borrower, %reason, "keeper: skip");
-                self.stats.lock().unwrap_or_else(|e| e.into_inner()).skipped += 1;
-                self.candidates
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&borrower);
+                self.stats().skipped += 1;
+                self.candidates().remove(&borrower);
                 Ok(())
             }
             Decision::Liquidate { profit } => {
@@ -225,15 +229,12 @@ impl Keeper {
                     match self.post("/v1/liquidations", &key, &body).await {
                         Ok((200, out)) => {
                             tracing::info!(borrower, %profit, seq = %out["seq"], "keeper: liquidated");
-                            self.stats
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .liquidations += 1;
+                            self.stats().liquidations += 1;
                             return Ok(());
                         }
                         Ok((status, out)) if status < 500 => {
                             tracing::info!(borrower, status, error = %out["error"], "keeper: refused");
-                            self.stats.lock().unwrap_or_else(|e| e.into_inner()).failed += 1;
+                            self.stats().failed += 1;
                             return Ok(());
                         }
                         Ok((status, out)) => last = format!("{status}: {out}"),
@@ -241,7 +242,7 @@ impl Keeper {
                     }
                     tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
                 }
-                self.stats.lock().unwrap_or_else(|e| e.into_inner()).failed += 1;
+                self.stats().failed += 1;
                 Err(format!(
                     "keeper: borrower {borrower}: gave up after 3 attempts: {last}"
                 ))
@@ -278,7 +279,7 @@ impl Keeper {
     fn on_frame(&self, frame: &str) -> Option<u64> {
         let data = frame.lines().find_map(|l| l.strip_prefix("data:"))?;
         let entry: serde_json::Value = serde_json::from_str(data.trim()).ok()?;
-        let mut set = self.candidates.lock().unwrap_or_else(|e| e.into_inner());
+        let mut set = self.candidates();
         for ev in entry["events"].as_array().into_iter().flatten() {
             if let Some(a) = ev["became_liquidatable"]["account"].as_u64() {
                 set.insert(a);
@@ -330,22 +331,14 @@ pub async fn run(
         .await?
     {
         keeper
-            .candidates
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .candidates()
             .extend(list.accounts.iter().map(|r| r.account));
     }
     let keeper = Arc::new(keeper);
     let follower = tokio::spawn(keeper.clone().follow(head));
     let work = async {
         loop {
-            let now: Vec<u64> = keeper
-                .candidates
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .copied()
-                .collect();
+            let now: Vec<u64> = keeper.candidates().iter().copied().collect();
             for borrower in now {
                 if let Err(e) = keeper.examine(borrower).await {
                     tracing::warn!("{e}");
@@ -359,11 +352,7 @@ pub async fn run(
         () = shutdown => {},
     }
     follower.abort();
-    let stats = keeper
-        .stats
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let stats = keeper.stats().clone();
     Ok(stats)
 }
 

@@ -11,7 +11,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use softliq_core::money::{Amount, Price, Ratio, Rounding};
+use softliq_engine::Engine;
 use softliq_engine::event::Event;
+use softliq_engine::state::INSURANCE;
 use softliq_engine::store::Entry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -89,6 +92,51 @@ pub struct Gauges {
     pub assets: Vec<(String, f64, f64, f64, f64)>,
     /// Health factors of accounts with debt (display figures).
     pub health_factors: Vec<f64>,
+}
+
+impl Gauges {
+    /// Reads the figures from the engine's state (on the engine thread). The HF histogram is
+    /// filled from the risk board by the caller.
+    #[must_use]
+    pub fn read(engine: &mut Engine) -> Self {
+        let s = engine.state();
+        let insurance = &s.accounts[INSURANCE.0 as usize].account;
+        let assets = s
+            .assets
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let pool = &s.pools[i];
+                let dec = a.params().decimals;
+                // Display figures: the exact token string, read as a float.
+                let tokens = |x: Amount| {
+                    x.display_tokens(dec)
+                        .to_string()
+                        .parse::<f64>()
+                        .unwrap_or(0.0)
+                };
+                let fund = insurance
+                    .position(a.id)
+                    .supply
+                    .to_amount(pool.supply_index(), Rounding::Down)
+                    .unwrap_or_default();
+                (
+                    a.symbol.clone(),
+                    s.oracles[i].price.map_or(0.0, Price::to_f64),
+                    tokens(fund),
+                    tokens(s.flows[i].socialised),
+                    pool.utilisation().map_or(0.0, Ratio::to_f64),
+                )
+            })
+            .collect();
+        Self {
+            seq: s.seq,
+            accounts: s.accounts.len() as u64,
+            flagged: s.flagged.len() as u64,
+            assets,
+            health_factors: Vec::new(),
+        }
+    }
 }
 
 impl Metrics {

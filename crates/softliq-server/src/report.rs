@@ -6,8 +6,8 @@ use serde::Serialize;
 use softliq_core::account::Account;
 use softliq_core::asset::{Asset, AssetId};
 use softliq_core::health::{
-    Direction, Health, HealthError, RiskSnapshot, liquidation_prices, pair_liquidation_price,
-    position_health,
+    Direction, Health, HealthError, LiquidationPrice, RiskSnapshot, liquidation_prices,
+    pair_liquidation_price, position_health,
 };
 use softliq_core::money::{Amount, Ratio, Value};
 
@@ -53,6 +53,23 @@ pub struct LiquidationPriceRow {
     pub current: String,
     /// How far the price must move from `current`, in percent (display only).
     pub distance_pct: f64,
+}
+
+impl LiquidationPriceRow {
+    /// The row of `lp`, an asset whose symbol is `symbol`.
+    #[must_use]
+    pub fn of(lp: &LiquidationPrice, symbol: String) -> Self {
+        Self {
+            asset: symbol,
+            direction: match lp.direction {
+                Direction::Falls => "falls",
+                Direction::Rises => "rises",
+            },
+            price: lp.price.to_string(),
+            current: lp.current.to_string(),
+            distance_pct: lp.distance_pct(),
+        }
+    }
 }
 
 /// For a one-collateral, one-debt account: the collateral/debt price ratio at liquidation.
@@ -118,17 +135,8 @@ pub fn account_report(
         );
     }
     let liquidation_prices = liquidation_prices(account, snapshot)?
-        .into_iter()
-        .map(|lp| LiquidationPriceRow {
-            asset: sym(lp.asset),
-            direction: match lp.direction {
-                Direction::Falls => "falls",
-                Direction::Rises => "rises",
-            },
-            price: lp.price.to_string(),
-            current: lp.current.to_string(),
-            distance_pct: lp.distance_pct(),
-        })
+        .iter()
+        .map(|lp| LiquidationPriceRow::of(lp, sym(lp.asset)))
         .collect();
     let pair_liquidation_price = pair_liquidation_price(account, snapshot)?.map(|p| PairPriceRow {
         collateral: sym(p.collateral),

@@ -9,6 +9,8 @@ use softliq_core::money::Ratio;
 use softliq_engine::Engine;
 use softliq_engine::state::FIRST_USER_ACCOUNT;
 
+use crate::report::LiquidationPriceRow;
+
 /// One account on the board.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct RiskRow {
@@ -23,18 +25,8 @@ pub struct RiskRow {
     pub hf: Option<Ratio>,
 }
 
-/// The nearest liquidation price of an at-risk account.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct NearestPrice {
-    pub asset: String,
-    pub direction: &'static str,
-    pub price: String,
-    pub current: String,
-    pub distance_pct: f64,
-}
-
 /// The board at one sequence number.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RiskBoard {
     pub seq: u64,
     pub now_s: u64,
@@ -45,8 +37,8 @@ pub struct RiskBoard {
 /// Builds the board on the engine thread, at the market's liquidation prices.
 #[must_use]
 pub fn build(engine: &mut Engine) -> RiskBoard {
-    let snapshot = engine.views().liq.clone();
-    let state = engine.state();
+    let (state, views) = engine.state_and_views();
+    let snapshot = &views.liq;
     let first = usize::try_from(FIRST_USER_ACCOUNT).unwrap_or(usize::MAX);
     let mut rows: Vec<RiskRow> = state
         .accounts
@@ -55,7 +47,7 @@ pub fn build(engine: &mut Engine) -> RiskBoard {
         .skip(first)
         .filter(|(_, e)| e.account.has_debt())
         .map(|(i, e)| {
-            let h = Health::of(&e.account, &snapshot).ok();
+            let h = Health::of(&e.account, snapshot).ok();
             let hf = h.as_ref().and_then(Health::health_factor);
             RiskRow {
                 account: i as u64,
@@ -85,26 +77,17 @@ pub fn build(engine: &mut Engine) -> RiskBoard {
 
 /// The liquidation price nearest to the current one of each account in `ids`.
 #[must_use]
-pub fn nearest_prices(engine: &mut Engine, ids: &[u64]) -> Vec<Option<NearestPrice>> {
-    let snapshot = engine.views().liq.clone();
-    let state = engine.state();
+pub fn nearest_prices(engine: &mut Engine, ids: &[u64]) -> Vec<Option<LiquidationPriceRow>> {
+    let (state, views) = engine.state_and_views();
     ids.iter()
         .map(|&id| {
             let entry = state.account(AccountId(id))?;
-            let prices = liquidation_prices(&entry.account, &snapshot).ok()?;
+            let prices = liquidation_prices(&entry.account, &views.liq).ok()?;
             let nearest = prices
                 .into_iter()
                 .min_by(|a, b| a.distance_pct().abs().total_cmp(&b.distance_pct().abs()))?;
-            Some(NearestPrice {
-                asset: state.asset(nearest.asset)?.symbol.clone(),
-                direction: match nearest.direction {
-                    softliq_core::health::Direction::Falls => "falls",
-                    softliq_core::health::Direction::Rises => "rises",
-                },
-                price: nearest.price.to_string(),
-                current: nearest.current.to_string(),
-                distance_pct: nearest.distance_pct(),
-            })
+            let symbol = state.asset(nearest.asset)?.symbol.clone();
+            Some(LiquidationPriceRow::of(&nearest, symbol))
         })
         .collect()
 }

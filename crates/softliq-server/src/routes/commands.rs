@@ -149,12 +149,7 @@ async fn run_at(
 /// Parses a path id, naming the path parameter when it is not a number.
 pub fn path_id<T: std::str::FromStr>(field: &str, text: &str) -> Result<T, ApiError> {
     text.parse().map_err(|_| {
-        ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_path",
-            field,
-            format!("not a valid id: {text:?}"),
-        )
+        ApiError::unprocessable("invalid_path", field, format!("not a valid id: {text:?}"))
     })
 }
 

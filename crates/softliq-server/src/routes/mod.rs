@@ -78,49 +78,7 @@ async fn openapi() -> impl IntoResponse {
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
     let board = state.risk_board().await?;
-    let mut gauges = state
-        .read(|e| {
-            let s = e.state();
-            let insurance = &s.accounts[softliq_engine::state::INSURANCE.0 as usize].account;
-            let assets = s
-                .assets
-                .iter()
-                .enumerate()
-                .map(|(i, a)| {
-                    let pool = &s.pools[i];
-                    let dec = a.params().decimals;
-                    let tokens = |x: softliq_core::money::Amount| {
-                        x.display_tokens(dec)
-                            .to_string()
-                            .parse::<f64>()
-                            .unwrap_or(0.0)
-                    };
-                    let fund = insurance
-                        .position(a.id)
-                        .supply
-                        .to_amount(pool.supply_index(), softliq_core::money::Rounding::Down)
-                        .unwrap_or_default();
-                    (
-                        a.symbol.clone(),
-                        s.oracles[i]
-                            .price
-                            .map_or(0.0, softliq_core::money::Price::to_f64),
-                        tokens(fund),
-                        tokens(s.flows[i].socialised),
-                        pool.utilisation()
-                            .map_or(0.0, softliq_core::money::Ratio::to_f64),
-                    )
-                })
-                .collect();
-            Gauges {
-                seq: s.seq,
-                accounts: s.accounts.len() as u64,
-                flagged: s.flagged.len() as u64,
-                assets,
-                health_factors: Vec::new(),
-            }
-        })
-        .await?;
+    let mut gauges = state.read(Gauges::read).await?;
     gauges.health_factors = board
         .rows
         .iter()

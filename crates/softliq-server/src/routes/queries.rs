@@ -11,10 +11,11 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use softliq_core::account::AccountId;
 use softliq_core::asset::AssetId;
-use softliq_core::liquidation::{Request, plan, quote};
+use softliq_core::health::RiskSnapshot;
+use softliq_core::liquidation::{Quote, Refusal, Request, plan, quote};
 use softliq_core::money::{Amount, Ratio, Rounding};
-use softliq_engine::Engine;
 use softliq_engine::state::{INSURANCE, TREASURY};
+use softliq_engine::{Engine, State as EngineState};
 use utoipa::{IntoParams, ToSchema};
 
 use super::commands::path_id;
@@ -22,8 +23,9 @@ use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::hub::PAGE_MAX;
 use crate::json::ApiQuery;
+use crate::report::LiquidationPriceRow;
 use crate::report::{AccountReport, account_report};
-use crate::risk::{NearestPrice, RiskRow, nearest_prices};
+use crate::risk::{RiskRow, nearest_prices};
 
 type Shared = State<Arc<AppState>>;
 
@@ -110,6 +112,20 @@ fn markets_of(engine: &mut Engine) -> Result<MarketsView, String> {
     })
 }
 
+/// A page size from the query: `default` when absent, else 1 to [`PAGE_MAX`].
+fn page_limit(limit: Option<usize>, default: usize) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if (1..=PAGE_MAX).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::unprocessable(
+            "invalid_query",
+            "limit",
+            format!("between 1 and {PAGE_MAX}, got {limit}"),
+        ))
+    }
+}
+
 /// Every listed asset with its price, utilisation and rates.
 #[utoipa::path(get, path = "/v1/markets", tag = "queries", responses((status = 200, body = MarketsView)))]
 pub async fn markets(State(state): Shared) -> Result<Json<MarketsView>, ApiError> {
@@ -142,19 +158,12 @@ pub async fn account(
     let id: u64 = path_id("id", &id)?;
     state
         .read(move |engine| {
-            let snapshot = engine.views().spot.clone();
-            let s = engine.state();
+            let (s, views) = engine.state_and_views();
             let entry = s
                 .account(AccountId(id))
                 .ok_or_else(|| ApiError::not_found("id", format!("no account {id}")))?;
-            let report = account_report(&entry.account, &snapshot, &s.assets).map_err(|e| {
-                ApiError::new(
-                    axum::http::StatusCode::CONFLICT,
-                    "not_valued",
-                    "id",
-                    e.to_string(),
-                )
-            })?;
+            let report = account_report(&entry.account, &views.spot, &s.assets)
+                .map_err(|e| ApiError::conflict("not_valued", "id", e.to_string()))?;
             Ok(AccountView {
                 account: id,
                 owner: entry.owner.clone(),
@@ -179,7 +188,7 @@ pub struct AtRiskQuery {
 pub struct AtRiskRow {
     #[serde(flatten)]
     pub row: RiskRow,
-    pub nearest_liquidation_price: Option<NearestPrice>,
+    pub nearest_liquidation_price: Option<LiquidationPriceRow>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -245,15 +254,7 @@ pub async fn at_risk(
     State(state): Shared,
     ApiQuery(q): ApiQuery<AtRiskQuery>,
 ) -> Result<Json<AtRiskView>, ApiError> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=PAGE_MAX).contains(&limit) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_query",
-            "limit",
-            format!("between 1 and {PAGE_MAX}, got {limit}"),
-        ));
-    }
+    let limit = page_limit(q.limit, 50)?;
     let board = state.risk_board().await?;
     let rows: Vec<RiskRow> = board
         .rows
@@ -322,20 +323,17 @@ pub struct QuoteView {
     pub quote: serde_json::Value,
 }
 
-fn quote_of(engine: &mut Engine, borrower: u64, q: &QuoteQuery) -> Result<QuoteView, ApiError> {
-    let snapshot = engine.views().liq.clone();
-    let s = engine.state();
+/// The policy's call on `borrower`: on the pair asked for, else the most profitable pair.
+fn find_quote(
+    s: &EngineState,
+    snapshot: &RiskSnapshot,
+    borrower: u64,
+    q: &QuoteQuery,
+) -> Result<Quote, ApiError> {
     let entry = s
         .account(AccountId(borrower))
         .ok_or_else(|| ApiError::not_found("id", format!("no account {borrower}")))?;
-    let refused = |e: softliq_core::liquidation::Refusal| {
-        ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "liquidation_refused",
-            "id",
-            e.to_string(),
-        )
-    };
+    let refused = |e: Refusal| ApiError::conflict("liquidation_refused", "id", e.to_string());
     let policy = s.market.policy;
     let found = match (q.debt_asset, q.collateral_asset) {
         (Some(d), Some(c)) => {
@@ -347,12 +345,7 @@ fn quote_of(engine: &mut Engine, borrower: u64, q: &QuoteQuery) -> Result<QuoteV
             let max_repay = match &q.max_repay {
                 Some(text) => Amount::parse_tokens("max_repay", text, d_asset.params().decimals)
                     .map_err(|e| {
-                        ApiError::new(
-                            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                            "invalid_amount",
-                            "max_repay",
-                            e.to_string(),
-                        )
+                        ApiError::unprocessable("invalid_amount", "max_repay", e.to_string())
                     })?,
                 None => Amount::MAX,
             };
@@ -361,26 +354,30 @@ fn quote_of(engine: &mut Engine, borrower: u64, q: &QuoteQuery) -> Result<QuoteV
                 collateral_asset: AssetId(c),
                 max_repay,
             };
-            Some(quote(&entry.account, &snapshot, &policy, &request).map_err(refused)?)
+            Some(quote(&entry.account, snapshot, &policy, &request).map_err(refused)?)
         }
-        (None, None) => plan(&entry.account, &snapshot, &policy).map_err(refused)?,
+        (None, None) => plan(&entry.account, snapshot, &policy).map_err(refused)?,
         _ => {
-            return Err(ApiError::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            return Err(ApiError::unprocessable(
                 "invalid_query",
                 "collateral_asset",
                 "give both debt_asset and collateral_asset, or neither",
             ));
         }
     };
-    let qt = found.ok_or_else(|| {
-        ApiError::new(
-            axum::http::StatusCode::CONFLICT,
+    found.ok_or_else(|| {
+        ApiError::conflict(
             "not_liquidatable",
             "id",
             format!("no liquidation call is open on account {borrower}"),
         )
-    })?;
+    })
+}
+
+fn quote_of(engine: &mut Engine, borrower: u64, q: &QuoteQuery) -> Result<QuoteView, ApiError> {
+    let (s, views) = engine.state_and_views();
+    let qt = find_quote(s, &views.liq, borrower, q)?;
+    let policy = s.market.policy;
     let (d, c) = (qt.request.debt_asset, qt.request.collateral_asset);
     let (da, ca) = (&s.assets[d.index()], &s.assets[c.index()]);
     let (dd, cd) = (da.params().decimals, ca.params().decimals);
@@ -445,11 +442,10 @@ pub struct ProtocolView {
 pub async fn protocol(State(state): Shared) -> Result<Json<ProtocolView>, ApiError> {
     state
         .read(|engine| {
-            let snapshot = engine.views().spot.clone();
-            let s = engine.state();
+            let (s, views) = engine.state_and_views();
             let report = |id: AccountId| {
                 let entry = s.account(id).ok_or_else(|| "missing".to_owned())?;
-                account_report(&entry.account, &snapshot, &s.assets).map_err(|e| e.to_string())
+                account_report(&entry.account, &views.spot, &s.assets).map_err(|e| e.to_string())
             };
             let assets = s
                 .assets
@@ -526,15 +522,7 @@ pub async fn events(
     State(state): Shared,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=PAGE_MAX).contains(&limit) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_query",
-            "limit",
-            format!("between 1 and {PAGE_MAX}, got {limit}"),
-        ));
-    }
+    let limit = page_limit(q.limit, 100)?;
     let since = q.since.unwrap_or(0);
     let hub = state.hub.clone();
     let head = hub.head();
