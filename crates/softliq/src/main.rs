@@ -30,6 +30,9 @@ enum Command {
     Serve(commands::serve::Args),
     /// Liquidate through a softliq server's API when it pays after costs.
     Keeper(commands::serve::KeeperArgs),
+    /// Run a stress scenario through every mechanism and write report.html, summary.json and
+    /// runs.csv; `sim fit` estimates synthetic-path parameters from hourly closes.
+    Sim(commands::sim::Args),
     /// Drive the seeded synthetic workload into a data directory (used by the crash test).
     #[command(hide = true)]
     Drive(commands::drive::Args),
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Account(args) => commands::account::run(&args),
         Command::Liquidate(args) => commands::liquidate::run(&args),
         Command::Replay(args) => commands::replay::run(&args),
+        Command::Sim(args) => commands::sim::run(&args),
         Command::Drive(args) => commands::drive::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Keeper(args) => commands::serve::run_keeper(&args),

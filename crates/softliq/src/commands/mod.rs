@@ -4,3 +4,4 @@ pub mod inputs;
 pub mod liquidate;
 pub mod replay;
 pub mod serve;
+pub mod sim;

@@ -1,0 +1,224 @@
+//! A batch: every sweep point × seed × mechanism of a scenario, in parallel.
+//!
+//! For each (point, seed) the price path and the population are drawn once and every
+//! mechanism runs on them, so mechanisms differ only in their rules. Jobs run on rayon's pool
+//! and results are collected in job order; every run is single-threaded internally except the
+//! screen's scan, whose result is also independent of the thread count. So the same scenario
+//! and seeds give bit-identical results on any number of threads.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::metrics::RunMetrics;
+use crate::paths::{self, PricePath};
+use crate::population;
+use crate::run::{RunSpec, Series, run};
+use crate::scenario::{Loaded, Mechanism, mechanism};
+
+/// One point of the sweep grid (the only point when there is no sweep).
+#[derive(Clone, Debug, Serialize)]
+pub struct Point {
+    pub label: String,
+    pub overrides: Vec<(String, String)>,
+    /// Why the point was not run (its parameters were refused), if it was not.
+    pub skipped: Option<String>,
+}
+
+/// A run's record and, for the charted seed, its series.
+type Outcome = (RunRecord, Option<Series>);
+
+/// One run's outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRecord {
+    pub point: usize,
+    pub mechanism: String,
+    pub seed: u64,
+    pub metrics: RunMetrics,
+}
+
+/// Everything a batch produced.
+#[derive(Clone, Debug)]
+pub struct BatchResult {
+    pub points: Vec<Point>,
+    pub mechanisms: Vec<String>,
+    pub seeds: Vec<u64>,
+    pub runs: Vec<RunRecord>,
+    /// Per mechanism, the series of the first point's first seed (for charts).
+    pub series: Vec<(String, Series)>,
+    /// Steps and borrowers of the first point (for the report's header).
+    pub steps: usize,
+    pub borrowers: u32,
+}
+
+/// Progress counters a caller may poll from another thread.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub account_steps_done: AtomicU64,
+    pub account_steps_total: AtomicU64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Seeds to run (the scenario's `seeds` when `None`).
+    pub seeds: Option<u32>,
+    /// Reconcile after every step that moved money.
+    pub audit: bool,
+}
+
+/// The grid points of the scenario's sweep, in row-major order of its keys.
+fn grid(loaded: &Loaded) -> Vec<Vec<(String, toml::Value)>> {
+    let mut points: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
+    for (key, values) in &loaded.scenario.sweep {
+        points = points
+            .into_iter()
+            .flat_map(|p| {
+                values.iter().map(move |v| {
+                    let mut q = p.clone();
+                    q.push((key.clone(), v.clone()));
+                    q
+                })
+            })
+            .collect();
+    }
+    points
+}
+
+fn show(v: &toml::Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+}
+
+/// Runs the whole batch.
+///
+/// # Errors
+/// A path or population that cannot be built, or a run whose accounting broke.
+pub fn run_batch(loaded: &Loaded, options: Options, progress: &Progress) -> Result<BatchResult> {
+    let seeds: Vec<u64> = (0..u64::from(options.seeds.unwrap_or(loaded.scenario.seeds)))
+        .map(|k| loaded.scenario.seed.wrapping_add(k))
+        .collect();
+    let mut points = Vec::new();
+    let mut variants = Vec::new();
+    for overrides in grid(loaded) {
+        let shown: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(k, v)| (k.clone(), show(v)))
+            .collect();
+        let label = if shown.is_empty() {
+            "base".to_owned()
+        } else {
+            shown
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let variant = loaded.with(&overrides).and_then(|l| {
+            let mechanisms = l
+                .scenario
+                .mechanisms
+                .iter()
+                .map(|m| mechanism(m, &l.scenario, &l.markets))
+                .collect::<Result<Vec<_>>>()?;
+            Ok((l, mechanisms))
+        });
+        points.push(Point {
+            label,
+            overrides: shown,
+            skipped: variant.as_ref().err().map(ToString::to_string),
+        });
+        variants.push(variant.ok());
+    }
+    let jobs: Vec<(usize, u64, bool)> = variants
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_some())
+        .flat_map(|(p, _)| {
+            seeds
+                .iter()
+                .enumerate()
+                .map(move |(k, &s)| (p, s, p == 0 && k == 0))
+        })
+        .collect();
+    let mut total = 0u64;
+    for &(p, _, _) in &jobs {
+        if let Some((l, m)) = &variants[p] {
+            total += u64::from(l.scenario.population.borrowers) * steps_hint(l) * m.len() as u64;
+        }
+    }
+    progress.account_steps_total.store(total, Ordering::Relaxed);
+    let outcomes: Vec<Result<Vec<Outcome>>> = jobs
+        .par_iter()
+        .map(|&(p, seed, keep)| {
+            let (l, mechanisms) = variants[p].as_ref().expect("jobs only for valid points");
+            job(l, mechanisms, (p, seed, keep), options, progress)
+        })
+        .collect();
+    let mut runs = Vec::new();
+    let mut series = Vec::new();
+    for outcome in outcomes {
+        for (record, s) in outcome? {
+            if let Some(s) = s {
+                series.push((record.mechanism.clone(), s));
+            }
+            runs.push(record);
+        }
+    }
+    let first = variants.iter().flatten().next();
+    Ok(BatchResult {
+        points,
+        mechanisms: loaded.scenario.mechanisms.clone(),
+        seeds,
+        runs,
+        series,
+        steps: first.map_or(0, |(l, _)| usize::try_from(steps_hint(l)).unwrap_or(0)),
+        borrowers: first.map_or(0, |(l, _)| l.scenario.population.borrowers),
+    })
+}
+
+/// Steps of a scenario's path without building it (historical paths: built once, cheaply).
+fn steps_hint(loaded: &Loaded) -> u64 {
+    paths::build(loaded, loaded.scenario.seed).map_or(0, |p| p.steps() as u64)
+}
+
+/// One (point, seed): the path and population once, then each mechanism.
+fn job(
+    loaded: &Loaded,
+    mechanisms: &[Mechanism],
+    (point, seed, keep_series): (usize, u64, bool),
+    options: Options,
+    progress: &Progress,
+) -> Result<Vec<Outcome>> {
+    let path: PricePath = paths::build(loaded, seed)?;
+    let population = population::draw(
+        &loaded.scenario.population,
+        &loaded.markets,
+        path.at(0),
+        (path.times_s[0], seed),
+    )?;
+    mechanisms
+        .par_iter()
+        .map(|m| {
+            let spec = RunSpec {
+                loaded,
+                mechanism: m,
+                path: &path,
+                population: &population,
+                keep_series,
+                audit: options.audit,
+                progress: Some(&progress.account_steps_done),
+            };
+            let result = run(&spec).map_err(|e| e.at_file(&loaded.file))?;
+            Ok((
+                RunRecord {
+                    point,
+                    mechanism: m.name.clone(),
+                    seed,
+                    metrics: result.metrics,
+                },
+                result.series,
+            ))
+        })
+        .collect()
+}

@@ -1,0 +1,230 @@
+//! The exact state of one run: the core's pools and accounts, and the cash that crossed the
+//! protocol's boundary, per asset, so that every run can prove it created and lost nothing.
+//!
+//! Borrowers, the lender, the liquidators (one account that holds seized collateral only
+//! between a settlement and its sale), the treasury and the insurance fund are plain
+//! `softliq_core` accounts; every balance change goes through `softliq_core` pools and the
+//! core's settlement, so the simulator liquidates by the same code the engine runs.
+//!
+//! [`Ledger::reconcile`] checks, per asset and in base units:
+//! - cash = deposited + repaid − withdrawn − borrowed (every flow the simulator recorded);
+//! - the supply shares of all accounts add up to the pool's, and so do the debt shares;
+//! - the pool identity `supplied + reserves = cash + borrowed`.
+
+use softliq_core::account::Account;
+use softliq_core::asset::{Asset, AssetId};
+use softliq_core::health::RiskSnapshot;
+use softliq_core::liquidation::{Parties, Policy, Quote, Settlement, settle};
+use softliq_core::money::{Amount, Price, Rounding, Shares};
+use softliq_core::pool::Pool;
+
+use crate::error::{Result, SimError};
+
+/// Cash that entered or left one asset's pool, in base units.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flows {
+    pub deposited: u128,
+    pub withdrawn: u128,
+    pub borrowed: u128,
+    pub repaid: u128,
+}
+
+/// Whose account a deposit, borrow or repayment touches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder {
+    Lender,
+    Borrower(usize),
+}
+
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    pub assets: Vec<Asset>,
+    pub pools: Vec<Pool>,
+    pub borrowers: Vec<Account>,
+    pub lender: Account,
+    pub liquidator: Account,
+    pub treasury: Account,
+    pub insurance: Account,
+    pub flows: Vec<Flows>,
+}
+
+fn add(total: &mut u128, amount: Amount) -> Result<()> {
+    *total = total
+        .checked_add(amount.raw())
+        .ok_or_else(|| SimError::accounting("flow total overflowed"))?;
+    Ok(())
+}
+
+impl Ledger {
+    /// Empty pools for `assets`, accruing from `start_s`.
+    #[must_use]
+    pub fn new(assets: Vec<Asset>, start_s: u64) -> Self {
+        let n = assets.len();
+        Self {
+            assets,
+            pools: vec![Pool::new(start_s); n],
+            borrowers: Vec::new(),
+            lender: Account::new(),
+            liquidator: Account::new(),
+            treasury: Account::new(),
+            insurance: Account::new(),
+            flows: vec![Flows::default(); n],
+        }
+    }
+
+    fn account(&mut self, who: Holder) -> &mut Account {
+        match who {
+            Holder::Lender => &mut self.lender,
+            Holder::Borrower(i) => &mut self.borrowers[i],
+        }
+    }
+
+    /// Supplies `amount` of `asset` from outside.
+    ///
+    /// # Errors
+    /// A pool refusal (zero, below one share, cap) or overflow.
+    pub fn deposit(&mut self, who: Holder, asset: AssetId, amount: Amount) -> Result<()> {
+        let cap = self.assets[asset.index()].params().supply_cap;
+        let shares = self.pools[asset.index()].deposit(amount, cap)?;
+        self.account(who).add_supply(asset, shares)?;
+        add(&mut self.flows[asset.index()].deposited, amount)
+    }
+
+    /// Borrows `amount` of `asset` out of the pool (the caller checked health).
+    ///
+    /// # Errors
+    /// Not enough cash, the borrow cap, or overflow.
+    pub fn borrow(&mut self, who: Holder, asset: AssetId, amount: Amount) -> Result<()> {
+        let cap = self.assets[asset.index()].params().borrow_cap;
+        let shares = self.pools[asset.index()].borrow(amount, cap)?;
+        self.account(who).add_debt(asset, shares)?;
+        add(&mut self.flows[asset.index()].borrowed, amount)
+    }
+
+    /// Repays up to `amount` of `who`'s debt in `asset` from outside funds; returns what was
+    /// taken.
+    ///
+    /// # Errors
+    /// A pool refusal or overflow.
+    pub fn repay(&mut self, who: Holder, asset: AssetId, amount: Amount) -> Result<Amount> {
+        let owed = self.account(who).position(asset).debt;
+        if owed.is_zero() || amount.is_zero() {
+            return Ok(Amount::ZERO);
+        }
+        let (burned, taken) = self.pools[asset.index()].repay(amount, owed)?;
+        self.account(who).remove_debt(asset, burned)?;
+        add(&mut self.flows[asset.index()].repaid, taken)?;
+        Ok(taken)
+    }
+
+    /// Settles a liquidation quote on borrower `i` through the core; the liquidator's cash
+    /// comes from outside.
+    ///
+    /// # Errors
+    /// The core's refusal (a stale quote would be a simulator bug).
+    pub fn liquidate(
+        &mut self,
+        i: usize,
+        q: &Quote,
+        snapshot: &RiskSnapshot,
+        policy: &Policy,
+    ) -> Result<Settlement> {
+        let mut parties = Parties {
+            borrower: &mut self.borrowers[i],
+            liquidator: &mut self.liquidator,
+            treasury: &mut self.treasury,
+            insurance: &mut self.insurance,
+        };
+        let settled = settle(q, &mut parties, &mut self.pools, snapshot, policy)?;
+        add(
+            &mut self.flows[q.request.debt_asset.index()].repaid,
+            settled.paid,
+        )?;
+        Ok(settled)
+    }
+
+    /// Withdraws all the liquidator's shares of `asset` (to sell them); returns the tokens.
+    ///
+    /// # Errors
+    /// Not enough cash in the pool.
+    pub fn redeem_liquidator(&mut self, asset: AssetId) -> Result<Amount> {
+        let shares = self.liquidator.position(asset).supply;
+        if shares.is_zero() {
+            return Ok(Amount::ZERO);
+        }
+        let amount = self.pools[asset.index()].redeem(shares)?;
+        self.liquidator.remove_supply(asset, shares)?;
+        add(&mut self.flows[asset.index()].withdrawn, amount)?;
+        Ok(amount)
+    }
+
+    /// Accrues every pool's interest up to `now_s`.
+    ///
+    /// # Errors
+    /// Time going backwards or overflow.
+    pub fn accrue(&mut self, now_s: u64) -> Result<()> {
+        for (pool, asset) in self.pools.iter_mut().zip(&self.assets) {
+            pool.accrue(now_s, asset.params())?;
+        }
+        Ok(())
+    }
+
+    /// The risk view of the market at `prices` (one per asset).
+    #[must_use]
+    pub fn snapshot(&self, prices: &[Price]) -> RiskSnapshot {
+        let prices: Vec<Option<Price>> = prices.iter().copied().map(Some).collect();
+        RiskSnapshot::of_market(&self.assets, &self.pools, &prices)
+    }
+
+    /// Tokens that `shares` of supply in `asset` stand for, rounded down.
+    ///
+    /// # Errors
+    /// Overflow.
+    pub fn supply_amount(&self, asset: AssetId, shares: Shares) -> Result<Amount> {
+        Ok(shares.to_amount(self.pools[asset.index()].supply_index(), Rounding::Down)?)
+    }
+
+    /// Checks the three identities of the module docs for every asset.
+    ///
+    /// # Errors
+    /// An accounting error naming the asset and the identity that broke.
+    pub fn reconcile(&self) -> Result<()> {
+        for (a, (pool, flows)) in self.pools.iter().zip(&self.flows).enumerate() {
+            let asset = AssetId(u16::try_from(a).unwrap_or(u16::MAX));
+            let symbol = &self.assets[a].symbol;
+            let expected = flows
+                .deposited
+                .checked_add(flows.repaid)
+                .and_then(|x| x.checked_sub(flows.withdrawn))
+                .and_then(|x| x.checked_sub(flows.borrowed));
+            if expected != Some(pool.cash().raw()) {
+                return Err(SimError::accounting(format!(
+                    "{symbol}: pool cash {} but recorded flows give {expected:?} ({flows:?})",
+                    pool.cash().raw()
+                )));
+            }
+            let (mut supply, mut debt) = (0u128, 0u128);
+            let others = [
+                &self.lender,
+                &self.liquidator,
+                &self.treasury,
+                &self.insurance,
+            ];
+            for account in self.borrowers.iter().chain(others) {
+                let p = account.position(asset);
+                supply += p.supply.raw();
+                debt += p.debt.raw();
+            }
+            if supply != pool.supply_shares().raw() || debt != pool.debt_shares().raw() {
+                return Err(SimError::accounting(format!(
+                    "{symbol}: accounts hold {supply} supply / {debt} debt shares, the pool {} / {}",
+                    pool.supply_shares().raw(),
+                    pool.debt_shares().raw()
+                )));
+            }
+            pool.check_identity()
+                .map_err(|e| SimError::accounting(format!("{symbol}: {e}")))?;
+        }
+        Ok(())
+    }
+}

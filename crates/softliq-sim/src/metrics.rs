@@ -1,0 +1,97 @@
+//! What one run measured. Money sums are kept exactly in WAD (signed where a figure can be
+//! negative) and turned into USD floats only for the report.
+
+use serde::Serialize;
+
+/// WAD per USD.
+pub const WAD_F: f64 = 1e18;
+
+/// Exact running sums of one run, in WAD USD.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sums {
+    /// Seized collateral at the external price minus the debt it repaid.
+    pub borrower_loss: i128,
+    /// Seized collateral at the oracle price minus the debt repaid: the penalty part.
+    pub penalty: i128,
+    /// Liquidators' sale proceeds minus what they repaid and their costs.
+    pub liquidator_profit: i128,
+    /// Liquidators' tokens at the external price minus their sale proceeds.
+    pub slippage: i128,
+    pub liquidator_costs: i128,
+    /// The protocol's part of seized collateral, at the external price.
+    pub protocol_revenue: i128,
+    /// Debt repaid by liquidators, at the oracle price.
+    pub repaid: i128,
+    /// Bad debt realised (insurance-covered plus socialised), at the debt asset's price.
+    pub bad_debt_realised: i128,
+    /// Of which socialised over suppliers.
+    pub bad_debt_socialised: i128,
+    /// Outside money borrowers put in when they responded (top-ups and repayments).
+    pub responses: i128,
+}
+
+/// A run's figures, in USD where money.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RunMetrics {
+    pub borrower_loss_usd: f64,
+    pub penalty_usd: f64,
+    pub below_fair_usd: f64,
+    pub bad_debt_usd: f64,
+    pub bad_debt_realised_usd: f64,
+    pub bad_debt_socialised_usd: f64,
+    pub open_shortfall_usd: f64,
+    pub protocol_revenue_usd: f64,
+    pub liquidator_profit_usd: f64,
+    pub liquidator_costs_usd: f64,
+    pub slippage_usd: f64,
+    pub liquidated_volume_usd: f64,
+    pub calls: u64,
+    pub skipped_unprofitable: u64,
+    pub peak_impact: f64,
+    pub mean_impact: f64,
+    pub accounts_liquidated: u64,
+    pub accounts_closed_out: u64,
+    pub underwater_account_hours: f64,
+    pub responses: u64,
+    pub responses_usd: f64,
+    /// Largest share-rounding residue of one call's collateral split, in base units.
+    pub split_residue_max: u64,
+}
+
+/// The metrics reports compare, with whether lower is better.
+pub const HEADLINE: [(&str, bool); 10] = [
+    ("borrower_loss_usd", true),
+    ("bad_debt_usd", true),
+    ("protocol_revenue_usd", false),
+    ("liquidator_profit_usd", false),
+    ("liquidated_volume_usd", true),
+    ("calls", true),
+    ("peak_impact", true),
+    ("mean_impact", true),
+    ("accounts_closed_out", true),
+    ("underwater_account_hours", true),
+];
+
+#[allow(clippy::cast_precision_loss)]
+pub fn usd(wad: i128) -> f64 {
+    wad as f64 / WAD_F
+}
+
+impl RunMetrics {
+    /// The value of a metric by name (the names of [`HEADLINE`] and the other fields).
+    #[must_use]
+    #[allow(clippy::cast_precision_loss)]
+    pub fn get(&self, name: &str) -> Option<f64> {
+        let v = serde_json::to_value(self).ok()?;
+        v.get(name)?.as_f64()
+    }
+
+    /// Every metric name, in field order.
+    #[must_use]
+    pub fn names() -> Vec<String> {
+        match serde_json::to_value(Self::default()) {
+            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The borrower population of one seed: who holds what, how healthy, how large, and who acts
+//! when their health falls. Drawn once per seed and shared by every mechanism of that seed.
+//!
+//! Per borrower, from a seeded ChaCha stream independent of the price path's:
+//! - collateral value `V = min · U^(−1/α)` (Pareto with tail index `α`), cut at `max`;
+//! - one collateral asset drawn by weight, or with probability `two_collateral_share` two
+//!   (distinct, by weight) holding half the value each;
+//! - starting HF `min + (median − min) · e^{σZ}`, raised where needed to the borrowing limit
+//!   (`HF ≥ C/B · 1.0001`, since a borrow must keep `D ≤ B`);
+//! - debt `D = C / HF` in the debt asset (`C` the liquidation-weighted collateral value);
+//! - responsive with probability `responsive_share`.
+//!
+//! The lender supplies the debt asset so that the pool starts at the configured utilisation.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use softliq_config::Markets;
+use softliq_core::asset::AssetId;
+use softliq_core::money::Amount;
+
+use crate::error::{Result, SimError};
+use crate::ledger::{Holder, Ledger};
+use crate::scenario::PopulationSpec;
+
+/// A seed's starting market.
+#[derive(Clone, Debug)]
+pub struct Population {
+    pub ledger: Ledger,
+    /// Whether each borrower acts below the buffer.
+    pub responsive: Vec<bool>,
+    /// Each borrower's starting approximate HF (for reports).
+    pub start_hf: Vec<f64>,
+}
+
+/// Stream separation: the population's stream never overlaps the path's for the same seed.
+const STREAM: u64 = 0x706f_7075_6c61_7469;
+
+/// Tokens (base units) worth `usd` at `price`, rounded down.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
+pub fn tokens(usd: f64, price: f64, decimals: u8) -> Amount {
+    let units = usd / price * 10f64.powi(i32::from(decimals));
+    Amount::from_raw(if units.is_finite() && units > 0.0 {
+        units as u128
+    } else {
+        0
+    })
+}
+
+fn pick(rng: &mut ChaCha8Rng, weights: &[(AssetId, f64)], except: Option<AssetId>) -> AssetId {
+    let total: f64 = weights
+        .iter()
+        .filter(|(a, _)| Some(*a) != except)
+        .map(|(_, w)| w)
+        .sum();
+    let mut x = rng.random::<f64>() * total;
+    for &(a, w) in weights.iter().filter(|(a, _)| Some(*a) != except) {
+        if x < w {
+            return a;
+        }
+        x -= w;
+    }
+    weights
+        .iter()
+        .rev()
+        .find(|(a, _)| Some(*a) != except)
+        .map_or(weights[0].0, |(a, _)| *a)
+}
+
+/// Draws the population of `seed` at the starting `prices` (one per listed asset).
+///
+/// # Errors
+/// A pool refusal while seeding (a cap too small for the population), named.
+pub fn draw(
+    spec: &PopulationSpec,
+    markets: &Markets,
+    prices: &[f64],
+    (start_s, seed): (u64, u64),
+) -> Result<Population> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ STREAM);
+    let id = |s: &str| {
+        markets
+            .id(s)
+            .ok_or_else(|| SimError::field("population", s))
+    };
+    let debt = id(&spec.debt)?;
+    let weights: Vec<(AssetId, f64)> = spec
+        .collateral
+        .iter()
+        .filter(|(_, w)| **w > 0.0)
+        .map(|(s, w)| Ok((id(s)?, *w)))
+        .collect::<Result<_>>()?;
+    let param = |a: AssetId| markets.asset(a).params();
+    let mut ledger = Ledger::new(markets.assets.clone(), start_s);
+    let mut plans = Vec::with_capacity(spec.borrowers as usize);
+    let mut total_debt = 0.0;
+    for _ in 0..spec.borrowers {
+        let u: f64 = 1.0 - rng.random::<f64>();
+        let value = (spec.size.min_usd * u.powf(-1.0 / spec.size.alpha)).min(spec.size.max_usd);
+        let first = pick(&mut rng, &weights, None);
+        let two = weights.len() > 1 && rng.random::<f64>() < spec.two_collateral_share;
+        let holdings: Vec<(AssetId, f64)> = if two {
+            let second = pick(&mut rng, &weights, Some(first));
+            vec![(first, value / 2.0), (second, value / 2.0)]
+        } else {
+            vec![(first, value)]
+        };
+        let c: f64 = holdings
+            .iter()
+            .map(|(a, v)| v * param(*a).liquidation_threshold.to_f64())
+            .sum();
+        let b: f64 = holdings
+            .iter()
+            .map(|(a, v)| v * param(*a).collateral_factor.to_f64())
+            .sum();
+        let z: f64 = StandardNormal.sample(&mut rng);
+        let hf = spec.start_hf.min
+            + (spec.start_hf.median - spec.start_hf.min) * (spec.start_hf.sigma * z).exp();
+        let hf = hf.max(c / b * 1.0001);
+        let debt_usd = c / hf / param(debt).borrow_weight.to_f64();
+        total_debt += debt_usd;
+        let responsive = rng.random::<f64>() < spec.responsive_share;
+        plans.push((holdings, debt_usd, responsive, hf));
+    }
+    let lend = total_debt / spec.utilisation;
+    let debt_decimals = param(debt).decimals.get();
+    ledger.deposit(
+        Holder::Lender,
+        debt,
+        tokens(lend.max(1.0), prices[debt.index()], debt_decimals),
+    )?;
+    let mut responsive = Vec::with_capacity(plans.len());
+    let mut start_hf = Vec::with_capacity(plans.len());
+    for (i, (holdings, debt_usd, flag, hf)) in plans.into_iter().enumerate() {
+        ledger.borrowers.push(softliq_core::account::Account::new());
+        for (asset, usd) in holdings {
+            let amount = tokens(usd, prices[asset.index()], param(asset).decimals.get());
+            if !amount.is_zero() {
+                ledger.deposit(Holder::Borrower(i), asset, amount)?;
+            }
+        }
+        let owed = tokens(debt_usd, prices[debt.index()], debt_decimals);
+        if !owed.is_zero() {
+            ledger.borrow(Holder::Borrower(i), debt, owed)?;
+        }
+        responsive.push(flag);
+        start_hf.push(hf);
+    }
+    Ok(Population {
+        ledger,
+        responsive,
+        start_hf,
+    })
+}

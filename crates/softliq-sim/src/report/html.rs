@@ -1,0 +1,316 @@
+//! `report.html`: one self-contained page (inline CSS and SVG, no scripts, no network).
+
+use std::fmt::Write as _;
+
+use super::Summary;
+use super::charts::{bars, compact, heatmap, lines};
+use crate::batch::BatchResult;
+use crate::metrics::HEADLINE;
+use crate::scenario::Loaded;
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}\
+table{border-collapse:collapse;margin:1em 0;font-size:13px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}\
+th:first-child,td:first-child{text-align:left}small{color:#777}h2{margin-top:1.6em;border-bottom:1px solid #ddd}\
+pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}.error{color:#b00}";
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn title(metric: &str) -> String {
+    metric.replace('_', " ").replace(" usd", " (USD)")
+}
+
+fn show(metric: &str, v: f64) -> String {
+    if metric.contains("impact") {
+        format!("{:.2}%", v * 100.0)
+    } else {
+        compact(v)
+    }
+}
+
+/// The whole page.
+#[must_use]
+pub fn render(loaded: &Loaded, batch: &BatchResult, summary: &Summary) -> String {
+    let mut out = String::new();
+    let s = &loaded.scenario;
+    let _ = write!(
+        out,
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>softliq sim: {name}</title><style>{STYLE}</style></head><body>\
+         <h1>softliq sim: {name}</h1><p>{desc}</p>\
+         <p>{borrowers} borrowers, {steps} steps, seeds {seeds}, mechanisms {mechs}.</p>",
+        name = escape(&s.name),
+        desc = escape(&s.description),
+        borrowers = summary.borrowers,
+        steps = summary.steps,
+        seeds = escape(&format!("{:?}", summary.seeds)),
+        mechs = escape(&summary.mechanisms.join(", ")),
+    );
+    headline(&mut out, summary);
+    charts(&mut out, batch, summary);
+    sweep(&mut out, batch, summary);
+    all_metrics(&mut out, summary);
+    let _ = write!(
+        out,
+        "<h2>Accounting</h2><p>{}.</p><h2>Scenario</h2><pre>{}</pre></body></html>",
+        escape(&summary.accounting),
+        escape(&toml::to_string_pretty(&loaded.tree).unwrap_or_default())
+    );
+    out
+}
+
+fn headline(out: &mut String, summary: &Summary) {
+    let _ = write!(
+        out,
+        "<h2>Headline{}</h2><p><small>Mean over seeds, with the 95% confidence interval of the mean.</small></p><table><tr><th>mechanism</th>",
+        summary
+            .points
+            .first()
+            .map_or(String::new(), |p| format!(" ({})", escape(&p.point.label)))
+    );
+    for (metric, lower) in HEADLINE {
+        let _ = write!(
+            out,
+            "<th>{}<br><small>{}</small></th>",
+            title(metric),
+            if lower { "lower is better" } else { "higher" }
+        );
+    }
+    out.push_str("</tr>");
+    for m in &summary.mechanisms {
+        let _ = write!(out, "<tr><td>{}</td>", escape(m));
+        for (metric, _) in HEADLINE {
+            match summary.stat(0, m, metric) {
+                Some(st) => {
+                    let _ = write!(
+                        out,
+                        "<td>{}<br><small>[{}, {}]</small></td>",
+                        show(metric, st.mean),
+                        show(metric, st.ci95_lo),
+                        show(metric, st.ci95_hi)
+                    );
+                }
+                None => out.push_str("<td>–</td>"),
+            }
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table>");
+    if !summary.best.is_empty() && summary.points.len() > 1 {
+        out.push_str("<h2>Best setting per metric</h2><table><tr><th>metric</th><th>point</th><th>mechanism</th><th>mean</th></tr>");
+        for b in &summary.best {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                title(&b.metric),
+                escape(&b.point),
+                escape(&b.mechanism),
+                show(&b.metric, b.mean)
+            );
+        }
+        out.push_str("</table>");
+    }
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn charts(out: &mut String, batch: &BatchResult, summary: &Summary) {
+    out.push_str("<h2>Charts</h2>");
+    if let Some((_, first)) = batch.series.first() {
+        let t0 = first.times_s.first().copied().unwrap_or(0);
+        let hours: Vec<f64> = first
+            .times_s
+            .iter()
+            .map(|t| (t - t0) as f64 / 3_600.0)
+            .collect();
+        let mut prices = vec![(format!("{} external", first.symbol), first.fair.clone())];
+        prices.extend(
+            batch
+                .series
+                .iter()
+                .map(|(m, s)| (format!("oracle, {m}"), s.oracle.clone())),
+        );
+        let _ = write!(
+            out,
+            "<p><small>First seed{}. The oracle sees the external price pushed down by liquidators' sales.</small></p>{}{}{}",
+            summary.points.first().map_or(String::new(), |p| format!(
+                ", point {}",
+                escape(&p.point.label)
+            )),
+            lines(
+                &format!("{} price (USD)", first.symbol),
+                "hours",
+                "USD",
+                &hours,
+                &prices
+            ),
+            lines(
+                "Debt repaid by liquidators, cumulative",
+                "hours",
+                "USD",
+                &hours,
+                &batch
+                    .series
+                    .iter()
+                    .map(|(m, s)| (m.clone(), s.repaid_cum_usd.clone()))
+                    .collect::<Vec<_>>()
+            ),
+            lines(
+                "Bad debt realised, cumulative",
+                "hours",
+                "USD",
+                &hours,
+                &batch
+                    .series
+                    .iter()
+                    .map(|(m, s)| (m.clone(), s.bad_debt_cum_usd.clone()))
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
+    out.push_str("<p><small>Bars: mean over seeds; whiskers: 5th to 95th percentile.</small></p>");
+    for metric in [
+        "borrower_loss_usd",
+        "bad_debt_usd",
+        "protocol_revenue_usd",
+        "peak_impact",
+    ] {
+        let items: Vec<_> = summary
+            .mechanisms
+            .iter()
+            .filter_map(|m| summary.stat(0, m, metric).map(|s| (m.clone(), *s)))
+            .collect();
+        out.push_str(&bars(
+            &title(metric),
+            if metric.contains("impact") {
+                "fraction"
+            } else {
+                "USD"
+            },
+            &items,
+        ));
+    }
+}
+
+/// Heatmaps over the first two sweep keys, one per mechanism and metric, one set per value of
+/// the remaining keys.
+fn sweep(out: &mut String, batch: &BatchResult, summary: &Summary) {
+    let keys = &summary.sweep;
+    if keys.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Sweep</h2>");
+    let values_of = |k: usize| -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for p in &batch.points {
+            let x = p.overrides[k].1.clone();
+            if !v.contains(&x) {
+                v.push(x);
+            }
+        }
+        v
+    };
+    let xs = values_of(0);
+    let ys = if keys.len() > 1 {
+        values_of(1)
+    } else {
+        vec![String::new()]
+    };
+    let mut groups: Vec<Vec<(String, String)>> = Vec::new();
+    for p in &batch.points {
+        let rest: Vec<(String, String)> = p.overrides.iter().skip(2).cloned().collect();
+        if !groups.contains(&rest) {
+            groups.push(rest);
+        }
+    }
+    for group in &groups {
+        for mechanism in &summary.mechanisms {
+            for metric in ["borrower_loss_usd", "bad_debt_usd", "protocol_revenue_usd"] {
+                let lower = HEADLINE.iter().find(|h| h.0 == metric).is_none_or(|h| h.1);
+                let grid: Vec<Vec<Option<f64>>> = ys
+                    .iter()
+                    .map(|y| {
+                        xs.iter()
+                            .map(|x| {
+                                let p = batch.points.iter().position(|p| {
+                                    p.overrides[0].1 == *x
+                                        && (keys.len() < 2 || p.overrides[1].1 == *y)
+                                        && p.overrides.iter().skip(2).cloned().collect::<Vec<_>>()
+                                            == *group
+                                })?;
+                                summary.stat(p, mechanism, metric).map(|s| s.mean)
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let suffix: Vec<String> = group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let name = format!(
+                    "{mechanism}: {}{}",
+                    title(metric),
+                    if suffix.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", suffix.join(", "))
+                    }
+                );
+                out.push_str(&heatmap(
+                    &name,
+                    (&keys[0], &xs),
+                    (keys.get(1).map_or("", String::as_str), &ys),
+                    &grid,
+                    lower,
+                ));
+            }
+        }
+    }
+    for p in batch.points.iter().filter(|p| p.skipped.is_some()) {
+        let _ = write!(
+            out,
+            "<p class=\"error\">Skipped {}: {}</p>",
+            escape(&p.label),
+            escape(p.skipped.as_deref().unwrap_or_default())
+        );
+    }
+}
+
+fn all_metrics(out: &mut String, summary: &Summary) {
+    out.push_str("<h2>Every metric</h2>");
+    for (p, point) in summary.points.iter().enumerate() {
+        if point.mechanisms.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            out,
+            "<details{}><summary>{}</summary><table><tr><th>metric</th>",
+            if p == 0 { " open" } else { "" },
+            escape(&point.point.label)
+        );
+        for m in &point.mechanisms {
+            let _ = write!(
+                out,
+                "<th>{}<br><small>mean · p5 / p50 / p95</small></th>",
+                escape(&m.mechanism)
+            );
+        }
+        out.push_str("</tr>");
+        let names: Vec<&String> = point.mechanisms[0].metrics.iter().map(|(n, _)| n).collect();
+        for (k, name) in names.iter().enumerate() {
+            let _ = write!(out, "<tr><td>{}</td>", title(name));
+            for m in &point.mechanisms {
+                let st = &m.metrics[k].1;
+                let _ = write!(
+                    out,
+                    "<td>{}<br><small>{} / {} / {}</small></td>",
+                    show(name, st.mean),
+                    show(name, st.p5),
+                    show(name, st.p50),
+                    show(name, st.p95)
+                );
+            }
+            out.push_str("</tr>");
+        }
+        out.push_str("</table></details>");
+    }
+}

@@ -1,0 +1,277 @@
+//! Liquidators: identical bots that share each step's work, and one account's calls.
+//!
+//! A bot acts only through the core: `plan` picks the most profitable call the policy allows,
+//! the bot shrinks it to its capital, estimates what selling the collateral into the venue
+//! would bring, and settles only when `proceeds − repaid − cost ≥ min_profit` (with
+//! `partial_fill`, it halves an unprofitable call up to eight times first). Proceeds return to
+//! the bot's capital at once; each bot has `calls_per_step` calls per step.
+
+use softliq_core::health::RiskSnapshot;
+use softliq_core::liquidation::{BadDebtEvent, Quote, Request, Settlement, plan, quote};
+use softliq_core::money::{Amount, Price, Rounding, Value};
+
+use super::{Run, wad_price};
+use crate::error::{Result, SimError};
+use crate::metrics::WAD_F;
+use crate::population::tokens;
+use crate::scenario::LiquidatorSpec;
+
+/// The most calls on one account in one step (the soft cap's geometric series reaches dust in
+/// far fewer).
+pub const CALLS_PER_ACCOUNT_STEP_MAX: u32 = 200;
+/// Halvings of an unprofitable call before a bot gives up on it (with `partial_fill`).
+const HALVINGS_MAX: u32 = 8;
+/// The most a call's collateral split may lose to share rounding, in base units of `c`.
+const SPLIT_RESIDUE_MAX: u128 = 3;
+
+#[derive(Clone, Debug)]
+pub(super) struct Bots {
+    capital: Vec<f64>,
+    calls_left: Vec<u32>,
+    calls_per_step: u32,
+    cursor: usize,
+    cost: Value,
+    cost_usd: f64,
+    min_profit_usd: f64,
+    partial_fill: bool,
+}
+
+/// The prices a step's calls are made at.
+pub(super) struct Market<'a> {
+    pub snapshot: RiskSnapshot,
+    /// Oracle prices in WAD.
+    pub prices: Vec<Price>,
+    /// External prices.
+    pub fair: &'a [f64],
+}
+
+impl Bots {
+    pub(super) fn new(spec: &LiquidatorSpec) -> Self {
+        let n = spec.count as usize;
+        Self {
+            capital: vec![spec.capital_usd; n],
+            calls_left: vec![0; n],
+            calls_per_step: spec.calls_per_step,
+            cursor: 0,
+            cost: value_down(spec.cost_usd),
+            cost_usd: spec.cost_usd,
+            min_profit_usd: spec.min_profit_usd,
+            partial_fill: spec.partial_fill,
+        }
+    }
+
+    pub(super) fn new_step(&mut self) {
+        self.calls_left.fill(self.calls_per_step);
+    }
+
+    /// The next bot with calls and capital left, round robin.
+    fn next(&mut self) -> Option<usize> {
+        let n = self.capital.len();
+        for k in 0..n {
+            let b = (self.cursor + k) % n;
+            if self.calls_left[b] > 0 && self.capital[b] > 0.0 {
+                self.cursor = (b + 1) % n;
+                return Some(b);
+            }
+        }
+        None
+    }
+}
+
+/// USD (float, from the venue) as an exact WAD value, rounded down.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn value_down(usd: f64) -> Value {
+    Value::from_raw((usd.max(0.0) * WAD_F).floor() as u128)
+}
+
+fn signed(v: Value) -> Result<i128> {
+    i128::try_from(v.raw()).map_err(|_| SimError::accounting("value beyond i128"))
+}
+
+impl Run<'_> {
+    /// Calls on borrower `i` until it is healthy, no call pays, or the bots are out of calls.
+    /// Returns false when every bot is exhausted for this step.
+    pub(super) fn liquidate_account(&mut self, i: usize, market: &mut Market) -> Result<bool> {
+        let policy = self.spec.mechanism.policy;
+        let mut calls = 0;
+        while calls < CALLS_PER_ACCOUNT_STEP_MAX {
+            let Some(bot) = self.bots.next() else {
+                return Ok(false);
+            };
+            let Some(best) = plan(&self.ledger.borrowers[i], &market.snapshot, &policy)? else {
+                break;
+            };
+            let Some(q) = self.choose(i, bot, best, market)? else {
+                self.metrics.skipped_unprofitable += 1;
+                break;
+            };
+            let settled = self.ledger.liquidate(i, &q, &market.snapshot, &policy)?;
+            self.account(i, bot, &settled, market)?;
+            calls += 1;
+            if !settled.bad_debt.is_empty() {
+                market.snapshot = self.ledger.snapshot(&market.prices);
+            }
+        }
+        self.screen.refresh(i, &self.ledger.borrowers[i]);
+        Ok(true)
+    }
+
+    /// The call bot `bot` makes from the plan's `best`: within its capital, and only if it
+    /// pays; `None` when it does not.
+    fn choose(&self, i: usize, bot: usize, best: Quote, market: &Market) -> Result<Option<Quote>> {
+        let d = best.request.debt_asset;
+        let d_params = self.ledger.assets[d.index()].params();
+        let mut q = best;
+        let capital = self.bots.capital[bot];
+        if q.repaid_value.to_f64() > capital {
+            let max_repay = tokens(capital, market.fair[d.index()], d_params.decimals.get());
+            match self.requote(i, &q, max_repay, market) {
+                Some(smaller) => q = smaller,
+                None => return Ok(None),
+            }
+        }
+        for _ in 0..=HALVINGS_MAX {
+            if self.pays(&q, market) {
+                return Ok(Some(q));
+            }
+            if !self.bots.partial_fill {
+                return Ok(None);
+            }
+            let half = Amount::from_raw(q.repaid.raw() / 2);
+            match self.requote(i, &q, half, market) {
+                Some(smaller) => q = smaller,
+                None => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    fn requote(&self, i: usize, q: &Quote, max_repay: Amount, market: &Market) -> Option<Quote> {
+        if max_repay.is_zero() {
+            return None;
+        }
+        let request = Request {
+            max_repay,
+            ..q.request
+        };
+        let policy = &self.spec.mechanism.policy;
+        quote(
+            &self.ledger.borrowers[i],
+            &market.snapshot,
+            policy,
+            &request,
+        )
+        .ok()
+    }
+
+    /// Whether selling the call's collateral now would pay for it, its cost and the minimum
+    /// profit.
+    fn pays(&self, q: &Quote, market: &Market) -> bool {
+        let c = q.request.collateral_asset.index();
+        let decimals = self.ledger.assets[c].params().decimals.get();
+        #[allow(clippy::cast_precision_loss)]
+        let liq_tokens = q.to_liquidator.raw() as f64 / 10f64.powi(i32::from(decimals));
+        let proceeds = self.venue.quote_sell(c, liq_tokens, market.fair[c]);
+        proceeds - q.repaid_value.to_f64() - self.bots.cost_usd >= self.bots.min_profit_usd
+    }
+
+    /// Sells the liquidator's collateral and books the call: exact sums, checks, bot capital.
+    fn account(
+        &mut self,
+        i: usize,
+        bot: usize,
+        settled: &Settlement,
+        market: &Market,
+    ) -> Result<()> {
+        let q = &settled.quote;
+        let (d, c) = (q.request.debt_asset, q.request.collateral_asset);
+        let shares_split = q
+            .liquidator_shares
+            .checked_add(settled.treasury_shares)?
+            .checked_add(settled.insurance_shares)?;
+        if shares_split != q.collateral_shares_seized {
+            return Err(SimError::accounting(format!(
+                "borrower {i}: seized {} shares but {} were split",
+                q.collateral_shares_seized.raw(),
+                shares_split.raw()
+            )));
+        }
+        let seized = self.ledger.supply_amount(c, q.collateral_shares_seized)?;
+        let protocol = self.ledger.supply_amount(
+            c,
+            settled
+                .treasury_shares
+                .checked_add(settled.insurance_shares)?,
+        )?;
+        let sold = self.ledger.redeem_liquidator(c)?;
+        let residue = seized
+            .raw()
+            .checked_sub(sold.raw())
+            .and_then(|x| x.checked_sub(protocol.raw()))
+            .filter(|r| *r <= SPLIT_RESIDUE_MAX)
+            .ok_or_else(|| {
+                SimError::accounting(format!(
+                    "borrower {i}: seized {} base units but the liquidator got {} and the protocol {}",
+                    seized.raw(),
+                    sold.raw(),
+                    protocol.raw()
+                ))
+            })?;
+        self.metrics.split_residue_max = self.metrics.split_residue_max.max(residue as u64);
+
+        let c_decimals = self.ledger.assets[c.index()].params().decimals;
+        let d_decimals = self.ledger.assets[d.index()].params().decimals;
+        let fair_c = wad_price(market.fair[c.index()]);
+        let fair_d = wad_price(market.fair[d.index()]);
+        #[allow(clippy::cast_precision_loss)]
+        let sold_tokens = sold.raw() as f64 / 10f64.powi(i32::from(c_decimals.get()));
+        let proceeds = value_down(
+            self.venue
+                .sell(c.index(), sold_tokens, market.fair[c.index()]),
+        );
+        let repaid_fair = signed(q.repaid.value_at(fair_d, d_decimals, Rounding::Up)?)?;
+        let seized_fair = signed(seized.value_at(fair_c, c_decimals, Rounding::Down)?)?;
+        let seized_oracle =
+            signed(seized.value_at(market.prices[c.index()], c_decimals, Rounding::Down)?)?;
+        let sold_fair = signed(sold.value_at(fair_c, c_decimals, Rounding::Down)?)?;
+        let protocol_fair = signed(protocol.value_at(fair_c, c_decimals, Rounding::Down)?)?;
+        let (proceeds, cost) = (signed(proceeds)?, signed(self.bots.cost)?);
+
+        let s = &mut self.sums;
+        s.borrower_loss += seized_fair - repaid_fair;
+        s.penalty += seized_oracle - signed(q.repaid_value)?;
+        s.slippage += sold_fair - proceeds;
+        s.liquidator_profit += proceeds - repaid_fair - cost;
+        s.liquidator_costs += cost;
+        s.protocol_revenue += protocol_fair;
+        s.repaid += repaid_fair;
+        for event in &settled.bad_debt {
+            let (asset, amount, socialised) = match *event {
+                BadDebtEvent::InsuranceCovered { asset, amount } => (asset, amount, false),
+                BadDebtEvent::Socialised { asset, amount } => (asset, amount, true),
+                BadDebtEvent::CollateralSwept { .. } => continue,
+            };
+            let decimals = self.ledger.assets[asset.index()].params().decimals;
+            let value = signed(amount.value_at(
+                wad_price(market.fair[asset.index()]),
+                decimals,
+                Rounding::Up,
+            )?)?;
+            s.bad_debt_realised += value;
+            if socialised {
+                s.bad_debt_socialised += value;
+            }
+        }
+        #[allow(clippy::cast_precision_loss)]
+        {
+            self.bots.capital[bot] += (proceeds - repaid_fair - cost) as f64 / WAD_F;
+        }
+        self.bots.calls_left[bot] -= 1;
+        self.metrics.calls += 1;
+        self.touched[i] = true;
+        if !self.ledger.borrowers[i].has_debt() {
+            self.metrics.accounts_closed_out += 1;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,326 @@
+//! One run: one mechanism over one seed's path and population, step by step.
+//!
+//! Each step, in this order:
+//! 1. the venue's price impact recovers; the oracle price is the external price pushed by the
+//!    impact (or the external price itself with feedback off);
+//! 2. every pool accrues interest to the step's time;
+//! 3. the float screen flags accounts below the trigger (1, or `soft_hf` for `two_stage`) or
+//!    below the response buffer;
+//! 4. responsive borrowers below the buffer for `response_delay_steps` top up or repay;
+//! 5. accounts open to liquidation for `latency_steps` are liquidated, lowest HF first, by the
+//!    core's `plan`/`settle` at the oracle price, each call only when the liquidator's expected
+//!    sale proceeds pay for the repayment, its cost and its minimum profit; the seized
+//!    collateral is sold into the venue at once, which pushes the price the oracle sees next.
+//!
+//! A run ends with the ledger reconciled exactly (`Ledger::reconcile`); with `audit` on it is
+//! reconciled after every step that moved money.
+
+mod liquidators;
+mod responses;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use softliq_core::liquidation::Rule;
+use softliq_core::money::Price;
+
+use crate::error::Result;
+use crate::ledger::Ledger;
+use crate::metrics::{RunMetrics, Sums, usd};
+use crate::paths::PricePath;
+use crate::population::Population;
+use crate::scenario::{Loaded, Mechanism};
+use crate::screen::{Factors, SCREEN_MARGIN, Screen};
+use crate::venue::Venue;
+
+use liquidators::Bots;
+
+/// Marks an account that is not currently flagged.
+const NONE: u32 = u32::MAX;
+
+/// What a run needs.
+pub struct RunSpec<'a> {
+    pub loaded: &'a Loaded,
+    pub mechanism: &'a Mechanism,
+    pub path: &'a PricePath,
+    pub population: &'a Population,
+    /// Keep per-step series (for the report's charts).
+    pub keep_series: bool,
+    /// Reconcile the ledger after every step that moved money, not only at the end.
+    pub audit: bool,
+    /// Account-steps done, for a progress bar (added to after every step).
+    pub progress: Option<&'a AtomicU64>,
+}
+
+/// Per-step series of one run, for charts.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Series {
+    pub symbol: String,
+    pub times_s: Vec<u64>,
+    pub fair: Vec<f64>,
+    pub oracle: Vec<f64>,
+    pub impact: Vec<f64>,
+    pub repaid_cum_usd: Vec<f64>,
+    pub bad_debt_cum_usd: Vec<f64>,
+    pub underwater: Vec<u64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub metrics: RunMetrics,
+    pub series: Option<Series>,
+}
+
+/// Runs `spec` to the end of its path.
+///
+/// # Errors
+/// An accounting identity that broke (a simulator or core bug, named), or a ledger refusal.
+pub fn run(spec: &RunSpec) -> Result<RunResult> {
+    let mut run = Run::new(spec);
+    let accounts = spec.population.ledger.borrowers.len() as u64;
+    for step in 0..spec.path.steps() {
+        run.step(step)?;
+        if let Some(done) = spec.progress {
+            done.fetch_add(accounts, Ordering::Relaxed);
+        }
+    }
+    run.finish()
+}
+
+/// A price in the ledger's fixed point (WAD), rounded to nearest; at least one raw unit.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
+#[must_use]
+pub fn wad_price(usd: f64) -> Price {
+    Price::from_raw(((usd * 1e18).round() as u128).max(1))
+}
+
+struct Run<'a> {
+    spec: &'a RunSpec<'a>,
+    ledger: Ledger,
+    screen: Screen,
+    venue: Venue,
+    bots: Bots,
+    /// Liquidation (or buffer-band) trigger: 1, or `soft_hf` for two-stage markets.
+    trigger: f64,
+    /// Scan threshold: the larger of the trigger and the response buffer.
+    threshold: f64,
+    open_since: Vec<u32>,
+    below_since: Vec<u32>,
+    flagged_before: Vec<u32>,
+    touched: Vec<bool>,
+    sums: Sums,
+    metrics: RunMetrics,
+    /// Assets liquidators sell (the population's collateral), and the one charts follow.
+    sold: Vec<usize>,
+    main: usize,
+    impact_sum: f64,
+    underwater_steps: u64,
+    series: Option<Series>,
+}
+
+impl<'a> Run<'a> {
+    fn new(spec: &'a RunSpec<'a>) -> Self {
+        let scenario = &spec.loaded.scenario;
+        let markets = &spec.loaded.markets;
+        let ledger = spec.population.ledger.clone();
+        let n = ledger.borrowers.len();
+        let screen = Screen::new(&ledger.borrowers, ledger.assets.len());
+        let usd_depth = markets
+            .assets
+            .iter()
+            .map(|a| scenario.depth.usd.get(&a.symbol).copied().unwrap_or(0.0))
+            .collect();
+        let trigger = match spec.mechanism.policy.rule {
+            Rule::TwoStage { soft_hf, .. } => soft_hf.to_f64(),
+            _ => 1.0,
+        };
+        let pop = &scenario.population;
+        let threshold = if pop.responsive_share > 0.0 {
+            trigger.max(pop.buffer_hf)
+        } else {
+            trigger
+        };
+        let mut sold: Vec<(usize, f64)> = pop
+            .collateral
+            .iter()
+            .filter_map(|(s, w)| markets.id(s).map(|id| (id.index(), *w)))
+            .collect();
+        sold.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let main = sold.first().map_or(0, |s| s.0);
+        let series = spec.keep_series.then(|| Series {
+            symbol: markets.assets[main].symbol.clone(),
+            ..Series::default()
+        });
+        Self {
+            spec,
+            screen,
+            venue: Venue::new(&scenario.depth, usd_depth),
+            bots: Bots::new(&scenario.liquidators),
+            ledger,
+            trigger,
+            threshold,
+            open_since: vec![NONE; n],
+            below_since: vec![NONE; n],
+            flagged_before: Vec::new(),
+            touched: vec![false; n],
+            sums: Sums::default(),
+            metrics: RunMetrics::default(),
+            sold: sold.into_iter().map(|s| s.0).collect(),
+            main,
+            impact_sum: 0.0,
+            underwater_steps: 0,
+            series,
+        }
+    }
+
+    fn step(&mut self, step: usize) -> Result<()> {
+        let path = self.spec.path;
+        let fair = path.at(step);
+        if step > 0 {
+            self.venue.recover();
+        }
+        let oracle: Vec<f64> = fair
+            .iter()
+            .enumerate()
+            .map(|(a, &p)| self.venue.oracle_price(a, p))
+            .collect();
+        self.ledger.accrue(path.times_s[step])?;
+        let factors = Factors::new(&self.ledger.assets, &self.ledger.pools, &oracle);
+        let scan = self.screen.scan(&factors, self.threshold);
+        self.underwater_steps += scan.underwater;
+        let flagged: Vec<u32> = scan.flagged.iter().map(|f| f.index).collect();
+        self.forget_recovered(&flagged);
+        let t = u32::try_from(step).unwrap_or(NONE - 1);
+        let moved_before = self.metrics.calls + self.metrics.responses;
+        self.respond(t, &flagged, &factors, &oracle)?;
+        self.liquidate(t, &flagged, &factors, (fair, &oracle))?;
+        self.flagged_before = flagged;
+        self.record(step, fair, &oracle);
+        if self.spec.audit && self.metrics.calls + self.metrics.responses > moved_before {
+            self.ledger.reconcile()?;
+        }
+        Ok(())
+    }
+
+    /// Clears the clocks of accounts no longer flagged (both lists are in index order).
+    fn forget_recovered(&mut self, flagged: &[u32]) {
+        let mut k = 0;
+        for &i in &self.flagged_before {
+            while k < flagged.len() && flagged[k] < i {
+                k += 1;
+            }
+            if k >= flagged.len() || flagged[k] != i {
+                self.open_since[i as usize] = NONE;
+                self.below_since[i as usize] = NONE;
+            }
+        }
+    }
+
+    fn liquidate(
+        &mut self,
+        t: u32,
+        flagged: &[u32],
+        factors: &Factors,
+        (fair, oracle): (&[f64], &[f64]),
+    ) -> Result<()> {
+        let limit = self.trigger * (1.0 + SCREEN_MARGIN);
+        let latency = self.spec.loaded.scenario.liquidators.latency_steps;
+        let mut queue = Vec::new();
+        for &i in flagged {
+            let hf = self.screen.health(i as usize, factors);
+            if hf >= limit {
+                self.open_since[i as usize] = NONE;
+                continue;
+            }
+            let since = &mut self.open_since[i as usize];
+            if *since == NONE {
+                *since = t;
+            }
+            if t - *since >= latency {
+                queue.push((hf, i));
+            }
+        }
+        if queue.is_empty() {
+            return Ok(());
+        }
+        queue.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let prices: Vec<Price> = oracle.iter().map(|&p| wad_price(p)).collect();
+        let mut market = liquidators::Market {
+            snapshot: self.ledger.snapshot(&prices),
+            prices,
+            fair,
+        };
+        self.bots.new_step();
+        for (_, i) in queue {
+            if !self.liquidate_account(i as usize, &mut market)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, step: usize, fair: &[f64], oracle: &[f64]) {
+        let worst = self
+            .sold
+            .iter()
+            .map(|&a| self.venue.impact(a))
+            .fold(0.0, f64::max);
+        self.metrics.peak_impact = self.metrics.peak_impact.max(worst);
+        self.impact_sum += worst;
+        let main = self.main;
+        let impact = self.venue.impact(main);
+        let (repaid, bad) = (usd(self.sums.repaid), usd(self.sums.bad_debt_realised));
+        if let Some(s) = &mut self.series {
+            s.times_s.push(self.spec.path.times_s[step]);
+            s.fair.push(fair[main]);
+            s.oracle.push(oracle[main]);
+            s.impact.push(impact);
+            s.repaid_cum_usd.push(repaid);
+            s.bad_debt_cum_usd.push(bad);
+            s.underwater.push(self.underwater_steps);
+        }
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn finish(mut self) -> Result<RunResult> {
+        self.ledger.reconcile()?;
+        let path = self.spec.path;
+        let last = path.steps() - 1;
+        let factors = Factors::new(&self.ledger.assets, &self.ledger.pools, path.at(last));
+        let mut shortfall = 0.0;
+        for (i, account) in self.ledger.borrowers.iter().enumerate() {
+            if account.has_debt() {
+                let (collateral, debt) = self.screen.values(i, &factors);
+                shortfall += (debt - collateral).max(0.0);
+            }
+        }
+        let s = self.sums;
+        let m = &mut self.metrics;
+        m.borrower_loss_usd = usd(s.borrower_loss);
+        m.penalty_usd = usd(s.penalty);
+        m.below_fair_usd = usd(s.borrower_loss - s.penalty);
+        m.bad_debt_realised_usd = usd(s.bad_debt_realised);
+        m.bad_debt_socialised_usd = usd(s.bad_debt_socialised);
+        m.open_shortfall_usd = shortfall;
+        m.bad_debt_usd = m.bad_debt_realised_usd + shortfall;
+        m.protocol_revenue_usd = usd(s.protocol_revenue);
+        m.liquidator_profit_usd = usd(s.liquidator_profit);
+        m.liquidator_costs_usd = usd(s.liquidator_costs);
+        m.slippage_usd = usd(s.slippage);
+        m.liquidated_volume_usd = usd(s.repaid);
+        m.responses_usd = usd(s.responses);
+        m.mean_impact = self.impact_sum / path.steps() as f64;
+        m.accounts_liquidated = self.touched.iter().filter(|t| **t).count() as u64;
+        let span_s = path.times_s[last].saturating_sub(path.times_s[0]) as f64;
+        let hours = span_s / last.max(1) as f64 / 3_600.0;
+        m.underwater_account_hours = self.underwater_steps as f64 * hours;
+        Ok(RunResult {
+            metrics: self.metrics,
+            series: self.series,
+        })
+    }
+}

@@ -1,0 +1,245 @@
+//! Reading a scenario: the file, the files it `extends`, overrides (a sweep's grid point or the
+//! command line), then typed deserialisation and validation with the field named on failure.
+
+use std::path::{Path, PathBuf};
+
+use softliq_config::Markets;
+
+use super::{DepthModel, PriceSpec, Scenario};
+use crate::error::{Result, SimError};
+
+/// How deep `extends` may chain (a loop is refused long before this).
+const EXTENDS_DEPTH_MAX: usize = 8;
+
+/// A scenario ready to run: its text as a TOML tree (for sweeps to override), the typed and
+/// validated form, the market it describes, and where relative paths start from.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub file: PathBuf,
+    pub dir: PathBuf,
+    pub tree: toml::Table,
+    pub scenario: Scenario,
+    pub markets: Markets,
+}
+
+/// Reads `file` and everything it extends.
+///
+/// # Errors
+/// A file that cannot be read or parsed, an `extends` loop, or a field out of bounds.
+pub fn load(file: &Path) -> Result<Loaded> {
+    let mut tree = read_tree(file, 0)?;
+    let dir = file.parent().map_or_else(PathBuf::new, Path::to_path_buf);
+    inline_markets(&mut tree, &dir)?;
+    parse(file, &dir, tree)
+}
+
+/// Replaces `markets.file` by the file's `[[assets]]`, so that overrides and sweeps can reach
+/// every asset parameter (`markets.assets.WETH.liquidation_penalty`).
+fn inline_markets(tree: &mut toml::Table, dir: &Path) -> Result<()> {
+    let Some(toml::Value::Table(markets)) = tree.get_mut("markets") else {
+        return Ok(());
+    };
+    let Some(name) = markets.get("file").and_then(toml::Value::as_str) else {
+        return Ok(());
+    };
+    let file = dir.join(name);
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| SimError::in_file(&file, "markets.file", format!("cannot read: {e}")))?;
+    let mut parsed: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| SimError::in_file(&file, "", e.message()))?;
+    if markets.contains_key("assets") {
+        return Err(SimError::field(
+            "markets",
+            "give either `file` or inline `assets`, not both",
+        ));
+    }
+    let assets = parsed
+        .remove("assets")
+        .ok_or_else(|| SimError::in_file(&file, "assets", "no [[assets]] tables"))?;
+    markets.remove("file");
+    markets.insert("assets".into(), assets);
+    Ok(())
+}
+
+/// Types and validates a scenario tree; relative paths in it start from `dir`.
+///
+/// # Errors
+/// As [`load`].
+pub fn parse(file: &Path, dir: &Path, tree: toml::Table) -> Result<Loaded> {
+    let scenario: Scenario = toml::Value::Table(tree.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| SimError::in_file(file, "", e.message()))?;
+    let markets = markets(file, dir, &scenario)?;
+    super::validate::scenario(&scenario, &markets).map_err(|e| e.at_file(file))?;
+    for name in &scenario.mechanisms {
+        super::mechanism(name, &scenario, &markets).map_err(|e| e.at_file(file))?;
+    }
+    Ok(Loaded {
+        file: file.to_owned(),
+        dir: dir.to_owned(),
+        tree,
+        scenario,
+        markets,
+    })
+}
+
+impl Loaded {
+    /// This scenario with `path = value` set (a sweep's grid point), re-validated.
+    ///
+    /// # Errors
+    /// A path that does not exist or a value the scenario refuses.
+    pub fn with(&self, overrides: &[(String, toml::Value)]) -> Result<Self> {
+        let mut tree = self.tree.clone();
+        for (path, value) in overrides {
+            apply_override(&mut tree, path, value.clone())?;
+        }
+        parse(&self.file, &self.dir, tree)
+    }
+
+    /// A path named in the scenario, resolved against its directory.
+    #[must_use]
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.join(relative)
+    }
+}
+
+fn read_tree(file: &Path, depth: usize) -> Result<toml::Table> {
+    if depth > EXTENDS_DEPTH_MAX {
+        return Err(SimError::in_file(
+            file,
+            "extends",
+            format!("more than {EXTENDS_DEPTH_MAX} levels (a loop?)"),
+        ));
+    }
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| SimError::in_file(file, "", format!("cannot read: {e}")))?;
+    let mut tree: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| SimError::in_file(file, "", e.message()))?;
+    let Some(base) = tree.get("extends") else {
+        return Ok(tree);
+    };
+    let base = base
+        .as_str()
+        .ok_or_else(|| SimError::in_file(file, "extends", "must be a file name"))?;
+    let base_file = file.parent().unwrap_or(Path::new("")).join(base);
+    let mut merged = read_tree(&base_file, depth + 1)?;
+    tree.remove("extends");
+    merge(&mut merged, tree);
+    Ok(merged)
+}
+
+/// Deep merge: tables merge key by key, anything else (arrays included) is replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Sets `path` (dot-separated) to `value`. A segment into an array is an index, `*` for every
+/// element, or a symbol that selects the element whose `symbol` field matches
+/// (`markets.assets.WETH.liquidation_penalty`).
+///
+/// # Errors
+/// A path through something that is not a table or array, or an unknown array element.
+pub fn apply_override(tree: &mut toml::Table, path: &str, value: toml::Value) -> Result<()> {
+    let segments: Vec<&str> = path.split('.').collect();
+    let mut root = toml::Value::Table(std::mem::take(tree));
+    let result = set(&mut root, &segments, &value, path);
+    if let toml::Value::Table(t) = root {
+        *tree = t;
+    }
+    result
+}
+
+fn set(node: &mut toml::Value, segments: &[&str], value: &toml::Value, path: &str) -> Result<()> {
+    let Some((first, rest)) = segments.split_first() else {
+        *node = value.clone();
+        return Ok(());
+    };
+    match node {
+        toml::Value::Table(t) => {
+            if rest.is_empty() {
+                t.insert((*first).to_owned(), value.clone());
+                return Ok(());
+            }
+            let child = t
+                .entry((*first).to_owned())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            set(child, rest, value, path)
+        }
+        toml::Value::Array(items) => {
+            let picked: Vec<usize> = if *first == "*" {
+                (0..items.len()).collect()
+            } else if let Ok(i) = first.parse::<usize>() {
+                vec![i].into_iter().filter(|&i| i < items.len()).collect()
+            } else {
+                items
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.get("symbol").and_then(toml::Value::as_str) == Some(first))
+                    .map(|(i, _)| i)
+                    .collect()
+            };
+            if picked.is_empty() {
+                return Err(SimError::field(
+                    path,
+                    format!("no element {first:?} in the array"),
+                ));
+            }
+            for i in picked {
+                set(&mut items[i], rest, value, path)?;
+            }
+            Ok(())
+        }
+        _ => Err(SimError::field(
+            path,
+            format!("cannot descend into {first:?}: not a table or array"),
+        )),
+    }
+}
+
+fn markets(file: &Path, dir: &Path, scenario: &Scenario) -> Result<Markets> {
+    let spec = &scenario.markets;
+    match (&spec.file, spec.assets.is_empty()) {
+        (Some(_), false) => Err(SimError::in_file(
+            file,
+            "markets",
+            "give either `file` or inline `assets`, not both",
+        )),
+        (Some(name), true) => Ok(Markets::load(&dir.join(name))?),
+        (None, false) => {
+            let mut table = toml::Table::new();
+            let assets = spec.assets.iter().cloned().map(toml::Value::Table);
+            table.insert("assets".into(), toml::Value::Array(assets.collect()));
+            let text = toml::to_string(&table)
+                .map_err(|e| SimError::in_file(file, "markets.assets", e))?;
+            Ok(Markets::parse(file, &text)?)
+        }
+        (None, true) => Err(SimError::in_file(
+            file,
+            "markets",
+            "give a markets `file` or inline `[[markets.assets]]`",
+        )),
+    }
+}
+
+/// Whether a price spec needs depth figures for `symbol`.
+pub(crate) fn needs_depth(model: DepthModel) -> bool {
+    model != DepthModel::Infinite
+}
+
+/// The assets a price spec moves.
+pub(crate) fn path_assets(spec: &PriceSpec) -> Vec<String> {
+    match spec {
+        PriceSpec::Window { series, .. } => series.keys().cloned().collect(),
+        PriceSpec::Closes { files, .. } => files.keys().cloned().collect(),
+        PriceSpec::Synthetic(s) => s.assets.clone(),
+    }
+}

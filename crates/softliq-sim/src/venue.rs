@@ -1,0 +1,120 @@
+//! The market liquidators sell seized collateral into, per asset: how much a sale pushes the
+//! price, what it executes at, and how the push fades.
+//!
+//! State per asset: the impact `i`, the fraction by which the market price `m = P·(1 − i)` sits
+//! below the external price `P`. Each step the impact recovers by `2^(−1/half_life)`; each sale
+//! raises it:
+//! - book (linear depth `U` USD per 1%): selling `q` tokens adds `Δ = q·P / (100·U)` and
+//!   executes at the average `P·(1 − i − Δ/2)`;
+//! - constant-product pool with `U` USD of reserve at the external price: liquidity
+//!   `L = U/√P`, reserves `x = L/√m`, `y = L·√m`; selling `q` gives `y − L²/(x + q)` and leaves
+//!   `m' = L²/(x + q)²`;
+//! - infinite depth: executes at `m = P` and moves nothing.
+//!
+//! Impact is capped at 99% so that a price never reaches zero. With feedback on, the oracle
+//! sees the pushed price `m` at the next step, so sales can trigger further liquidations.
+
+use crate::scenario::{DepthModel, DepthSpec};
+
+/// The most a price can be pushed below the external price.
+pub const IMPACT_MAX: f64 = 0.99;
+
+#[derive(Clone, Debug)]
+pub struct Venue {
+    model: DepthModel,
+    /// Per asset: the depth figure in USD (0 for an asset nobody sells).
+    usd: Vec<f64>,
+    decay: f64,
+    feedback: bool,
+    impact: Vec<f64>,
+}
+
+impl Venue {
+    /// A venue for `assets` listed assets, with the depth of each named symbol.
+    #[must_use]
+    pub fn new(spec: &DepthSpec, usd: Vec<f64>) -> Self {
+        let decay = if spec.recovery_half_life_steps > 0.0 {
+            (-std::f64::consts::LN_2 / spec.recovery_half_life_steps).exp()
+        } else {
+            0.0
+        };
+        Self {
+            model: spec.model,
+            impact: vec![0.0; usd.len()],
+            usd,
+            decay,
+            feedback: spec.feedback,
+        }
+    }
+
+    /// One step of recovery toward the external price.
+    pub fn recover(&mut self) {
+        for i in &mut self.impact {
+            *i *= self.decay;
+        }
+    }
+
+    /// The current impact of `asset` (fraction below the external price).
+    #[must_use]
+    pub fn impact(&self, asset: usize) -> f64 {
+        self.impact[asset]
+    }
+
+    /// The price the oracle reports for `asset` when the external price is `fair`.
+    #[must_use]
+    pub fn oracle_price(&self, asset: usize, fair: f64) -> f64 {
+        if self.feedback {
+            fair * (1.0 - self.impact[asset])
+        } else {
+            fair
+        }
+    }
+
+    /// USD a sale of `tokens` would bring now, without making it.
+    #[must_use]
+    pub fn quote_sell(&self, asset: usize, tokens: f64, fair: f64) -> f64 {
+        self.execute(asset, tokens, fair).0
+    }
+
+    /// Sells `tokens` of `asset`: returns the USD received and pushes the price.
+    pub fn sell(&mut self, asset: usize, tokens: f64, fair: f64) -> f64 {
+        let (usd, impact) = self.execute(asset, tokens, fair);
+        self.impact[asset] = impact;
+        usd
+    }
+
+    /// (proceeds, impact after) of a sale.
+    fn execute(&self, asset: usize, tokens: f64, fair: f64) -> (f64, f64) {
+        let i = self.impact[asset];
+        let depth = self.usd[asset];
+        if tokens <= 0.0 || self.model == DepthModel::Infinite || depth <= 0.0 {
+            return (tokens * fair * (1.0 - i), i);
+        }
+        match self.model {
+            DepthModel::Infinite => (tokens * fair * (1.0 - i), i),
+            DepthModel::Book => {
+                let delta = tokens * fair / (100.0 * depth);
+                let room = (IMPACT_MAX - i).max(0.0);
+                if delta <= room {
+                    (tokens * fair * (1.0 - i - delta / 2.0), i + delta)
+                } else {
+                    // The part beyond the cap executes at the floor price.
+                    let within = tokens * room / delta;
+                    let usd = within * fair * (1.0 - i - room / 2.0)
+                        + (tokens - within) * fair * (1.0 - IMPACT_MAX);
+                    (usd, IMPACT_MAX)
+                }
+            }
+            DepthModel::Pool => {
+                let liquidity = depth / fair.sqrt();
+                let m = fair * (1.0 - i);
+                let (x, y) = (liquidity / m.sqrt(), liquidity * m.sqrt());
+                let x_after = x + tokens;
+                let y_after = liquidity * liquidity / x_after;
+                let m_after = y_after / x_after;
+                let impact = (1.0 - m_after / fair).min(IMPACT_MAX);
+                (y - y_after, impact)
+            }
+        }
+    }
+}
