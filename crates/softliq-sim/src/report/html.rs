@@ -194,56 +194,60 @@ fn charts(out: &mut String, batch: &BatchResult, summary: &Summary) {
     }
 }
 
-/// Heatmaps over the first two sweep keys, one per mechanism and metric, one set per value of
-/// the remaining keys.
+/// The distinct values of sweep key `k`, in grid order.
+fn values_of(batch: &BatchResult, k: usize) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for p in &batch.points {
+        let x = &p.overrides[k].1;
+        if !v.contains(x) {
+            v.push(x.clone());
+        }
+    }
+    v
+}
+
+/// Heatmaps over the first two sweep keys that take more than one value, one per mechanism and
+/// metric, and one set per combination of the other varying keys.
 fn sweep(out: &mut String, batch: &BatchResult, summary: &Summary) {
     let keys = &summary.sweep;
     if keys.is_empty() {
         return;
     }
     out.push_str("<h2>Sweep</h2>");
-    let values_of = |k: usize| -> Vec<String> {
-        let mut v: Vec<String> = Vec::new();
-        for p in &batch.points {
-            let x = p.overrides[k].1.clone();
-            if !v.contains(&x) {
-                v.push(x);
-            }
-        }
-        v
+    let varying: Vec<usize> = (0..keys.len())
+        .filter(|&k| values_of(batch, k).len() > 1)
+        .collect();
+    let Some(&kx) = varying.first() else {
+        return;
     };
-    let xs = values_of(0);
-    let ys = if keys.len() > 1 {
-        values_of(1)
-    } else {
-        vec![String::new()]
+    let ky = varying.get(1).copied();
+    let rest: Vec<usize> = varying.iter().skip(2).copied().collect();
+    let xs = values_of(batch, kx);
+    let ys = ky.map_or_else(|| vec![String::new()], |k| values_of(batch, k));
+    let group_of = |p: &crate::batch::Point| -> Vec<(String, String)> {
+        rest.iter().map(|&k| p.overrides[k].clone()).collect()
     };
     let mut groups: Vec<Vec<(String, String)>> = Vec::new();
     for p in &batch.points {
-        let rest: Vec<(String, String)> = p.overrides.iter().skip(2).cloned().collect();
-        if !groups.contains(&rest) {
-            groups.push(rest);
+        if !groups.contains(&group_of(p)) {
+            groups.push(group_of(p));
         }
     }
     for group in &groups {
         for mechanism in &summary.mechanisms {
             for metric in ["borrower_loss_usd", "bad_debt_usd", "protocol_revenue_usd"] {
                 let lower = HEADLINE.iter().find(|h| h.0 == metric).is_none_or(|h| h.1);
+                let cell = |x: &String, y: &String| {
+                    let p = batch.points.iter().position(|p| {
+                        p.overrides[kx].1 == *x
+                            && ky.is_none_or(|k| p.overrides[k].1 == *y)
+                            && group_of(p) == *group
+                    })?;
+                    summary.stat(p, mechanism, metric).map(|s| s.mean)
+                };
                 let grid: Vec<Vec<Option<f64>>> = ys
                     .iter()
-                    .map(|y| {
-                        xs.iter()
-                            .map(|x| {
-                                let p = batch.points.iter().position(|p| {
-                                    p.overrides[0].1 == *x
-                                        && (keys.len() < 2 || p.overrides[1].1 == *y)
-                                        && p.overrides.iter().skip(2).cloned().collect::<Vec<_>>()
-                                            == *group
-                                })?;
-                                summary.stat(p, mechanism, metric).map(|s| s.mean)
-                            })
-                            .collect()
-                    })
+                    .map(|y| xs.iter().map(|x| cell(x, y)).collect())
                     .collect();
                 let suffix: Vec<String> = group.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 let name = format!(
@@ -257,8 +261,8 @@ fn sweep(out: &mut String, batch: &BatchResult, summary: &Summary) {
                 );
                 out.push_str(&heatmap(
                     &name,
-                    (&keys[0], &xs),
-                    (keys.get(1).map_or("", String::as_str), &ys),
+                    (&keys[kx], &xs),
+                    (ky.map_or("", |k| keys[k].as_str()), &ys),
                     &grid,
                     lower,
                 ));

@@ -15,6 +15,7 @@ use crate::error::{Result, SimError};
 use crate::metrics::WAD_F;
 use crate::population::tokens;
 use crate::scenario::LiquidatorSpec;
+use crate::screen::{Factors, Screen};
 
 /// The most calls on one account in one step (the soft cap's geometric series reaches dust in
 /// far fewer).
@@ -39,6 +40,8 @@ pub(super) struct Bots {
 /// The prices a step's calls are made at.
 pub(super) struct Market<'a> {
     pub snapshot: RiskSnapshot,
+    /// The screen's factors at the oracle prices (for the float pre-filter).
+    pub factors: &'a Factors,
     /// Oracle prices in WAD.
     pub prices: Vec<Price>,
     /// External prices.
@@ -93,6 +96,10 @@ impl Run<'_> {
     /// Returns false when every bot is exhausted for this step.
     pub(super) fn liquidate_account(&mut self, i: usize, market: &mut Market) -> Result<bool> {
         let policy = self.spec.mechanism.policy;
+        if !self.bound.may_pay(&self.screen, i, market.factors) {
+            self.metrics.skipped_unprofitable += 1;
+            return Ok(true);
+        }
         let mut calls = 0;
         while calls < CALLS_PER_ACCOUNT_STEP_MAX {
             let Some(bot) = self.bots.next() else {
@@ -273,5 +280,81 @@ impl Run<'_> {
             self.metrics.accounts_closed_out += 1;
         }
         Ok(())
+    }
+}
+
+/// An upper bound on what any call on an account can earn, from the float screen: a call
+/// repays at most the whole debt `V`, and outside the death-spiral zone and above the dust
+/// value at most `fraction · V + dust` (the policy's share, widened by the dust rule); the
+/// liquidator's collateral is worth at most `(1 + disc) · repaid` at the oracle price, and a
+/// sale never brings more than that. Accounts whose bound, with 1% slack for the float, is
+/// below the cost and minimum profit are skipped without pricing a call exactly: the exact
+/// call could only earn less.
+#[derive(Clone, Debug)]
+pub(super) struct ProfitBound {
+    /// The policy's largest share of the debt value outside the death spiral (1 when none).
+    fraction: f64,
+    dust_usd: f64,
+    /// The largest discount of any asset.
+    discount: f64,
+    /// The largest death-spiral health factor `(1 + pen_c)·lt_c / bw_d` over asset pairs.
+    spiral_hf: f64,
+    /// What a call must earn: cost plus minimum profit.
+    hurdle_usd: f64,
+}
+
+/// Relative slack of the bound over the float screen's error.
+const BOUND_SLACK: f64 = 0.01;
+
+impl ProfitBound {
+    pub(super) fn new(
+        run: &crate::scenario::Scenario,
+        policy: &softliq_core::liquidation::Policy,
+        assets: &[softliq_core::asset::Asset],
+    ) -> Self {
+        use softliq_core::liquidation::Rule;
+        let fraction = match policy.rule {
+            Rule::Soft { max_fraction }
+            | Rule::Restore { max_fraction, .. }
+            | Rule::TwoStage { max_fraction, .. } => max_fraction.to_f64(),
+            Rule::CloseFactor { .. } | Rule::Full => 1.0,
+        };
+        let params: Vec<_> = assets
+            .iter()
+            .map(softliq_core::asset::Asset::params)
+            .collect();
+        let discount = params
+            .iter()
+            .map(|p| p.liquidation_discount.to_f64())
+            .fold(0.0, f64::max);
+        let bw_min = params
+            .iter()
+            .map(|p| p.borrow_weight.to_f64())
+            .fold(f64::MAX, f64::min);
+        let spiral = params
+            .iter()
+            .map(|p| (1.0 + p.liquidation_penalty.to_f64()) * p.liquidation_threshold.to_f64())
+            .fold(0.0, f64::max);
+        Self {
+            fraction,
+            dust_usd: run.markets.dust_usd,
+            discount,
+            spiral_hf: spiral / bw_min.max(1.0),
+            hurdle_usd: run.liquidators.cost_usd + run.liquidators.min_profit_usd,
+        }
+    }
+
+    /// False only when no call on account `i` can pay.
+    pub(super) fn may_pay(&self, screen: &Screen, i: usize, factors: &Factors) -> bool {
+        let (_, debt) = screen.values(i, factors);
+        let hf = screen.health(i, factors);
+        let repaid = if hf > self.spiral_hf * (1.0 + BOUND_SLACK)
+            && debt > self.dust_usd * (1.0 + BOUND_SLACK)
+        {
+            (self.fraction * debt + self.dust_usd).min(debt)
+        } else {
+            debt
+        };
+        repaid * self.discount * (1.0 + BOUND_SLACK) >= self.hurdle_usd
     }
 }

@@ -33,7 +33,7 @@ use crate::scenario::{Loaded, Mechanism};
 use crate::screen::{Factors, SCREEN_MARGIN, Screen};
 use crate::venue::Venue;
 
-use liquidators::Bots;
+use liquidators::{Bots, ProfitBound};
 
 /// Marks an account that is not currently flagged.
 const NONE: u32 = u32::MAX;
@@ -104,6 +104,7 @@ struct Run<'a> {
     screen: Screen,
     venue: Venue,
     bots: Bots,
+    bound: ProfitBound,
     /// Liquidation (or buffer-band) trigger: 1, or `soft_hf` for two-stage markets.
     trigger: f64,
     /// Scan threshold: the larger of the trigger and the response buffer.
@@ -160,6 +161,7 @@ impl<'a> Run<'a> {
             screen,
             venue: Venue::new(&scenario.depth, usd_depth),
             bots: Bots::new(&scenario.liquidators),
+            bound: ProfitBound::new(scenario, &spec.mechanism.policy, &ledger.assets),
             ledger,
             trigger,
             threshold,
@@ -251,6 +253,7 @@ impl<'a> Run<'a> {
         let prices: Vec<Price> = oracle.iter().map(|&p| wad_price(p)).collect();
         let mut market = liquidators::Market {
             snapshot: self.ledger.snapshot(&prices),
+            factors,
             prices,
             fair,
         };

@@ -60,9 +60,9 @@ pub(super) fn scenario(s: &Scenario, markets: &Markets) -> Result<()> {
     check(!s.mechanisms.is_empty(), "mechanisms", "list at least one")?;
     for name in s.mechanism.keys() {
         check(
-            s.mechanisms.contains(name),
+            softliq_core::liquidation::Policy::by_name(name).is_some(),
             &format!("mechanism.{name}"),
-            "parameters for a mechanism not in `mechanisms`",
+            "parameters for an unknown mechanism (known: full, close_factor, soft, restore, two_stage)",
         )?;
     }
     prices(&s.prices, markets)?;
