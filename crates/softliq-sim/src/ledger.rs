@@ -228,3 +228,75 @@ impl Ledger {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use softliq_config::Markets;
+
+    use super::*;
+
+    fn ledger() -> Ledger {
+        let markets = Markets::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/markets.toml"),
+        )
+        .expect("bundled markets");
+        let mut l = Ledger::new(markets.assets, 0);
+        l.borrowers.push(Account::new());
+        l.deposit(Holder::Lender, AssetId(0), Amount::from_raw(1_000_000_000))
+            .expect("deposit");
+        l.deposit(
+            Holder::Borrower(0),
+            AssetId(1),
+            Amount::from_raw(10u128.pow(18)),
+        )
+        .expect("deposit");
+        l.borrow(
+            Holder::Borrower(0),
+            AssetId(0),
+            Amount::from_raw(500_000_000),
+        )
+        .expect("borrow");
+        l.repay(
+            Holder::Borrower(0),
+            AssetId(0),
+            Amount::from_raw(100_000_000),
+        )
+        .expect("repay");
+        l
+    }
+
+    #[test]
+    fn recorded_flows_reconcile() {
+        let mut l = ledger();
+        l.accrue(86_400 * 30).expect("accrue");
+        l.reconcile().expect("every flow recorded");
+    }
+
+    #[test]
+    fn cash_that_bypasses_the_books_is_caught() {
+        let mut l = ledger();
+        l.pools[1]
+            .deposit(Amount::from_raw(5), None)
+            .expect("pool deposit");
+        let e = l.reconcile().expect_err("unrecorded cash");
+        assert!(
+            e.problem.contains("WETH") && e.problem.contains("pool cash"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn shares_without_a_pool_are_caught() {
+        let mut l = ledger();
+        l.treasury
+            .add_supply(AssetId(1), Shares::from_raw(1))
+            .expect("shares");
+        let e = l.reconcile().expect_err("shares from nowhere");
+        assert!(
+            e.problem.contains("WETH") && e.problem.contains("supply"),
+            "{e}"
+        );
+    }
+}

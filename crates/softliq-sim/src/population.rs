@@ -156,3 +156,56 @@ pub fn draw(
         start_hf,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use softliq_core::health::Health;
+
+    use super::*;
+    use crate::run::wad_price;
+    use crate::scenario::load;
+
+    #[test]
+    fn every_borrower_starts_within_its_borrowing_power() {
+        let loaded = load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/crash-2022-06-13.toml"),
+        )
+        .expect("bundled");
+        let prices = [1.0, 1_800.0, 30_000.0];
+        let spec = &loaded.scenario.population;
+        let a = draw(spec, &loaded.markets, &prices, (0, 9)).expect("population");
+        let b = draw(spec, &loaded.markets, &prices, (0, 9)).expect("population");
+        assert_eq!(a.ledger.borrowers, b.ledger.borrowers, "seeded");
+        assert_eq!(a.ledger.borrowers.len(), 5_000);
+        let snapshot = a.ledger.snapshot(&prices.map(wad_price));
+        let mut two = 0;
+        for (i, account) in a.ledger.borrowers.iter().enumerate() {
+            let h = Health::of(account, &snapshot).expect("health");
+            assert!(
+                h.within_borrowing_power(),
+                "borrower {i} starts beyond its borrowing power"
+            );
+            assert!(!h.is_liquidatable());
+            two += usize::from(
+                account
+                    .positions()
+                    .iter()
+                    .filter(|p| !p.supply.is_zero())
+                    .count()
+                    == 2,
+            );
+        }
+        // 20% hold two collateral assets.
+        assert!((800..1_200).contains(&two), "{two}");
+        let responsive = a.responsive.iter().filter(|r| **r).count();
+        assert!((1_300..1_700).contains(&responsive), "{responsive}");
+        let u = a.ledger.pools[0]
+            .utilisation()
+            .expect("utilisation")
+            .to_f64();
+        assert!((u - 0.8).abs() < 0.001, "{u}");
+        a.ledger.reconcile().expect("seeded through the books");
+    }
+}

@@ -118,3 +118,80 @@ impl Venue {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn venue(model: DepthModel, usd: f64, half_life: f64, feedback: bool) -> Venue {
+        let spec = DepthSpec {
+            model,
+            usd: BTreeMap::new(),
+            recovery_half_life_steps: half_life,
+            feedback,
+        };
+        Venue::new(&spec, vec![0.0, usd])
+    }
+
+    #[test]
+    fn book_sale_matches_the_closed_form_and_recovers() {
+        // 1 M USD per 1%: selling 500 tokens at 2,000 (1 M USD) moves the price 1%.
+        let mut v = venue(DepthModel::Book, 1e6, 2.0, true);
+        let quoted = v.quote_sell(1, 500.0, 2_000.0);
+        let usd = v.sell(1, 500.0, 2_000.0);
+        assert_eq!(quoted, usd);
+        assert!((usd - 1e6 * (1.0 - 0.005)).abs() < 1e-6, "{usd}");
+        assert!((v.impact(1) - 0.01).abs() < 1e-15);
+        assert!((v.oracle_price(1, 2_000.0) - 1_980.0).abs() < 1e-9);
+        // A second sale starts from the pushed price.
+        let second = v.sell(1, 500.0, 2_000.0);
+        assert!((second - 1e6 * (1.0 - 0.01 - 0.005)).abs() < 1e-6);
+        v.recover();
+        v.recover();
+        assert!(
+            (v.impact(1) - 0.01).abs() < 1e-12,
+            "half of 2% after two steps"
+        );
+    }
+
+    #[test]
+    fn book_impact_is_capped() {
+        let mut v = venue(DepthModel::Book, 1e3, 1.0, true);
+        let usd = v.sell(1, 1e6, 1.0);
+        assert_eq!(v.impact(1), IMPACT_MAX);
+        // 10% of the tokens walk the book down to the cap (average 50.5% below par), the
+        // rest sells at the floor of 1% of the price.
+        let expected = 99_000.0 * (1.0 - 0.495) + 901_000.0 * 0.01;
+        assert!((usd - expected).abs() < 1e-6, "{usd} vs {expected}");
+    }
+
+    #[test]
+    fn pool_sale_matches_constant_product() {
+        // 10 M USD reserve at 2,000: L = 1e7/√2000, x = 5,000 tokens, y = 1e7.
+        let mut v = venue(DepthModel::Pool, 1e7, 0.0, true);
+        let usd = v.sell(1, 500.0, 2_000.0);
+        let expected = 1e7 - 1e7 * 5_000.0 / 5_500.0;
+        assert!((usd - expected).abs() < 1e-6, "{usd} vs {expected}");
+        let m_after = 1e7 * 5_000.0 / 5_500.0 / 5_500.0;
+        assert!((v.impact(1) - (1.0 - m_after / 2_000.0)).abs() < 1e-12);
+        v.recover();
+        assert_eq!(v.impact(1), 0.0, "a zero half-life recovers at once");
+    }
+
+    #[test]
+    fn infinite_depth_and_no_feedback() {
+        let mut v = venue(DepthModel::Infinite, 0.0, 1.0, true);
+        assert_eq!(v.sell(1, 3.0, 100.0), 300.0);
+        assert_eq!(v.impact(1), 0.0);
+        let mut blind = venue(DepthModel::Book, 1e3, 10.0, false);
+        blind.sell(1, 10.0, 100.0);
+        assert!(blind.impact(1) > 0.0);
+        assert_eq!(
+            blind.oracle_price(1, 100.0),
+            100.0,
+            "without feedback the oracle is blind"
+        );
+    }
+}

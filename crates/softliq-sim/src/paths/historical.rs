@@ -120,13 +120,12 @@ pub(super) fn window(markets: &Markets, file: &Path, select: &WindowSelect) -> R
 
 pub(super) fn closes(
     markets: &Markets,
-    dir: &Path,
     files: &BTreeMap<String, String>,
     (from_s, to_s): (u64, u64),
 ) -> Result<PricePath> {
     let mut per_asset = Vec::new();
     for (symbol, name) in files {
-        let series = super::load_closes(&dir.join(name), (from_s, to_s))?;
+        let series = super::load_closes(Path::new(name), (from_s, to_s))?;
         let bars: Vec<Bar> = series.into_iter().map(|(t, c)| (t, c, c)).collect();
         per_asset.push((asset_index(markets, symbol)?, bars));
     }

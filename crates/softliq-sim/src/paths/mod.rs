@@ -9,6 +9,8 @@
 mod fit;
 mod historical;
 mod synthetic;
+#[cfg(test)]
+mod tests;
 
 pub use fit::{Fit, fit, load_closes};
 pub use synthetic::cholesky;
@@ -94,7 +96,7 @@ pub fn build(loaded: &Loaded, seed: u64) -> Result<PricePath> {
             files,
             from_s,
             to_s,
-        } => historical::closes(markets, &loaded.dir, files, (*from_s, *to_s))?,
+        } => historical::closes(markets, files, (*from_s, *to_s))?,
         PriceSpec::Synthetic(spec) => synthetic::generate(markets, spec, step_s, seed)?,
     };
     if path.steps() < 2 {

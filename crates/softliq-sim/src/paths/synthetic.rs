@@ -120,7 +120,11 @@ pub(super) fn generate(
             }
         }
         for (i, &col) in columns.iter().enumerate() {
-            path.prices[step * path.assets + col] = log_price[i].exp().clamp(1e-12, 1e15);
+            path.prices[step * path.assets + col] = if step == 0 {
+                spec.start[i]
+            } else {
+                log_price[i].exp().clamp(1e-12, 1e15)
+            };
         }
     }
     Ok(path)

@@ -29,20 +29,20 @@ pub struct Loaded {
 pub fn load(file: &Path) -> Result<Loaded> {
     let mut tree = read_tree(file, 0)?;
     let dir = file.parent().map_or_else(PathBuf::new, Path::to_path_buf);
-    inline_markets(&mut tree, &dir)?;
+    inline_markets(&mut tree)?;
     parse(file, &dir, tree)
 }
 
 /// Replaces `markets.file` by the file's `[[assets]]`, so that overrides and sweeps can reach
 /// every asset parameter (`markets.assets.WETH.liquidation_penalty`).
-fn inline_markets(tree: &mut toml::Table, dir: &Path) -> Result<()> {
+fn inline_markets(tree: &mut toml::Table) -> Result<()> {
     let Some(toml::Value::Table(markets)) = tree.get_mut("markets") else {
         return Ok(());
     };
     let Some(name) = markets.get("file").and_then(toml::Value::as_str) else {
         return Ok(());
     };
-    let file = dir.join(name);
+    let file = PathBuf::from(name);
     let text = std::fs::read_to_string(&file)
         .map_err(|e| SimError::in_file(&file, "markets.file", format!("cannot read: {e}")))?;
     let mut parsed: toml::Table = text
@@ -67,21 +67,33 @@ fn inline_markets(tree: &mut toml::Table, dir: &Path) -> Result<()> {
 /// # Errors
 /// As [`load`].
 pub fn parse(file: &Path, dir: &Path, tree: toml::Table) -> Result<Loaded> {
-    let scenario: Scenario = toml::Value::Table(tree.clone())
-        .try_into()
-        .map_err(|e: toml::de::Error| SimError::in_file(file, "", e.message()))?;
-    let markets = markets(file, dir, &scenario)?;
+    let scenario: Scenario = serde_path_to_error::deserialize(toml::Value::Table(tree.clone()))
+        .map_err(|e| {
+            let field = e.path().to_string();
+            SimError::in_file(
+                file,
+                if field == "." { String::new() } else { field },
+                e.inner().message(),
+            )
+        })?;
+    let markets = markets(file, &scenario)?;
     super::validate::scenario(&scenario, &markets).map_err(|e| e.at_file(file))?;
     for name in &scenario.mechanisms {
         super::mechanism(name, &scenario, &markets).map_err(|e| e.at_file(file))?;
     }
-    Ok(Loaded {
+    let loaded = Loaded {
         file: file.to_owned(),
         dir: dir.to_owned(),
         tree,
         scenario,
         markets,
-    })
+    };
+    if !matches!(loaded.scenario.prices, PriceSpec::Synthetic(_)) {
+        // Historical data is read now, so a missing file, event or series is refused before
+        // any run starts.
+        crate::paths::build(&loaded, loaded.scenario.seed).map_err(|e| e.at_file(file))?;
+    }
+    Ok(loaded)
 }
 
 impl Loaded {
@@ -97,10 +109,11 @@ impl Loaded {
         parse(&self.file, &self.dir, tree)
     }
 
-    /// A path named in the scenario, resolved against its directory.
+    /// A file named in the scenario. Paths are anchored to the directory of the file that
+    /// names them when that file is read, so they are used as they stand.
     #[must_use]
-    pub fn path(&self, relative: &str) -> PathBuf {
-        self.dir.join(relative)
+    pub fn path(&self, named: &str) -> PathBuf {
+        PathBuf::from(named)
     }
 }
 
@@ -117,6 +130,7 @@ fn read_tree(file: &Path, depth: usize) -> Result<toml::Table> {
     let mut tree: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| SimError::in_file(file, "", e.message()))?;
+    anchor_paths(&mut tree, file.parent().unwrap_or(Path::new("")));
     let Some(base) = tree.get("extends") else {
         return Ok(tree);
     };
@@ -128,6 +142,32 @@ fn read_tree(file: &Path, depth: usize) -> Result<toml::Table> {
     tree.remove("extends");
     merge(&mut merged, tree);
     Ok(merged)
+}
+
+/// Makes the file paths a scenario file names (`markets.file`, `prices.file`,
+/// `prices.files.*`) relative to that file's directory, so a file and the files it extends may
+/// live in different directories.
+fn anchor_paths(tree: &mut toml::Table, dir: &Path) {
+    let anchor = |v: &mut toml::Value| {
+        if let toml::Value::String(p) = v
+            && Path::new(p.as_str()).is_relative()
+        {
+            *p = dir.join(p.as_str()).display().to_string();
+        }
+    };
+    if let Some(toml::Value::Table(m)) = tree.get_mut("markets")
+        && let Some(f) = m.get_mut("file")
+    {
+        anchor(f);
+    }
+    if let Some(toml::Value::Table(p)) = tree.get_mut("prices") {
+        if let Some(f) = p.get_mut("file") {
+            anchor(f);
+        }
+        if let Some(toml::Value::Table(files)) = p.get_mut("files") {
+            files.iter_mut().for_each(|(_, v)| anchor(v));
+        }
+    }
 }
 
 /// Deep merge: tables merge key by key, anything else (arrays included) is replaced.
@@ -205,7 +245,7 @@ fn set(node: &mut toml::Value, segments: &[&str], value: &toml::Value, path: &st
     }
 }
 
-fn markets(file: &Path, dir: &Path, scenario: &Scenario) -> Result<Markets> {
+fn markets(file: &Path, scenario: &Scenario) -> Result<Markets> {
     let spec = &scenario.markets;
     match (&spec.file, spec.assets.is_empty()) {
         (Some(_), false) => Err(SimError::in_file(
@@ -213,7 +253,7 @@ fn markets(file: &Path, dir: &Path, scenario: &Scenario) -> Result<Markets> {
             "markets",
             "give either `file` or inline `assets`, not both",
         )),
-        (Some(name), true) => Ok(Markets::load(&dir.join(name))?),
+        (Some(name), true) => Ok(Markets::load(Path::new(name))?),
         (None, false) => {
             let mut table = toml::Table::new();
             let assets = spec.assets.iter().cloned().map(toml::Value::Table);

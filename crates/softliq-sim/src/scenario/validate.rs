@@ -66,8 +66,8 @@ pub(super) fn scenario(s: &Scenario, markets: &Markets) -> Result<()> {
         )?;
     }
     prices(&s.prices, markets)?;
-    depth(s, markets)?;
     population(s, markets)?;
+    depth(s, markets)?;
     liquidators(s)
 }
 

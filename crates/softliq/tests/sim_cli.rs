@@ -1,0 +1,110 @@
+//! `softliq sim` and `softliq sim fit` from the command line.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn softliq(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_softliq"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("softliq runs")
+}
+
+#[test]
+fn sim_writes_the_report_files() {
+    let out = std::env::temp_dir().join(format!("softliq-sim-cli-{}", std::process::id()));
+    let out_arg = out.display().to_string();
+    let run = softliq(&[
+        "sim",
+        "scenarios/crash-2024-08-05.toml",
+        "--seeds",
+        "2",
+        "--set",
+        "population.borrowers=400",
+        "--out",
+        &out_arg,
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains("10 runs (1 points × 2 seeds × 5 mechanisms)"),
+        "{stdout}"
+    );
+    for m in ["full", "close_factor", "soft", "restore", "two_stage"] {
+        assert!(stdout.lines().any(|l| l.starts_with(m)), "{m} in {stdout}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary"))
+            .expect("json");
+    assert_eq!(summary["scenario"], "crash-2024-08-05");
+    assert_eq!(summary["borrowers"], 400);
+    let csv = std::fs::read_to_string(out.join("runs.csv")).expect("runs.csv");
+    assert_eq!(csv.lines().count(), 1 + 10);
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report");
+    assert!(
+        html.contains("<svg") && !html.contains("<script"),
+        "self-contained, no scripts"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn sim_refuses_a_bad_override_naming_it() {
+    let run = softliq(&[
+        "sim",
+        "scenarios/crash-2024-08-05.toml",
+        "--set",
+        "population.borrowers=0",
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("population.borrowers"), "{stderr}");
+}
+
+#[test]
+fn fit_prints_a_prices_table() {
+    let run = softliq(&[
+        "sim",
+        "fit",
+        "--series",
+        "WETH=data/prices/eth_usdt_1h_binance_spot_2020_2025.csv",
+        "--series",
+        "WBTC=data/prices/btc_usdt_1h_binance_spot_2020_2025.csv",
+        "--from-s",
+        "1640995200",
+        "--to-s",
+        "1672531200",
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let table: toml::Table = stdout.parse().expect("the output is TOML");
+    let prices = table["prices"].as_table().expect("[prices]");
+    assert_eq!(prices["process"].as_str(), Some("gbm"));
+    let vol: Vec<f64> = prices["volatility"]
+        .as_array()
+        .expect("volatility")
+        .iter()
+        .map(|v| v.as_float().expect("float"))
+        .collect();
+    // 2022's realised volatility: ETH around 75-80% a year, BTC around 60-65%.
+    assert!(
+        (0.6..1.0).contains(&vol[0]) && (0.45..0.8).contains(&vol[1]),
+        "{vol:?}"
+    );
+    let rho = prices["correlation"][0][1].as_float().expect("rho");
+    assert!((0.75..0.95).contains(&rho), "{rho}");
+    assert!(stdout.contains("garch_beta"));
+}
