@@ -146,28 +146,15 @@ fn charts(out: &mut String, batch: &BatchResult, summary: &Summary) {
                 &hours,
                 &prices
             ),
-            lines(
+            cumulative(
+                batch,
+                &hours,
                 "Debt repaid by liquidators, cumulative",
-                "hours",
-                "USD",
-                &hours,
-                &batch
-                    .series
-                    .iter()
-                    .map(|(m, s)| (m.clone(), s.repaid_cum_usd.clone()))
-                    .collect::<Vec<_>>()
+                |s| { &s.repaid_cum_usd }
             ),
-            lines(
-                "Bad debt realised, cumulative",
-                "hours",
-                "USD",
-                &hours,
-                &batch
-                    .series
-                    .iter()
-                    .map(|(m, s)| (m.clone(), s.bad_debt_cum_usd.clone()))
-                    .collect::<Vec<_>>()
-            ),
+            cumulative(batch, &hours, "Bad debt realised, cumulative", |s| {
+                &s.bad_debt_cum_usd
+            }),
         );
     }
     out.push_str("<p><small>Bars: mean over seeds; whiskers: 5th to 95th percentile.</small></p>");
@@ -192,6 +179,21 @@ fn charts(out: &mut String, batch: &BatchResult, summary: &Summary) {
             &items,
         ));
     }
+}
+
+/// One line per mechanism of a cumulative series.
+fn cumulative(
+    batch: &BatchResult,
+    hours: &[f64],
+    name: &str,
+    pick: fn(&crate::run::Series) -> &Vec<f64>,
+) -> String {
+    let series: Vec<(String, Vec<f64>)> = batch
+        .series
+        .iter()
+        .map(|(m, s)| (m.clone(), pick(s).clone()))
+        .collect();
+    lines(name, "hours", "USD", hours, &series)
 }
 
 /// The distinct values of sweep key `k`, in grid order.
