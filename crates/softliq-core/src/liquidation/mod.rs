@@ -7,6 +7,7 @@
 //! - [`bad_debt`]: insurance cover and socialisation;
 //! - [`plan`]: the call a rational liquidator makes next, and the sequence until healthy.
 
+pub mod auction;
 pub mod bad_debt;
 pub mod plan;
 pub mod policy;
