@@ -69,13 +69,19 @@ impl TestServer {
         self.task.take().unwrap().await.unwrap().unwrap();
     }
 
+    /// GETs `path`. A GET is idempotent, so a request that fails on a pooled connection the
+    /// server has just closed (after refusing an oversized body without reading it) is retried
+    /// on a fresh one, as any HTTP client would.
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .unwrap();
+        let url = format!("{}{path}", self.url);
+        let mut attempt = 0;
+        let r = loop {
+            match self.http.get(&url).send().await {
+                Ok(r) => break r,
+                Err(e) if e.is_request() && attempt < 2 => attempt += 1,
+                Err(e) => panic!("GET {path}: {e}"),
+            }
+        };
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
         (
