@@ -31,19 +31,12 @@ fn main() {
     let mechanism = arg("--mechanism", "soft");
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/year-2022.toml");
     let loaded = softliq_sim::scenario::load(&file).expect("the bundled year scenario");
-    let set = |k: &str, v: toml::Value| (k.to_owned(), v);
-    let loaded = loaded
-        .with(&[
-            set(
-                "population.borrowers",
-                toml::Value::Integer(borrowers.parse().expect("--borrowers N")),
-            ),
-            set(
-                "mechanisms",
-                toml::Value::Array(vec![toml::Value::String(mechanism.clone())]),
-            ),
-        ])
-        .expect("overrides");
+    let overrides = [
+        format!("population.borrowers={borrowers}"),
+        format!("mechanisms=[\"{mechanism}\"]"),
+    ]
+    .map(|s| softliq_sim::scenario::parse_set(&s).expect("override"));
+    let loaded = loaded.with(&overrides).expect("overrides");
     let progress = Progress::default();
     let started = Instant::now();
     let batch = run_batch(

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::metrics::RunMetrics;
-use crate::paths::{self, PricePath};
+use crate::paths;
 use crate::population;
 use crate::run::{RunSpec, Series, run};
 use crate::scenario::{Loaded, Mechanism, mechanism};
@@ -144,7 +144,7 @@ pub fn run_batch(loaded: &Loaded, options: Options, progress: &Progress) -> Resu
     let mut total = 0u64;
     for &(p, _, _) in &jobs {
         if let Some((l, m)) = &variants[p] {
-            total += u64::from(l.scenario.population.borrowers) * steps_hint(l) * m.len() as u64;
+            total += u64::from(l.scenario.population.borrowers) * l.steps() as u64 * m.len() as u64;
         }
     }
     progress.account_steps_total.store(total, Ordering::Relaxed);
@@ -172,14 +172,9 @@ pub fn run_batch(loaded: &Loaded, options: Options, progress: &Progress) -> Resu
         seeds,
         runs,
         series,
-        steps: first.map_or(0, |(l, _)| usize::try_from(steps_hint(l)).unwrap_or(0)),
+        steps: first.map_or(0, |(l, _)| l.steps()),
         borrowers: first.map_or(0, |(l, _)| l.scenario.population.borrowers),
     })
-}
-
-/// Steps of a scenario's path without building it (historical paths: built once, cheaply).
-fn steps_hint(loaded: &Loaded) -> u64 {
-    paths::build(loaded, loaded.scenario.seed).map_or(0, |p| p.steps() as u64)
 }
 
 /// One (point, seed): the path and population once, then each mechanism.
@@ -190,7 +185,7 @@ fn job(
     options: Options,
     progress: &Progress,
 ) -> Result<Vec<Outcome>> {
-    let path: PricePath = paths::build(loaded, seed)?;
+    let path = paths::for_seed(loaded, seed)?;
     let population = population::draw(
         &loaded.scenario.population,
         &loaded.markets,

@@ -78,20 +78,25 @@ pub fn usd(wad: i128) -> f64 {
 }
 
 impl RunMetrics {
-    /// The value of a metric by name (the names of [`HEADLINE`] and the other fields).
+    /// Every metric as (name, value), in name order: one serialisation for all of them.
     #[must_use]
-    #[allow(clippy::cast_precision_loss)]
-    pub fn get(&self, name: &str) -> Option<f64> {
-        let v = serde_json::to_value(self).ok()?;
-        v.get(name)?.as_f64()
-    }
-
-    /// Every metric name, in field order.
-    #[must_use]
-    pub fn names() -> Vec<String> {
-        match serde_json::to_value(Self::default()) {
-            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+    pub fn values(&self) -> Vec<(String, f64)> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(map)) => map
+                .into_iter()
+                .map(|(k, v)| (k, v.as_f64().unwrap_or(f64::NAN)))
+                .collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// Every metric name, in the order of [`RunMetrics::values`].
+    #[must_use]
+    pub fn names() -> Vec<String> {
+        Self::default()
+            .values()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
     }
 }

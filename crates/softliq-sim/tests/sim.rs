@@ -12,20 +12,12 @@ fn scenarios() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
 }
 
-fn toml_value(text: &str) -> toml::Value {
-    format!("v = {text}")
-        .parse::<toml::Table>()
-        .expect("a TOML value")
-        .remove("v")
-        .expect("v")
-}
-
 fn load(name: &str, sets: &[(&str, &str)]) -> Loaded {
     let loaded =
         scenario::load(&scenarios().join(format!("{name}.toml"))).expect("bundled scenario");
     let overrides: Vec<(String, toml::Value)> = sets
         .iter()
-        .map(|(k, v)| ((*k).to_owned(), toml_value(v)))
+        .map(|(k, v)| scenario::parse_set(&format!("{k}={v}")).expect("override"))
         .collect();
     loaded.with(&overrides).expect("overrides")
 }

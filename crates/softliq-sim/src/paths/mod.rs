@@ -15,6 +15,8 @@ mod tests;
 pub use fit::{Fit, fit, load_closes};
 pub use synthetic::cholesky;
 
+use std::sync::Arc;
+
 use softliq_config::Markets;
 
 use crate::error::{Result, SimError};
@@ -67,11 +69,23 @@ impl PricePath {
     }
 }
 
-/// Builds the path of a scenario for `seed` (historical paths ignore the seed).
+/// The path of a scenario for `seed`: the historical path read at load, or a synthetic one
+/// drawn from the seed.
+///
+/// # Errors
+/// As [`build`].
+pub fn for_seed(loaded: &Loaded, seed: u64) -> Result<Arc<PricePath>> {
+    match &loaded.history {
+        Some(path) => Ok(Arc::clone(path)),
+        None => build(loaded, seed).map(Arc::new),
+    }
+}
+
+/// Reads or draws the path of a scenario for `seed` (historical paths ignore the seed).
 ///
 /// # Errors
 /// A data file that cannot be read, a series or event not in it, or too short a path.
-pub fn build(loaded: &Loaded, seed: u64) -> Result<PricePath> {
+pub(crate) fn build(loaded: &Loaded, seed: u64) -> Result<PricePath> {
     let markets = &loaded.markets;
     let step_s = loaded.scenario.markets.step_s;
     let path = match &loaded.scenario.prices {

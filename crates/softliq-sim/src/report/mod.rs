@@ -117,18 +117,19 @@ impl Summary {
 }
 
 fn stats_of(batch: &BatchResult, p: usize, mechanism: &str, names: &[String]) -> MechanismStats {
-    let runs: Vec<&RunMetrics> = batch
+    let runs: Vec<Vec<(String, f64)>> = batch
         .runs
         .iter()
         .filter(|r| r.point == p && r.mechanism == mechanism)
-        .map(|r| &r.metrics)
+        .map(|r| r.metrics.values())
         .collect();
     MechanismStats {
         mechanism: mechanism.to_owned(),
         metrics: names
             .iter()
-            .map(|n| {
-                let values: Vec<f64> = runs.iter().filter_map(|m| m.get(n)).collect();
+            .enumerate()
+            .map(|(k, n)| {
+                let values: Vec<f64> = runs.iter().map(|v| v[k].1).collect();
                 (n.clone(), Stats::of(&values))
             })
             .collect(),
@@ -171,8 +172,8 @@ pub fn runs_csv(batch: &BatchResult) -> String {
     for r in &batch.runs {
         let label = batch.points[r.point].label.replace('"', "'");
         let _ = write!(out, "{},\"{label}\",{},{}", r.point, r.mechanism, r.seed);
-        for n in &names {
-            let _ = write!(out, ",{}", r.metrics.get(n).unwrap_or(f64::NAN));
+        for (_, v) in r.metrics.values() {
+            let _ = write!(out, ",{v}");
         }
         out.push('\n');
     }

@@ -108,7 +108,7 @@ impl Run<'_> {
             let Some(best) = plan(&self.ledger.borrowers[i], &market.snapshot, &policy)? else {
                 break;
             };
-            let Some(q) = self.choose(i, bot, best, market)? else {
+            let Some(q) = self.choose(i, bot, best, market) else {
                 self.metrics.skipped_unprofitable += 1;
                 break;
             };
@@ -125,32 +125,26 @@ impl Run<'_> {
 
     /// The call bot `bot` makes from the plan's `best`: within its capital, and only if it
     /// pays; `None` when it does not.
-    fn choose(&self, i: usize, bot: usize, best: Quote, market: &Market) -> Result<Option<Quote>> {
+    fn choose(&self, i: usize, bot: usize, best: Quote, market: &Market) -> Option<Quote> {
         let d = best.request.debt_asset;
         let d_params = self.ledger.assets[d.index()].params();
         let mut q = best;
         let capital = self.bots.capital[bot];
         if q.repaid_value.to_f64() > capital {
             let max_repay = tokens(capital, market.fair[d.index()], d_params.decimals.get());
-            match self.requote(i, &q, max_repay, market) {
-                Some(smaller) => q = smaller,
-                None => return Ok(None),
-            }
+            q = self.requote(i, &q, max_repay, market)?;
         }
         for _ in 0..=HALVINGS_MAX {
             if self.pays(&q, market) {
-                return Ok(Some(q));
+                return Some(q);
             }
             if !self.bots.partial_fill {
-                return Ok(None);
+                return None;
             }
             let half = Amount::from_raw(q.repaid.raw() / 2);
-            match self.requote(i, &q, half, market) {
-                Some(smaller) => q = smaller,
-                None => return Ok(None),
-            }
+            q = self.requote(i, &q, half, market)?;
         }
-        Ok(None)
+        None
     }
 
     fn requote(&self, i: usize, q: &Quote, max_repay: Amount, market: &Market) -> Option<Quote> {

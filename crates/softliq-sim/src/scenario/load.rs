@@ -2,11 +2,13 @@
 //! command line), then typed deserialisation and validation with the field named on failure.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use softliq_config::Markets;
 
 use super::{DepthModel, PriceSpec, Scenario};
 use crate::error::{Result, SimError};
+use crate::paths::PricePath;
 
 /// How deep `extends` may chain (a loop is refused long before this).
 const EXTENDS_DEPTH_MAX: usize = 8;
@@ -20,6 +22,9 @@ pub struct Loaded {
     pub tree: toml::Table,
     pub scenario: Scenario,
     pub markets: Markets,
+    /// A historical path, read once at load and shared by every seed and mechanism (synthetic
+    /// paths depend on the seed and are drawn per run).
+    pub history: Option<Arc<PricePath>>,
 }
 
 /// Reads `file` and everything it extends.
@@ -81,17 +86,20 @@ pub fn parse(file: &Path, dir: &Path, tree: toml::Table) -> Result<Loaded> {
     for name in &scenario.mechanisms {
         super::mechanism(name, &scenario, &markets).map_err(|e| e.at_file(file))?;
     }
-    let loaded = Loaded {
+    let mut loaded = Loaded {
         file: file.to_owned(),
         dir: dir.to_owned(),
         tree,
         scenario,
         markets,
+        history: None,
     };
     if !matches!(loaded.scenario.prices, PriceSpec::Synthetic(_)) {
-        // Historical data is read now, so a missing file, event or series is refused before
-        // any run starts.
-        crate::paths::build(&loaded, loaded.scenario.seed).map_err(|e| e.at_file(file))?;
+        // Historical data is read now, once, so a missing file, event or series is refused
+        // before any run starts.
+        let path =
+            crate::paths::build(&loaded, loaded.scenario.seed).map_err(|e| e.at_file(file))?;
+        loaded.history = Some(Arc::new(path));
     }
     Ok(loaded)
 }
@@ -107,6 +115,16 @@ impl Loaded {
             apply_override(&mut tree, path, value.clone())?;
         }
         parse(&self.file, &self.dir, tree)
+    }
+
+    /// Steps of the scenario's price path, without drawing it.
+    #[must_use]
+    pub fn steps(&self) -> usize {
+        match (&self.history, &self.scenario.prices) {
+            (Some(path), _) => path.steps(),
+            (None, PriceSpec::Synthetic(spec)) => spec.steps as usize,
+            (None, _) => 0,
+        }
     }
 
     /// A file named in the scenario. Paths are anchored to the directory of the file that
@@ -180,6 +198,23 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
             }
         }
     }
+}
+
+/// Reads an override written `PATH=VALUE` (as `--set` takes it): the value as TOML, else as a
+/// plain string (`population.borrowers=1000`, `depth.model=book`).
+///
+/// # Errors
+/// Text without `=`.
+pub fn parse_set(text: &str) -> Result<(String, toml::Value)> {
+    let (path, value) = text
+        .split_once('=')
+        .ok_or_else(|| SimError::field("set", format!("expected PATH=VALUE, got {text:?}")))?;
+    let parsed = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    Ok((path.trim().to_owned(), parsed))
 }
 
 /// Sets `path` (dot-separated) to `value`. A segment into an array is an index, `*` for every

@@ -12,7 +12,7 @@ mod validate;
 
 pub use validate::{BORROWERS_MAX, SEEDS_MAX, STEPS_MAX};
 
-pub use load::{Loaded, apply_override, load, parse};
+pub use load::{Loaded, apply_override, load, parse, parse_set};
 pub use mechanism::{Mechanism, mechanism};
 
 use std::collections::BTreeMap;

@@ -69,8 +69,8 @@ pub fn run(args: &Args) -> Result<()> {
     let overrides = args
         .sets
         .iter()
-        .map(|s| parse_set(s))
-        .collect::<Result<Vec<_>>>()?;
+        .map(|s| softliq_sim::scenario::parse_set(s))
+        .collect::<Result<Vec<_>, _>>()?;
     if !overrides.is_empty() {
         loaded = loaded.with(&overrides)?;
     }
@@ -115,18 +115,6 @@ pub fn run(args: &Args) -> Result<()> {
     print!("{}", report::headline_text(&summary));
     println!("wrote {}", out.join("report.html").display());
     Ok(())
-}
-
-fn parse_set(text: &str) -> Result<(String, toml::Value)> {
-    let (path, value) = text
-        .split_once('=')
-        .ok_or_else(|| anyhow!("--set: expected PATH=VALUE, got {text:?}"))?;
-    let parsed = format!("v = {value}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
-    Ok((path.trim().to_owned(), parsed))
 }
 
 /// A progress bar with ETA on stderr (hidden when stderr is not a terminal).
