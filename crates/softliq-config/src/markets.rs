@@ -13,6 +13,7 @@
 //! supply_cap = "2000000000"          # whole tokens, optional
 //! rate_model = { base = "0%", slope1 = "4%", slope2 = "60%", optimal_utilisation = "90%" }
 //! oracle = { max_staleness_s = 3600, max_jump = "10%", confirm_s = 300 }
+//! auction_hole = "20000000"          # USD, optional: cap on tab under Dutch auction
 //! ```
 //!
 //! Asset ids follow the order of the `[[assets]]` tables.
@@ -48,6 +49,8 @@ struct AssetEntry {
     borrow_cap: Option<Number>,
     rate_model: RateEntry,
     oracle: OracleEntry,
+    /// USD, optional: the asset's cap on tab under Dutch auction.
+    auction_hole: Option<Number>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -215,6 +218,11 @@ impl AssetEntry {
                 max_jump: ratio(&self.oracle.max_jump, "oracle.max_jump")?,
                 confirm_s: self.oracle.confirm_s,
             },
+            auction_hole: self
+                .auction_hole
+                .as_ref()
+                .map(|n| n.usd(&field("auction_hole")).map_err(bad))
+                .transpose()?,
         })
     }
 }

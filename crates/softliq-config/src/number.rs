@@ -7,7 +7,7 @@
 //! or bare numbers in whole tokens / USD.
 
 use serde::Deserialize;
-use softliq_core::money::{Amount, Decimals, ParseError, Price, Ratio, parse_scaled};
+use softliq_core::money::{Amount, Decimals, ParseError, Price, Ratio, Value, parse_scaled};
 
 /// A number as written: text, integer or float.
 #[derive(Debug, Clone, Deserialize)]
@@ -52,6 +52,14 @@ impl Number {
     /// As [`Number::ratio`].
     pub fn price(&self, field: &str) -> Result<Price, ParseError> {
         Price::parse(field, &self.text())
+    }
+
+    /// A value in USD.
+    ///
+    /// # Errors
+    /// As [`Number::ratio`].
+    pub fn usd(&self, field: &str) -> Result<Value, ParseError> {
+        Value::parse(field, &self.text())
     }
 
     /// An amount in whole tokens, into base units.

@@ -73,6 +73,7 @@ fn market() -> (Vec<Asset>, Vec<Option<Price>>) {
                     max_jump: ratio("0.1"),
                     confirm_s: 300,
                 },
+                auction_hole: None,
             };
             Asset::new(AssetId(i as u16), symbol, params).unwrap()
         })

@@ -31,5 +31,6 @@ pub fn stable_params(decimals: u8) -> AssetParams {
             max_jump: ratio("0.1"),
             confirm_s: 300,
         },
+        auction_hole: None,
     }
 }

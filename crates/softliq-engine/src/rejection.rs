@@ -36,6 +36,15 @@ pub enum Code {
     LiquidationRefused,
     /// The call would pay the liquidator less than `min_collateral_out`.
     Slippage,
+    /// A call in an auction market, or an auction command in a call market.
+    WrongMechanism,
+    UnknownAuction,
+    /// The auction ran past `tail_s` or below `cusp · top`: it needs a `redo` first.
+    AuctionNeedsReset,
+    /// A `redo` of an auction still open for takes.
+    AuctionRunning,
+    /// The auction's price is above the keeper's `max_price`.
+    PriceAboveMax,
     /// Arithmetic would overflow: an amount too large for the ledger.
     Overflow,
     /// An invariant broke: the engine halted (a bug; see the message).
@@ -114,6 +123,16 @@ impl Rejection {
                 (Code::LiquidationRefused, "max_repay")
             }
             Refusal::StaleQuote => (Code::LiquidationRefused, "quote"),
+            Refusal::AuctionMarket | Refusal::NotAuctionMarket => (Code::WrongMechanism, "policy"),
+            Refusal::SameAsset => (Code::InvalidParams, "collateral_asset"),
+            Refusal::NoRoom { .. } => (Code::CapExceeded, "debt_asset"),
+            Refusal::UnknownAuction(_) => (Code::UnknownAuction, "auction"),
+            Refusal::NeedsReset(_) => (Code::AuctionNeedsReset, "auction"),
+            Refusal::StillRunning { .. } => (Code::AuctionRunning, "auction"),
+            Refusal::PriceAboveMax { .. } => (Code::PriceAboveMax, "max_price"),
+            Refusal::LeavesLessThanChost { .. } | Refusal::TakeTooSmall => {
+                (Code::LiquidationRefused, "amount")
+            }
             Refusal::Health(h) => return Self::health(h),
             Refusal::Math(m) => return Self::math("max_repay", m),
             Refusal::Pool(p) => return Self::pool("max_repay", p),

@@ -45,6 +45,7 @@ pub fn params(decimals: u8, cf_bps: u128, lt_bps: u128) -> AssetParams {
             max_jump: bps(1_000),
             confirm_s: 300,
         },
+        auction_hole: None,
     }
 }
 

@@ -93,7 +93,7 @@ impl ApiError {
 #[must_use]
 pub fn status_of(code: Code) -> StatusCode {
     match code {
-        Code::UnknownAsset | Code::UnknownAccount => StatusCode::NOT_FOUND,
+        Code::UnknownAsset | Code::UnknownAccount | Code::UnknownAuction => StatusCode::NOT_FOUND,
         Code::InvalidAmount
         | Code::ZeroAmount
         | Code::InvalidParams
@@ -110,7 +110,11 @@ pub fn status_of(code: Code) -> StatusCode {
         | Code::CapExceeded
         | Code::NotLiquidatable
         | Code::LiquidationRefused
-        | Code::Slippage => StatusCode::CONFLICT,
+        | Code::Slippage
+        | Code::WrongMechanism
+        | Code::AuctionNeedsReset
+        | Code::AuctionRunning
+        | Code::PriceAboveMax => StatusCode::CONFLICT,
         Code::InvariantBroken | Code::Halted => StatusCode::SERVICE_UNAVAILABLE,
     }
 }

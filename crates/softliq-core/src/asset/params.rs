@@ -5,7 +5,7 @@
 //! the value given, so an operator can fix the config without reading code.
 
 use super::rate_model::RateModel;
-use crate::money::{Amount, Decimals, Ratio};
+use crate::money::{Amount, Decimals, Ratio, Value};
 
 /// A refused parameter: which one, the bound it broke, and the value given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,6 +59,10 @@ pub struct AssetParams {
     /// Most tokens that may be borrowed in total, if capped.
     pub borrow_cap: Option<Amount>,
     pub oracle: OracleGuards,
+    /// Most tab value (USD) under Dutch auction at once against this collateral (Maker's
+    /// per-collateral `hole`), if capped; markets on other policies ignore it.
+    #[serde(default)]
+    pub auction_hole: Option<Value>,
 }
 
 /// Bounds that SPEC §2 fixes, as ratios.
@@ -84,7 +88,15 @@ impl AssetParams {
         self.validate_weights()?;
         self.validate_liquidation()?;
         self.validate_interest()?;
-        self.validate_oracle()
+        self.validate_oracle()?;
+        if self.auction_hole.is_some_and(Value::is_zero) {
+            return Err(ParamError::new(
+                "auction_hole",
+                "auction_hole > 0 USD when set",
+                "0",
+            ));
+        }
+        Ok(())
     }
 
     fn validate_weights(&self) -> Result<(), ParamError> {

@@ -5,7 +5,8 @@
 //! - [`quote`]: what one call would do, or a typed refusal;
 //! - [`settle`]: applying a quote to balances, exactly, plus bad debt in the same step;
 //! - [`bad_debt`]: insurance cover and socialisation;
-//! - [`plan`]: the call a rational liquidator makes next, and the sequence until healthy.
+//! - [`plan`]: the call a rational liquidator makes next, and the sequence until healthy;
+//! - [`auction`]: the `dutch` policy's auctions (SPEC §6): `bark`, `take`, `redo`.
 
 pub mod auction;
 pub mod bad_debt;
@@ -26,6 +27,7 @@ use crate::asset::AssetId;
 use crate::health::HealthError;
 use crate::money::{Amount, MathError, Ratio};
 use crate::pool::PoolError;
+use auction::AuctionId;
 
 /// Why a liquidation call was refused. A refused call changes nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -46,6 +48,33 @@ pub enum Refusal {
     BelowMinimum { minimum: crate::money::Value },
     #[error("quote: the account changed since the quote")]
     StaleQuote,
+    #[error("policy: this market sells collateral by Dutch auction; use bark and take")]
+    AuctionMarket,
+    #[error("policy: this market liquidates by calls; auctions need the dutch policy")]
+    NotAuctionMarket,
+    #[error("collateral_asset: must differ from debt_asset")]
+    SameAsset,
+    #[error(
+        "debt_asset: only {room} USD of tab may start under hole_total and the asset's auction_hole, too little for more than dust"
+    )]
+    NoRoom { room: crate::money::Value },
+    #[error("auction: no running auction {}", .0.0)]
+    UnknownAuction(AuctionId),
+    #[error("auction: auction {} ran past tail_s or below cusp * top; it needs a redo first", .0.0)]
+    NeedsReset(AuctionId),
+    #[error("auction: still open for takes; it may be reset in {reset_in_s} s")]
+    StillRunning { reset_in_s: u64 },
+    #[error("max_price: the auction's price {price} is above {max_price}")]
+    PriceAboveMax {
+        price: crate::money::Price,
+        max_price: crate::money::Price,
+    },
+    #[error(
+        "amount: a partial take must leave at least chost of tab; buy at most {max_partial} base units, or the whole lot"
+    )]
+    LeavesLessThanChost { max_partial: Amount },
+    #[error("amount: too small to buy a single share of the lot")]
+    TakeTooSmall,
     #[error(transparent)]
     Health(#[from] HealthError),
     #[error(transparent)]

@@ -8,6 +8,7 @@
 
 use ruint::aliases::U512;
 
+use super::auction::Dutch;
 use crate::asset::{AssetParams, ParamError};
 use crate::money::muldiv::quotient;
 use crate::money::{MathError, Ratio, Rounding, Value, WAD};
@@ -54,6 +55,8 @@ pub enum Rule {
     },
     /// The whole debt in `d`: the hard-liquidation baseline.
     Full,
+    /// No calls: collateral is sold by Dutch auction (SPEC §6; `bark`, `take`, `redo`).
+    Dutch(Dutch),
 }
 
 const fn ratio(raw: u128) -> Ratio {
@@ -116,7 +119,13 @@ impl Policy {
         Self::with(Rule::Full)
     }
 
-    /// The five policies with their default parameters, in the order reports show them.
+    /// `dutch` with Maker's ETH-A settings ([`Dutch::maker`]).
+    #[must_use]
+    pub const fn dutch() -> Self {
+        Self::with(Rule::Dutch(Dutch::maker()))
+    }
+
+    /// The five call policies with their default parameters, in the order reports show them.
     #[must_use]
     pub const fn all() -> [Self; 5] {
         [
@@ -137,13 +146,26 @@ impl Policy {
             Rule::Restore { .. } => "restore",
             Rule::TwoStage { .. } => "two_stage",
             Rule::Full => "full",
+            Rule::Dutch(_) => "dutch",
         }
     }
 
     /// The policy with default parameters called `name`.
     #[must_use]
     pub fn by_name(name: &str) -> Option<Self> {
-        Self::all().into_iter().find(|p| p.name() == name)
+        Self::all()
+            .into_iter()
+            .chain([Self::dutch()])
+            .find(|p| p.name() == name)
+    }
+
+    /// The auction parameters of a `dutch` policy.
+    #[must_use]
+    pub const fn auction(&self) -> Option<&Dutch> {
+        match &self.rule {
+            Rule::Dutch(d) => Some(d),
+            _ => None,
+        }
     }
 
     /// Checks the policy's own bounds and, for `two_stage`, that no asset lets a borrow land
@@ -231,6 +253,7 @@ impl Policy {
                 Ok(())
             }
             Rule::Full => Ok(()),
+            Rule::Dutch(d) => d.validate(),
         }
     }
 }

@@ -159,6 +159,9 @@ pub fn quote(
     if request.max_repay.is_zero() {
         return Err(Refusal::ZeroAmount);
     }
+    if let Rule::Dutch(_) = policy.rule {
+        return Err(Refusal::AuctionMarket);
+    }
     let (totals, pair) = survey(account, snapshot, request)?;
     let health = totals.health()?;
     let stage = stage(policy, &health)?;
@@ -353,6 +356,7 @@ fn policy_cap(
     };
     let cap = match policy.rule {
         Rule::Full => return Ok((debt, Bound::Debt)),
+        Rule::Dutch(_) => return Err(Refusal::AuctionMarket),
         Rule::Soft { max_fraction } => soft_cap(policy, max_fraction, health)?,
         Rule::CloseFactor {
             close_factor,

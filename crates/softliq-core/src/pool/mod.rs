@@ -259,6 +259,17 @@ impl Pool {
         Ok((shares, taken))
     }
 
+    /// Takes `amount` of cash in with no claim against it, so it becomes reserves: a penalty
+    /// payment too small to mint a single share.
+    ///
+    /// # Errors
+    /// `Overflow`.
+    pub fn donate(&mut self, amount: Amount) -> Result<(), PoolError> {
+        let mut next = self.clone();
+        next.cash = next.cash.checked_add(amount)?;
+        self.commit(next)
+    }
+
     /// Pays a borrower's debt out of a supplier's claim without moving cash: burns
     /// `supply_shares` (worth `⌊shares · SI⌋`) and repays that much of `owed_shares` of debt.
     /// This is how an insurance fund, itself a supplier of the pool, covers bad debt.

@@ -1,6 +1,6 @@
 use proptest::prelude::*;
 
-use super::curve::{Curve, DURATION_MAX_S};
+use super::super::curve::{Curve, DURATION_MAX_S};
 use crate::money::{Price, Ratio};
 
 fn price(text: &str) -> Price {
