@@ -11,11 +11,16 @@
 //! 3. a settlement's seized shares equal the liquidator's, the treasury's and the insurance
 //!    fund's together;
 //! 4. the borrower's loss on a call is at most `pen` times the repaid value, to one base unit
-//!    of collateral.
+//!    of collateral;
+//! 5. after an auction command, the caps' totals equal the sums over the running auctions, and
+//!    no start leaves them above `hole_total` or an asset's `auction_hole`.
+//!
+//! Shares held by running auctions (lots and debt) count with the accounts' in conservation.
 
 use softliq_core::account::{Account, AccountId};
 use softliq_core::asset::AssetId;
 use softliq_core::liquidation::Quote;
+use softliq_core::liquidation::auction::{Outcome, Step};
 use softliq_core::money::muldiv::mul_div;
 use softliq_core::money::{Amount, Rounding, Shares, Value, WAD};
 use softliq_core::pool::Pool;
@@ -39,6 +44,18 @@ pub(crate) fn touched_accounts(state: &State, body: &CommandBody) -> Vec<Account
             ..
         } => vec![*borrower, *liquidator, TREASURY, INSURANCE],
         CommandBody::FundInsurance { .. } => vec![INSURANCE],
+        CommandBody::Bark {
+            borrower, keeper, ..
+        } => vec![*borrower, *keeper, TREASURY, INSURANCE],
+        CommandBody::Take {
+            keeper, auction, ..
+        } => state
+            .auctions
+            .borrower(*auction)
+            .into_iter()
+            .chain([*keeper, TREASURY, INSURANCE])
+            .collect(),
+        CommandBody::Redo { keeper, .. } => vec![*keeper, TREASURY],
         _ => Vec::new(),
     };
     ids.into_iter().filter(exists).collect()
@@ -60,7 +77,11 @@ fn touched_assets(state: &State, body: &CommandBody) -> Vec<AssetId> {
                 Vec::new()
             }
         }
-        CommandBody::Liquidate { .. } | CommandBody::AdvanceTime => all(),
+        CommandBody::Liquidate { .. }
+        | CommandBody::AdvanceTime
+        | CommandBody::Bark { .. }
+        | CommandBody::Take { .. }
+        | CommandBody::Redo { .. } => all(),
         _ => Vec::new(),
     }
 }
@@ -68,7 +89,8 @@ fn touched_assets(state: &State, body: &CommandBody) -> Vec<AssetId> {
 /// What the checks compare against: the touched accounts and pools before the command.
 pub(crate) struct Before {
     accounts: Vec<(AccountId, Account, bool)>,
-    pools: Vec<(AssetId, Pool)>,
+    /// Each touched pool, and the supply and debt shares running auctions held in it.
+    pools: Vec<(AssetId, Pool, (Shares, Shares))>,
 }
 
 impl Before {
@@ -84,7 +106,10 @@ impl Before {
             .collect();
         let pools = touched_assets(state, &cmd.body)
             .into_iter()
-            .map(|a| (a, state.pools[a.index()].clone()))
+            .map(|a| {
+                let held = state.auctions.book.held(a);
+                (a, state.pools[a.index()].clone(), held)
+            })
             .collect();
         Self { accounts, pools }
     }
@@ -123,10 +148,12 @@ pub(crate) fn after_command(
     events: &[Event],
 ) -> Result<(), String> {
     let state = &engine.state;
-    for (asset, old) in &before.pools {
+    for (asset, old, (held_supply, held_debt)) in &before.pools {
         check_pool(state, *asset)?;
         let new = &state.pools[asset.index()];
-        let (mut supply, mut debt) = (0i128, 0i128);
+        let held = state.auctions.book.held(*asset);
+        let mut supply = share_delta(held.0, *held_supply);
+        let mut debt = share_delta(held.1, *held_debt);
         for (id, account, _) in &before.accounts {
             let (was, is) = (
                 account.position(*asset),
@@ -139,18 +166,28 @@ pub(crate) fn after_command(
             || debt != share_delta(new.debt_shares(), old.debt_shares())
         {
             return Err(format!(
-                "1 (conservation of shares) on asset {}: accounts moved {supply} supply and \
-                 {debt} debt shares, the pool {} and {}",
+                "1 (conservation of shares) on asset {}: accounts and auctions moved {supply} \
+                 supply and {debt} debt shares, the pool {} and {}",
                 asset.0,
                 share_delta(new.supply_shares(), old.supply_shares()),
                 share_delta(new.debt_shares(), old.debt_shares())
             ));
         }
     }
-    let socialised = events
-        .iter()
-        .any(|e| matches!(e, Event::BadDebt { step, .. } if step.socialised().is_some()));
-    if !socialised {
+    // Socialised bad debt moves everyone's supply; debt an auction hands back is the
+    // borrower's own again: both may rightly leave an account liquidatable.
+    let exempt = events.iter().any(|e| match e {
+        Event::BadDebt { step, .. } => step.socialised().is_some(),
+        Event::Auction { step, .. } => matches!(
+            **step,
+            Step::Finished {
+                outcome: Outcome::LotSold { .. },
+                ..
+            }
+        ),
+        _ => false,
+    });
+    if !exempt {
         for (id, _, was) in &before.accounts {
             let account = &state.accounts[id.0 as usize].account;
             let is = liquidatable_at(account, &engine.views.liq).0;
@@ -163,6 +200,7 @@ pub(crate) fn after_command(
             }
         }
     }
+    check_auctions(state, cmd)?;
     for e in events {
         if let Event::Liquidated {
             quote,
@@ -173,6 +211,41 @@ pub(crate) fn after_command(
         {
             check_split(quote, *treasury_shares, *insurance_shares)?;
             check_loss(engine, quote)?;
+        }
+    }
+    Ok(())
+}
+
+/// After an auction command: the caps' running totals equal their sums, and a start never
+/// pushes them above the caps (a later, lower cap may leave running auctions above it).
+fn check_auctions(state: &State, cmd: &Command) -> Result<(), String> {
+    if !matches!(
+        cmd.body,
+        CommandBody::Bark { .. } | CommandBody::Take { .. } | CommandBody::Redo { .. }
+    ) {
+        return Ok(());
+    }
+    let book = &state.auctions.book;
+    book.check_totals()
+        .map_err(|e| format!("5 (auction caps) {e}"))?;
+    if let (CommandBody::Bark { .. }, Some(dutch)) = (&cmd.body, state.market.policy.auction()) {
+        if book.dirt_total() > dutch.hole_total {
+            return Err(format!(
+                "5 (auction caps): {} USD under auction, above hole_total {}",
+                book.dirt_total(),
+                dutch.hole_total
+            ));
+        }
+        for asset in &state.assets {
+            if let Some(hole) = asset.params().auction_hole
+                && book.dirt(asset.id) > hole
+            {
+                return Err(format!(
+                    "5 (auction caps): {} USD under auction against {}, above its auction_hole {hole}",
+                    book.dirt(asset.id),
+                    asset.symbol
+                ));
+            }
         }
     }
     Ok(())
@@ -220,14 +293,22 @@ pub(crate) fn full(state: &State) -> Result<(), String> {
             debt[p.asset.index()] += p.debt.raw();
         }
     }
+    state
+        .auctions
+        .book
+        .check_totals()
+        .map_err(|e| format!("5 (auction caps) {e}"))?;
     for a in 0..n {
         let asset = AssetId(a as u16);
+        let (held_supply, held_debt) = state.auctions.book.held(asset);
+        supply[a] += held_supply.raw();
+        debt[a] += held_debt.raw();
         check_pool(state, asset)?;
         let pool = &state.pools[a];
         if supply[a] != pool.supply_shares().raw() || debt[a] != pool.debt_shares().raw() {
             return Err(format!(
-                "1 (conservation of shares) on asset {a}: accounts hold {} supply and {} debt \
-                 shares, the pool counts {} and {}",
+                "1 (conservation of shares) on asset {a}: accounts and auctions hold {} supply \
+                 and {} debt shares, the pool counts {} and {}",
                 supply[a],
                 debt[a],
                 pool.supply_shares(),

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use softliq_core::account::AccountId;
 use softliq_core::asset::{AssetId, AssetParams};
 use softliq_core::liquidation::Policy;
+use softliq_core::liquidation::auction::AuctionId;
 
 /// A client-chosen command id. Repeating an id returns the first outcome and changes nothing;
 /// the same id with a different body is refused.
@@ -105,6 +106,27 @@ pub enum CommandBody {
         max_repay: String,
         min_collateral_out: String,
     },
+    /// Starts a Dutch auction on `borrower`'s debt in `debt_asset` against its collateral in
+    /// `collateral_asset` (markets with the `dutch` policy); `keeper` receives the reward.
+    Bark {
+        keeper: AccountId,
+        borrower: AccountId,
+        debt_asset: AssetId,
+        collateral_asset: AssetId,
+    },
+    /// Buys up to `amount` tokens of auction `auction`'s lot at no more than `max_price` USD per
+    /// token; `keeper` pays from outside and receives the collateral.
+    Take {
+        keeper: AccountId,
+        auction: AuctionId,
+        amount: String,
+        max_price: String,
+    },
+    /// Restarts an auction past `tail_s` or below `cusp · top` from a fresh top.
+    Redo {
+        keeper: AccountId,
+        auction: AuctionId,
+    },
     /// An oracle update: `price` in USD per whole token, observed at `published_s`.
     PostPrice {
         asset: AssetId,
@@ -134,6 +156,9 @@ impl CommandBody {
             Self::Borrow { .. } => "borrow",
             Self::Repay { .. } => "repay",
             Self::Liquidate { .. } => "liquidate",
+            Self::Bark { .. } => "bark",
+            Self::Take { .. } => "take",
+            Self::Redo { .. } => "redo",
             Self::PostPrice { .. } => "post_price",
             Self::AdvanceTime => "advance_time",
             Self::FundInsurance { .. } => "fund_insurance",

@@ -180,6 +180,19 @@ impl Engine {
             } => self.repay(t, *account, *asset, amount),
             CommandBody::FundInsurance { asset, amount } => self.fund_insurance(t, *asset, amount),
             CommandBody::Liquidate { .. } => self.liquidate(t, &cmd.body),
+            CommandBody::Bark {
+                keeper,
+                borrower,
+                debt_asset,
+                collateral_asset,
+            } => self.bark(t, *keeper, *borrower, (*debt_asset, *collateral_asset)),
+            CommandBody::Take {
+                keeper,
+                auction,
+                amount,
+                max_price,
+            } => self.take(t, *keeper, *auction, (amount, max_price)),
+            CommandBody::Redo { keeper, auction } => self.redo(t, *keeper, *auction),
             CommandBody::PostPrice {
                 asset,
                 price,

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use softliq_core::account::AccountId;
 use softliq_core::asset::AssetId;
+use softliq_core::liquidation::auction::{AuctionId, Step};
 use softliq_core::liquidation::{BadDebtEvent, Policy, Quote};
 use softliq_core::money::{Amount, Index, Price, Ratio, Shares};
 
@@ -83,6 +84,13 @@ pub enum Event {
         quote: Box<Quote>,
         treasury_shares: Shares,
         insurance_shares: Shares,
+    },
+    /// A step of a Dutch auction (start, take, reset, end); `borrower` is whose position it
+    /// sells.
+    Auction {
+        auction: AuctionId,
+        borrower: AccountId,
+        step: Box<Step>,
     },
     /// A step of realising the borrower's bad debt (SPEC §5).
     BadDebt {

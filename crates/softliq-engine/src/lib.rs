@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod apply;
+pub mod auctions;
 mod audit;
 pub mod command;
 mod engine;
@@ -22,6 +23,7 @@ mod views;
 mod watch;
 pub mod workload;
 
+pub use auctions::AuctionView;
 pub use command::{ClientId, Command, CommandBody, PriceSource};
 pub use engine::{Engine, EngineConfig};
 pub use event::Event;

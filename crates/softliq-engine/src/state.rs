@@ -2,12 +2,13 @@
 //! covers and a snapshot stores. Indexes that can be rebuilt from it (the detection index, the
 //! cached risk snapshots) live beside it in the engine.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use softliq_core::account::{Account, AccountId};
 use softliq_core::asset::{Asset, AssetId};
 use softliq_core::liquidation::Policy;
+use softliq_core::liquidation::auction::{AuctionBook, AuctionId, Step};
 use softliq_core::money::Amount;
 use softliq_core::pool::Pool;
 
@@ -51,6 +52,33 @@ pub struct Flows {
 pub struct Market {
     pub policy: Policy,
     pub liquidation_price: PriceSource,
+}
+
+/// The market's Dutch auctions (SPEC §6): the running ones with the caps' totals (the core's
+/// book), and every auction's steps in order, so that a history is one lookup.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Auctions {
+    pub book: AuctionBook,
+    pub history: BTreeMap<AuctionId, Vec<Step>>,
+}
+
+impl Auctions {
+    /// The borrower whose position auction `id` sells (running or ended).
+    #[must_use]
+    pub fn borrower(&self, id: AuctionId) -> Option<AccountId> {
+        if let Some(a) = self.book.get(id) {
+            return Some(a.borrower);
+        }
+        match self.history.get(&id)?.first()? {
+            Step::Started { borrower, .. } => Some(*borrower),
+            _ => None,
+        }
+    }
+
+    /// Appends `step` to auction `id`'s history.
+    pub(crate) fn record(&mut self, id: AuctionId, step: Step) {
+        self.history.entry(id).or_default().push(step);
+    }
 }
 
 /// The first outcome of an accepted command, kept for [`IDEMPOTENCY_WINDOW_S`].
@@ -143,6 +171,7 @@ pub struct State {
     pub accounts: Vec<AccountEntry>,
     /// Accounts the engine has reported liquidatable and not yet recovered.
     pub flagged: BTreeSet<AccountId>,
+    pub auctions: Auctions,
     pub receipts: Receipts,
     /// Set when an invariant broke: the engine takes no more commands.
     pub halted: Option<String>,
@@ -167,6 +196,7 @@ impl Default for State {
             },
             accounts: vec![protocol("treasury"), protocol("insurance")],
             flagged: BTreeSet::new(),
+            auctions: Auctions::default(),
             receipts: Receipts::default(),
             halted: None,
         }

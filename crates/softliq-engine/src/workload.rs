@@ -7,9 +7,11 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use softliq_core::account::AccountId;
 use softliq_core::asset::{AssetId, AssetParams, OracleGuards, RateModel};
-use softliq_core::money::{Decimals, Ratio};
+use softliq_core::liquidation::auction::Curve;
+use softliq_core::liquidation::{Policy, Rule};
+use softliq_core::money::{Amount, Decimals, Ratio};
 
-use crate::command::{ClientId, Command, CommandBody};
+use crate::command::{ClientId, Command, CommandBody, PriceSource};
 
 /// The lender's account (the first user account): supplies the stablecoin and liquidates.
 pub const LENDER: AccountId = AccountId(2);
@@ -76,6 +78,9 @@ pub struct Workload {
     crashes_only: bool,
     /// USDC, WETH and WBTC prices in micro-USD.
     prices_micro: [u64; 3],
+    /// Sell collateral by Dutch auction: `setup` sets the `dutch` policy and liquidation calls
+    /// become starts, takes and resets.
+    dutch: bool,
 }
 
 impl Workload {
@@ -94,7 +99,17 @@ impl Workload {
             step_bps: 20,
             jump_probability: 0.002,
             crashes_only: false,
+            dutch: false,
         }
+    }
+
+    /// A Dutch-auction market: a linear curve over 20 minutes, reset after 10 or below 60% of
+    /// top; liquidation calls become `bark`, `take` and `redo` aimed at flagged accounts and
+    /// running auctions.
+    #[must_use]
+    pub const fn dutch(mut self) -> Self {
+        self.dutch = true;
+        self
     }
 
     /// A crash-prone market: steps up to 0.5% and an 8% fall on 3% of price updates (for tests
@@ -158,6 +173,18 @@ impl Workload {
         out.push(self.price(0));
         out.push(self.price(1));
         out.push(self.price(2));
+        if self.dutch {
+            let mut policy = Policy::dutch();
+            if let Rule::Dutch(d) = &mut policy.rule {
+                d.curve = Curve::Linear { tau_s: 1_200 };
+                d.tail_s = 600;
+                d.cusp = bps(6_000);
+            }
+            out.push(self.command(CommandBody::SetPolicy {
+                policy,
+                liquidation_price: PriceSource::Spot,
+            }));
+        }
         out.push(self.command(CommandBody::OpenAccount {
             owner: "lender".into(),
         }));
@@ -215,6 +242,10 @@ impl Workload {
     /// (as a keeper would) rather than at random.
     pub fn next_command_for(&mut self, state: &crate::state::State) -> Command {
         let mut cmd = self.next_command();
+        if self.dutch && matches!(cmd.body, CommandBody::Liquidate { .. }) {
+            cmd.body = self.auction_command(state);
+            return cmd;
+        }
         if let CommandBody::Liquidate {
             borrower,
             collateral_asset,
@@ -236,6 +267,53 @@ impl Workload {
             }
         }
         cmd
+    }
+
+    /// A keeper's next auction command: a take (20–100% of the lot, at any price) or a reset
+    /// of a running auction, or a start on a flagged account.
+    fn auction_command(&mut self, state: &crate::state::State) -> CommandBody {
+        let running: Vec<_> = state.auctions.book.active().collect();
+        if !running.is_empty() && self.rng.random_bool(0.8) {
+            let a = running[self.rng.random_range(0..running.len())];
+            if self.rng.random_bool(0.3) {
+                return CommandBody::Redo {
+                    keeper: LENDER,
+                    auction: a.id,
+                };
+            }
+            let c = a.collateral_asset.index();
+            let lot = a
+                .lot_tokens(state.pools[c].supply_index())
+                .unwrap_or_default();
+            let share = self.rng.random_range(20..=100u128);
+            let amount = Amount::from_raw((lot.raw() * share / 100).max(1));
+            return CommandBody::Take {
+                keeper: LENDER,
+                auction: a.id,
+                amount: amount
+                    .display_tokens(state.assets[c].params().decimals)
+                    .to_string(),
+                max_price: "1000000000".into(),
+            };
+        }
+        let from = self.random_borrower();
+        let target = state
+            .flagged
+            .range(from..)
+            .next()
+            .or_else(|| state.flagged.iter().next())
+            .copied()
+            .unwrap_or(from);
+        let collateral = state
+            .account(target)
+            .and_then(|e| e.account.positions().iter().find(|p| !p.supply.is_zero()))
+            .map_or(WETH, |p| p.asset);
+        CommandBody::Bark {
+            keeper: LENDER,
+            borrower: target,
+            debt_asset: USDC,
+            collateral_asset: collateral,
+        }
     }
 
     /// The next command of the mixed stream.

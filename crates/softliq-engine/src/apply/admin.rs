@@ -122,6 +122,16 @@ impl Engine {
     ) -> Result<Vec<Event>, Rejection> {
         self.check_policy(policy, None)?;
         validate_source(liquidation_price)?;
+        let running = self.state.auctions.book.active().count();
+        if running > 0 && policy.auction().is_none() {
+            return Err(Rejection::new(
+                Code::InvalidParams,
+                "policy",
+                format!(
+                    "{running} auctions are running; they must end before the market leaves dutch"
+                ),
+            ));
+        }
         self.state.market.policy = *policy;
         self.state.market.liquidation_price = liquidation_price;
         Ok(vec![Event::PolicySet {

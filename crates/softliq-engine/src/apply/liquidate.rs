@@ -6,7 +6,7 @@ use softliq_core::asset::AssetId;
 use softliq_core::liquidation::{Parties, Request, liquidate};
 use softliq_core::money::Amount;
 
-use super::parse_amount;
+use super::{parse_amount, record_payment};
 use crate::command::CommandBody;
 use crate::engine::Engine;
 use crate::event::Event;
@@ -14,7 +14,12 @@ use crate::rejection::{Code, Rejection};
 use crate::state::{INSURANCE, TREASURY};
 
 impl Engine {
-    fn check_oracle(&self, field: &str, asset: AssetId, now_s: u64) -> Result<(), Rejection> {
+    pub(crate) fn check_oracle(
+        &self,
+        field: &str,
+        asset: AssetId,
+        now_s: u64,
+    ) -> Result<(), Rejection> {
         let oracle = &self.state.oracles[asset.index()];
         let guards = &self.asset_ref(field, asset)?.params().oracle;
         if oracle.is_stale(now_s, guards) {
@@ -113,18 +118,11 @@ impl Engine {
                 ),
             ));
         }
-        let d = debt_asset.index();
-        let flows = &mut self.state.flows;
-        flows[d].tokens_in = flows[d]
-            .tokens_in
-            .checked_add(settlement.paid)
-            .map_err(|e| Rejection::math("max_repay", e))?;
-        for step in &settlement.bad_debt {
-            if let Some((asset, amount)) = step.socialised() {
-                let f = &mut flows[asset.index()];
-                f.socialised = f.socialised.checked_add(amount).unwrap_or(f.socialised);
-            }
-        }
+        record_payment(
+            &mut self.state.flows,
+            ("max_repay", *debt_asset, settlement.paid),
+            &settlement.bad_debt,
+        )?;
         let accounts = &mut self.state.accounts;
         accounts[b].account = borrower_acct;
         accounts[l].account = liquidator_acct;

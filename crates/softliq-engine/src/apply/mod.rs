@@ -2,6 +2,7 @@
 //! writes back only at the end: a handler that returns an error has changed nothing.
 
 mod admin;
+mod auction;
 mod funds;
 mod liquidate;
 
@@ -99,4 +100,25 @@ pub(crate) fn parse_amount(
         ));
     }
     Ok(amount)
+}
+
+/// Books a payment that came in from outside (`field` names it in an overflow) and the bad debt
+/// that the same command socialised.
+pub(crate) fn record_payment(
+    flows: &mut [crate::state::Flows],
+    (field, asset, paid): (&str, AssetId, Amount),
+    bad_debt: &[softliq_core::liquidation::BadDebtEvent],
+) -> Result<(), Rejection> {
+    let f = &mut flows[asset.index()];
+    f.tokens_in = f
+        .tokens_in
+        .checked_add(paid)
+        .map_err(|e| Rejection::math(field, e))?;
+    for step in bad_debt {
+        if let Some((asset, amount)) = step.socialised() {
+            let f = &mut flows[asset.index()];
+            f.socialised = f.socialised.checked_add(amount).unwrap_or(f.socialised);
+        }
+    }
+    Ok(())
 }
