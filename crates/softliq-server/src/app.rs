@@ -251,6 +251,14 @@ impl AppState {
         Ok(board)
     }
 
+    /// The engine clock's time now, without stamping anything: what reads of time-dependent
+    /// figures (an auction's falling price) are computed at.
+    #[must_use]
+    pub fn now_s(&self) -> u64 {
+        let clock = self.clock.lock().unwrap_or_else(|e| e.into_inner());
+        clock.now_s().max(clock.last_s)
+    }
+
     /// Changes the clock's speed from now on (the demo seeds its market at wall speed, then
     /// replays prices fast).
     pub fn set_clock_speed(&self, speed: u64) {

@@ -1,6 +1,10 @@
 //! The keeper: a liquidation bot that uses only the public API, so the same code runs as
 //! `softliq keeper --url … --token …` and in process under `softliq serve --keeper`.
 //!
+//! In a `dutch` market it starts an auction on each liquidatable candidate, resets auctions
+//! that need it, and buys a whole lot once its value at the oracle price, less the same cost
+//! model, clears `min_profit` against what it costs at the auction's falling price.
+//!
 //! It follows the live stream (`became_liquidatable` / `recovered` events) to keep its own
 //! set of candidates, seeded from the at-risk list at start. For each candidate it asks for
 //! the policy's best quote and submits it when the profit after its cost model clears
@@ -125,12 +129,37 @@ struct AtRiskRow {
     account: u64,
 }
 
+#[derive(Deserialize)]
+struct AuctionsBody {
+    policy: String,
+    auctions: Vec<AuctionRow>,
+}
+
+#[derive(Deserialize)]
+struct AuctionRow {
+    id: u64,
+    needs_reset: bool,
+    resets: u32,
+    price: String,
+    lot: String,
+    take_all: TakeAllBody,
+}
+
+#[derive(Deserialize)]
+struct TakeAllBody {
+    cost: Value,
+    value: Option<Value>,
+}
+
 /// What a keeper has done so far.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeeperStats {
     pub liquidations: u64,
     pub skipped: u64,
     pub failed: u64,
+    pub auctions_started: u64,
+    pub takes: u64,
+    pub resets: u64,
 }
 
 struct Keeper {
@@ -224,29 +253,128 @@ impl Keeper {
                 let mut body = q.call;
                 body["liquidator"] = self.account.into();
                 let key = format!("keeper-{}-{borrower}-{}", self.account, q.seq);
-                let mut last = String::new();
-                for attempt in 0..3u32 {
-                    match self.post("/v1/liquidations", &key, &body).await {
-                        Ok((200, out)) => {
-                            tracing::info!(borrower, %profit, seq = %out["seq"], "keeper: liquidated");
-                            self.stats().liquidations += 1;
-                            return Ok(());
-                        }
-                        Ok((status, out)) if status < 500 => {
-                            tracing::info!(borrower, status, error = %out["error"], "keeper: refused");
-                            self.stats().failed += 1;
-                            return Ok(());
-                        }
-                        Ok((status, out)) => last = format!("{status}: {out}"),
-                        Err(e) => last = e,
-                    }
-                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                if let Some(out) = self.submit("/v1/liquidations", &key, &body).await? {
+                    tracing::info!(borrower, %profit, seq = %out["seq"], "keeper: liquidated");
+                    self.stats().liquidations += 1;
                 }
-                self.stats().failed += 1;
-                Err(format!(
-                    "keeper: borrower {borrower}: gave up after 3 attempts: {last}"
-                ))
+                Ok(())
             }
+        }
+    }
+
+    /// Submits a command with up to three attempts under one idempotency key: `Some(outcome)`
+    /// when accepted, `None` when refused (logged and counted as failed).
+    ///
+    /// # Errors
+    /// No answer but 5xx or transport errors after three attempts.
+    async fn submit(
+        &self,
+        path: &str,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> Result<Option<serde_json::Value>, String> {
+        let mut last = String::new();
+        for attempt in 0..3u32 {
+            match self.post(path, key, body).await {
+                Ok((200, out)) => return Ok(Some(out)),
+                Ok((status, out)) if status < 500 => {
+                    tracing::info!(path, status, error = %out["error"], "keeper: refused");
+                    self.stats().failed += 1;
+                    return Ok(None);
+                }
+                Ok((status, out)) => last = format!("{status}: {out}"),
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+        }
+        self.stats().failed += 1;
+        Err(format!("keeper: {path}: gave up after 3 attempts: {last}"))
+    }
+
+    /// In a `dutch` market: starts an auction on a liquidatable candidate (the server picks its
+    /// largest debt and collateral). A refusal drops the candidate.
+    async fn bark(&self, borrower: u64) -> Result<(), String> {
+        let body = serde_json::json!({"keeper": self.account, "borrower": borrower});
+        let key = format!(
+            "keeper-bark-{}-{borrower}-{}",
+            self.account,
+            rand::random::<u64>()
+        );
+        if self.submit("/v1/auctions", &key, &body).await?.is_some() {
+            tracing::info!(borrower, "keeper: auction started");
+            self.stats().auctions_started += 1;
+        }
+        self.candidates().remove(&borrower);
+        Ok(())
+    }
+
+    /// In a `dutch` market: resets auctions that need it, and buys a whole lot when its value
+    /// at the oracle price clears the cost model against what it costs at the auction price.
+    async fn keep_auctions(&self, auctions: &[AuctionRow]) -> Result<(), String> {
+        for a in auctions {
+            if a.needs_reset {
+                let key = format!("keeper-redo-{}-{}-{}", self.account, a.id, a.resets);
+                let body = serde_json::json!({"keeper": self.account});
+                if self
+                    .submit(&format!("/v1/auctions/{}/redo", a.id), &key, &body)
+                    .await?
+                    .is_some()
+                {
+                    self.stats().resets += 1;
+                }
+                continue;
+            }
+            let Some(value) = a.take_all.value else {
+                continue;
+            };
+            match decide(&self.config, value, a.take_all.cost) {
+                Decision::Skip { reason, .. } => {
+                    tracing::debug!(auction = a.id, %reason, "keeper: wait");
+                }
+                Decision::Liquidate { profit } => {
+                    let key = format!(
+                        "keeper-take-{}-{}-{}-{}",
+                        self.account, a.id, a.lot, a.price
+                    );
+                    let body = serde_json::json!({
+                        "keeper": self.account, "amount": a.lot, "max_price": a.price,
+                    });
+                    let path = format!("/v1/auctions/{}/take", a.id);
+                    if self.submit(&path, &key, &body).await?.is_some() {
+                        tracing::info!(auction = a.id, %profit, "keeper: took");
+                        self.stats().takes += 1;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One pass over the candidates and, in a `dutch` market, the running auctions.
+    async fn pass(&self) {
+        let auctions = match self.get::<AuctionsBody>("/v1/auctions").await {
+            Ok((_, Some(view))) if view.policy == "dutch" => Some(view.auctions),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!("{e}");
+                return;
+            }
+        };
+        let now: Vec<u64> = self.candidates().iter().copied().collect();
+        for borrower in now {
+            let done = if auctions.is_some() {
+                self.bark(borrower).await
+            } else {
+                self.examine(borrower).await
+            };
+            if let Err(e) = done {
+                tracing::warn!("{e}");
+            }
+        }
+        if let Some(list) = auctions
+            && let Err(e) = self.keep_auctions(&list).await
+        {
+            tracing::warn!("{e}");
         }
     }
 
@@ -338,12 +466,7 @@ pub async fn run(
     let follower = tokio::spawn(keeper.clone().follow(head));
     let work = async {
         loop {
-            let now: Vec<u64> = keeper.candidates().iter().copied().collect();
-            for borrower in now {
-                if let Err(e) = keeper.examine(borrower).await {
-                    tracing::warn!("{e}");
-                }
-            }
+            keeper.pass().await;
             tokio::time::sleep(keeper.config.interval).await;
         }
     };

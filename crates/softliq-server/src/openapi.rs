@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{commands, queries, stream};
+use crate::routes::{auctions, commands, queries, stream};
 
 struct Bearer;
 
@@ -39,6 +39,11 @@ impl Modify for Bearer {
         commands::borrow,
         commands::repay,
         commands::liquidate,
+        auctions::bark,
+        auctions::take,
+        auctions::redo,
+        auctions::auctions,
+        auctions::auction,
         queries::markets,
         queries::account,
         queries::at_risk,

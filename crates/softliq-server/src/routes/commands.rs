@@ -120,7 +120,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-async fn run(
+pub(crate) async fn run(
     state: &AppState,
     principal: &Principal,
     headers: &HeaderMap,
@@ -154,7 +154,7 @@ pub fn path_id<T: std::str::FromStr>(field: &str, text: &str) -> Result<T, ApiEr
 }
 
 /// Checks that `account` exists and that the caller's token owns it.
-async fn require_owner(
+pub(crate) async fn require_owner(
     state: &AppState,
     principal: &Principal,
     field: &str,
@@ -183,6 +183,7 @@ macro_rules! error_responses {
          409: refused by the market's state; 413: body too large; 422: invalid field"
     };
 }
+pub(crate) use error_responses;
 
 /// List a new asset (admin).
 #[utoipa::path(post, path = "/v1/assets", tag = "admin", request_body = ListAssetRequest,

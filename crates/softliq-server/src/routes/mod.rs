@@ -1,6 +1,7 @@
 //! The HTTP surface: commands (`POST`), queries (`GET`), the live stream, `/metrics`,
 //! `/openapi.json` and the dashboard at `/`.
 
+pub mod auctions;
 pub mod commands;
 pub mod queries;
 pub mod stream;
@@ -19,6 +20,7 @@ use crate::metrics::Gauges;
 
 /// Every route, with the body limit applied.
 pub fn router(state: Arc<AppState>, body_limit_bytes: usize) -> Router {
+    use auctions as a;
     use commands as c;
     use queries as q;
     Router::new()
@@ -40,6 +42,10 @@ pub fn router(state: Arc<AppState>, body_limit_bytes: usize) -> Router {
         .route("/v1/accounts/{id}/borrow", post(c::borrow))
         .route("/v1/accounts/{id}/repay", post(c::repay))
         .route("/v1/liquidations", post(c::liquidate))
+        .route("/v1/auctions", post(a::bark).get(a::auctions))
+        .route("/v1/auctions/{id}", get(a::auction))
+        .route("/v1/auctions/{id}/take", post(a::take))
+        .route("/v1/auctions/{id}/redo", post(a::redo))
         .route("/v1/markets", get(q::markets))
         .route("/v1/protocol", get(q::protocol))
         .route("/v1/status", get(q::status))

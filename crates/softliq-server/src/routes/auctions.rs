@@ -1,0 +1,358 @@
+//! Dutch auctions over HTTP (markets with the `dutch` policy): start, take and reset (the
+//! `liquidator` role, for a keeper account the token owns), and the public views of running
+//! auctions and of any auction's history. Views are computed at the engine clock's time now,
+//! since an auction's price falls every second.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use softliq_core::account::AccountId;
+use softliq_core::asset::AssetId;
+use softliq_core::liquidation::auction::{AuctionId, Status};
+use softliq_core::money::{Amount, Decimals, Price, Rounding, Value, parse_scaled};
+use softliq_engine::{CommandBody, Engine};
+use utoipa::ToSchema;
+
+use super::commands::{CommandOutcome, error_responses, path_id, require_owner, run};
+use crate::app::AppState;
+use crate::auth::{Principal, Role};
+use crate::error::{ApiError, ErrorBody};
+use crate::json::ApiJson;
+
+type Shared = State<Arc<AppState>>;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BarkRequest {
+    /// The account (owned by the calling token) that receives the keeper's reward.
+    pub keeper: u64,
+    pub borrower: u64,
+    /// The debt to auction; the account's largest debt by value when absent.
+    pub debt_asset: Option<u16>,
+    /// The collateral to sell; the account's largest collateral by value when absent.
+    pub collateral_asset: Option<u16>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TakeRequest {
+    /// The account (owned by the calling token) that receives the collateral.
+    pub keeper: u64,
+    /// Most collateral tokens to buy.
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "2.5")]
+    pub amount: String,
+    /// Most USD per collateral token to pay.
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "2850")]
+    pub max_price: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedoRequest {
+    /// The account (owned by the calling token) that receives the keeper's reward.
+    pub keeper: u64,
+}
+
+/// The account's largest debt and largest collateral by value at the liquidation prices.
+fn largest_pair(engine: &mut Engine, borrower: u64) -> Result<(AssetId, AssetId), ApiError> {
+    let (state, views) = engine.state_and_views();
+    let entry = state
+        .account(AccountId(borrower))
+        .ok_or_else(|| ApiError::not_found("borrower", format!("no account {borrower}")))?;
+    // The value of each position's debt and supply, at the liquidation prices.
+    let valued: Vec<(AssetId, Value, Value)> = entry
+        .account
+        .positions()
+        .iter()
+        .filter_map(|p| {
+            let r = views.liq.get(p.asset).ok()?;
+            let worth = |a: Amount| a.value_at(r.price, r.decimals, Rounding::Down).ok();
+            let debt = worth(p.debt.to_amount(r.borrow_index, Rounding::Up).ok()?)?;
+            let supply = worth(p.supply.to_amount(r.supply_index, Rounding::Down).ok()?)?;
+            Some((p.asset, debt, supply))
+        })
+        .collect();
+    let largest = |side: fn(&(AssetId, Value, Value)) -> Value| {
+        valued
+            .iter()
+            .filter(|v| !side(v).is_zero())
+            .max_by_key(|v| side(v))
+            .map(|v| v.0)
+    };
+    let (debt, coll) = (largest(|v| v.1), largest(|v| v.2));
+    match (debt, coll) {
+        (Some(d), Some(c)) => Ok((d, c)),
+        (None, _) => Err(ApiError::conflict(
+            "liquidation_refused",
+            "debt_asset",
+            format!("account {borrower} owes nothing that can be valued"),
+        )),
+        (_, None) => Err(ApiError::conflict(
+            "liquidation_refused",
+            "collateral_asset",
+            format!("account {borrower} holds no collateral that can be valued"),
+        )),
+    }
+}
+
+/// Start a Dutch auction on a liquidatable account (liquidator; `dutch` markets).
+#[utoipa::path(post, path = "/v1/auctions", tag = "auctions", request_body = BarkRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn bark(
+    State(state): Shared,
+    principal: Principal,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<BarkRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Liquidator])?;
+    require_owner(&state, &principal, "keeper", req.keeper).await?;
+    let (debt_asset, collateral_asset) = match (req.debt_asset, req.collateral_asset) {
+        (Some(d), Some(c)) => (AssetId(d), AssetId(c)),
+        (d, c) => {
+            let borrower = req.borrower;
+            let (ld, lc) = state.read(move |e| largest_pair(e, borrower)).await??;
+            (d.map_or(ld, AssetId), c.map_or(lc, AssetId))
+        }
+    };
+    let body = CommandBody::Bark {
+        keeper: AccountId(req.keeper),
+        borrower: AccountId(req.borrower),
+        debt_asset,
+        collateral_asset,
+    };
+    run(&state, &principal, &headers, body).await
+}
+
+/// Buy part or all of an auction's lot at its current price (liquidator).
+#[utoipa::path(post, path = "/v1/auctions/{id}/take", tag = "auctions", request_body = TakeRequest,
+    params(("id" = u64, Path, description = "auction id")), security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn take(
+    State(state): Shared,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<TakeRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Liquidator])?;
+    let id: u64 = path_id("id", &id)?;
+    require_owner(&state, &principal, "keeper", req.keeper).await?;
+    check_decimal("amount", &req.amount, Decimals::MAX)?;
+    check_decimal("max_price", &req.max_price, Price::SCALE)?;
+    require_running(&state, id).await?;
+    let body = CommandBody::Take {
+        keeper: AccountId(req.keeper),
+        auction: AuctionId(id),
+        amount: req.amount,
+        max_price: req.max_price,
+    };
+    run(&state, &principal, &headers, body).await
+}
+
+/// Restart an auction past `tail_s` or below `cusp · top` from a fresh top (liquidator).
+#[utoipa::path(post, path = "/v1/auctions/{id}/redo", tag = "auctions", request_body = RedoRequest,
+    params(("id" = u64, Path, description = "auction id")), security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn redo(
+    State(state): Shared,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<RedoRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Liquidator])?;
+    let id: u64 = path_id("id", &id)?;
+    require_owner(&state, &principal, "keeper", req.keeper).await?;
+    require_running(&state, id).await?;
+    let body = CommandBody::Redo {
+        keeper: AccountId(req.keeper),
+        auction: AuctionId(id),
+    };
+    run(&state, &principal, &headers, body).await
+}
+
+/// Checks a decimal field's syntax before the auction is looked up (the engine parses it again
+/// at the asset's own decimals): digits, at most 30 decimals, in range, above zero.
+fn check_decimal(field: &str, text: &str, scale: u8) -> Result<(), ApiError> {
+    let raw = parse_scaled(field, text, scale)
+        .map_err(|e| ApiError::unprocessable("invalid_amount", field, e.problem.to_string()))?;
+    if raw == 0 {
+        return Err(ApiError::unprocessable(
+            "zero_amount",
+            field,
+            "must be greater than zero",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that auction `id` is running, naming the path parameter when it is not.
+async fn require_running(state: &AppState, id: u64) -> Result<(), ApiError> {
+    let running = state
+        .read(move |e| e.state().auctions.book.get(AuctionId(id)).is_some())
+        .await?;
+    if running {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "unknown_auction",
+            "id",
+            format!("no running auction {id}"),
+        ))
+    }
+}
+
+/// What buying the whole lot now would take and give.
+#[derive(Serialize, ToSchema)]
+pub struct TakeAll {
+    /// Collateral tokens a take of the whole lot receives (less than the lot when the tab is
+    /// paid first).
+    pub collateral: String,
+    /// USD it pays at the current price.
+    pub cost: String,
+    /// USD the collateral is worth at the oracle's spot price; `null` without a price.
+    pub value: Option<String>,
+}
+
+/// One running auction at the engine clock's time now.
+#[derive(Serialize, ToSchema)]
+pub struct AuctionRow {
+    pub id: u64,
+    pub borrower: u64,
+    pub debt_asset: u16,
+    pub debt_symbol: String,
+    pub collateral_asset: u16,
+    pub collateral_symbol: String,
+    /// USD per collateral token now.
+    pub price: String,
+    pub top: String,
+    pub elapsed_s: u64,
+    /// Takes wait for a `redo`.
+    pub needs_reset: bool,
+    /// Seconds until it needs a reset.
+    pub reset_in_s: u64,
+    /// Collateral tokens left.
+    pub lot: String,
+    /// Debt-asset tokens still owed (debt plus penalty).
+    pub tab: String,
+    pub penalty: String,
+    pub resets: u32,
+    pub take_all: TakeAll,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuctionsView {
+    pub now_s: u64,
+    pub policy: String,
+    /// USD under auction, and the global cap (`null` outside `dutch` markets).
+    pub dirt_total: String,
+    pub hole_total: Option<String>,
+    pub auctions: Vec<AuctionRow>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuctionDetail {
+    pub id: u64,
+    /// `null` once the auction ended.
+    pub status: Option<AuctionRow>,
+    /// Every step (`started`, `taken`, `reset`, `finished`) with its figures in base units.
+    #[schema(value_type = Vec<Object>)]
+    pub history: serde_json::Value,
+}
+
+fn row_of(engine: &Engine, s: &Status) -> Option<AuctionRow> {
+    let state = engine.state();
+    let (d, c) = (state.asset(s.debt_asset)?, state.asset(s.collateral_asset)?);
+    let (dd, dc) = (d.params().decimals, c.params().decimals);
+    let debt_price = state.auctions.book.get(s.id)?.debt_price;
+    let cost_lot = s.lot.value_at(s.price, dc, Rounding::Up).ok()?;
+    let tab_usd = s.tab.value_at(debt_price, dd, Rounding::Up).ok()?;
+    let (collateral, cost) = if cost_lot <= tab_usd {
+        (s.lot, cost_lot)
+    } else {
+        (
+            tab_usd.to_amount(s.price, dc, Rounding::Down).ok()?,
+            tab_usd,
+        )
+    };
+    let value = state.oracles[s.collateral_asset.index()]
+        .price
+        .and_then(|p| collateral.value_at(p, dc, Rounding::Down).ok())
+        .map(|v| v.to_string());
+    Some(AuctionRow {
+        id: s.id.0,
+        borrower: s.borrower.0,
+        debt_asset: s.debt_asset.0,
+        debt_symbol: d.symbol.clone(),
+        collateral_asset: s.collateral_asset.0,
+        collateral_symbol: c.symbol.clone(),
+        price: s.price.to_string(),
+        top: s.top.to_string(),
+        elapsed_s: s.elapsed_s,
+        needs_reset: s.needs_reset,
+        reset_in_s: s.reset_in_s,
+        lot: s.lot.display_tokens(dc).to_string(),
+        tab: s.tab.display_tokens(dd).to_string(),
+        penalty: s.penalty.display_tokens(dd).to_string(),
+        resets: s.resets,
+        take_all: TakeAll {
+            collateral: collateral.display_tokens(dc).to_string(),
+            cost: cost.to_string(),
+            value,
+        },
+    })
+}
+
+/// Running auctions with their price now, time to reset, lot and tab.
+#[utoipa::path(get, path = "/v1/auctions", tag = "auctions", responses((status = 200, body = AuctionsView)))]
+pub async fn auctions(State(state): Shared) -> Result<Json<AuctionsView>, ApiError> {
+    let now_s = state.now_s();
+    let view = state
+        .read(move |engine| {
+            let s = engine.state();
+            AuctionsView {
+                now_s: now_s.max(s.now_s),
+                policy: s.market.policy.name().to_owned(),
+                dirt_total: s.auctions.book.dirt_total().to_string(),
+                hole_total: s.market.policy.auction().map(|d| d.hole_total.to_string()),
+                auctions: engine
+                    .auctions_at(now_s)
+                    .iter()
+                    .filter_map(|st| row_of(engine, st))
+                    .collect(),
+            }
+        })
+        .await?;
+    Ok(Json(view))
+}
+
+/// One auction: its status while it runs, and its whole history.
+#[utoipa::path(get, path = "/v1/auctions/{id}", tag = "auctions",
+    params(("id" = u64, Path, description = "auction id")),
+    responses((status = 200, body = AuctionDetail), (status = 404, body = ErrorBody)))]
+pub async fn auction(
+    State(state): Shared,
+    Path(id): Path<String>,
+) -> Result<Json<AuctionDetail>, ApiError> {
+    let id: u64 = path_id("id", &id)?;
+    let now_s = state.now_s();
+    state
+        .read(move |engine| {
+            let view = engine
+                .auction_at(AuctionId(id), now_s)
+                .ok_or_else(|| ApiError::not_found("id", format!("no auction {id}")))?;
+            Ok(AuctionDetail {
+                id,
+                status: view.status.as_ref().and_then(|s| row_of(engine, s)),
+                history: serde_json::to_value(&view.history)
+                    .map_err(|e| ApiError::unavailable(e.to_string()))?,
+            })
+        })
+        .await?
+        .map(Json)
+}
