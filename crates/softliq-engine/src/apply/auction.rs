@@ -7,8 +7,9 @@
 use softliq_core::account::{Account, AccountId};
 use softliq_core::asset::AssetId;
 use softliq_core::liquidation::Parties;
-use softliq_core::liquidation::auction::{AuctionId, Bark, Market, Step, Take};
+use softliq_core::liquidation::auction::{AuctionBook, AuctionId, Bark, Market, Step, Take};
 use softliq_core::money::{Price, Value};
+use softliq_core::pool::Pool;
 
 use super::{parse_amount, record_payment};
 use crate::engine::Engine;
@@ -69,6 +70,29 @@ impl Engine {
             .collect()
     }
 
+    /// Runs an auction flow on copies of the parties and of `pools` (accrued to `now_s`), and
+    /// writes them back only when it succeeded.
+    fn run_flow<T>(
+        &mut self,
+        (b, k): (usize, usize),
+        now_s: u64,
+        mut pools: Vec<Pool>,
+        flow: impl FnOnce(&mut AuctionBook, &mut Copies, &mut [Pool], &Market) -> Result<T, Rejection>,
+    ) -> Result<T, Rejection> {
+        let holes = self.asset_holes();
+        let mut c = self.copies(b, k);
+        let market = Market {
+            policy: &self.state.market.policy,
+            snapshot: &self.views.liq,
+            asset_holes: &holes,
+            now_s,
+        };
+        let out = flow(&mut self.state.auctions.book, &mut c, &mut pools, &market)?;
+        self.write_back(b, k, c);
+        self.state.pools = pools;
+        Ok(out)
+    }
+
     pub(crate) fn bark(
         &mut self,
         now_s: u64,
@@ -83,28 +107,16 @@ impl Engine {
         self.check_oracle("collateral_asset", collateral_asset, now_s)?;
         let mut events = Vec::new();
         let pools = self.accrued_pools(now_s, &mut events)?;
-        let holes = self.asset_holes();
-        let mut c = self.copies(b, k);
         let req = Bark {
             borrower,
             debt_asset,
             collateral_asset,
             keeper,
         };
-        let market = Market {
-            policy: &self.state.market.policy,
-            snapshot: &self.views.liq,
-            asset_holes: &holes,
-            now_s,
-        };
-        let (id, step) = self
-            .state
-            .auctions
-            .book
-            .bark(&mut parties(&mut c), &pools, &market, &req)
-            .map_err(Rejection::refusal)?;
-        self.write_back(b, k, c);
-        self.state.pools = pools;
+        let (id, step) = self.run_flow((b, k), now_s, pools, |book, c, pools, market| {
+            book.bark(&mut parties(c), pools, market, &req)
+                .map_err(Rejection::refusal)
+        })?;
         self.record(&mut events, id, borrower, step);
         Ok(events)
     }
@@ -133,34 +145,26 @@ impl Engine {
             ..Rejection::parse(&e)
         })?;
         let mut events = Vec::new();
-        let mut pools = self.accrued_pools(now_s, &mut events)?;
-        let holes = self.asset_holes();
-        let mut c = self.copies(b, k);
+        let pools = self.accrued_pools(now_s, &mut events)?;
         let req = Take {
             id,
             keeper,
             amount,
             max_price,
         };
-        let market = Market {
-            policy: &self.state.market.policy,
-            snapshot: &self.views.liq,
-            asset_holes: &holes,
-            now_s,
-        };
-        let taken = self
-            .state
-            .auctions
-            .book
-            .take(&mut parties(&mut c), &mut pools, &market, &req)
-            .map_err(Rejection::refusal)?;
-        record_payment(
-            &mut self.state.flows,
-            ("amount", debt_asset, taken.paid),
-            &taken.bad_debt,
-        )?;
-        self.write_back(b, k, c);
-        self.state.pools = pools;
+        let mut flows = self.state.flows.clone();
+        let taken = self.run_flow((b, k), now_s, pools, |book, c, pools, market| {
+            let taken = book
+                .take(&mut parties(c), pools, market, &req)
+                .map_err(Rejection::refusal)?;
+            record_payment(
+                &mut flows,
+                ("amount", debt_asset, taken.paid),
+                &taken.bad_debt,
+            )?;
+            Ok(taken)
+        })?;
+        self.state.flows = flows;
         self.record(&mut events, id, borrower, taken.step);
         if let Some(f) = taken.finished {
             self.record(&mut events, id, borrower, f);
@@ -195,22 +199,10 @@ impl Engine {
         self.check_oracle("auction", c_asset, now_s)?;
         let mut events = Vec::new();
         let pools = self.accrued_pools(now_s, &mut events)?;
-        let holes = self.asset_holes();
-        let mut c = self.copies(b, k);
-        let market = Market {
-            policy: &self.state.market.policy,
-            snapshot: &self.views.liq,
-            asset_holes: &holes,
-            now_s,
-        };
-        let step = self
-            .state
-            .auctions
-            .book
-            .redo(&mut c.keeper, &mut c.treasury, &pools, &market, id, keeper)
-            .map_err(Rejection::refusal)?;
-        self.write_back(b, k, c);
-        self.state.pools = pools;
+        let step = self.run_flow((b, k), now_s, pools, |book, c, pools, market| {
+            book.redo(&mut c.keeper, &mut c.treasury, pools, market, id, keeper)
+                .map_err(Rejection::refusal)
+        })?;
         self.record(&mut events, id, borrower, step);
         Ok(events)
     }
