@@ -100,6 +100,13 @@ fn refusals_name_the_field() {
         e.to_string().contains("mechanisms") || e.field.contains("mechanisms"),
         "{e}"
     );
+    // Auctions run in the engine, not yet in the simulator: refused rather than run empty.
+    let e = load_text(
+        "dutch",
+        &format!("mechanisms = [\"dutch\"]\n{}", window("")),
+    )
+    .expect_err("dutch");
+    assert!(e.to_string().contains("not simulated yet"), "{e}");
     let e = load_text(
         "typo",
         &format!("{}\n[population]\nborowers = 5\n", window("")),
