@@ -23,11 +23,7 @@ impl Engine {
             .pools
             .iter()
             .zip(&self.state.assets)
-            .map(|(pool, asset)| {
-                let mut p = pool.clone();
-                let _ = p.accrue(now_s.max(p.last_accrual_s()), asset.params());
-                p
-            })
+            .map(|(pool, asset)| pool.projected(now_s, asset.params()))
             .collect()
     }
 

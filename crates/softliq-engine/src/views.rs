@@ -31,10 +31,7 @@ impl Views {
         let mut liq = RiskSnapshot::new();
         for (i, asset) in state.assets.iter().enumerate() {
             let oracle = &state.oracles[i];
-            let mut pool = state.pools[i].clone();
-            // Projection only: an accrual that fails (absurd idle time) leaves the indices as
-            // they are, and the command that touches the pool will be refused for it.
-            let _ = pool.accrue(now_s.max(pool.last_accrual_s()), asset.params());
+            let pool = state.pools[i].projected(now_s, asset.params());
             let stale = oracle.is_stale(now_s, &asset.params().oracle);
             if let Some(price) = oracle.price {
                 let mut risk = AssetRisk::new(asset, &pool, price);

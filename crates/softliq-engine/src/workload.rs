@@ -251,22 +251,27 @@ impl Workload {
             collateral_asset,
             ..
         } = &mut cmd.body
+            && let (_, Some(target)) = self.flagged_target(state)
         {
-            let from = self.random_borrower();
-            if let Some(target) = state
-                .flagged
-                .range(from..)
-                .next()
-                .or_else(|| state.flagged.iter().next())
-            {
-                *borrower = *target;
-                let account = &state.accounts[target.0 as usize].account;
-                if let Some(p) = account.positions().iter().find(|p| !p.supply.is_zero()) {
-                    *collateral_asset = p.asset;
-                }
+            *borrower = target;
+            if let Some(c) = first_collateral(state, target) {
+                *collateral_asset = c;
             }
         }
         cmd
+    }
+
+    /// A random borrower, and the first flagged account at or after it (wrapping around), if
+    /// any: where a keeper aims its next call or start.
+    fn flagged_target(&mut self, state: &crate::state::State) -> (AccountId, Option<AccountId>) {
+        let from = self.random_borrower();
+        let target = state
+            .flagged
+            .range(from..)
+            .next()
+            .or_else(|| state.flagged.iter().next())
+            .copied();
+        (from, target)
     }
 
     /// A keeper's next auction command: a take (20–100% of the lot, at any price) or a reset
@@ -296,18 +301,9 @@ impl Workload {
                 max_price: "1000000000".into(),
             };
         }
-        let from = self.random_borrower();
-        let target = state
-            .flagged
-            .range(from..)
-            .next()
-            .or_else(|| state.flagged.iter().next())
-            .copied()
-            .unwrap_or(from);
-        let collateral = state
-            .account(target)
-            .and_then(|e| e.account.positions().iter().find(|p| !p.supply.is_zero()))
-            .map_or(WETH, |p| p.asset);
+        let (from, target) = self.flagged_target(state);
+        let target = target.unwrap_or(from);
+        let collateral = first_collateral(state, target).unwrap_or(WETH);
         CommandBody::Bark {
             keeper: LENDER,
             borrower: target,
@@ -398,4 +394,15 @@ impl Workload {
             }
         }
     }
+}
+
+/// The first asset `account` supplies, if any.
+fn first_collateral(state: &crate::state::State, account: AccountId) -> Option<AssetId> {
+    state
+        .account(account)?
+        .account
+        .positions()
+        .iter()
+        .find(|p| !p.supply.is_zero())
+        .map(|p| p.asset)
 }

@@ -33,6 +33,16 @@ pub struct Accrual {
 }
 
 impl Pool {
+    /// A copy with interest accrued to `now_s` (never before the last accrual): what readers
+    /// project balances at. An accrual that fails (an absurd idle time) leaves the copy as it
+    /// is; the command that touches the pool is refused for it.
+    #[must_use]
+    pub fn projected(&self, now_s: u64, params: &AssetParams) -> Self {
+        let mut pool = self.clone();
+        let _ = pool.accrue(now_s.max(pool.last_accrual_s), params);
+        pool
+    }
+
     /// Brings the indices forward to `now_s`. The rate is the one at the utilisation before
     /// the period (rates change only at commands, as on-chain).
     ///

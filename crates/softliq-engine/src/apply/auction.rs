@@ -7,7 +7,9 @@
 use softliq_core::account::{Account, AccountId};
 use softliq_core::asset::AssetId;
 use softliq_core::liquidation::Parties;
-use softliq_core::liquidation::auction::{AuctionBook, AuctionId, Bark, Market, Step, Take};
+use softliq_core::liquidation::auction::{
+    Auction, AuctionBook, AuctionId, Bark, Market, Step, Take,
+};
 use softliq_core::money::{Price, Value};
 use softliq_core::pool::Pool;
 
@@ -60,6 +62,16 @@ impl Engine {
             ));
         }
         Ok((b, k))
+    }
+
+    fn running_auction(&self, id: AuctionId) -> Result<&Auction, Rejection> {
+        self.state.auctions.book.get(id).ok_or_else(|| {
+            Rejection::new(
+                Code::UnknownAuction,
+                "auction",
+                format!("no running auction {}", id.0),
+            )
+        })
     }
 
     fn asset_holes(&self) -> Vec<Option<Value>> {
@@ -128,13 +140,7 @@ impl Engine {
         id: AuctionId,
         (amount, max_price): (&str, &str),
     ) -> Result<Vec<Event>, Rejection> {
-        let auction = self.state.auctions.book.get(id).ok_or_else(|| {
-            Rejection::new(
-                Code::UnknownAuction,
-                "auction",
-                format!("no running auction {}", id.0),
-            )
-        })?;
+        let auction = self.running_auction(id)?;
         let (borrower, collateral) = (auction.borrower, auction.collateral_asset);
         let debt_asset = auction.debt_asset;
         let (b, k) = self.auction_parties(borrower, keeper)?;
@@ -182,13 +188,7 @@ impl Engine {
         keeper: AccountId,
         id: AuctionId,
     ) -> Result<Vec<Event>, Rejection> {
-        let auction = self.state.auctions.book.get(id).ok_or_else(|| {
-            Rejection::new(
-                Code::UnknownAuction,
-                "auction",
-                format!("no running auction {}", id.0),
-            )
-        })?;
+        let auction = self.running_auction(id)?;
         let (borrower, d, c_asset) = (
             auction.borrower,
             auction.debt_asset,

@@ -269,9 +269,8 @@ fn row_of(engine: &Engine, s: &Status) -> Option<AuctionRow> {
     let state = engine.state();
     let (d, c) = (state.asset(s.debt_asset)?, state.asset(s.collateral_asset)?);
     let (dd, dc) = (d.params().decimals, c.params().decimals);
-    let debt_price = state.auctions.book.get(s.id)?.debt_price;
     let cost_lot = s.lot.value_at(s.price, dc, Rounding::Up).ok()?;
-    let tab_usd = s.tab.value_at(debt_price, dd, Rounding::Up).ok()?;
+    let tab_usd = s.tab.value_at(s.debt_price, dd, Rounding::Up).ok()?;
     let (collateral, cost) = if cost_lot <= tab_usd {
         (s.lot, cost_lot)
     } else {

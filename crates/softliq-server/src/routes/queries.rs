@@ -73,8 +73,7 @@ fn markets_of(engine: &mut Engine) -> Result<MarketsView, String> {
     for (i, asset) in state.assets.iter().enumerate() {
         let p = asset.params();
         let oracle = &state.oracles[i];
-        let mut pool = state.pools[i].clone();
-        let _ = pool.accrue(now.max(pool.last_accrual_s()), p);
+        let pool = state.pools[i].projected(now, p);
         let u = pool.utilisation().map_err(|e| e.to_string())?;
         let borrow_rate = p.rate_model.borrow_rate(u).map_err(|e| e.to_string())?;
         let keep = Ratio::ONE.saturating_sub(p.reserve_factor);

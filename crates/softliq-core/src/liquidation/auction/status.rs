@@ -18,6 +18,8 @@ pub struct Status {
     /// USD per whole collateral token now, rounded up.
     pub price: Price,
     pub top: Price,
+    /// USD per debt token fixed at the last start or reset: what a take's price converts at.
+    pub debt_price: Price,
     pub elapsed_s: u64,
     /// Past `tail_s` or below `cusp · top`: takes wait for a `redo`.
     pub needs_reset: bool,
@@ -109,6 +111,7 @@ impl AuctionBook {
             collateral_asset: a.collateral_asset,
             price: dutch.curve.price(a.top, elapsed)?,
             top: a.top,
+            debt_price: a.debt_price,
             elapsed_s: elapsed,
             needs_reset: reset_in_s == 0,
             reset_in_s,

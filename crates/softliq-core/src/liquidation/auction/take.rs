@@ -30,7 +30,7 @@ use super::bark::pool_ref;
 use super::book::{Auction, AuctionBook, AuctionId, Outcome};
 use super::{Market, Refusal, Step};
 use crate::account::AccountId;
-use crate::liquidation::bad_debt::{BadDebtEvent, has_bad_debt, realise_bad_debt};
+use crate::liquidation::bad_debt::{BadDebtEvent, realise_bad_debt};
 use crate::liquidation::settle::Parties;
 use crate::money::muldiv::{mul_div, quotient};
 use crate::money::{Amount, Price, Rounding, Shares, Value};
@@ -177,17 +177,25 @@ impl AuctionBook {
                     penalty_forgiven: a.penalty,
                 }
             };
-            if !covered && owes_bad_debt(&b, market)? {
+            if !covered {
+                // SPEC §5 on the borrower with the debt back; an account whose health cannot be
+                // computed (a missing price) keeps it as an ordinary debt until it can.
                 let mut all = pools.to_vec();
                 all[d.index()] = pool_d.clone();
-                bad_debt = realise_bad_debt(
+                match realise_bad_debt(
                     &mut b,
                     market.snapshot,
                     &mut insurance,
                     &mut all,
                     market.policy.dust_value,
-                )?;
-                pools_after_bad_debt = Some(all);
+                ) {
+                    Ok(steps) if !steps.is_empty() => {
+                        bad_debt = steps;
+                        pools_after_bad_debt = Some(all);
+                    }
+                    Ok(_) | Err(Refusal::Health(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
             borrower = Some(b);
             finished = Some(Step::Finished {
@@ -219,16 +227,6 @@ impl AuctionBook {
             finished,
             bad_debt,
         })
-    }
-}
-
-/// SPEC §5's test on the borrower after debt came back to it; an account whose health cannot
-/// be computed (a missing price) keeps the debt as an ordinary one until it can.
-fn owes_bad_debt(borrower: &crate::account::Account, market: &Market) -> Result<bool, Refusal> {
-    match has_bad_debt(borrower, market.snapshot, market.policy.dust_value) {
-        Ok(b) => Ok(b),
-        Err(Refusal::Health(_)) => Ok(false),
-        Err(e) => Err(e),
     }
 }
 
