@@ -4,18 +4,23 @@
 //! Borrowers, the lender, the liquidators (one account that holds seized collateral only
 //! between a settlement and its sale), the treasury and the insurance fund are plain
 //! `softliq_core` accounts; every balance change goes through `softliq_core` pools and the
-//! core's settlement, so the simulator liquidates by the same code the engine runs.
+//! core's settlement or auction flows, so the simulator liquidates by the same code the engine
+//! runs. In a `dutch` market the running auctions hold lots and debt between a `bark` and the
+//! `take` that ends them.
 //!
 //! [`Ledger::reconcile`] checks, per asset and in base units:
 //! - cash = deposited + repaid − withdrawn − borrowed (every flow the simulator recorded);
-//! - the supply shares of all accounts add up to the pool's, and so do the debt shares;
-//! - the pool identity `supplied + reserves = cash + borrowed`.
+//! - the supply shares of all accounts and running auctions add up to the pool's, and so do
+//!   the debt shares;
+//! - the pool identity `supplied + reserves = cash + borrowed`;
+//! - and, once, the auction caps' running totals against the running auctions.
 
-use softliq_core::account::Account;
+use softliq_core::account::{Account, AccountId};
 use softliq_core::asset::{Asset, AssetId};
 use softliq_core::health::RiskSnapshot;
-use softliq_core::liquidation::{Parties, Policy, Quote, Settlement, settle};
-use softliq_core::money::{Amount, Price, Rounding, Shares};
+use softliq_core::liquidation::auction::{self, AuctionBook, AuctionId, Bark, Step, Take, Taken};
+use softliq_core::liquidation::{Parties, Policy, Quote, Refusal, Settlement, settle};
+use softliq_core::money::{Amount, Price, Rounding, Shares, Value};
 use softliq_core::pool::Pool;
 
 use crate::error::{Result, SimError};
@@ -27,6 +32,30 @@ pub struct Flows {
     pub withdrawn: u128,
     pub borrowed: u128,
     pub repaid: u128,
+}
+
+/// The liquidators' account id in auction histories (borrowers are `AccountId(i)`).
+pub const KEEPER: AccountId = AccountId(u64::MAX);
+
+/// When and at which prices an auction flow runs.
+#[derive(Clone, Copy, Debug)]
+pub struct At<'a> {
+    /// The market's policy (a `dutch` one).
+    pub policy: &'a Policy,
+    /// Prices and parameters at the oracle.
+    pub snapshot: &'a RiskSnapshot,
+    pub now_s: u64,
+}
+
+impl<'a> At<'a> {
+    fn market(&self, asset_holes: &'a [Option<Value>]) -> auction::Market<'a> {
+        auction::Market {
+            policy: self.policy,
+            snapshot: self.snapshot,
+            asset_holes,
+            now_s: self.now_s,
+        }
+    }
 }
 
 /// Whose account a deposit, borrow or repayment touches.
@@ -46,6 +75,10 @@ pub struct Ledger {
     pub treasury: Account,
     pub insurance: Account,
     pub flows: Vec<Flows>,
+    /// Running Dutch auctions (empty in markets that liquidate by calls).
+    pub auctions: AuctionBook,
+    /// Each asset's own cap on tab under auction, indexed by asset.
+    asset_holes: Vec<Option<Value>>,
 }
 
 fn add(total: &mut u128, amount: Amount) -> Result<()> {
@@ -61,6 +94,8 @@ impl Ledger {
     pub fn new(assets: Vec<Asset>, start_s: u64) -> Self {
         let n = assets.len();
         Self {
+            asset_holes: assets.iter().map(|a| a.params().auction_hole).collect(),
+            auctions: AuctionBook::new(),
             assets,
             pools: vec![Pool::new(start_s); n],
             borrowers: Vec::new(),
@@ -143,6 +178,96 @@ impl Ledger {
         Ok(settled)
     }
 
+    /// Starts an auction on borrower `i` through the core; the liquidator is the keeper.
+    ///
+    /// # Errors
+    /// The core's refusal (not liquidatable, no room under the caps, …); nothing changes then.
+    pub fn bark(
+        &mut self,
+        i: usize,
+        req: &Bark,
+        at: &At,
+    ) -> std::result::Result<(AuctionId, Step), Refusal> {
+        let market = at.market(&self.asset_holes);
+        let mut parties = Parties {
+            borrower: &mut self.borrowers[i],
+            liquidator: &mut self.liquidator,
+            treasury: &mut self.treasury,
+            insurance: &mut self.insurance,
+        };
+        self.auctions.bark(&mut parties, &self.pools, &market, req)
+    }
+
+    /// Buys from auction `req.id` (whose borrower is `i`) for the liquidator; the payment comes
+    /// from outside and is recorded as repaid cash of the debt asset.
+    ///
+    /// # Errors
+    /// The core's refusal (price above the bid, the `chost` rule, …); nothing changes then.
+    pub fn take(&mut self, i: usize, req: &Take, at: &At) -> std::result::Result<Taken, Refusal> {
+        let market = at.market(&self.asset_holes);
+        let d = self
+            .auctions
+            .get(req.id)
+            .ok_or(Refusal::UnknownAuction(req.id))?
+            .debt_asset;
+        let mut parties = Parties {
+            borrower: &mut self.borrowers[i],
+            liquidator: &mut self.liquidator,
+            treasury: &mut self.treasury,
+            insurance: &mut self.insurance,
+        };
+        let taken = self
+            .auctions
+            .take(&mut parties, &mut self.pools, &market, req)?;
+        self.flows[d.index()].repaid =
+            self.flows[d.index()]
+                .repaid
+                .checked_add(taken.paid.raw())
+                .ok_or(Refusal::Math(softliq_core::money::MathError::Overflow))?;
+        Ok(taken)
+    }
+
+    /// Resets auction `id` for the liquidator (the keeper).
+    ///
+    /// # Errors
+    /// The core's refusal (still running, …); nothing changes then.
+    pub fn redo(&mut self, id: AuctionId, at: &At) -> std::result::Result<Step, Refusal> {
+        self.auctions.redo(
+            &mut self.liquidator,
+            &mut self.treasury,
+            &self.pools,
+            &at.market(&self.asset_holes),
+            id,
+            KEEPER,
+        )
+    }
+
+    /// Checks that the tab under auction is within `hole_total` and every asset's
+    /// `auction_hole`.
+    ///
+    /// # Errors
+    /// An accounting error naming the cap exceeded.
+    pub fn check_caps(&self, hole_total: Value) -> Result<()> {
+        let mut total = Value::ZERO;
+        for (a, hole) in self.asset_holes.iter().enumerate() {
+            let asset = AssetId(u16::try_from(a).unwrap_or(u16::MAX));
+            let dirt = self.auctions.dirt(asset);
+            total = total.checked_add(dirt)?;
+            if hole.is_some_and(|h| dirt > h) {
+                return Err(SimError::accounting(format!(
+                    "{}: {dirt} USD under auction, above its auction_hole {hole:?}",
+                    self.assets[a].symbol
+                )));
+            }
+        }
+        if total > hole_total {
+            return Err(SimError::accounting(format!(
+                "{total} USD under auction, above hole_total {hole_total}"
+            )));
+        }
+        Ok(())
+    }
+
     /// Withdraws all the liquidator's shares of `asset` (to sell them); returns the tokens.
     ///
     /// # Errors
@@ -215,6 +340,9 @@ impl Ledger {
                 supply += p.supply.raw();
                 debt += p.debt.raw();
             }
+            let (lots, auction_debt) = self.auctions.held(asset);
+            supply += lots.raw();
+            debt += auction_debt.raw();
             if supply != pool.supply_shares().raw() || debt != pool.debt_shares().raw() {
                 return Err(SimError::accounting(format!(
                     "{symbol}: accounts hold {supply} supply / {debt} debt shares, the pool {} / {}",
@@ -225,7 +353,7 @@ impl Ledger {
             pool.check_identity()
                 .map_err(|e| SimError::accounting(format!("{symbol}: {e}")))?;
         }
-        Ok(())
+        self.auctions.check_totals().map_err(SimError::accounting)
     }
 }
 

@@ -9,16 +9,19 @@ pub const WAD_F: f64 = 1e18;
 /// Exact running sums of one run, in WAD USD.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sums {
-    /// Seized collateral at the external price minus the debt it repaid.
+    /// Seized (or auctioned and sold) collateral at the external price minus the debt it
+    /// repaid.
     pub borrower_loss: i128,
-    /// Seized collateral at the oracle price minus the debt repaid: the penalty part.
+    /// Seized collateral at the oracle price minus the debt repaid: the penalty part (in an
+    /// auction, the part of keepers' payments that paid the penalty).
     pub penalty: i128,
     /// Liquidators' sale proceeds minus what they repaid and their costs.
     pub liquidator_profit: i128,
     /// Liquidators' tokens at the external price minus their sale proceeds.
     pub slippage: i128,
     pub liquidator_costs: i128,
-    /// The protocol's part of seized collateral, at the external price.
+    /// The protocol's part of seized collateral (or of auction payments), at the external
+    /// price, less keeper rewards paid out of the treasury.
     pub protocol_revenue: i128,
     /// Debt repaid by liquidators, at the oracle price.
     pub repaid: i128,
@@ -45,8 +48,15 @@ pub struct RunMetrics {
     pub liquidator_costs_usd: f64,
     pub slippage_usd: f64,
     pub liquidated_volume_usd: f64,
+    /// Transactions that moved money: liquidation calls, or auction starts, takes and resets.
     pub calls: u64,
     pub skipped_unprofitable: u64,
+    /// `dutch` only: auctions started, purchases from them, resets, and starts the caps
+    /// (`hole_total`, `auction_hole`) refused.
+    pub auctions_started: u64,
+    pub auction_takes: u64,
+    pub auction_resets: u64,
+    pub auction_cap_refusals: u64,
     pub peak_impact: f64,
     pub mean_impact: f64,
     pub accounts_liquidated: u64,

@@ -131,10 +131,19 @@ impl Screen {
     /// The collateral asset of account `i` with the largest weighted value.
     #[must_use]
     pub fn largest_collateral(&self, i: usize, factors: &Factors) -> Option<usize> {
-        let row = &self.supply[i * self.width..(i + 1) * self.width];
-        (0..self.width).filter(|&a| row[a] > 0.0).max_by(|&x, &y| {
-            (row[x] * factors.collateral[x]).total_cmp(&(row[y] * factors.collateral[y]))
-        })
+        largest(
+            &self.supply[i * self.width..(i + 1) * self.width],
+            &factors.collateral,
+        )
+    }
+
+    /// The debt asset of account `i` with the largest weighted value.
+    #[must_use]
+    pub fn largest_debt(&self, i: usize, factors: &Factors) -> Option<usize> {
+        largest(
+            &self.debt[i * self.width..(i + 1) * self.width],
+            &factors.debt,
+        )
     }
 
     /// Approximate plain (collateral value, debt value) of account `i`.
@@ -183,6 +192,13 @@ impl Screen {
         }
         out
     }
+}
+
+/// The asset of `row` (shares per asset) with the largest `row[a] · factor[a]`.
+fn largest(row: &[f64], factor: &[f64]) -> Option<usize> {
+    (0..row.len())
+        .filter(|&a| row[a] > 0.0)
+        .max_by(|&x, &y| (row[x] * factor[x]).total_cmp(&(row[y] * factor[y])))
 }
 
 #[inline]

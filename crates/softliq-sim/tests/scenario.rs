@@ -77,6 +77,19 @@ fn refusals_name_the_field() {
             "markets.insurance_share",
         ),
         ("seeds = 0", "seeds"),
+        ("[mechanism.dutch]\nchop = \"1.5\"", "mechanism.dutch.chop"),
+        (
+            "[mechanism.dutch]\ncurve = \"cubic\"",
+            "mechanism.dutch.curve",
+        ),
+        // The default curve is the stairstep: no `tau_s`.
+        ("[mechanism.dutch]\ntau_s = 600", "mechanism.dutch.tau_s"),
+        ("[mechanism.dutch]\ntail_s = 1.5", "mechanism.dutch.tail_s"),
+        (
+            "[mechanism.dutch]\ncurve = \"linear\"\ntau_s = 0",
+            "mechanism.dutch.tau_s",
+        ),
+        ("[mechanism.dutch]\nhole = 5", "mechanism.dutch.hole"),
     ];
     for (extra, field) in cases {
         let text = if extra.starts_with('[') {
@@ -100,13 +113,6 @@ fn refusals_name_the_field() {
         e.to_string().contains("mechanisms") || e.field.contains("mechanisms"),
         "{e}"
     );
-    // Auctions run in the engine, not yet in the simulator: refused rather than run empty.
-    let e = load_text(
-        "dutch",
-        &format!("mechanisms = [\"dutch\"]\n{}", window("")),
-    )
-    .expect_err("dutch");
-    assert!(e.to_string().contains("not simulated yet"), "{e}");
     let e = load_text(
         "typo",
         &format!("{}\n[population]\nborowers = 5\n", window("")),
@@ -160,6 +166,24 @@ fn extends_and_overrides_land_where_they_say() {
         e.field.contains("liquidation_discount") || e.field.contains("liquidation_penalty"),
         "{e}"
     );
+}
+
+/// The `dutch` overrides reach the policy: base.toml's `chop`, then a linear curve (the
+/// `curve` key is read first whatever the table's order) and the caps.
+#[test]
+fn dutch_overrides_reach_the_policy() {
+    use softliq_core::liquidation::auction::Curve;
+    let text = window(
+        "\n[mechanism.dutch]\ntau_s = 3600\ncurve = \"linear\"\nhole_total_usd = 250000\ntip_usd = \"2.5\"\n",
+    );
+    let loaded = load_text("dutch", &text).expect("valid");
+    let m = scenario::mechanism("dutch", &loaded.scenario, &loaded.markets).expect("dutch");
+    let d = m.policy.auction().expect("a dutch policy");
+    assert_eq!(d.curve, Curve::Linear { tau_s: 3_600 });
+    assert_eq!(d.chop.to_string(), "1.05", "from base.toml");
+    assert_eq!(d.hole_total.to_string(), "250000");
+    assert_eq!(d.tip.to_string(), "2.5");
+    assert_eq!(d.tail_s, 8_400, "Maker's default");
 }
 
 #[test]

@@ -36,10 +36,17 @@ fn sim_writes_the_report_files() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(
-        stdout.contains("10 runs (1 points × 2 seeds × 5 mechanisms)"),
+        stdout.contains("12 runs (1 points × 2 seeds × 6 mechanisms)"),
         "{stdout}"
     );
-    for m in ["full", "close_factor", "soft", "restore", "two_stage"] {
+    for m in [
+        "full",
+        "close_factor",
+        "soft",
+        "restore",
+        "two_stage",
+        "dutch",
+    ] {
         assert!(stdout.lines().any(|l| l.starts_with(m)), "{m} in {stdout}");
     }
     let summary: serde_json::Value =
@@ -48,7 +55,7 @@ fn sim_writes_the_report_files() {
     assert_eq!(summary["scenario"], "crash-2024-08-05");
     assert_eq!(summary["borrowers"], 400);
     let csv = std::fs::read_to_string(out.join("runs.csv")).expect("runs.csv");
-    assert_eq!(csv.lines().count(), 1 + 10);
+    assert_eq!(csv.lines().count(), 1 + 12);
     let html = std::fs::read_to_string(out.join("report.html")).expect("report");
     assert!(
         html.contains("<svg") && !html.contains("<script"),

@@ -6,6 +6,7 @@
 //! `partial_fill`, it halves an unprofitable call up to eight times first). Proceeds return to
 //! the bot's capital at once; each bot has `calls_per_step` calls per step.
 
+use softliq_core::asset::AssetId;
 use softliq_core::health::RiskSnapshot;
 use softliq_core::liquidation::{BadDebtEvent, Quote, Request, Settlement, plan, quote};
 use softliq_core::money::{Amount, Price, Rounding, Value};
@@ -21,20 +22,20 @@ use crate::screen::{Factors, Screen};
 /// far fewer).
 pub const CALLS_PER_ACCOUNT_STEP_MAX: u32 = 200;
 /// Halvings of an unprofitable call before a bot gives up on it (with `partial_fill`).
-const HALVINGS_MAX: u32 = 8;
+pub(super) const HALVINGS_MAX: u32 = 8;
 /// The most a call's collateral split may lose to share rounding, in base units of `c`.
 const SPLIT_RESIDUE_MAX: u128 = 3;
 
 #[derive(Clone, Debug)]
 pub(super) struct Bots {
-    capital: Vec<f64>,
+    pub capital: Vec<f64>,
     calls_left: Vec<u32>,
     calls_per_step: u32,
     cursor: usize,
-    cost: Value,
+    pub cost: Value,
     cost_usd: f64,
     min_profit_usd: f64,
-    partial_fill: bool,
+    pub partial_fill: bool,
 }
 
 /// The prices a step's calls are made at.
@@ -67,8 +68,14 @@ impl Bots {
         self.calls_left.fill(self.calls_per_step);
     }
 
+    /// Whether a sale bringing `proceeds_usd` pays for a purchase of `pay_usd`, the bot's cost
+    /// and its minimum profit.
+    pub(super) fn pays(&self, proceeds_usd: f64, pay_usd: f64) -> bool {
+        proceeds_usd - pay_usd - self.cost_usd >= self.min_profit_usd
+    }
+
     /// The next bot with calls and capital left, round robin.
-    fn next(&mut self) -> Option<usize> {
+    pub(super) fn next(&mut self) -> Option<usize> {
         let n = self.capital.len();
         for k in 0..n {
             let b = (self.cursor + k) % n;
@@ -81,13 +88,29 @@ impl Bots {
     }
 }
 
+/// One sale of liquidated collateral, in signed WAD USD at the external prices unless named.
+pub(super) struct Sale {
+    /// The collateral that left the borrower.
+    pub collateral: i128,
+    /// What the liquidator sold, and the venue's proceeds.
+    pub sold: i128,
+    pub proceeds: i128,
+    /// What the liquidator paid in, and the part of it that repaid debt.
+    pub paid: i128,
+    pub repaid: i128,
+    /// The penalty part, at the oracle price.
+    pub penalty_oracle: i128,
+    /// The protocol's part (treasury and insurance fund).
+    pub protocol: i128,
+}
+
 /// USD (float, from the venue) as an exact WAD value, rounded down.
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn value_down(usd: f64) -> Value {
     Value::from_raw((usd.max(0.0) * WAD_F).floor() as u128)
 }
 
-fn signed(v: Value) -> Result<i128> {
+pub(super) fn signed(v: Value) -> Result<i128> {
     i128::try_from(v.raw()).map_err(|_| SimError::accounting("value beyond i128"))
 }
 
@@ -173,7 +196,17 @@ impl Run<'_> {
         #[allow(clippy::cast_precision_loss)]
         let liq_tokens = q.to_liquidator.raw() as f64 / 10f64.powi(i32::from(decimals));
         let proceeds = self.venue.quote_sell(c, liq_tokens, market.fair[c]);
-        proceeds - q.repaid_value.to_f64() - self.bots.cost_usd >= self.bots.min_profit_usd
+        self.bots.pays(proceeds, q.repaid_value.to_f64())
+    }
+
+    /// Sells `tokens` of `asset` into the venue (pushing its price); the proceeds in signed WAD
+    /// USD, rounded down.
+    pub(super) fn sell(&mut self, asset: AssetId, tokens: Amount, fair: &[f64]) -> Result<i128> {
+        let decimals = self.ledger.assets[asset.index()].params().decimals.get();
+        #[allow(clippy::cast_precision_loss)]
+        let whole = tokens.raw() as f64 / 10f64.powi(i32::from(decimals));
+        let usd = self.venue.sell(asset.index(), whole, fair[asset.index()]);
+        signed(value_down(usd))
     }
 
     /// Sells the liquidator's collateral and books the call: exact sums, checks, bot capital.
@@ -221,59 +254,85 @@ impl Run<'_> {
         self.metrics.split_residue_max = self.metrics.split_residue_max.max(residue as u64);
 
         let c_decimals = self.ledger.assets[c.index()].params().decimals;
-        let d_decimals = self.ledger.assets[d.index()].params().decimals;
-        let fair_c = wad_price(market.fair[c.index()]);
-        let fair_d = wad_price(market.fair[d.index()]);
-        #[allow(clippy::cast_precision_loss)]
-        let sold_tokens = sold.raw() as f64 / 10f64.powi(i32::from(c_decimals.get()));
-        let proceeds = value_down(
-            self.venue
-                .sell(c.index(), sold_tokens, market.fair[c.index()]),
-        );
-        let repaid_fair = signed(q.repaid.value_at(fair_d, d_decimals, Rounding::Up)?)?;
-        let seized_fair = signed(seized.value_at(fair_c, c_decimals, Rounding::Down)?)?;
+        let proceeds = self.sell(c, sold, market.fair)?;
+        let repaid_fair = self.fair_value(d, q.repaid, market.fair, Rounding::Up)?;
+        let seized_fair = self.fair_value(c, seized, market.fair, Rounding::Down)?;
         let seized_oracle =
             signed(seized.value_at(market.prices[c.index()], c_decimals, Rounding::Down)?)?;
-        let sold_fair = signed(sold.value_at(fair_c, c_decimals, Rounding::Down)?)?;
-        let protocol_fair = signed(protocol.value_at(fair_c, c_decimals, Rounding::Down)?)?;
-        let (proceeds, cost) = (signed(proceeds)?, signed(self.bots.cost)?);
-
-        let s = &mut self.sums;
-        s.borrower_loss += seized_fair - repaid_fair;
-        s.penalty += seized_oracle - signed(q.repaid_value)?;
-        s.slippage += sold_fair - proceeds;
-        s.liquidator_profit += proceeds - repaid_fair - cost;
-        s.liquidator_costs += cost;
-        s.protocol_revenue += protocol_fair;
-        s.repaid += repaid_fair;
-        for event in &settled.bad_debt {
-            let (asset, amount, socialised) = match *event {
-                BadDebtEvent::InsuranceCovered { asset, amount } => (asset, amount, false),
-                BadDebtEvent::Socialised { asset, amount } => (asset, amount, true),
-                BadDebtEvent::CollateralSwept { .. } => continue,
-            };
-            let decimals = self.ledger.assets[asset.index()].params().decimals;
-            let value = signed(amount.value_at(
-                wad_price(market.fair[asset.index()]),
-                decimals,
-                Rounding::Up,
-            )?)?;
-            s.bad_debt_realised += value;
-            if socialised {
-                s.bad_debt_socialised += value;
-            }
-        }
-        #[allow(clippy::cast_precision_loss)]
-        {
-            self.bots.capital[bot] += (proceeds - repaid_fair - cost) as f64 / WAD_F;
-        }
-        self.bots.calls_left[bot] -= 1;
-        self.metrics.calls += 1;
+        let sold_fair = self.fair_value(c, sold, market.fair, Rounding::Down)?;
+        let protocol_fair = self.fair_value(c, protocol, market.fair, Rounding::Down)?;
+        self.book_sale(
+            bot,
+            &Sale {
+                collateral: seized_fair,
+                sold: sold_fair,
+                proceeds,
+                paid: repaid_fair,
+                repaid: repaid_fair,
+                penalty_oracle: seized_oracle - signed(q.repaid_value)?,
+                protocol: protocol_fair,
+            },
+        )?;
+        self.book_bad_debt(&settled.bad_debt, market.fair)?;
         self.touched[i] = true;
         if !self.ledger.borrowers[i].has_debt() {
             self.metrics.accounts_closed_out += 1;
         }
         Ok(())
+    }
+
+    /// Books one sale of liquidated collateral by bot `bot` (which also paid its cost).
+    pub(super) fn book_sale(&mut self, bot: usize, sale: &Sale) -> Result<()> {
+        let cost = signed(self.bots.cost)?;
+        let s = &mut self.sums;
+        s.borrower_loss += sale.collateral - sale.repaid;
+        s.penalty += sale.penalty_oracle;
+        s.slippage += sale.sold - sale.proceeds;
+        s.liquidator_profit += sale.proceeds - sale.paid - cost;
+        s.liquidator_costs += cost;
+        s.protocol_revenue += sale.protocol;
+        s.repaid += sale.repaid;
+        self.spend(bot, sale.proceeds - sale.paid - cost);
+        Ok(())
+    }
+
+    /// Adds SPEC §5's realised bad debt, at the external price of its asset.
+    pub(super) fn book_bad_debt(&mut self, events: &[BadDebtEvent], fair: &[f64]) -> Result<()> {
+        for event in events {
+            let (asset, amount, socialised) = match *event {
+                BadDebtEvent::InsuranceCovered { asset, amount } => (asset, amount, false),
+                BadDebtEvent::Socialised { asset, amount } => (asset, amount, true),
+                BadDebtEvent::CollateralSwept { .. } => continue,
+            };
+            let value = self.fair_value(asset, amount, fair, Rounding::Up)?;
+            self.sums.bad_debt_realised += value;
+            if socialised {
+                self.sums.bad_debt_socialised += value;
+            }
+        }
+        Ok(())
+    }
+
+    /// `amount` tokens of `asset` at its external price, in signed WAD USD.
+    pub(super) fn fair_value(
+        &self,
+        asset: AssetId,
+        amount: Amount,
+        fair: &[f64],
+        rounding: Rounding,
+    ) -> Result<i128> {
+        let decimals = self.ledger.assets[asset.index()].params().decimals;
+        signed(amount.value_at(wad_price(fair[asset.index()]), decimals, rounding)?)
+    }
+
+    /// Books one transaction of bot `bot` that earned it `net` WAD USD (after its cost).
+    pub(super) fn spend(&mut self, bot: usize, net: i128) {
+        #[allow(clippy::cast_precision_loss)]
+        {
+            self.bots.capital[bot] += net as f64 / WAD_F;
+        }
+        self.bots.calls_left[bot] -= 1;
+        self.metrics.calls += 1;
     }
 }
 

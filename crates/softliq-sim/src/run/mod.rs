@@ -12,9 +12,14 @@
 //!    sale proceeds pay for the repayment, its cost and its minimum profit; the seized
 //!    collateral is sold into the venue at once, which pushes the price the oracle sees next.
 //!
+//!
+//! In a `dutch` market step 5 starts, buys from and resets auctions instead (see
+//! `auctions.rs`).
+//!
 //! A run ends with the ledger reconciled exactly (`Ledger::reconcile`); with `audit` on it is
 //! reconciled after every step that moved money.
 
+mod auctions;
 mod liquidators;
 mod responses;
 
@@ -193,7 +198,7 @@ impl<'a> Run<'a> {
         self.ledger.accrue(path.times_s[step])?;
         let factors = Factors::new(&self.ledger.assets, &self.ledger.pools, &oracle);
         let scan = self.screen.scan(&factors, self.threshold);
-        self.underwater_steps += scan.underwater;
+        self.underwater_steps += scan.underwater + self.underwater_in_auctions(&factors);
         let flagged: Vec<u32> = scan.flagged.iter().map(|f| f.index).collect();
         self.forget_recovered(&flagged);
         let t = u32::try_from(step).unwrap_or(NONE - 1);
@@ -204,6 +209,9 @@ impl<'a> Run<'a> {
         self.record(step, fair, &oracle);
         if self.spec.audit && self.metrics.calls + self.metrics.responses > moved_before {
             self.ledger.reconcile()?;
+            if let Some(dutch) = self.spec.mechanism.policy.auction() {
+                self.ledger.check_caps(dutch.hole_total)?;
+            }
         }
         Ok(())
     }
@@ -229,6 +237,37 @@ impl<'a> Run<'a> {
         factors: &Factors,
         (fair, oracle): (&[f64], &[f64]),
     ) -> Result<()> {
+        let queue = self.due(t, flagged, factors);
+        let dutch = self.spec.mechanism.policy.auction().is_some();
+        if queue.is_empty() && (!dutch || self.ledger.auctions.active().next().is_none()) {
+            return Ok(());
+        }
+        let prices: Vec<Price> = oracle.iter().map(|&p| wad_price(p)).collect();
+        let mut market = liquidators::Market {
+            snapshot: self.ledger.snapshot(&prices),
+            factors,
+            prices,
+            fair,
+        };
+        self.bots.new_step();
+        if dutch {
+            let times = &self.spec.path.times_s;
+            let span = auctions::Span {
+                prev_s: times[(t as usize).saturating_sub(1)],
+                now_s: times[t as usize],
+            };
+            return self.run_auctions(span, &queue, &mut market);
+        }
+        for (_, i) in queue {
+            if !self.liquidate_account(i as usize, &mut market)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The flagged accounts open to liquidation for `latency_steps`, lowest HF first.
+    fn due(&mut self, t: u32, flagged: &[u32], factors: &Factors) -> Vec<(f64, u32)> {
         let limit = self.trigger * (1.0 + SCREEN_MARGIN);
         let latency = self.spec.loaded.scenario.liquidators.latency_steps;
         let mut queue = Vec::new();
@@ -246,24 +285,8 @@ impl<'a> Run<'a> {
                 queue.push((hf, i));
             }
         }
-        if queue.is_empty() {
-            return Ok(());
-        }
         queue.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let prices: Vec<Price> = oracle.iter().map(|&p| wad_price(p)).collect();
-        let mut market = liquidators::Market {
-            snapshot: self.ledger.snapshot(&prices),
-            factors,
-            prices,
-            fair,
-        };
-        self.bots.new_step();
-        for (_, i) in queue {
-            if !self.liquidate_account(i as usize, &mut market)? {
-                break;
-            }
-        }
-        Ok(())
+        queue
     }
 
     fn record(&mut self, step: usize, fair: &[f64], oracle: &[f64]) {
@@ -295,9 +318,15 @@ impl<'a> Run<'a> {
         let last = path.steps() - 1;
         let factors = Factors::new(&self.ledger.assets, &self.ledger.pools, path.at(last));
         let mut shortfall = 0.0;
+        let in_auctions = self.auction_positions(&factors);
         for (i, account) in self.ledger.borrowers.iter().enumerate() {
-            if account.has_debt() {
-                let (collateral, debt) = self.screen.values(i, &factors);
+            let held = in_auctions.get(&i);
+            if account.has_debt() || held.is_some() {
+                let (mut collateral, mut debt) = self.screen.values(i, &factors);
+                if let Some((lot, owed)) = held {
+                    collateral += lot;
+                    debt += owed;
+                }
                 shortfall += (debt - collateral).max(0.0);
             }
         }

@@ -4,11 +4,15 @@
 
 use serde::Serialize;
 use softliq_config::{Markets, Number};
+use softliq_core::liquidation::auction::{Curve, Dutch};
 use softliq_core::liquidation::{Policy, Rule};
 use softliq_core::money::{Ratio, Value};
 
 use super::Scenario;
 use crate::error::{Result, SimError};
+
+/// The mechanisms a scenario may name.
+pub const KNOWN: &str = "full, close_factor, soft, restore, two_stage, dutch";
 
 /// One mechanism of a comparison.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -26,25 +30,23 @@ pub fn mechanism(name: &str, scenario: &Scenario, markets: &Markets) -> Result<M
     let mut policy = Policy::by_name(name).ok_or_else(|| {
         SimError::field(
             "mechanisms",
-            format!(
-                "unknown mechanism {name:?} (known: full, close_factor, soft, restore, two_stage)"
-            ),
+            format!("unknown mechanism {name:?} (known: {KNOWN})"),
         )
     })?;
-    if policy.auction().is_some() {
-        // The run loop drives liquidation calls only: a `dutch` run would liquidate nothing and
-        // report it as a result. Refused until the simulator drives auctions.
-        return Err(SimError::field(
-            "mechanisms",
-            "dutch: Dutch auctions are not simulated yet (the engine, API and keeper run them)",
-        ));
-    }
     policy.dust_value = usd(scenario.markets.dust_usd, "markets.dust_usd")?;
     policy.insurance_share = fraction(scenario.markets.insurance_share, "markets.insurance_share")?;
     if let Some(overrides) = scenario.mechanism.get(name) {
-        for (key, value) in overrides {
+        // The curve first: its own parameters apply to the curve it names.
+        let curve_first = overrides
+            .iter()
+            .filter(|(k, _)| k.as_str() == "curve")
+            .chain(overrides.iter().filter(|(k, _)| k.as_str() != "curve"));
+        for (key, value) in curve_first {
             let field = format!("mechanism.{name}.{key}");
-            set(&mut policy.rule, key, value, &field)?;
+            match &mut policy.rule {
+                Rule::Dutch(dutch) => set_dutch(dutch, key, value, &field)?,
+                rule => set(rule, key, value, &field)?,
+            }
         }
     }
     let assets: Vec<_> = markets
@@ -72,22 +74,101 @@ fn fraction(share: f64, field: &str) -> Result<Ratio> {
     Ratio::parse(field, &format!("{share}")).map_err(|e| SimError::field(field, e.problem))
 }
 
+/// An override's value as a number, with its readers.
+struct Given<'a> {
+    number: Number,
+    field: &'a str,
+}
+
+impl<'a> Given<'a> {
+    fn new(value: &toml::Value, field: &'a str) -> Result<Self> {
+        let number: Number = value
+            .clone()
+            .try_into()
+            .map_err(|_| SimError::field(field, "must be a number or a decimal string"))?;
+        Ok(Self { number, field })
+    }
+
+    fn ratio(&self) -> Result<Ratio> {
+        self.number
+            .ratio(self.field)
+            .map_err(|e| SimError::field(self.field, format!("{} (got {:?})", e.problem, e.text)))
+    }
+
+    fn usd(&self) -> Result<Value> {
+        self.number
+            .usd(self.field)
+            .map_err(|e| SimError::field(self.field, format!("{} (got {:?})", e.problem, e.text)))
+    }
+
+    fn seconds(&self) -> Result<u64> {
+        match self.number {
+            Number::Int(s) => Ok(s),
+            _ => Err(SimError::field(
+                self.field,
+                "must be a whole number of seconds",
+            )),
+        }
+    }
+}
+
+/// Sets one parameter of a `dutch` policy. `curve` (`linear`, `stairstep`, `exponential`)
+/// switches the curve with Maker-like defaults (`tau_s` = `tail_s`; 1% per 90 s; the same fall
+/// per second), which `tau_s`, `cut` and `step_s` then change.
+fn set_dutch(dutch: &mut Dutch, key: &str, value: &toml::Value, field: &str) -> Result<()> {
+    if key == "curve" {
+        dutch.curve = match value.as_str() {
+            Some("linear") => Curve::Linear {
+                tau_s: dutch.tail_s,
+            },
+            Some("stairstep") => Dutch::maker().curve,
+            Some("exponential") => Curve::Exponential {
+                cut: Ratio::from_raw(EXPONENTIAL_CUT_DEFAULT),
+            },
+            _ => {
+                return Err(SimError::field(
+                    field,
+                    "must be \"linear\", \"stairstep\" or \"exponential\"",
+                ));
+            }
+        };
+        return Ok(());
+    }
+    let given = Given::new(value, field)?;
+    match (&mut dutch.curve, key) {
+        (Curve::Linear { tau_s }, "tau_s") => *tau_s = given.seconds()?,
+        (Curve::Stairstep { step_s, .. }, "step_s") => *step_s = given.seconds()?,
+        (Curve::Stairstep { cut, .. } | Curve::Exponential { cut }, "cut") => {
+            *cut = given.ratio()?
+        }
+        (_, "tau_s" | "step_s" | "cut") => {
+            return Err(SimError::field(field, "no such parameter for this curve"));
+        }
+        (_, "buf") => dutch.buf = given.ratio()?,
+        (_, "tail_s") => dutch.tail_s = given.seconds()?,
+        (_, "cusp") => dutch.cusp = given.ratio()?,
+        (_, "chop") => dutch.chop = given.ratio()?,
+        (_, "chip") => dutch.chip = given.ratio()?,
+        (_, "tip_usd") => dutch.tip = given.usd()?,
+        (_, "chost_usd") => dutch.chost = given.usd()?,
+        (_, "hole_total_usd") => dutch.hole_total = given.usd()?,
+        _ => {
+            return Err(SimError::field(
+                field,
+                "no such parameter for this mechanism",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// 0.99^(1/90) in WAD: Maker's 1% per 90 s as a fall per second.
+const EXPONENTIAL_CUT_DEFAULT: u128 = 999_888_335_836_534_611;
+
 fn set(rule: &mut Rule, key: &str, value: &toml::Value, field: &str) -> Result<()> {
-    let number: Number = value
-        .clone()
-        .try_into()
-        .map_err(|_| SimError::field(field, "must be a number or a decimal string"))?;
-    let ratio = || {
-        number
-            .ratio(field)
-            .map_err(|e| SimError::field(field, format!("{} (got {:?})", e.problem, e.text)))
-    };
-    let value_usd = || {
-        number
-            .price(field)
-            .map(|p| Value::from_raw(p.raw()))
-            .map_err(|e| SimError::field(field, format!("{} (got {:?})", e.problem, e.text)))
-    };
+    let given = Given::new(value, field)?;
+    let ratio = || given.ratio();
+    let value_usd = || given.usd();
     let slot = match (rule, key) {
         (Rule::Soft { max_fraction }, "max_fraction")
         | (Rule::Restore { max_fraction, .. }, "max_fraction")

@@ -62,7 +62,10 @@ pub(super) fn scenario(s: &Scenario, markets: &Markets) -> Result<()> {
         check(
             softliq_core::liquidation::Policy::by_name(name).is_some(),
             &format!("mechanism.{name}"),
-            "parameters for an unknown mechanism (known: full, close_factor, soft, restore, two_stage)",
+            format!(
+                "parameters for an unknown mechanism (known: {})",
+                super::mechanism::KNOWN
+            ),
         )?;
     }
     prices(&s.prices, markets)?;
