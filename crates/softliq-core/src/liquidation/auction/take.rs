@@ -29,7 +29,8 @@ use ruint::aliases::U512;
 use super::bark::pool_ref;
 use super::book::{Auction, AuctionBook, AuctionId, Outcome};
 use super::{Market, Refusal, Step};
-use crate::account::AccountId;
+use crate::account::{Account, AccountId};
+use crate::asset::AssetId;
 use crate::liquidation::bad_debt::{BadDebtEvent, realise_bad_debt};
 use crate::liquidation::settle::Parties;
 use crate::money::muldiv::{mul_div, quotient};
@@ -129,9 +130,9 @@ impl AuctionBook {
             penalty_shares(&mut pool_d, to_penalty, market.policy.insurance_share)?;
         let mut keeper = parties.liquidator.clone();
         keeper.add_supply(c, bought_shares)?;
-        let (mut treasury, mut insurance) = (parties.treasury.clone(), parties.insurance.clone());
-        treasury.add_supply(d, treasury_shares)?;
-        insurance.add_supply(d, insurance_shares)?;
+        // Copied only when they change (most takes pay debt only).
+        let treasury = credited(parties.treasury, d, treasury_shares)?;
+        let mut insurance = credited(parties.insurance, d, insurance_shares)?;
         a.debt = a.debt.checked_sub(burned)?;
         a.penalty = a.penalty.checked_sub(to_penalty)?;
         a.lot = a.lot.checked_sub(bought_shares)?;
@@ -182,10 +183,11 @@ impl AuctionBook {
                 // computed (a missing price) keeps it as an ordinary debt until it can.
                 let mut all = pools.to_vec();
                 all[d.index()] = pool_d.clone();
+                let fund = insurance.get_or_insert_with(|| parties.insurance.clone());
                 match realise_bad_debt(
                     &mut b,
                     market.snapshot,
-                    &mut insurance,
+                    fund,
                     &mut all,
                     market.policy.dust_value,
                 ) {
@@ -215,8 +217,12 @@ impl AuctionBook {
             *parties.borrower = b;
         }
         *parties.liquidator = keeper;
-        *parties.treasury = treasury;
-        *parties.insurance = insurance;
+        if let Some(t) = treasury {
+            *parties.treasury = t;
+        }
+        if let Some(i) = insurance {
+            *parties.insurance = i;
+        }
         match pools_after_bad_debt {
             Some(all) => pools.clone_from_slice(&all),
             None => pools[d.index()] = pool_d,
@@ -228,6 +234,17 @@ impl AuctionBook {
             bad_debt,
         })
     }
+}
+
+/// A copy of `account` holding `shares` more supply of `asset`; `None` (no copy) when `shares`
+/// is zero.
+fn credited(account: &Account, asset: AssetId, shares: Shares) -> Result<Option<Account>, Refusal> {
+    if shares.is_zero() {
+        return Ok(None);
+    }
+    let mut copy = account.clone();
+    copy.add_supply(asset, shares)?;
+    Ok(Some(copy))
 }
 
 /// Supplies the penalty part of a payment to the pool for the treasury and the insurance fund;
