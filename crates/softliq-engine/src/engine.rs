@@ -243,8 +243,13 @@ impl Engine {
             .into_iter()
             .filter(|id| id.0 >= FIRST_USER_ACCOUNT)
             .filter_map(|id| {
-                let (now, hf) = self.liquidatable(id);
                 let was = self.state.flagged.contains(&id);
+                let entry = self.state.account(id)?;
+                // The float pre-check settles most candidates: those clearly still on their side.
+                if self.views.liq_screen.classify(&entry.account) == Some(was) {
+                    return None;
+                }
+                let (now, hf) = self.liquidatable(id);
                 (now != was).then_some((id, now, hf))
             })
             .collect();

@@ -2,7 +2,7 @@
 //!
 //! - [`Engine`]: `apply(command) -> events | rejection` over the whole protocol [`State`]
 //!   (pure: no I/O, no clock), with oracle guards ([`oracle`]), fast detection of accounts
-//!   crossing into liquidatable (`watch`), and the SPEC §10 invariants checked after every
+//!   crossing into liquidatable (`watch`, with a float pre-check in `screen`), and the SPEC §10 invariants checked after every
 //!   command in audit mode (`audit`);
 //! - [`store`]: the append-only log and snapshots behind a [`store::Store`] trait, with a
 //!   SQLite implementation, group commit ([`store::spawn`]) and recovery;
@@ -17,6 +17,7 @@ mod engine;
 pub mod event;
 pub mod oracle;
 pub mod rejection;
+mod screen;
 pub mod state;
 pub mod store;
 mod views;

@@ -56,7 +56,8 @@ impl Oracle {
     }
 
     /// Accepts `price` published at `published_s`, on a command at `now_s`, and says what the
-    /// guards did. On refusal nothing changes.
+    /// guards did. Every check comes before the first change, so on refusal nothing changes
+    /// (the engine relies on it and posts in place).
     ///
     /// # Errors
     /// A zero price, a publication time in the future or not after the last one, or a price

@@ -5,6 +5,7 @@
 
 use softliq_core::health::{AssetRisk, RiskSnapshot};
 
+use crate::screen::Screen;
 use crate::state::State;
 
 /// Cached snapshots at `now_s`.
@@ -14,6 +15,8 @@ pub struct Views {
     valid: bool,
     pub spot: RiskSnapshot,
     pub liq: RiskSnapshot,
+    /// Float factors of `liq`, for detection's pre-check.
+    pub(crate) liq_screen: Screen,
 }
 
 impl Views {
@@ -47,6 +50,7 @@ impl Views {
         *self = Self {
             now_s,
             valid: true,
+            liq_screen: Screen::of(&liq, state.assets.len()),
             spot,
             liq,
         };

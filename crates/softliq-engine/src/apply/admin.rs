@@ -165,10 +165,9 @@ impl Engine {
             code: Code::InvalidPrice,
             ..Rejection::parse(&e)
         })?;
-        let mut oracle = self.state.oracles[id.index()].clone();
-        let events = oracle.post(id, price, published_s, now_s, &guards)?;
-        self.state.oracles[id.index()] = oracle;
-        Ok(events)
+        // In place: `Oracle::post` checks everything before it changes anything, and a copy
+        // would copy up to a day of price history.
+        self.state.oracles[id.index()].post(id, price, published_s, now_s, &guards)
     }
 
     pub(crate) fn advance_time(&mut self, now_s: u64) -> Result<Vec<Event>, Rejection> {

@@ -1,0 +1,166 @@
+//! A float pre-check for detection. Most accounts detection looks at (those a command touched,
+//! the watched ones after a price update) stay on the side of the line they were on, and the
+//! exact `Health::of` (256-bit products, three weighted sums) costs far more than a float
+//! estimate from the account's shares. The estimate decides only when it is clear by more than
+//! its worst error; otherwise the exact check decides. So detection's results are exactly the
+//! exact check's — a property test compares them with a full exact scan.
+//!
+//! # The error bound
+//! Per position, the exact check turns shares into tokens (rounded down for supply, up for
+//! debt: at most one base unit, worth `price / 10^decimals` times the weight), values them
+//! (one wei) and weights them (one wei), then rounds each total once (one wei). The estimate
+//! multiplies the shares by a per-asset factor `index · price · weight / 10^decimals` in
+//! `f64`, a relative error below 10⁻¹⁵ per step. The margin the estimate must clear is
+//! therefore `10⁻¹² · (C + D)` plus, per position, one base unit's weighted value on each side
+//! and `10⁻¹⁵` USD.
+
+use softliq_core::account::Account;
+use softliq_core::health::RiskSnapshot;
+
+/// Relative error budget of the estimate (far above `f64`'s, for a handful of operations).
+const RELATIVE: f64 = 1e-12;
+/// Absolute error budget per position for the wei roundings, in USD.
+const WEI_USD: f64 = 1e-15;
+/// Above this (USD), the exact check may overflow where the float does not: leave it to it.
+const VALUE_MAX_USD: f64 = 1e18;
+
+/// Per-asset factors of one snapshot.
+#[derive(Clone, Debug, Default)]
+pub struct Screen {
+    /// `None` for an asset without a price in the snapshot.
+    factors: Vec<Option<Factors>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Factors {
+    /// USD of liquidation collateral per supply share.
+    collateral: f64,
+    /// USD of weighted debt per debt share.
+    debt: f64,
+    /// One base unit's weighted value, on the collateral and the debt side together.
+    unit: f64,
+}
+
+impl Screen {
+    /// The factors of `snapshot`.
+    #[must_use]
+    pub fn of(snapshot: &RiskSnapshot, assets: usize) -> Self {
+        let factors = (0..assets)
+            .map(|a| {
+                let id = softliq_core::asset::AssetId(u16::try_from(a).unwrap_or(u16::MAX));
+                let risk = snapshot.get(id).ok()?;
+                let per_unit = risk.price.to_f64() / 10f64.powi(i32::from(risk.decimals.get()));
+                let lt = risk.liquidation_threshold.to_f64();
+                let bw = risk.borrow_weight.to_f64();
+                Some(Factors {
+                    collateral: risk.supply_index.to_f64() * per_unit * lt,
+                    debt: risk.borrow_index.to_f64() * per_unit * bw,
+                    unit: per_unit * (lt + bw),
+                })
+            })
+            .collect();
+        Self { factors }
+    }
+
+    /// `Some(liquidatable)` when the estimate is clear by more than its error, `None` when only
+    /// the exact check can say (close to the line, an asset without a price, absurd sizes).
+    #[must_use]
+    pub fn classify(&self, account: &Account) -> Option<bool> {
+        let (mut c, mut d, mut slack) = (0.0, 0.0, 0.0);
+        let mut has_debt = false;
+        for p in account.positions() {
+            let f = self.factors.get(p.asset.index()).copied().flatten()?;
+            #[allow(clippy::cast_precision_loss)]
+            {
+                c += p.supply.raw() as f64 * f.collateral;
+                d += p.debt.raw() as f64 * f.debt;
+            }
+            has_debt |= !p.debt.is_zero();
+            slack += f.unit + WEI_USD;
+        }
+        if c > VALUE_MAX_USD || d > VALUE_MAX_USD {
+            return None;
+        }
+        if !has_debt {
+            return Some(false);
+        }
+        slack += RELATIVE * (c + d);
+        if c - d > slack {
+            Some(false)
+        } else if d - c > slack {
+            Some(true)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use softliq_core::account::Account;
+    use softliq_core::asset::AssetId;
+    use softliq_core::health::{AssetRisk, Health, RiskSnapshot};
+    use softliq_core::money::{Decimals, Index, Price, Ratio, Shares, WAD};
+
+    use super::Screen;
+
+    fn risk(decimals: u8, price: u128, lt_pct: u128, index_pct: (u128, u128)) -> AssetRisk {
+        let ray = Index::ONE.raw();
+        AssetRisk {
+            price: Price::from_raw(price),
+            decimals: Decimals::new(decimals).expect("decimals"),
+            collateral_factor: Ratio::from_raw(lt_pct * WAD / 100 - WAD / 20),
+            liquidation_threshold: Ratio::from_raw(lt_pct * WAD / 100),
+            borrow_weight: Ratio::from_raw(WAD + index_pct.0 * WAD / 1_000),
+            liquidation_penalty: Ratio::from_raw(WAD / 20),
+            liquidation_discount: Ratio::from_raw(WAD / 25),
+            supply_index: Index::from_raw(ray + ray / 1_000 * index_pct.0),
+            borrow_index: Index::from_raw(ray + ray / 1_000 * index_pct.1),
+            stale: false,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4_000))]
+
+        /// The pre-check never contradicts the exact check: on accounts of any size, from a
+        /// few base units up, placed on, near and far from the line.
+        #[test]
+        fn never_contradicts_the_exact_check(
+            decimals in prop::sample::select(vec![0u8, 6, 8, 18]),
+            debt_decimals in prop::sample::select(vec![0u8, 6, 18]),
+            price in 1u128..1_000_000_000_000_000_000_000_000,
+            debt_price in 1u128..10_000_000_000_000_000_000,
+            lt_pct in 50u128..95,
+            indices in (0u128..2_000, 0u128..2_000),
+            supply in prop_oneof![1u128..1_000, 1u128..1_000_000_000_000_000_000_000_000],
+            offset in prop_oneof![Just(0i128), -3i128..=3, -1_000_000i128..1_000_000],
+        ) {
+            let mut snapshot = RiskSnapshot::new();
+            let c = risk(decimals, price, lt_pct, indices);
+            let d = risk(debt_decimals, debt_price, 80, (indices.1, indices.0));
+            snapshot.set(AssetId(0), c);
+            snapshot.set(AssetId(1), d);
+            let mut account = Account::new();
+            account.add_supply(AssetId(0), Shares::from_raw(supply)).expect("supply");
+            // Debt shares that put the account on the line by the float estimate, moved by
+            // `offset` shares (or a millionth of them).
+            let screen = Screen::of(&snapshot, 2);
+            let f = screen.factors[0].expect("priced").collateral / screen.factors[1].expect("priced").debt;
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let on_line = ((supply as f64 * f) as i128).min(10i128.pow(33));
+            let debt = on_line
+                .saturating_add(offset.saturating_mul(1 + on_line / 1_000_000_000))
+                .max(1);
+            #[allow(clippy::cast_sign_loss)]
+            account.add_debt(AssetId(1), Shares::from_raw(debt as u128)).expect("debt");
+            let Ok(health) = Health::of(&account, &snapshot) else {
+                return Ok(());
+            };
+            if let Some(liquidatable) = screen.classify(&account) {
+                prop_assert_eq!(liquidatable, health.is_liquidatable());
+            }
+        }
+    }
+}
