@@ -107,7 +107,7 @@ impl Markets {
             by_symbol: HashMap::new(),
         };
         for (i, entry) in parsed.assets.iter().enumerate() {
-            let id = AssetId(u16::try_from(i).unwrap_or(u16::MAX));
+            let id = AssetId::from_index(i);
             let at = format!("assets[{i}]");
             if markets.by_symbol.insert(entry.symbol.clone(), id).is_some() {
                 return Err(ConfigError::new(

@@ -12,20 +12,17 @@ use std::time::Instant;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use softliq_core::account::{Account, AccountId};
-use softliq_core::asset::{Asset, AssetId, AssetParams, OracleGuards, RateModel};
+use softliq_core::asset::{Asset, AssetId, AssetParams};
 use softliq_core::health::{Health, RiskSnapshot};
 use softliq_core::liquidation::auction::{AuctionBook, Bark, Curve, Market, Take};
 use softliq_core::liquidation::{Parties, Policy, Refusal, Rule};
 use softliq_core::money::{Amount, Decimals, Price, Ratio, Rounding, Value};
 use softliq_core::pool::Pool;
+use softliq_core::testing::{ratio, stable_params};
 
 const AUCTIONS: usize = 10_000;
 const ROUNDS: usize = 20;
 const USDC: AssetId = AssetId(0);
-
-fn ratio(text: &str) -> Ratio {
-    Ratio::parse("bench", text).unwrap()
-}
 
 /// (symbol, decimals, price, cf, lt).
 const ASSETS: [(&str, u8, &str, &str, &str); 4] = [
@@ -37,27 +34,9 @@ const ASSETS: [(&str, u8, &str, &str, &str); 4] = [
 
 fn params(decimals: u8, cf: &str, lt: &str) -> AssetParams {
     AssetParams {
-        decimals: Decimals::new(decimals).unwrap(),
         collateral_factor: ratio(cf),
         liquidation_threshold: ratio(lt),
-        borrow_weight: ratio("1"),
-        liquidation_penalty: ratio("0.05"),
-        liquidation_discount: ratio("0.04"),
-        reserve_factor: ratio("0.1"),
-        rate_model: RateModel {
-            base: ratio("0"),
-            slope1: ratio("0.04"),
-            slope2: ratio("0.6"),
-            optimal_utilisation: ratio("0.9"),
-        },
-        supply_cap: None,
-        borrow_cap: None,
-        oracle: OracleGuards {
-            max_staleness_s: 3600,
-            max_jump: ratio("0.1"),
-            confirm_s: 300,
-        },
-        auction_hole: None,
+        ..stable_params(decimals)
     }
 }
 

@@ -11,17 +11,14 @@ use std::time::Instant;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use softliq_core::account::Account;
-use softliq_core::asset::{Asset, AssetId, AssetParams, OracleGuards, RateModel};
+use softliq_core::asset::{Asset, AssetId, AssetParams};
 use softliq_core::health::{Health, RiskSnapshot};
 use softliq_core::liquidation::{Parties, Policy, Quote, Request, quote, settle};
-use softliq_core::money::{Amount, Decimals, Price, Ratio, Rounding};
+use softliq_core::money::{Amount, Price, Ratio, Rounding};
 use softliq_core::pool::Pool;
+use softliq_core::testing::{ratio, stable_params};
 
 const ACCOUNTS: usize = 100_000;
-
-fn ratio(text: &str) -> Ratio {
-    Ratio::parse("bench", text).unwrap()
-}
 
 /// (symbol, decimals, price, cf, lt, bw, pen, disc).
 type AssetRow = (
@@ -53,27 +50,12 @@ fn market() -> (Vec<Asset>, Vec<Option<Price>>) {
         .enumerate()
         .map(|(i, &(symbol, decimals, _, cf, lt, bw, pen, disc))| {
             let params = AssetParams {
-                decimals: Decimals::new(decimals).unwrap(),
                 collateral_factor: ratio(cf),
                 liquidation_threshold: ratio(lt),
                 borrow_weight: ratio(bw),
                 liquidation_penalty: ratio(pen),
                 liquidation_discount: ratio(disc),
-                reserve_factor: ratio("0.1"),
-                rate_model: RateModel {
-                    base: ratio("0"),
-                    slope1: ratio("0.04"),
-                    slope2: ratio("0.6"),
-                    optimal_utilisation: ratio("0.9"),
-                },
-                supply_cap: None,
-                borrow_cap: None,
-                oracle: OracleGuards {
-                    max_staleness_s: 3600,
-                    max_jump: ratio("0.1"),
-                    confirm_s: 300,
-                },
-                auction_hole: None,
+                ..stable_params(decimals)
             };
             Asset::new(AssetId(i as u16), symbol, params).unwrap()
         })

@@ -17,5 +17,5 @@ pub mod health;
 pub mod liquidation;
 pub mod money;
 pub mod pool;
-#[cfg(test)]
-mod testing;
+#[doc(hidden)]
+pub mod testing;

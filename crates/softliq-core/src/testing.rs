@@ -1,14 +1,24 @@
-//! Fixtures shared by the core's unit tests: realistic parameters and small helpers.
+//! Fixtures shared by the core's unit tests and benchmarks (which cannot see `cfg(test)`
+//! code): realistic parameters and small helpers. Not part of the API: they panic on bad
+//! literals.
 
 use crate::asset::{AssetParams, OracleGuards, RateModel};
 use crate::money::{Decimals, Ratio};
 
 /// A ratio from a decimal literal such as "0.825".
+///
+/// # Panics
+/// On a literal that is not a ratio.
+#[must_use]
 pub fn ratio(text: &str) -> Ratio {
     Ratio::parse("test", text).expect("test ratio")
 }
 
 /// A sound parameter set in the style of a large stablecoin market; tests change one field.
+///
+/// # Panics
+/// On more decimals than a token may have.
+#[must_use]
 pub fn stable_params(decimals: u8) -> AssetParams {
     AssetParams {
         decimals: Decimals::new(decimals).expect("decimals"),

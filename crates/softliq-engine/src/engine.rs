@@ -249,7 +249,7 @@ impl Engine {
                 if self.views.liq_screen.classify(&entry.account) == Some(was) {
                     return None;
                 }
-                let (now, hf) = self.liquidatable(id);
+                let (now, hf) = liquidatable_at(&entry.account, &self.views.liq);
                 (now != was).then_some((id, now, hf))
             })
             .collect();

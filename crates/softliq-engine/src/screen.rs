@@ -15,6 +15,7 @@
 //! and `10⁻¹⁵` USD.
 
 use softliq_core::account::Account;
+use softliq_core::asset::AssetId;
 use softliq_core::health::RiskSnapshot;
 
 /// Relative error budget of the estimate (far above `f64`'s, for a handful of operations).
@@ -47,8 +48,7 @@ impl Screen {
     pub fn of(snapshot: &RiskSnapshot, assets: usize) -> Self {
         let factors = (0..assets)
             .map(|a| {
-                let id = softliq_core::asset::AssetId(u16::try_from(a).unwrap_or(u16::MAX));
-                let risk = snapshot.get(id).ok()?;
+                let risk = snapshot.get(AssetId::from_index(a)).ok()?;
                 let per_unit = risk.price.to_f64() / 10f64.powi(i32::from(risk.decimals.get()));
                 let lt = risk.liquidation_threshold.to_f64();
                 let bw = risk.borrow_weight.to_f64();

@@ -26,6 +26,7 @@
 //! rebuilt on recovery and never hashed; a property test checks it against a full scan.
 
 use softliq_core::account::{Account, AccountId};
+use softliq_core::asset::AssetId;
 use softliq_core::health::{AssetRisk, RiskSnapshot, position_health};
 
 use crate::state::{FIRST_USER_ACCOUNT, State};
@@ -123,7 +124,9 @@ impl Watch {
         let assets = state.assets.len();
         let n = state.accounts.len();
         self.reference = liq.clone();
-        self.priced = (0..assets).map(|a| liq.get(asset_id(a)).is_ok()).collect();
+        self.priced = (0..assets)
+            .map(|a| liq.get(AssetId::from_index(a)).is_ok())
+            .collect();
         self.buckets = vec![vec![Vec::new(); BUCKETS]; assets];
         self.pulled = vec![1; assets];
         self.generation = vec![0; n];
@@ -199,7 +202,7 @@ impl Watch {
     /// the reference have reached.
     pub fn candidates(&mut self, state: &State, liq: &RiskSnapshot) -> Vec<AccountId> {
         let priced_now: Vec<bool> = (0..state.assets.len())
-            .map(|a| liq.get(asset_id(a)).is_ok())
+            .map(|a| liq.get(AssetId::from_index(a)).is_ok())
             .collect();
         if priced_now != self.priced {
             self.rebuild(state, liq);
@@ -214,8 +217,10 @@ impl Watch {
             }
         }
         for a in 0..self.priced.len() {
-            let (Ok(reference), Ok(now)) = (self.reference.get(asset_id(a)), liq.get(asset_id(a)))
-            else {
+            let (Ok(reference), Ok(now)) = (
+                self.reference.get(AssetId::from_index(a)),
+                liq.get(AssetId::from_index(a)),
+            ) else {
                 continue;
             };
             let r = deviation(reference, now);
@@ -247,8 +252,4 @@ impl Watch {
     pub fn watched_len(&self) -> usize {
         self.list.len()
     }
-}
-
-fn asset_id(a: usize) -> softliq_core::asset::AssetId {
-    softliq_core::asset::AssetId(u16::try_from(a).unwrap_or(u16::MAX))
 }

@@ -250,8 +250,7 @@ impl Ledger {
     pub fn check_caps(&self, hole_total: Value) -> Result<()> {
         let mut total = Value::ZERO;
         for (a, hole) in self.asset_holes.iter().enumerate() {
-            let asset = AssetId(u16::try_from(a).unwrap_or(u16::MAX));
-            let dirt = self.auctions.dirt(asset);
+            let dirt = self.auctions.dirt(AssetId::from_index(a));
             total = total.checked_add(dirt)?;
             if hole.is_some_and(|h| dirt > h) {
                 return Err(SimError::accounting(format!(
@@ -315,7 +314,7 @@ impl Ledger {
     /// An accounting error naming the asset and the identity that broke.
     pub fn reconcile(&self) -> Result<()> {
         for (a, (pool, flows)) in self.pools.iter().zip(&self.flows).enumerate() {
-            let asset = AssetId(u16::try_from(a).unwrap_or(u16::MAX));
+            let asset = AssetId::from_index(a);
             let symbol = &self.assets[a].symbol;
             let expected = flows
                 .deposited

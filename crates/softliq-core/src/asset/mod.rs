@@ -19,6 +19,13 @@ impl AssetId {
     pub const fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// The id of the asset at `index` in a market's list (ids are dense); saturates past
+    /// `u16::MAX`, which no market reaches (listing refuses it).
+    #[must_use]
+    pub fn from_index(index: usize) -> Self {
+        Self(u16::try_from(index).unwrap_or(u16::MAX))
+    }
 }
 
 /// A listed asset: its symbol and its (validated) parameters.

@@ -79,7 +79,7 @@ impl Engine {
                 format!("at most {ASSETS_MAX} assets per market"),
             ));
         }
-        let id = AssetId(u16::try_from(self.state.assets.len()).unwrap_or(u16::MAX));
+        let id = AssetId::from_index(self.state.assets.len());
         let asset = Asset::new(id, symbol, params.clone()).map_err(|e| Rejection::params(&e))?;
         self.check_policy(&self.state.market.policy, Some((id, symbol, params)))?;
         self.state.assets.push(asset);

@@ -46,6 +46,8 @@ struct Bid {
     amount: Amount,
     price: Price,
     at_s: u64,
+    /// The auction's tab when the bid was sized.
+    tab: Amount,
 }
 
 impl Run<'_> {
@@ -143,6 +145,7 @@ impl Run<'_> {
                     amount,
                     price,
                     at_s,
+                    tab: status.tab,
                 }));
             }
             if !self.bots.partial_fill {
@@ -213,26 +216,26 @@ impl Run<'_> {
             now_s: bid.at_s,
         };
         let i = borrower(a)?;
-        match self.ledger.take(i, &req, &at) {
-            Ok(taken) => Ok(Some(taken)),
-            Err(Refusal::LeavesLessThanChost { max_partial }) if !max_partial.is_zero() => {
-                let status_tab = a.tab(self.ledger.pools[a.debt_asset.index()].borrow_index())?;
-                if !self
-                    .estimate(a, max_partial, status_tab, bid.price, bot, market)
-                    .pays
+        // At most one retry: with the largest partial take the `chost` rule allows.
+        for retry in [false, true] {
+            match self.ledger.take(i, &req, &at) {
+                Ok(taken) => return Ok(Some(taken)),
+                Err(Refusal::LeavesLessThanChost { max_partial })
+                    if !retry
+                        && !max_partial.is_zero()
+                        && self
+                            .estimate(a, max_partial, bid.tab, bid.price, bot, market)
+                            .pays =>
                 {
+                    req.amount = max_partial;
+                }
+                Err(Refusal::LeavesLessThanChost { .. } | Refusal::TakeTooSmall) => {
                     return Ok(None);
                 }
-                req.amount = max_partial;
-                match self.ledger.take(i, &req, &at) {
-                    Ok(taken) => Ok(Some(taken)),
-                    Err(Refusal::LeavesLessThanChost { .. } | Refusal::TakeTooSmall) => Ok(None),
-                    Err(e) => Err(e.into()),
-                }
+                Err(e) => return Err(e.into()),
             }
-            Err(Refusal::LeavesLessThanChost { .. } | Refusal::TakeTooSmall) => Ok(None),
-            Err(e) => Err(e.into()),
         }
+        Ok(None)
     }
 
     /// Sells what bot `bot` bought and books the take: exact sums, bad debt, the borrower's
@@ -346,7 +349,7 @@ impl Run<'_> {
         ) else {
             return Ok(true);
         };
-        let (d, c) = (asset_id(d)?, asset_id(c)?);
+        let (d, c) = (AssetId::from_index(d), AssetId::from_index(c));
         let req = Bark {
             borrower: AccountId(i as u64),
             debt_asset: d,
@@ -428,12 +431,6 @@ struct Estimate {
 /// The borrower index of auction `a` (the simulator's borrowers are `AccountId(i)`).
 fn borrower(a: &Auction) -> Result<usize> {
     usize::try_from(a.borrower.0).map_err(|_| SimError::accounting("borrower id beyond usize"))
-}
-
-fn asset_id(index: usize) -> Result<AssetId> {
-    u16::try_from(index)
-        .map(AssetId)
-        .map_err(|_| SimError::accounting("asset index beyond u16"))
 }
 
 /// The first second in `[lo, hi]` at which `pays` holds, given that once it holds it holds for

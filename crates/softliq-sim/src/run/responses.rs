@@ -5,10 +5,6 @@
 
 use softliq_core::asset::AssetId;
 
-fn asset_id(index: usize) -> AssetId {
-    AssetId(u16::try_from(index).unwrap_or(u16::MAX))
-}
-
 use super::{NONE, Run};
 use crate::error::Result;
 use crate::ledger::Holder;
@@ -74,7 +70,7 @@ impl Run<'_> {
                     .liquidation_threshold
                     .to_f64();
                 let usd = (target * debt - collateral) / lt;
-                self.put_in(i, asset_id(a), usd, oracle, true)
+                self.put_in(i, AssetId::from_index(a), usd, oracle, true)
             }
             Response::Repay => {
                 let Some(asset) = self.ledger.borrowers[i]

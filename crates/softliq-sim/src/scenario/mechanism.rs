@@ -167,8 +167,6 @@ const EXPONENTIAL_CUT_DEFAULT: u128 = 999_888_335_836_534_611;
 
 fn set(rule: &mut Rule, key: &str, value: &toml::Value, field: &str) -> Result<()> {
     let given = Given::new(value, field)?;
-    let ratio = || given.ratio();
-    let value_usd = || given.usd();
     let slot = match (rule, key) {
         (Rule::Soft { max_fraction }, "max_fraction")
         | (Rule::Restore { max_fraction, .. }, "max_fraction")
@@ -222,7 +220,7 @@ fn set(rule: &mut Rule, key: &str, value: &toml::Value, field: &str) -> Result<(
             },
             "small_position_usd",
         ) => {
-            *small_position_value = value_usd()?;
+            *small_position_value = given.usd()?;
             return Ok(());
         }
         (
@@ -231,7 +229,7 @@ fn set(rule: &mut Rule, key: &str, value: &toml::Value, field: &str) -> Result<(
             },
             "min_leftover_usd",
         ) => {
-            *min_leftover_value = value_usd()?;
+            *min_leftover_value = given.usd()?;
             return Ok(());
         }
         _ => {
@@ -241,6 +239,6 @@ fn set(rule: &mut Rule, key: &str, value: &toml::Value, field: &str) -> Result<(
             ));
         }
     };
-    *slot = ratio()?;
+    *slot = given.ratio()?;
     Ok(())
 }
