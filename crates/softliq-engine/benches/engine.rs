@@ -109,11 +109,11 @@ fn detection(engine: &mut Engine, w: &mut Workload, ppm: u128, label: &str) {
         let t = Instant::now();
         let scanned = engine.scan_liquidatable().len();
         let scan = t.elapsed();
+        let (near, live, _) = engine.detection_index();
         println!(
-            "detection ({label} WETH move): {crossed} crossed, update {:.3} ms ({} watched); \
-             full scan {:.1} ms ({scanned} liquidatable)",
+            "detection ({label} WETH move): {crossed} crossed, update {:.3} ms ({near} near, \
+             {live} thresholds); full scan {:.1} ms ({scanned} liquidatable)",
             took.as_secs_f64() * 1e3,
-            engine.watched_len(),
             scan.as_secs_f64() * 1e3
         );
     }

@@ -61,7 +61,9 @@ impl Engine {
             config,
         };
         engine.views.refresh(&engine.state, engine.state.now_s);
-        engine.watch.rebuild(&engine.state, &engine.views.liq);
+        engine
+            .watch
+            .rebuild(&engine.state, &engine.views.liq_screen);
         engine
     }
 
@@ -203,13 +205,13 @@ impl Engine {
     }
 
     /// Detection after an accepted command. Commands that move prices, indices or parameters
-    /// for everyone evaluate the watch index (every account that may have crossed); the others
-    /// re-evaluate just the accounts they touched.
+    /// for everyone take the watch index's candidates (every account whose thresholds the new
+    /// factors reached, and the near list), so afterwards every flag equals the exact check;
+    /// the other commands re-evaluate just the accounts they touched. Each candidate is
+    /// settled (re-keyed at the current factors); the float estimate decides when it is clear,
+    /// the exact check otherwise, and an event reports every flag that changed.
     fn detect(&mut self, cmd: &Command, events: &mut Vec<Event>) {
-        let touched = audit::touched_accounts(&self.state, &cmd.body);
-        for &id in &touched {
-            self.watch.mark_dirty(id);
-        }
+        let mut candidates = audit::touched_accounts(&self.state, &cmd.body);
         let everyone = matches!(
             cmd.body,
             CommandBody::PostPrice { .. }
@@ -221,56 +223,50 @@ impl Engine {
             // Socialised bad debt lowers a supply index: every supplier of it may have moved.
             matches!(e, Event::BadDebt { step, .. } if step.socialised().is_some())
         });
-        let mut candidates = touched;
         if everyone {
-            let mut watched = self.watch.candidates(&self.state, &self.views.liq);
-            // A price update re-evaluates the holders of that asset only: other accounts can
-            // have moved by interest alone, which the next time step (or the next price of an
-            // asset they hold) reports. This keeps a price update proportional to the accounts
-            // near liquidation that hold the asset.
-            if let CommandBody::PostPrice { asset, .. } = cmd.body {
-                watched.retain(|id| {
-                    self.state
-                        .account(*id)
-                        .is_some_and(|e| !e.account.position(asset).is_empty())
-                });
-            }
-            candidates.extend(watched);
-            candidates.sort_unstable();
-            candidates.dedup();
+            candidates.extend(self.watch.fired(&self.state, &self.views.liq_screen));
         }
-        let mut changes: Vec<(AccountId, bool, Option<softliq_core::money::Ratio>)> = candidates
-            .into_iter()
-            .filter(|id| id.0 >= FIRST_USER_ACCOUNT)
-            .filter_map(|id| {
-                let was = self.state.flagged.contains(&id);
-                let entry = self.state.account(id)?;
-                // The float pre-check settles most candidates: those clearly still on their side.
-                if self.views.liq_screen.classify(&entry.account) == Some(was) {
-                    return None;
-                }
-                let (now, hf) = liquidatable_at(&entry.account, &self.views.liq);
-                (now != was).then_some((id, now, hf))
-            })
-            .collect();
-        changes.sort_by_key(|c| c.0);
-        for (account, now, health_factor) in changes {
+        candidates.sort_unstable();
+        candidates.dedup();
+        for id in candidates {
+            if id.0 < FIRST_USER_ACCOUNT {
+                continue;
+            }
+            let Some(entry) = self.state.account(id) else {
+                continue;
+            };
+            let was = self.state.flagged.contains(&id);
+            let verdict = self
+                .watch
+                .settle(id, &entry.account, &self.views.liq_screen);
+            if verdict == Some(was) {
+                continue;
+            }
+            let (now, health_factor) = liquidatable_at(&entry.account, &self.views.liq);
+            if verdict.is_some_and(|v| v != now) {
+                // The pre-check's guarantee failed (a property test says it cannot): the exact
+                // answer stands, and the account is evaluated after every change until clear.
+                debug_assert!(false, "pre-check contradicts the exact check for {id:?}");
+                self.watch.distrust(id);
+            }
+            if now == was {
+                continue;
+            }
             if now {
-                self.state.flagged.insert(account);
-                self.watch.watch(account);
+                self.state.flagged.insert(id);
                 events.push(Event::BecameLiquidatable {
-                    account,
+                    account: id,
                     health_factor,
                 });
             } else {
-                self.state.flagged.remove(&account);
+                self.state.flagged.remove(&id);
                 events.push(Event::Recovered {
-                    account,
+                    account: id,
                     health_factor,
                 });
             }
         }
-        self.watch.maybe_rebuild(&self.state, &self.views.liq);
+        self.watch.compact();
     }
 
     /// Whether `id` is liquidatable at the liquidation prices, and its health factor. An
@@ -291,10 +287,13 @@ impl Engine {
             .collect()
     }
 
-    /// How many accounts the detection index watches (for benchmarks and metrics).
+    /// The detection index's size: accounts on its near list (evaluated after every
+    /// market-wide change), live thresholds, and heap entries including stale ones (for
+    /// benchmarks and metrics).
     #[must_use]
-    pub fn watched_len(&self) -> usize {
-        self.watch.watched_len()
+    pub fn detection_index(&self) -> (usize, usize, usize) {
+        let (live, entries) = self.watch.thresholds();
+        (self.watch.near_len(), live, entries)
     }
 
     /// Checks the invariants that need a pass over every account (conservation of shares per

@@ -1,6 +1,6 @@
 //! A float pre-check for detection. Most accounts detection looks at (those a command touched,
-//! the watched ones after a price update) stay on the side of the line they were on, and the
-//! exact `Health::of` (256-bit products, three weighted sums) costs far more than a float
+//! those whose thresholds a price move crossed) stay on the side of the line they were on, and
+//! the exact `Health::of` (256-bit products, three weighted sums) costs far more than a float
 //! estimate from the account's shares. The estimate decides only when it is clear by more than
 //! its worst error; otherwise the exact check decides. So detection's results are exactly the
 //! exact check's — a property test compares them with a full exact scan.
@@ -12,16 +12,16 @@
 //! multiplies the shares by a per-asset factor `index · price · weight / 10^decimals` in
 //! `f64`, a relative error below 10⁻¹⁵ per step. The margin the estimate must clear is
 //! therefore `10⁻¹² · (C + D)` plus, per position, one base unit's weighted value on each side
-//! and `10⁻¹⁵` USD.
+//! it holds (a side with no shares is exactly zero in both) and `10⁻¹⁵` USD.
 
 use softliq_core::account::Account;
 use softliq_core::asset::AssetId;
 use softliq_core::health::RiskSnapshot;
 
 /// Relative error budget of the estimate (far above `f64`'s, for a handful of operations).
-const RELATIVE: f64 = 1e-12;
+pub const RELATIVE: f64 = 1e-12;
 /// Absolute error budget per position for the wei roundings, in USD.
-const WEI_USD: f64 = 1e-15;
+pub const WEI_USD: f64 = 1e-15;
 /// Above this (USD), the exact check may overflow where the float does not: leave it to it.
 const VALUE_MAX_USD: f64 = 1e18;
 
@@ -32,14 +32,61 @@ pub struct Screen {
     factors: Vec<Option<Factors>>,
 }
 
+/// One asset's float factors. The collateral factor moves with price × supply index ×
+/// liquidation threshold, the debt factor with price × borrow index × borrow weight: the
+/// detection index keys its thresholds on exactly these two numbers.
 #[derive(Clone, Copy, Debug)]
-struct Factors {
+pub struct Factors {
     /// USD of liquidation collateral per supply share.
-    collateral: f64,
+    pub collateral: f64,
     /// USD of weighted debt per debt share.
-    debt: f64,
-    /// One base unit's weighted value, on the collateral and the debt side together.
-    unit: f64,
+    pub debt: f64,
+    /// One base unit's liquidation-collateral value.
+    pub unit_collateral: f64,
+    /// One base unit's weighted-debt value.
+    pub unit_debt: f64,
+    /// The pool's supply index (it falls only when bad debt is socialised).
+    pub supply_index: f64,
+    /// Liquidation threshold and borrow weight.
+    pub weights: (f64, f64),
+}
+
+/// One position's estimate: its asset, its collateral and debt values (USD, zero for a side
+/// without shares) and the base-unit rounding each held side may carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Term {
+    pub asset: usize,
+    pub collateral: f64,
+    pub debt: f64,
+    pub unit_collateral: f64,
+    pub unit_debt: f64,
+}
+
+/// An account's estimate: the sums and the error they must clear.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    pub collateral: f64,
+    pub debt: f64,
+    pub slack: f64,
+    pub has_debt: bool,
+}
+
+impl Estimate {
+    /// `Some(liquidatable)` when clear by more than the error, `None` when only the exact check
+    /// can say.
+    #[must_use]
+    pub fn verdict(&self) -> Option<bool> {
+        if !self.has_debt {
+            return Some(false);
+        }
+        if self.collateral - self.debt > self.slack {
+            Some(false)
+        } else if self.debt - self.collateral > self.slack {
+            Some(true)
+        } else {
+            None
+        }
+    }
 }
 
 impl Screen {
@@ -52,43 +99,72 @@ impl Screen {
                 let per_unit = risk.price.to_f64() / 10f64.powi(i32::from(risk.decimals.get()));
                 let lt = risk.liquidation_threshold.to_f64();
                 let bw = risk.borrow_weight.to_f64();
+                let supply_index = risk.supply_index.to_f64();
                 Some(Factors {
-                    collateral: risk.supply_index.to_f64() * per_unit * lt,
+                    collateral: supply_index * per_unit * lt,
                     debt: risk.borrow_index.to_f64() * per_unit * bw,
-                    unit: per_unit * (lt + bw),
+                    unit_collateral: per_unit * lt,
+                    unit_debt: per_unit * bw,
+                    supply_index,
+                    weights: (lt, bw),
                 })
             })
             .collect();
         Self { factors }
     }
 
-    /// `Some(liquidatable)` when the estimate is clear by more than its error, `None` when only
-    /// the exact check can say (close to the line, an asset without a price, absurd sizes).
+    /// Asset `a`'s factors, `None` when it has no price in this snapshot.
     #[must_use]
-    pub fn classify(&self, account: &Account) -> Option<bool> {
-        let (mut c, mut d, mut slack) = (0.0, 0.0, 0.0);
-        let mut has_debt = false;
+    pub fn factors(&self, a: usize) -> Option<Factors> {
+        self.factors.get(a).copied().flatten()
+    }
+
+    /// How many assets the screen covers.
+    #[must_use]
+    pub fn assets(&self) -> usize {
+        self.factors.len()
+    }
+
+    /// `account`'s estimate, its positions' terms written to `terms`; `None` when an asset it
+    /// holds has no price or its values are beyond what the exact check can hold.
+    pub fn estimate(&self, account: &Account, terms: &mut Vec<Term>) -> Option<Estimate> {
+        terms.clear();
+        let mut e = Estimate {
+            collateral: 0.0,
+            debt: 0.0,
+            slack: 0.0,
+            has_debt: false,
+        };
         for p in account.positions() {
-            let f = self.factors.get(p.asset.index()).copied().flatten()?;
-            c += float(p.supply.raw()) * f.collateral;
-            d += float(p.debt.raw()) * f.debt;
-            has_debt |= !p.debt.is_zero();
-            slack += f.unit + WEI_USD;
+            let f = self.factors(p.asset.index())?;
+            let supplied = !p.supply.is_zero();
+            let owed = !p.debt.is_zero();
+            let term = Term {
+                asset: p.asset.index(),
+                collateral: float(p.supply.raw()) * f.collateral,
+                debt: float(p.debt.raw()) * f.debt,
+                unit_collateral: if supplied { f.unit_collateral } else { 0.0 },
+                unit_debt: if owed { f.unit_debt } else { 0.0 },
+            };
+            e.collateral += term.collateral;
+            e.debt += term.debt;
+            e.slack += term.unit_collateral + term.unit_debt + WEI_USD;
+            e.has_debt |= owed;
+            terms.push(term);
         }
-        if c > VALUE_MAX_USD || d > VALUE_MAX_USD {
+        if e.collateral > VALUE_MAX_USD || e.debt > VALUE_MAX_USD {
             return None;
         }
-        if !has_debt {
-            return Some(false);
-        }
-        slack += RELATIVE * (c + d);
-        if c - d > slack {
-            Some(false)
-        } else if d - c > slack {
-            Some(true)
-        } else {
-            None
-        }
+        e.slack += RELATIVE * (e.collateral + e.debt);
+        Some(e)
+    }
+
+    /// `Some(liquidatable)` when the estimate is clear by more than its error, `None` when only
+    /// the exact check can say (close to the line, an asset without a price, absurd sizes).
+    #[cfg(test)]
+    #[must_use]
+    pub fn classify(&self, account: &Account) -> Option<bool> {
+        self.estimate(account, &mut Vec::new())?.verdict()
     }
 }
 
@@ -102,7 +178,7 @@ fn float(x: u128) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use proptest::prelude::*;
     use softliq_core::account::Account;
     use softliq_core::asset::AssetId;
@@ -128,7 +204,14 @@ mod tests {
         }
     }
 
-    fn risk(decimals: u8, price: u128, lt_pct: u128, index_pct: (u128, u128)) -> AssetRisk {
+    /// An asset's risk view for tests: `index_pct` are the supply and borrow indices' growth in
+    /// tenths of a percent (the borrow weight follows the first).
+    pub(crate) fn risk(
+        decimals: u8,
+        price: u128,
+        lt_pct: u128,
+        index_pct: (u128, u128),
+    ) -> AssetRisk {
         let ray = Index::ONE.raw();
         AssetRisk {
             price: Price::from_raw(price),
@@ -170,7 +253,7 @@ mod tests {
             // Debt shares that put the account on the line by the float estimate, moved by
             // `offset` shares (or a millionth of them).
             let screen = Screen::of(&snapshot, 2);
-            let f = screen.factors[0].expect("priced").collateral / screen.factors[1].expect("priced").debt;
+            let f = screen.factors(0).expect("priced").collateral / screen.factors(1).expect("priced").debt;
             #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let on_line = ((supply as f64 * f) as i128).min(10i128.pow(33));
             let debt = on_line

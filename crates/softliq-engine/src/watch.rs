@@ -2,254 +2,559 @@
 //! or index change, without scanning every account.
 //!
 //! # The bound
-//! Fix a *reference* snapshot (liquidation prices and indices at the last rebuild). For an
-//! account with liquidation collateral `C_a = lc_a` and weighted debt `D_a = wd_a` per asset
-//! at the reference, margin `m = ΣC_a − ΣD_a`. Let asset `a`'s price·supply-index move by the
-//! factor `h_a` and its price·borrow-index by `f_a` since the reference. Weights are fixed
-//! (a parameter change rebuilds), so the margin now is
+//! Detection keys every account with debt on the two numbers per asset that move its health:
+//! the asset's *collateral factor* `κ_a` (USD of liquidation collateral per supply share:
+//! price × supply index × liquidation threshold) and its *debt factor* `δ_a` (USD of weighted
+//! debt per debt share: price × borrow index × borrow weight), both from the float pre-check
+//! ([`Screen`]). When an account is settled at factors `κ⁰, δ⁰` its estimate is clear of the
+//! line by a margin `m`. Split `m` evenly over the `K` sides it holds (each supply side and each
+//! debt side of each position). For a healthy account, side values `S_a` (collateral, which
+//! must not fall) and `B_a` (debt, which must not rise) give thresholds
 //!
 //! ```text
-//! m' = Σ C_a·h_a − Σ D_a·f_a  ≥  m − Σ_a R_a·(C_a + D_a),   R_a = max(0, 1 − h_a, f_a − 1).
+//! κ_a > κ⁰_a · (1 − m / (K·S_a))      δ_a < δ⁰_a · (1 + m / (K·B_a)).
 //! ```
 //!
-//! With `k` assets held and the key `ρ_a = m / (k·(C_a + D_a))`, if every `R_a < ρ_a` then
-//! `Σ R_a(C_a + D_a) < m` and `m' > 0`: the account cannot be liquidatable. So an account only
-//! needs looking at once some asset's deviation `R_a` reaches its key `ρ_a`.
+//! While all hold, collateral lost is `Σ S_a·(1 − κ_a/κ⁰_a) < K·m/K` less any debt gained, so
+//! the margin is still positive: the estimate still says healthy, hence so does the exact check
+//! (the pre-check's guarantee). A liquidatable account gets the mirror image: its debt must not
+//! fall below, its collateral not rise above, their thresholds. The thresholds are absolute
+//! levels of `κ` and `δ`, so they stay valid whatever happens to other accounts and however
+//! often prices move; an account is looked at again only when a level it depends on is crossed.
+//!
+//! The side values carry the pre-check's own error terms so that the bound holds for the
+//! estimate, not just in real numbers: `S = c·(1 − 10⁻¹²) − 2u` and `B = d·(1 + 10⁻¹²) + u`
+//! (`u` a base unit's weighted value, which moves with price alone). Because indices only grow,
+//! price moves by at most as much as `κ` (resp. `δ`), which is what lets `u` move with `κ` or
+//! `δ`; the `2u` on collateral allows the supply index to fall to half of its highest since the
+//! last rebuild (socialised bad debt), past which the index is rebuilt. Thresholds keep `10⁻⁹`
+//! of the margin back for float rounding, and a margin under `10⁻⁶ · (C + D)` is not keyed at
+//! all: such an account (on the line, holding dust below two base units, or holding an asset
+//! without a price) sits in the *near* list and is evaluated after every market-wide change.
 //!
 //! # The structure
-//! Per asset, keys go into log-spaced buckets (5% apart, from 10⁻⁶ up). After a change the
-//! engine computes each asset's `R_a` and moves every bucket whose floor is ≤ `R_a` into the
-//! *watched* list, which it then evaluates exactly. Watched accounts stay watched until the
-//! next rebuild; a rebuild (new reference) happens when the watched list grows past a bound,
-//! when weights change, or when an asset gains or loses its liquidation price. An account whose
-//! positions change is re-keyed lazily, at the next evaluation. The index is derived data: it is
-//! rebuilt on recovery and never hashed; a property test checks it against a full scan.
+//! Per asset, four min-heaps of thresholds, one per way a level can be crossed (collateral
+//! falls, debt rises, collateral rises, debt falls). After a market-wide change the engine pops
+//! every threshold the current factors have reached: those accounts, and the near list, are the
+//! candidates. Settling an account (after it fired, or after a command touched it) makes its
+//! thresholds anew at the current factors; its old entries are left in the heaps as stale
+//! (a generation number per account tells them apart) and are dropped lazily, or by a
+//! compaction once they outnumber the live ones. So a price update costs the accounts whose own
+//! thresholds it crosses — after which they are keyed at the new price — not a fraction of the
+//! market.
+//!
+//! Detection after a market-wide change is therefore complete: every account whose exact state
+//! differs from its flag is a candidate. That makes the flagged set a function of the commands
+//! alone, whatever the index's history (a recovered engine rebuilds it and reaches the same
+//! flags). The index is derived data: never hashed, rebuilt on recovery, and a property test
+//! checks it against a full scan after every market-wide change.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use softliq_core::account::{Account, AccountId};
-use softliq_core::asset::AssetId;
-use softliq_core::health::{AssetRisk, RiskSnapshot, position_health};
 
+use crate::screen::{Estimate, Factors, RELATIVE, Screen, Term, WEI_USD};
 use crate::state::{FIRST_USER_ACCOUNT, State};
 
-const RHO_MIN: f64 = 1e-6;
-const GROWTH: f64 = 1.05;
-const BUCKETS: usize = 360;
-/// Relative slack against float rounding (the bound is computed in `f64`; the decision is
-/// always the exact integer one).
-const SLACK: f64 = 1e-9;
-/// The watched list may grow to twice its size after a rebuild plus this many accounts (plus
-/// 1/256 of all) before the next rebuild.
-const WATCH_MIN: usize = 256;
+/// Share of each threshold's margin kept back against the float rounding of the threshold
+/// itself.
+const SHAVE: f64 = 1e-9;
+/// Below this margin (relative to collateral plus debt), thresholds would be within float
+/// rounding of the current factors: the account goes to the near list instead.
+const MARGIN_MIN: f64 = 1e-6;
+/// The collateral side allows for its supply index falling to this share of the highest seen
+/// since the last rebuild (via twice the base-unit term); below it the index is rebuilt.
+const SUPPLY_INDEX_FALL_MIN: f64 = 0.5;
+/// Stale heap entries may outnumber the live ones by this many before a compaction.
+const STALE_MIN: usize = 1 << 16;
+
+/// The four ways a threshold is crossed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trigger {
+    /// A healthy account's collateral factor fell to its threshold.
+    CollateralFalls,
+    /// A healthy account's debt factor rose to its threshold.
+    DebtRises,
+    /// A liquidatable account's collateral factor rose to its threshold.
+    CollateralRises,
+    /// A liquidatable account's debt factor fell to its threshold.
+    DebtFalls,
+}
+
+impl Trigger {
+    const ALL: [Self; 4] = [
+        Self::CollateralFalls,
+        Self::DebtRises,
+        Self::CollateralRises,
+        Self::DebtFalls,
+    ];
+
+    /// +1 when crossing means rising to the threshold, −1 when falling to it: heaps store
+    /// `sign · threshold` and fire once `sign · factor` reaches it.
+    const fn sign(self) -> f64 {
+        match self {
+            Self::DebtRises | Self::CollateralRises => 1.0,
+            Self::CollateralFalls | Self::DebtFalls => -1.0,
+        }
+    }
+
+    const fn factor(self, f: &Factors) -> f64 {
+        match self {
+            Self::CollateralFalls | Self::CollateralRises => f.collateral,
+            Self::DebtRises | Self::DebtFalls => f.debt,
+        }
+    }
+
+    /// The sides an account holds that can move its verdict, with their values: for a healthy
+    /// account its collateral (must not fall) and its debt (must not rise), for a liquidatable
+    /// one the mirror image. A side with a zero factor (a zero liquidation threshold) is
+    /// exactly zero in both checks until the weights change, which rebuilds the index.
+    fn sides(t: &Term, liquidatable: bool) -> [Option<(Self, f64)>; 2] {
+        let collateral = (t.unit_collateral > 0.0).then_some(());
+        let debt = (t.unit_debt > 0.0).then_some(());
+        if liquidatable {
+            [
+                debt.map(|()| (Self::DebtFalls, t.debt * (1.0 - RELATIVE) - t.unit_debt)),
+                collateral.map(|()| {
+                    let value = t.collateral * (1.0 + RELATIVE) + 2.0 * t.unit_collateral;
+                    (Self::CollateralRises, value)
+                }),
+            ]
+        } else {
+            [
+                collateral.map(|()| {
+                    let value = t.collateral * (1.0 - RELATIVE) - 2.0 * t.unit_collateral;
+                    (Self::CollateralFalls, value)
+                }),
+                debt.map(|()| (Self::DebtRises, t.debt * (1.0 + RELATIVE) + t.unit_debt)),
+            ]
+        }
+    }
+
+    /// Whether this side must not fall (it holds the verdict up) rather than not rise.
+    const fn supports(self) -> bool {
+        matches!(self, Self::CollateralFalls | Self::DebtFalls)
+    }
+}
+
+/// `x`'s bits, ordered as `x` is (the usual total order of floats).
+const fn ordered(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+/// Thresholds of one kind for one asset: a min-heap of (ordered key, account, generation).
+#[derive(Debug, Default)]
+struct Heap(BinaryHeap<Reverse<(u64, u64, u32)>>);
+
+impl Heap {
+    fn push(&mut self, key: f64, account: usize, generation: u32) {
+        self.0
+            .push(Reverse((ordered(key), account as u64, generation)));
+    }
+
+    /// Pops every entry whose key is at or below `level`, smallest first.
+    fn pop_fired(&mut self, level: f64, mut each: impl FnMut(usize, u32)) {
+        let level = ordered(level);
+        while let Some(&Reverse((key, account, generation))) = self.0.peek() {
+            if key > level {
+                break;
+            }
+            self.0.pop();
+            each(usize::try_from(account).unwrap_or(usize::MAX), generation);
+        }
+    }
+
+    fn retain(&mut self, live: impl Fn(usize, u32) -> bool) {
+        let mut entries = std::mem::take(&mut self.0).into_vec();
+        entries.retain(|Reverse((_, account, generation))| {
+            live(usize::try_from(*account).unwrap_or(usize::MAX), *generation)
+        });
+        self.0 = BinaryHeap::from(entries);
+    }
+}
+
+/// Per account: which of its heap entries are live, how many, and whether it is near.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    generation: u32,
+    keys: u16,
+    near: bool,
+}
+
+/// What the thresholds assume about one asset, checked after every market-wide change.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Basis {
+    weights: (f64, f64),
+    supply_index_max: f64,
+}
 
 /// The detection index.
 #[derive(Debug, Default)]
 pub struct Watch {
-    reference: RiskSnapshot,
-    priced: Vec<bool>,
-    /// `buckets[asset][bucket]`: (account, generation) entries.
-    buckets: Vec<Vec<Vec<(u64, u32)>>>,
-    /// Per asset, buckets below this index are already moved to the watched list.
-    pulled: Vec<usize>,
-    generation: Vec<u32>,
-    watched: Vec<bool>,
-    list: Vec<AccountId>,
-    dirty: Vec<AccountId>,
-    dirty_mark: Vec<bool>,
+    /// `heaps[asset][trigger]`.
+    heaps: Vec<[Heap; 4]>,
+    slots: Vec<Slot>,
+    near: Vec<AccountId>,
+    basis: Vec<Option<Basis>>,
+    /// Entries in all heaps, and the live ones among them.
     entries: usize,
-    accounts: usize,
-    /// The watched list's length right after the last rebuild (the accounts liquidatable or
-    /// within rounding of it then): the list may grow by a bounded amount past it.
-    watched_after_rebuild: usize,
-}
-
-fn bucket_of(rho: f64) -> usize {
-    let b = 1.0 + ((rho / RHO_MIN).ln() / GROWTH.ln()).floor();
-    // `b ≥ 1` since `rho > RHO_MIN`; the cast saturates for huge keys.
-    (b as usize).min(BUCKETS - 1)
-}
-
-fn bucket_floor(b: usize) -> f64 {
-    RHO_MIN * GROWTH.powi(i32::try_from(b).unwrap_or(i32::MAX) - 1)
-}
-
-/// `R_a`: how far the asset's factors moved against borrowers since the reference.
-fn deviation(reference: &AssetRisk, now: &AssetRisk) -> f64 {
-    let p = now.price.to_f64() / reference.price.to_f64();
-    let h = p * now.supply_index.to_f64() / reference.supply_index.to_f64();
-    let f = p * now.borrow_index.to_f64() / reference.borrow_index.to_f64();
-    (1.0 - h).max(f - 1.0).max(0.0) * (1.0 + SLACK) + 1e-12
-}
-
-/// An account's keys at the reference.
-enum Keys {
-    /// No debt: no price move can make it liquidatable.
-    Safe,
-    /// Liquidatable or within rounding of it at the reference, or not valued: always look.
-    Watch,
-    Bounded(Vec<(usize, f64)>),
-}
-
-fn keys(account: &Account, reference: &RiskSnapshot) -> Keys {
-    if !account.has_debt() {
-        return Keys::Safe;
-    }
-    let Ok(positions) = position_health(account, reference) else {
-        return Keys::Watch;
-    };
-    let exposure = |p: &softliq_core::health::PositionHealth| {
-        p.liquidation_collateral.to_f64() + p.weighted_debt.to_f64()
-    };
-    let c: f64 = positions
-        .iter()
-        .map(|p| p.liquidation_collateral.to_f64())
-        .sum();
-    let d: f64 = positions.iter().map(|p| p.weighted_debt.to_f64()).sum();
-    let m = c - d;
-    if m <= SLACK * (c + d) + 1e-15 {
-        return Keys::Watch;
-    }
-    let held = positions.iter().filter(|p| exposure(p) > 0.0).count() as f64;
-    Keys::Bounded(
-        positions
-            .iter()
-            .filter(|p| exposure(p) > 0.0)
-            .map(|p| (p.asset.index(), m / (held * exposure(p)) * (1.0 - SLACK)))
-            .collect(),
-    )
+    live: usize,
+    terms: Vec<Term>,
 }
 
 impl Watch {
-    /// A fresh index with `liq` as the reference: every account keyed anew.
-    pub fn rebuild(&mut self, state: &State, liq: &RiskSnapshot) {
-        let assets = state.assets.len();
+    /// A fresh index at `screen`: every account keyed anew, consistently with its flag. An
+    /// account whose estimate disagrees with its flag (it crossed since it was last evaluated)
+    /// goes to the near list, so the next market-wide change reports it.
+    pub fn rebuild(&mut self, state: &State, screen: &Screen) {
         let n = state.accounts.len();
-        self.reference = liq.clone();
-        self.priced = (0..assets)
-            .map(|a| liq.get(AssetId::from_index(a)).is_ok())
-            .collect();
-        self.buckets = vec![vec![Vec::new(); BUCKETS]; assets];
-        self.pulled = vec![1; assets];
-        self.generation = vec![0; n];
-        self.watched = vec![false; n];
-        self.list.clear();
-        self.dirty.clear();
-        self.dirty_mark = vec![false; n];
-        self.entries = 0;
-        self.accounts = n;
+        *self = Self {
+            heaps: (0..screen.assets()).map(|_| Default::default()).collect(),
+            slots: vec![Slot::default(); n],
+            basis: Vec::new(),
+            terms: std::mem::take(&mut self.terms),
+            ..Self::default()
+        };
+        self.basis_moved(screen);
         for (i, entry) in state
             .accounts
             .iter()
             .enumerate()
             .skip(FIRST_USER_ACCOUNT as usize)
         {
-            self.insert(i, &entry.account);
+            let id = AccountId(i as u64);
+            let verdict = self.settle(id, &entry.account, screen);
+            if verdict.is_some_and(|v| v != state.flagged.contains(&id)) {
+                self.forget(i);
+                self.add_near(i);
+            }
         }
-        for &id in &state.flagged {
-            self.watch(id);
+    }
+
+    /// Whether the thresholds' assumptions broke (an asset gained or lost its price, weights
+    /// changed, a supply index fell past the allowance, an asset was listed); records the
+    /// supply indices seen.
+    fn basis_moved(&mut self, screen: &Screen) -> bool {
+        let now: Vec<Option<Factors>> = (0..screen.assets()).map(|a| screen.factors(a)).collect();
+        let moved = now.len() != self.basis.len()
+            || now.iter().zip(&self.basis).any(|(f, b)| match (f, b) {
+                (Some(f), Some(b)) => {
+                    f.weights != b.weights
+                        || f.supply_index < SUPPLY_INDEX_FALL_MIN * b.supply_index_max
+                }
+                (None, None) => false,
+                _ => true,
+            });
+        if moved {
+            self.basis = vec![None; now.len()];
         }
-        self.watched_after_rebuild = self.list.len();
+        for (f, b) in now.iter().zip(&mut self.basis) {
+            *b = f.map(|f| Basis {
+                weights: f.weights,
+                supply_index_max: b
+                    .map_or(f.supply_index, |b| b.supply_index_max.max(f.supply_index)),
+            });
+        }
+        moved
     }
 
     fn grow(&mut self, n: usize) {
-        if self.generation.len() < n {
-            self.generation.resize(n, 0);
-            self.watched.resize(n, false);
-            self.dirty_mark.resize(n, false);
+        if self.slots.len() < n {
+            self.slots.resize(n, Slot::default());
         }
     }
 
-    fn insert(&mut self, i: usize, account: &Account) {
-        match keys(account, &self.reference) {
-            Keys::Safe => {}
-            Keys::Watch => self.watch(AccountId(i as u64)),
-            Keys::Bounded(keys) => {
-                let generation = self.generation[i];
-                for (asset, rho) in keys {
-                    let b = if rho <= RHO_MIN { 0 } else { bucket_of(rho) };
-                    if b < self.pulled[asset] {
-                        self.watch(AccountId(i as u64));
-                        return;
-                    }
-                    self.buckets[asset][b].push((i as u64, generation));
-                    self.entries += 1;
+    /// Makes every heap entry of account `i` stale.
+    fn forget(&mut self, i: usize) {
+        let slot = &mut self.slots[i];
+        slot.generation = slot.generation.wrapping_add(1);
+        self.live -= usize::from(slot.keys);
+        slot.keys = 0;
+    }
+
+    fn add_near(&mut self, i: usize) {
+        if !self.slots[i].near {
+            self.slots[i].near = true;
+            self.near.push(AccountId(i as u64));
+        }
+    }
+
+    /// Drops `id`'s thresholds and puts it on the near list.
+    pub fn distrust(&mut self, id: AccountId) {
+        let i = usize::try_from(id.0).unwrap_or(usize::MAX);
+        self.grow(i + 1);
+        self.forget(i);
+        self.add_near(i);
+    }
+
+    /// Settles `id` at `screen`: its old thresholds dropped, new ones made. Returns the
+    /// estimate's verdict (`Some(liquidatable)`), or `None` when only the exact check can say.
+    /// The caller sets the account's flag to the verdict (or to the exact check's answer). An
+    /// account without thresholds (too close to call, dust, unpriced) joins the near list.
+    pub fn settle(&mut self, id: AccountId, account: &Account, screen: &Screen) -> Option<bool> {
+        let i = usize::try_from(id.0).unwrap_or(usize::MAX);
+        self.grow(i + 1);
+        self.forget(i);
+        self.slots[i].near = false;
+        let mut terms = std::mem::take(&mut self.terms);
+        let estimate = screen.estimate(account, &mut terms);
+        let verdict = estimate.and_then(|e| e.verdict());
+        let keyed = match (estimate, verdict) {
+            (Some(e), Some(v)) => !e.has_debt || self.key(i, v, &e, &terms, screen),
+            _ => false,
+        };
+        self.terms = terms;
+        if !keyed {
+            self.add_near(i);
+        }
+        verdict
+    }
+
+    /// Pushes account `i`'s thresholds for `verdict`; `false` (nothing pushed) when its margin
+    /// is too thin to key or a side it depends on is below two base units.
+    fn key(
+        &mut self,
+        i: usize,
+        liquidatable: bool,
+        estimate: &Estimate,
+        terms: &[Term],
+        screen: &Screen,
+    ) -> bool {
+        let sides = || {
+            terms
+                .iter()
+                .flat_map(move |t| Trigger::sides(t, liquidatable).map(|s| s.map(|s| (t.asset, s))))
+                .flatten()
+        };
+        let (mut margin, mut count) = (-(terms.len() as f64) * WEI_USD, 0usize);
+        for (_, (trigger, value)) in sides() {
+            if trigger.supports() {
+                if value <= 0.0 {
+                    return false;
                 }
+                margin += value;
+            } else {
+                margin -= value;
             }
+            count += 1;
         }
-    }
-
-    /// Adds `id` to the watched list.
-    pub fn watch(&mut self, id: AccountId) {
-        let i = id.0 as usize;
-        self.grow(i + 1);
-        if !self.watched[i] {
-            self.watched[i] = true;
-            self.list.push(id);
+        if margin <= MARGIN_MIN * (estimate.collateral + estimate.debt) {
+            return false;
         }
-    }
-
-    /// `id`'s positions changed: re-key it at the next evaluation.
-    pub fn mark_dirty(&mut self, id: AccountId) {
-        let i = id.0 as usize;
-        self.grow(i + 1);
-        if !self.dirty_mark[i] {
-            self.dirty_mark[i] = true;
-            self.dirty.push(id);
-        }
-    }
-
-    /// Every account that may be liquidatable now or may have just recovered: the watched
-    /// list after re-keying changed accounts and pulling the buckets that the deviations since
-    /// the reference have reached.
-    pub fn candidates(&mut self, state: &State, liq: &RiskSnapshot) -> Vec<AccountId> {
-        let priced_now: Vec<bool> = (0..state.assets.len())
-            .map(|a| liq.get(AssetId::from_index(a)).is_ok())
-            .collect();
-        if priced_now != self.priced {
-            self.rebuild(state, liq);
-        }
-        self.grow(state.accounts.len());
-        for id in std::mem::take(&mut self.dirty) {
-            let i = id.0 as usize;
-            self.dirty_mark[i] = false;
-            self.generation[i] = self.generation[i].wrapping_add(1);
-            if !self.watched[i] && id.0 >= FIRST_USER_ACCOUNT {
-                self.insert(i, &state.accounts[i].account);
-            }
-        }
-        for a in 0..self.priced.len() {
-            let (Ok(reference), Ok(now)) = (
-                self.reference.get(AssetId::from_index(a)),
-                liq.get(AssetId::from_index(a)),
-            ) else {
+        let Ok(keys) = u16::try_from(count) else {
+            return false;
+        };
+        let share = margin / count as f64 * (1.0 - SHAVE);
+        let generation = self.slots[i].generation;
+        for (asset, (trigger, value)) in sides() {
+            let Some(factors) = screen.factors(asset) else {
                 continue;
             };
-            let r = deviation(reference, now);
-            while self.pulled[a] < BUCKETS && bucket_floor(self.pulled[a]) <= r {
-                let bucket = std::mem::take(&mut self.buckets[a][self.pulled[a]]);
-                for (i, generation) in bucket {
-                    if self.generation[i as usize] == generation {
-                        self.watch(AccountId(i));
-                    }
+            let factor = trigger.factor(&factors);
+            let ratio = share / value;
+            let threshold = if trigger.supports() {
+                if ratio >= 1.0 {
+                    // The side could vanish entirely and the margin would hold.
+                    continue;
                 }
-                self.pulled[a] += 1;
+                factor * (1.0 - ratio)
+            } else {
+                factor * (1.0 + ratio)
+            };
+            self.heaps[asset][trigger as usize].push(trigger.sign() * threshold, i, generation);
+            self.entries += 1;
+        }
+        self.slots[i].keys = keys;
+        self.live += usize::from(keys);
+        true
+    }
+
+    /// The accounts to evaluate after a market-wide change (prices, indices, parameters): those
+    /// whose thresholds `screen` has reached, and the near list. Rebuilds first when the
+    /// thresholds' assumptions no longer hold.
+    pub fn fired(&mut self, state: &State, screen: &Screen) -> Vec<AccountId> {
+        self.grow(state.accounts.len());
+        if self.basis_moved(screen) {
+            self.rebuild(state, screen);
+        }
+        // The near list may hold accounts settled since (their flag is down) and repeats.
+        let mut out: Vec<AccountId> = std::mem::take(&mut self.near)
+            .into_iter()
+            .filter(|id| std::mem::take(&mut self.slots[id.0 as usize].near))
+            .collect();
+        for (a, heaps) in self.heaps.iter_mut().enumerate() {
+            let Some(factors) = screen.factors(a) else {
+                continue;
+            };
+            for trigger in Trigger::ALL {
+                let level = trigger.sign() * trigger.factor(&factors);
+                heaps[trigger as usize].pop_fired(level, |i, generation| {
+                    self.entries -= 1;
+                    let slot = &mut self.slots[i];
+                    if slot.generation == generation {
+                        slot.generation = slot.generation.wrapping_add(1);
+                        self.live -= usize::from(slot.keys);
+                        slot.keys = 0;
+                        out.push(AccountId(i as u64));
+                    }
+                });
             }
         }
-        self.list.clone()
+        out
     }
 
-    /// Rebuilds when the watched list or the stale entries have grown past their bounds, so
-    /// evaluation stays proportional to the accounts near liquidation.
-    pub fn maybe_rebuild(&mut self, state: &State, liq: &RiskSnapshot) {
-        let n = state.accounts.len();
-        let grown = self.list.len() > 2 * self.watched_after_rebuild + WATCH_MIN + n / 256;
-        if grown || self.entries > 4 * n.max(self.accounts) + 1_000_000 {
-            self.rebuild(state, liq);
+    /// Drops stale entries once they outnumber the live ones by more than a bound, so memory
+    /// and heap depth stay proportional to the accounts with debt.
+    pub fn compact(&mut self) {
+        if self.entries <= 2 * self.live + STALE_MIN {
+            return;
+        }
+        let slots = &self.slots;
+        let live =
+            |i: usize, generation: u32| slots.get(i).is_some_and(|s| s.generation == generation);
+        for heaps in &mut self.heaps {
+            for heap in heaps.iter_mut() {
+                heap.retain(live);
+            }
+        }
+        self.entries = self.heaps.iter().flatten().map(|h| h.0.len()).sum();
+    }
+
+    /// How many accounts are on the near list (evaluated after every market-wide change).
+    #[must_use]
+    pub fn near_len(&self) -> usize {
+        self.slots.iter().filter(|s| s.near).count()
+    }
+
+    /// Live thresholds, and all heap entries including stale ones.
+    #[must_use]
+    pub const fn thresholds(&self) -> (usize, usize) {
+        (self.live, self.entries)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use softliq_core::account::{Account, AccountId};
+    use softliq_core::asset::AssetId;
+    use softliq_core::health::{AssetRisk, Health, RiskSnapshot};
+    use softliq_core::money::{Index, Price, Shares};
+
+    use super::Watch;
+    use crate::screen::Screen;
+    use crate::screen::tests::risk;
+    use crate::state::{AccountEntry, State};
+
+    const ID: AccountId = AccountId(2);
+
+    /// `r` with its price scaled by `move_` and its indices grown (or the supply index fallen)
+    /// by the given parts per million.
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    fn moved(r: &AssetRisk, move_: f64, supply_ppm: i64, borrow_ppm: u64) -> AssetRisk {
+        let scale = |raw: u128, by: f64| ((raw as f64 * by) as u128).max(1);
+        AssetRisk {
+            price: Price::from_raw(scale(r.price.raw(), move_)),
+            supply_index: Index::from_raw(scale(
+                r.supply_index.raw(),
+                1.0 + supply_ppm as f64 * 1e-6,
+            )),
+            borrow_index: Index::from_raw(scale(
+                r.borrow_index.raw(),
+                1.0 + borrow_ppm as f64 * 1e-6,
+            )),
+            ..*r
         }
     }
 
-    /// How many accounts are watched now.
-    #[must_use]
-    pub fn watched_len(&self) -> usize {
-        self.list.len()
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(8_000))]
+
+        /// While none of an account's thresholds is reached, the exact check keeps the verdict
+        /// it was keyed with: accounts of any size placed near the line, cross-margined over two
+        /// assets, and moves of prices and indices on the scale of their margin.
+        #[test]
+        fn thresholds_hold_the_verdict(
+            decimals in prop::sample::select(vec![0u8, 6, 8, 18]),
+            prices in (1u128..1_000_000_000_000_000_000_000_000, 1u128..10_000_000_000_000_000_000),
+            lt_pct in 50u128..95,
+            indices in (0u128..2_000, 0u128..2_000),
+            units_log10 in prop_oneof![0.0f64..4.0, 0.0f64..15.0],
+            mix in (prop_oneof![Just(0.0), 0.0f64..2.0], prop_oneof![Just(0.0), 0.0f64..0.5]),
+            distance in -6i32..0,
+            below in any::<bool>(),
+            moves in prop::collection::vec((-1.5f64..1.5, -1.5f64..1.5, -2_000i64..500, 0u64..500), 1..12),
+        ) {
+            let mut s0 = RiskSnapshot::new();
+            s0.set(AssetId(0), risk(decimals, prices.0, lt_pct, indices));
+            s0.set(AssetId(1), risk(6, prices.1, 80, (indices.1, indices.0)));
+            let screen = Screen::of(&s0, 2);
+            let f = |a: usize| screen.factors(a).expect("priced");
+            // Collateral of 10^units_log10 base units of asset 0 (from dust up), optionally some
+            // in asset 1 and some debt in asset 0 (in proportion to it).
+            let value = 10f64.powf(units_log10) * f(0).unit_collateral;
+            let shares = |usd: f64, per_share: f64| {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let n = (usd / per_share).min(1e33) as u128;
+                n
+            };
+            let mut account = Account::new();
+            account.add_supply(AssetId(0), Shares::from_raw(shares(value, f(0).collateral).max(1))).expect("supply");
+            if shares(value * mix.0, f(1).collateral) > 0 {
+                account.add_supply(AssetId(1), Shares::from_raw(shares(value * mix.0, f(1).collateral))).expect("supply");
+            }
+            if shares(value * mix.1, f(0).debt) > 0 {
+                account.add_debt(AssetId(0), Shares::from_raw(shares(value * mix.1, f(0).debt))).expect("debt");
+            }
+            // Debt in asset 1 that puts the estimate on the line, moved off it by 10^distance.
+            let room = account.positions().iter().map(|p| {
+                let f = f(p.asset.index());
+                float(p.supply.raw()) * f.collateral - float(p.debt.raw()) * f.debt
+            }).sum::<f64>();
+            let gap = 10f64.powi(distance);
+            let target = room / f(1).debt * if below { 1.0 - gap } else { 1.0 + gap };
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let debt = target.clamp(1.0, 1e33) as u128;
+            account.add_debt(AssetId(1), Shares::from_raw(debt)).expect("debt");
+
+            let mut state = State::default();
+            state.accounts.push(AccountEntry { owner: "a".into(), account: account.clone() });
+            let mut watch = Watch::default();
+            watch.rebuild(&state, &screen);
+            let Some(verdict) = watch.settle(ID, &account, &screen) else {
+                return Ok(());
+            };
+            if verdict {
+                state.flagged.insert(ID);
+            }
+            for (price0, price1, supply_ppm, borrow_ppm) in moves {
+                let mut s1 = RiskSnapshot::new();
+                let r = |a: u16| s0.get(AssetId(a)).copied().expect("priced");
+                s1.set(AssetId(0), moved(&r(0), 1.0 + gap * price0, supply_ppm, borrow_ppm));
+                s1.set(AssetId(1), moved(&r(1), 1.0 + gap * price1, supply_ppm / 2, borrow_ppm));
+                let fired = watch.fired(&state, &Screen::of(&s1, 2));
+                if fired.contains(&ID) {
+                    break;
+                }
+                if let Ok(health) = Health::of(&account, &s1) {
+                    prop_assert_eq!(health.is_liquidatable(), verdict);
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn float(x: u128) -> f64 {
+        x as f64
     }
 }
