@@ -1,9 +1,10 @@
 //! `cargo bench --bench engine`: the engine's four targets, printed as figures.
 //!
 //! 1. In memory: the workload's mixed stream over 1,000,000 borrowers (commands/s).
-//! 2. Detection: one price update moving WETH by 1% (and by 0.25%) over those accounts:
-//!    time of the update including the index's candidates and their exact evaluation, the
-//!    number that crossed, and a full scan's time beside it.
+//! 2. Detection: price updates walking WETH down by 1% (then by 0.25%) over those accounts,
+//!    from no account near the line to thousands crossing per update: time of each update
+//!    including the index's candidates and their evaluation, the number that crossed, and a
+//!    full scan's time beside it.
 //! 3. Durable: the stream through SQLite with group commit: capacity with everything
 //!    submitted at once, then ack p50/p99 at a steady load of 80% of it (at most 100,000/s).
 //! 4. Recovery: a snapshot of the 1,000,000-account state plus 100,000 logged commands.
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use softliq_engine::store::{self, Entry, NodeConfig, SqliteStore, Store};
 use softliq_engine::workload::{WETH, Workload};
-use softliq_engine::{ClientId, Command, CommandBody, Engine, EngineConfig, Event};
+use softliq_engine::{ClientId, Command, CommandBody, Engine, EngineConfig, Event, Events};
 
 fn accounts() -> u64 {
     std::env::var("SOFTLIQ_BENCH_ACCOUNTS")
@@ -43,6 +44,7 @@ fn main() {
     );
 
     // 1. In-memory mix.
+    let setup_stats = engine.detection_stats();
     let total = 1_000_000;
     let (mut accepted, mut busy) = (0u64, Duration::ZERO);
     for _ in 0..total {
@@ -52,16 +54,20 @@ fn main() {
         busy += t.elapsed();
     }
     let secs = busy.as_secs_f64();
+    let stats = engine.detection_stats();
     println!(
         "in-memory mix: {total} commands in {secs:.2} s of apply = {:.0} commands/s \
-         ({accepted} accepted, {} flagged at the end)",
+         ({accepted} accepted, {} flagged at the end; detection since setup: {} fired, {} \
+         settled)",
         f64::from(total) / secs,
-        engine.state().flagged.len()
+        engine.state().flagged.len(),
+        stats.fired - setup_stats.fired,
+        stats.settled - setup_stats.settled,
     );
 
-    // 2. Detection.
-    detection(&mut engine, &mut w, 10_000, "1%");
-    detection(&mut engine, &mut w, 2_500, "0.25%");
+    // 2. Detection: WETH walked down in 1% steps until accounts cross, then 0.25% steps.
+    detection(&mut engine, 10_000, "1%", 5);
+    detection(&mut engine, 2_500, "0.25%", 5);
 
     // 3. Durable.
     durable();
@@ -77,7 +83,7 @@ fn weth_price(engine: &Engine) -> u128 {
         .raw()
 }
 
-fn post(engine: &mut Engine, id: u128, raw: u128) -> (Duration, Vec<Event>) {
+fn post(engine: &mut Engine, id: u128, raw: u128) -> (Duration, Events) {
     let now = engine.state().now_s + 1;
     let text = softliq_core::money::Price::from_raw(raw).to_string();
     let cmd = Command {
@@ -94,28 +100,53 @@ fn post(engine: &mut Engine, id: u128, raw: u128) -> (Duration, Vec<Event>) {
     (t.elapsed(), events)
 }
 
-/// Moves WETH down by `bps_e2 / 1e6` relative, timing the update and a full scan.
-fn detection(engine: &mut Engine, w: &mut Workload, ppm: u128, label: &str) {
-    let _ = w;
+/// Moves WETH down by `ppm / 1e6` relative per update until `steps` updates have made accounts
+/// cross (at most 60 updates), timing each update and a full scan; updates with no crossing
+/// before the first that has one are summarised in one line.
+fn detection(engine: &mut Engine, ppm: u128, label: &str, steps: usize) {
     let mut id = u128::MAX / 2 + ppm * 1_000;
-    for _ in 0..5 {
+    let (mut quiet, mut quiet_max_ms, mut crossing) = (0, 0.0f64, 0);
+    for _ in 0..60 {
         let p = weth_price(engine);
         id += 1;
+        let fired_before = engine.detection_stats().fired;
         let (took, events) = post(engine, id, p - p * ppm / 1_000_000);
+        let stats = engine.detection_stats();
+        let fired = stats.fired - fired_before;
+        let ms = took.as_secs_f64() * 1e3;
         let crossed = events
             .iter()
             .filter(|e| matches!(e, Event::BecameLiquidatable { .. }))
             .count();
+        if crossed == 0 && crossing == 0 {
+            quiet += 1;
+            quiet_max_ms = quiet_max_ms.max(ms);
+            continue;
+        }
+        if quiet > 0 {
+            println!(
+                "detection ({label} WETH moves): {quiet} updates with none crossing, \
+                 slowest {quiet_max_ms:.3} ms"
+            );
+            quiet = 0;
+        }
         let t = Instant::now();
         let scanned = engine.scan_liquidatable().len();
         let scan = t.elapsed();
-        let (near, live, _) = engine.detection_index();
         println!(
-            "detection ({label} WETH move): {crossed} crossed, update {:.3} ms ({near} near, \
-             {live} thresholds); full scan {:.1} ms ({scanned} liquidatable)",
-            took.as_secs_f64() * 1e3,
+            "detection ({label} WETH move): {crossed} crossed, update {ms:.3} ms ({fired} \
+             thresholds fired, {} near, {} live); full scan {:.1} ms ({scanned} liquidatable)",
+            stats.near,
+            stats.thresholds,
             scan.as_secs_f64() * 1e3
         );
+        crossing += 1;
+        if crossing == steps {
+            return;
+        }
+    }
+    if quiet > 0 {
+        println!("detection ({label} WETH moves): {quiet} updates, none crossing");
     }
 }
 

@@ -13,11 +13,11 @@ use softliq_core::health::Health;
 
 use crate::audit::{self, Before};
 use crate::command::{Command, CommandBody};
-use crate::event::Event;
+use crate::event::{Event, Events};
 use crate::rejection::{Code, Rejection};
 use crate::state::{FIRST_USER_ACCOUNT, Receipt, State};
 use crate::views::Views;
-use crate::watch::Watch;
+use crate::watch::{DetectionStats, Watch};
 
 /// How the engine runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,14 +94,14 @@ impl Engine {
     ///
     /// # Errors
     /// A [`Rejection`] naming the reason and the field; the state is unchanged.
-    pub fn apply(&mut self, cmd: &Command) -> Result<Vec<Event>, Rejection> {
+    pub fn apply(&mut self, cmd: &Command) -> Result<Events, Rejection> {
         if let Some(reason) = &self.state.halted {
             return Err(Rejection::new(Code::Halted, "engine", reason.clone()));
         }
         let fingerprint = cmd.body.fingerprint();
         if let Some(receipt) = self.state.receipts.get(cmd.client_id) {
             if receipt.fingerprint == fingerprint {
-                return Ok(receipt.events.clone());
+                return Ok(Events::clone(&receipt.events));
             }
             return Err(Rejection::new(
                 Code::IdempotencyConflict,
@@ -139,13 +139,14 @@ impl Engine {
             self.state.halted = Some(reason.clone());
             return Err(Rejection::new(Code::InvariantBroken, "engine", reason));
         }
+        let events = Events::new(events);
         self.state.receipts.prune(cmd.timestamp_s);
         self.state.receipts.insert(Receipt {
             client_id: cmd.client_id,
             fingerprint,
             seq: self.state.seq,
             timestamp_s: cmd.timestamp_s,
-            events: events.clone(),
+            events: Events::clone(&events),
         });
         Ok(events)
     }
@@ -287,13 +288,10 @@ impl Engine {
             .collect()
     }
 
-    /// The detection index's size: accounts on its near list (evaluated after every
-    /// market-wide change), live thresholds, and heap entries including stale ones (for
-    /// benchmarks and metrics).
+    /// The detection index's size and work (for benchmarks and metrics).
     #[must_use]
-    pub fn detection_index(&self) -> (usize, usize, usize) {
-        let (live, entries) = self.watch.thresholds();
-        (self.watch.near_len(), live, entries)
+    pub fn detection_stats(&self) -> DetectionStats {
+        self.watch.stats()
     }
 
     /// Checks the invariants that need a pass over every account (conservation of shares per

@@ -11,6 +11,10 @@ use softliq_core::money::{Amount, Index, Price, Ratio, Shares};
 use crate::command::PriceSource;
 
 /// Why a circuit breaker closed.
+/// A command's events, shared between its receipt (for retries) and whoever applied it: a
+/// price update that flags thousands of accounts is not copied.
+pub type Events = std::sync::Arc<Vec<Event>>;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerClose {
@@ -30,7 +34,8 @@ pub enum Event {
         asset: AssetId,
     },
     PolicySet {
-        policy: Policy,
+        /// Boxed: the largest payload by far, and every event is as large as the largest.
+        policy: Box<Policy>,
         liquidation_price: PriceSource,
     },
     AccountOpened {

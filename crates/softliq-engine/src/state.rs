@@ -13,7 +13,7 @@ use softliq_core::money::Amount;
 use softliq_core::pool::Pool;
 
 use crate::command::{ClientId, PriceSource};
-use crate::event::Event;
+use crate::event::Events;
 use crate::oracle::Oracle;
 
 /// The treasury: receives the protocol's part of each penalty (SPEC §4.2).
@@ -88,7 +88,7 @@ pub struct Receipt {
     pub fingerprint: [u8; 16],
     pub seq: u64,
     pub timestamp_s: u64,
-    pub events: Vec<Event>,
+    pub events: Events,
 }
 
 /// Receipts in acceptance order (so sequence numbers are contiguous), with a map for lookup.

@@ -68,6 +68,12 @@ const MARGIN_MIN: f64 = 1e-6;
 const SUPPLY_INDEX_FALL_MIN: f64 = 0.5;
 /// Stale heap entries may outnumber the live ones by this many before a compaction.
 const STALE_MIN: usize = 1 << 16;
+/// Weight of the latest move in each factor's running variance (per market-wide change).
+const MOTION_WEIGHT: f64 = 0.01;
+/// A factor's assumed typical move per market-wide change before any is seen (1%), and the
+/// least assumed of any factor (so a still factor's sides keep a sliver of the margin).
+const MOTION_START: f64 = 1e-2;
+const MOTION_MIN: f64 = 1e-5;
 
 /// The four ways a threshold is crossed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +103,10 @@ impl Trigger {
             Self::DebtRises | Self::CollateralRises => 1.0,
             Self::CollateralFalls | Self::DebtFalls => -1.0,
         }
+    }
+
+    const fn is_debt(self) -> bool {
+        matches!(self, Self::DebtRises | Self::DebtFalls)
     }
 
     const fn factor(self, f: &Factors) -> f64 {
@@ -187,6 +197,44 @@ struct Slot {
     near: bool,
 }
 
+/// How much one factor (collateral or debt, of one asset) moves per market-wide change: the
+/// level last seen and a running mean of the squared log move.
+#[derive(Clone, Copy, Debug)]
+struct Motion {
+    last: f64,
+    variance: f64,
+}
+
+impl Default for Motion {
+    fn default() -> Self {
+        Self {
+            last: 0.0,
+            variance: MOTION_START * MOTION_START,
+        }
+    }
+}
+
+impl Motion {
+    fn observe(&mut self, level: f64) {
+        if self.last > 0.0 && level > 0.0 {
+            let step = (level / self.last).ln();
+            self.variance += MOTION_WEIGHT * (step * step - self.variance);
+        }
+        self.last = level;
+    }
+
+    fn typical(self) -> f64 {
+        self.variance.sqrt().max(MOTION_MIN)
+    }
+}
+
+/// One side of an account being keyed: its asset and trigger.
+#[derive(Clone, Copy, Debug)]
+struct Side {
+    asset: usize,
+    trigger: Trigger,
+}
+
 /// What the thresholds assume about one asset, checked after every market-wide change.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Basis {
@@ -202,10 +250,31 @@ pub struct Watch {
     slots: Vec<Slot>,
     near: Vec<AccountId>,
     basis: Vec<Option<Basis>>,
+    /// Per asset, how its collateral and debt factors move: a side's share of an account's
+    /// margin is in proportion to its value times its factor's typical move.
+    motion: Vec<[Motion; 2]>,
     /// Entries in all heaps, and the live ones among them.
     entries: usize,
     live: usize,
+    /// Thresholds popped that were live, and accounts settled, since the engine started.
+    fired: u64,
+    settled: u64,
     terms: Vec<Term>,
+    sides: Vec<Side>,
+}
+
+/// The detection index's size and work, for benchmarks and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DetectionStats {
+    /// Accounts evaluated after every market-wide change (no thresholds).
+    pub near: usize,
+    /// Live thresholds, and heap entries including stale ones.
+    pub thresholds: usize,
+    pub entries: usize,
+    /// Accounts whose thresholds fired, and accounts settled (fired, touched or near), since
+    /// the engine started.
+    pub fired: u64,
+    pub settled: u64,
 }
 
 impl Watch {
@@ -218,9 +287,14 @@ impl Watch {
             heaps: (0..screen.assets()).map(|_| Default::default()).collect(),
             slots: vec![Slot::default(); n],
             basis: Vec::new(),
+            motion: std::mem::take(&mut self.motion),
+            fired: self.fired,
+            settled: self.settled,
             terms: std::mem::take(&mut self.terms),
+            sides: std::mem::take(&mut self.sides),
             ..Self::default()
         };
+        self.motion.resize(screen.assets(), Default::default());
         self.basis_moved(screen);
         for (i, entry) in state
             .accounts
@@ -301,6 +375,7 @@ impl Watch {
         let i = usize::try_from(id.0).unwrap_or(usize::MAX);
         self.grow(i + 1);
         self.forget(i);
+        self.settled += 1;
         self.slots[i].near = false;
         let mut terms = std::mem::take(&mut self.terms);
         let estimate = screen.estimate(account, &mut terms);
@@ -317,7 +392,11 @@ impl Watch {
     }
 
     /// Pushes account `i`'s thresholds for `verdict`; `false` (nothing pushed) when its margin
-    /// is too thin to key or a side it depends on is below two base units.
+    /// is too thin to key or a side it depends on is below two base units. The margin is shared
+    /// among the sides in proportion to value × typical move of the side's factor, so each
+    /// threshold is about equally far in typical moves: a stablecoin debt, whose factor moves
+    /// only by interest, leaves nearly all of it to a volatile collateral. Any split that sums
+    /// to less than the margin is sound; this one makes thresholds fire least often.
     fn key(
         &mut self,
         i: usize,
@@ -326,38 +405,43 @@ impl Watch {
         terms: &[Term],
         screen: &Screen,
     ) -> bool {
-        let sides = || {
-            terms
-                .iter()
-                .flat_map(move |t| Trigger::sides(t, liquidatable).map(|s| s.map(|s| (t.asset, s))))
-                .flatten()
-        };
-        let (mut margin, mut count) = (-(terms.len() as f64) * WEI_USD, 0usize);
-        for (_, (trigger, value)) in sides() {
-            if trigger.supports() {
-                if value <= 0.0 {
-                    return false;
+        self.sides.clear();
+        let mut margin = -(terms.len() as f64) * WEI_USD;
+        let mut weights = 0.0;
+        for t in terms {
+            for (trigger, value) in Trigger::sides(t, liquidatable).into_iter().flatten() {
+                if trigger.supports() {
+                    if value <= 0.0 {
+                        return false;
+                    }
+                    margin += value;
+                } else {
+                    margin -= value;
                 }
-                margin += value;
-            } else {
-                margin -= value;
+                weights += value * self.typical_move(t.asset, trigger);
+                self.sides.push(Side {
+                    asset: t.asset,
+                    trigger,
+                });
             }
-            count += 1;
         }
         if margin <= MARGIN_MIN * (estimate.collateral + estimate.debt) {
             return false;
         }
-        let Ok(keys) = u16::try_from(count) else {
+        let Ok(keys) = u16::try_from(self.sides.len()) else {
             return false;
         };
-        let share = margin / count as f64 * (1.0 - SHAVE);
+        // Side i's threshold is `margin · move_i / weights` away (relative): the shares
+        // `value_i · that` sum to the margin less the shave.
+        let reach = margin / weights * (1.0 - SHAVE);
         let generation = self.slots[i].generation;
-        for (asset, (trigger, value)) in sides() {
+        for k in 0..self.sides.len() {
+            let Side { asset, trigger } = self.sides[k];
             let Some(factors) = screen.factors(asset) else {
                 continue;
             };
             let factor = trigger.factor(&factors);
-            let ratio = share / value;
+            let ratio = reach * self.typical_move(asset, trigger);
             let threshold = if trigger.supports() {
                 if ratio >= 1.0 {
                     // The side could vanish entirely and the margin would hold.
@@ -373,6 +457,12 @@ impl Watch {
         self.slots[i].keys = keys;
         self.live += usize::from(keys);
         true
+    }
+
+    fn typical_move(&self, asset: usize, trigger: Trigger) -> f64 {
+        self.motion.get(asset).map_or(MOTION_START, |m| {
+            m[usize::from(trigger.is_debt())].typical()
+        })
     }
 
     /// The accounts to evaluate after a market-wide change (prices, indices, parameters): those
@@ -392,12 +482,17 @@ impl Watch {
             let Some(factors) = screen.factors(a) else {
                 continue;
             };
+            if let Some(motion) = self.motion.get_mut(a) {
+                motion[0].observe(factors.collateral);
+                motion[1].observe(factors.debt);
+            }
             for trigger in Trigger::ALL {
                 let level = trigger.sign() * trigger.factor(&factors);
                 heaps[trigger as usize].pop_fired(level, |i, generation| {
                     self.entries -= 1;
                     let slot = &mut self.slots[i];
                     if slot.generation == generation {
+                        self.fired += 1;
                         slot.generation = slot.generation.wrapping_add(1);
                         self.live -= usize::from(slot.keys);
                         slot.keys = 0;
@@ -426,16 +521,16 @@ impl Watch {
         self.entries = self.heaps.iter().flatten().map(|h| h.0.len()).sum();
     }
 
-    /// How many accounts are on the near list (evaluated after every market-wide change).
+    /// The index's size and the work it has done.
     #[must_use]
-    pub fn near_len(&self) -> usize {
-        self.slots.iter().filter(|s| s.near).count()
-    }
-
-    /// Live thresholds, and all heap entries including stale ones.
-    #[must_use]
-    pub const fn thresholds(&self) -> (usize, usize) {
-        (self.live, self.entries)
+    pub fn stats(&self) -> DetectionStats {
+        DetectionStats {
+            near: self.slots.iter().filter(|s| s.near).count(),
+            thresholds: self.live,
+            entries: self.entries,
+            fired: self.fired,
+            settled: self.settled,
+        }
     }
 }
 

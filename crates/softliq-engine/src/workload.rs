@@ -1,6 +1,12 @@
 //! A seeded synthetic market: three assets, a lender, `n` borrowers at health factors between
 //! 1.08 and 3, and an endless mixed stream of commands (deposits, withdrawals, borrows,
 //! repayments, price moves with occasional crashes, time steps and blind liquidation calls).
+//!
+//! Prices take steps of up to ±0.2% with an 8% jump (either way) on 0.2% of updates, and each
+//! update pulls them back by a thousandth of the gap to where they started: a stationary market
+//! (spread of roughly ±8%), so how far prices wander does not depend on the stream's length.
+//! A pure random walk would carry a million-command stream ~30% away from the start and leave
+//! half of a million-account market underwater, which measures a collapse, not a market.
 //! The same seed gives the same commands; tests, benchmarks, the crash test and demos use it.
 
 use rand::{RngExt, SeedableRng};
@@ -62,6 +68,9 @@ fn decimal(units: u64, places: u32) -> String {
     )
 }
 
+/// Starting USDC, WETH and WBTC prices in micro-USD.
+const PRICES_MICRO: [u64; 3] = [1_000_000, 3_000_000_000, 60_000_000_000];
+
 /// The generator.
 #[derive(Debug)]
 pub struct Workload {
@@ -76,8 +85,12 @@ pub struct Workload {
     jump_probability: f64,
     /// Whether jumps only go down (a crash-prone market) or both ways (no drift).
     crashes_only: bool,
-    /// USDC, WETH and WBTC prices in micro-USD.
+    /// Each price update closes `1 / reversion_per` of the gap to the starting price (0: a pure
+    /// random walk).
+    reversion_per: i64,
+    /// USDC, WETH and WBTC prices in micro-USD, and where they started.
     prices_micro: [u64; 3],
+    anchors_micro: [u64; 3],
     /// Sell collateral by Dutch auction: `setup` sets the `dutch` policy and liquidation calls
     /// become starts, takes and resets.
     dutch: bool,
@@ -95,7 +108,9 @@ impl Workload {
             commands_per_s: commands_per_s.max(1),
             in_second: 0,
             borrowers: borrowers.max(1),
-            prices_micro: [1_000_000, 3_000_000_000, 60_000_000_000],
+            prices_micro: PRICES_MICRO,
+            anchors_micro: PRICES_MICRO,
+            reversion_per: 1_000,
             step_bps: 20,
             jump_probability: 0.002,
             crashes_only: false,
@@ -112,13 +127,14 @@ impl Workload {
         self
     }
 
-    /// A crash-prone market: steps up to 0.5% and an 8% fall on 3% of price updates (for tests
-    /// that need many liquidations in a short stream).
+    /// A crash-prone market: steps up to 0.5% and an 8% fall on 3% of price updates, with no
+    /// pull back (for tests that need many liquidations in a short stream).
     #[must_use]
     pub const fn volatile(mut self) -> Self {
         self.step_bps = 50;
         self.jump_probability = 0.03;
         self.crashes_only = true;
+        self.reversion_per = 0;
         self
     }
 
@@ -370,7 +386,12 @@ impl Workload {
                     self.rng.random_range(-self.step_bps..=self.step_bps)
                 };
                 let p = self.prices_micro[which] as i64;
-                self.prices_micro[which] = (p + p * step / 10_000).max(1_000_000) as u64;
+                let pull = if self.reversion_per > 0 {
+                    (self.anchors_micro[which] as i64 - p) / self.reversion_per
+                } else {
+                    0
+                };
+                self.prices_micro[which] = (p + p * step / 10_000 + pull).max(1_000_000) as u64;
                 self.price(which)
             }
             90..93 => {

@@ -141,7 +141,10 @@ impl Run {
         run
     }
 
-    fn apply(&mut self, body: CommandBody) -> Result<Vec<Event>, softliq_engine::Rejection> {
+    fn apply(
+        &mut self,
+        body: CommandBody,
+    ) -> Result<softliq_engine::Events, softliq_engine::Rejection> {
         self.now += 1;
         let c = Command {
             client_id: ClientId(self.next),
@@ -152,7 +155,7 @@ impl Run {
         self.engine.apply(&c)
     }
 
-    fn must(&mut self, body: CommandBody) -> Vec<Event> {
+    fn must(&mut self, body: CommandBody) -> softliq_engine::Events {
         self.apply(body).expect("accepted")
     }
 
@@ -310,7 +313,7 @@ impl Run {
             return;
         }
         let Ok(events) = result else { return };
-        for e in &events {
+        for e in events.iter() {
             match e {
                 Event::Liquidated { quote: q, .. } => {
                     LIQUIDATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

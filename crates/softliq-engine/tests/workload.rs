@@ -150,7 +150,7 @@ fn dutch_workload_keeps_invariants_and_auctions_run_their_course() {
                 continue;
             }
         };
-        for e in &events {
+        for e in events.iter() {
             if let Event::Auction { step, .. } = e {
                 let kind = match **step {
                     Step::Started { .. } => "started",

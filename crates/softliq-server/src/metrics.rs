@@ -148,7 +148,7 @@ impl Metrics {
                     kind: e.command.body.kind().to_owned(),
                 })
                 .inc();
-            for ev in &e.events {
+            for ev in e.events.iter() {
                 match ev {
                     Event::Liquidated { policy, quote, .. } => {
                         let label = PolicyLabel {

@@ -135,7 +135,7 @@ impl Engine {
         self.state.market.policy = *policy;
         self.state.market.liquidation_price = liquidation_price;
         Ok(vec![Event::PolicySet {
-            policy: *policy,
+            policy: Box::new(*policy),
             liquidation_price,
         }])
     }

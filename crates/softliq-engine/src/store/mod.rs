@@ -16,14 +16,14 @@ pub use recover::{Recovery, recover, replay_all};
 pub use sqlite::SqliteStore;
 
 use crate::command::Command;
-use crate::event::Event;
+use crate::event::Events;
 
 /// One accepted command as logged.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     pub seq: u64,
     pub command: Command,
-    pub events: Vec<Event>,
+    pub events: Events,
 }
 
 /// A store failure: the database, or a record that does not decode.

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use super::{Entry, Store};
 use crate::command::Command;
 use crate::engine::Engine;
-use crate::event::Event;
+use crate::event::Events;
 use crate::rejection::Rejection;
 
 /// Group commit and snapshot settings.
@@ -55,7 +55,7 @@ impl Default for NodeConfig {
 pub struct Ack {
     /// The command's sequence number (the first outcome's, for a retry).
     pub seq: u64,
-    pub events: Vec<Event>,
+    pub events: Events,
     /// How long the engine thread spent applying it (detection included), in nanoseconds;
     /// zero for a retry.
     pub applied_ns: u64,
@@ -86,7 +86,7 @@ enum WriterMsg {
     /// An accepted command to write; `reply` is answered once it is durable.
     Entry(Box<Entry>, u64, Reply),
     /// A retry of command `seq`: answered once `seq` is durable.
-    Wait(u64, Vec<Event>, Reply),
+    Wait(u64, Events, Reply),
     Snapshot(u64, Vec<u8>),
     Stop(Sender<()>),
 }
@@ -289,7 +289,7 @@ fn engine_loop(
 enum Outcome {
     /// The entry's index in the batch, and its apply time.
     Written(usize, u64),
-    Retry(u64, Vec<Event>),
+    Retry(u64, Events),
 }
 
 /// One batch being assembled by the writer.

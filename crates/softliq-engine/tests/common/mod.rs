@@ -106,7 +106,7 @@ impl Market {
         }
     }
 
-    pub fn ok(&mut self, body: CommandBody) -> Vec<Event> {
+    pub fn ok(&mut self, body: CommandBody) -> softliq_engine::Events {
         let c = self.cmd(body);
         self.engine
             .apply(&c)
