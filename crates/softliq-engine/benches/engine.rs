@@ -11,6 +11,7 @@
 //!
 //! `SOFTLIQ_BENCH_ACCOUNTS` overrides the account count (for a quick run).
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use softliq_engine::store::{self, Entry, NodeConfig, SqliteStore, Store};
@@ -47,11 +48,16 @@ fn main() {
     let setup_stats = engine.detection_stats();
     let total = 1_000_000;
     let (mut accepted, mut busy) = (0u64, Duration::ZERO);
+    let mut by_kind: BTreeMap<&str, (u32, Duration)> = BTreeMap::new();
     for _ in 0..total {
         let cmd = w.next_command_for(engine.state());
         let t = Instant::now();
         accepted += u64::from(engine.apply(&cmd).is_ok());
-        busy += t.elapsed();
+        let took = t.elapsed();
+        busy += took;
+        let kind = by_kind.entry(cmd.body.kind()).or_default();
+        kind.0 += 1;
+        kind.1 += took;
     }
     let secs = busy.as_secs_f64();
     let stats = engine.detection_stats();
@@ -63,6 +69,20 @@ fn main() {
         engine.state().flagged.len(),
         stats.fired - setup_stats.fired,
         stats.settled - setup_stats.settled,
+    );
+    let kinds: Vec<String> = by_kind
+        .iter()
+        .map(|(kind, (n, took))| {
+            format!(
+                "{kind} {:.1}% at {:.1} µs",
+                f64::from(*n) * 100.0 / f64::from(total),
+                took.as_secs_f64() * 1e6 / f64::from(*n)
+            )
+        })
+        .collect();
+    println!(
+        "in-memory mix by kind (share, mean apply): {}",
+        kinds.join(", ")
     );
 
     // 2. Detection: WETH walked down in 1% steps until accounts cross, then 0.25% steps.

@@ -7,17 +7,19 @@
 //! price × supply index × liquidation threshold) and its *debt factor* `δ_a` (USD of weighted
 //! debt per debt share: price × borrow index × borrow weight), both from the float pre-check
 //! ([`Screen`]). When an account is settled at factors `κ⁰, δ⁰` its estimate is clear of the
-//! line by a margin `m`. Split `m` evenly over the `K` sides it holds (each supply side and each
-//! debt side of each position). For a healthy account, side values `S_a` (collateral, which
-//! must not fall) and `B_a` (debt, which must not rise) give thresholds
+//! line by a margin `m`. Share `m` among the sides it holds (each supply side and each debt side
+//! of each position), side `i` getting `m_i` with `Σ m_i < m`. For a healthy account, side
+//! values `S_i` (collateral, which must not fall) and `B_i` (debt, which must not rise) give
+//! thresholds
 //!
 //! ```text
-//! κ_a > κ⁰_a · (1 − m / (K·S_a))      δ_a < δ⁰_a · (1 + m / (K·B_a)).
+//! κ_a > κ⁰_a · (1 − m_i / S_i)      δ_a < δ⁰_a · (1 + m_i / B_i).
 //! ```
 //!
-//! While all hold, collateral lost is `Σ S_a·(1 − κ_a/κ⁰_a) < K·m/K` less any debt gained, so
-//! the margin is still positive: the estimate still says healthy, hence so does the exact check
-//! (the pre-check's guarantee). A liquidatable account gets the mirror image: its debt must not
+//! While all hold, the collateral lost plus the debt gained is below `Σ m_i < m`, so the margin
+//! is still positive: the estimate still says healthy, hence so does the exact check (the
+//! pre-check's guarantee). The shares are `m_i ∝ value_i × typical move of the side's factor`,
+//! which puts every threshold equally many typical moves away. A liquidatable account gets the mirror image: its debt must not
 //! fall below, its collateral not rise above, their thresholds. The thresholds are absolute
 //! levels of `κ` and `δ`, so they stay valid whatever happens to other accounts and however
 //! often prices move; an account is looked at again only when a level it depends on is crossed.
