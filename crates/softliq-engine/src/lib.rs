@@ -16,6 +16,7 @@ pub mod command;
 mod engine;
 pub mod event;
 pub mod oracle;
+mod receipts;
 pub mod rejection;
 mod screen;
 pub mod state;

@@ -2,9 +2,9 @@
 //! covers and a snapshot stores. Indexes that can be rebuilt from it (the detection index, the
 //! cached risk snapshots) live beside it in the engine.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use softliq_core::account::{Account, AccountId};
 use softliq_core::asset::{Asset, AssetId};
 use softliq_core::liquidation::Policy;
@@ -12,9 +12,9 @@ use softliq_core::liquidation::auction::{AuctionBook, AuctionId, Step};
 use softliq_core::money::Amount;
 use softliq_core::pool::Pool;
 
-use crate::command::{ClientId, PriceSource};
-use crate::event::Events;
+use crate::command::PriceSource;
 use crate::oracle::Oracle;
+pub use crate::receipts::{Receipt, Receipts};
 
 /// The treasury: receives the protocol's part of each penalty (SPEC §4.2).
 pub const TREASURY: AccountId = AccountId(0);
@@ -78,79 +78,6 @@ impl Auctions {
     /// Appends `step` to auction `id`'s history.
     pub(crate) fn record(&mut self, id: AuctionId, step: Step) {
         self.history.entry(id).or_default().push(step);
-    }
-}
-
-/// The first outcome of an accepted command, kept for [`IDEMPOTENCY_WINDOW_S`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Receipt {
-    pub client_id: ClientId,
-    pub fingerprint: [u8; 16],
-    pub seq: u64,
-    pub timestamp_s: u64,
-    pub events: Events,
-}
-
-/// Receipts in acceptance order (so sequence numbers are contiguous), with a map for lookup.
-/// Only the ordered list is encoded; the map is rebuilt.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Receipts {
-    order: VecDeque<Receipt>,
-    by_id: HashMap<ClientId, u64>,
-}
-
-impl Receipts {
-    #[must_use]
-    pub fn get(&self, id: ClientId) -> Option<&Receipt> {
-        let seq = *self.by_id.get(&id)?;
-        let first = self.order.front()?.seq;
-        self.order.get(usize::try_from(seq - first).ok()?)
-    }
-
-    pub(crate) fn insert(&mut self, receipt: Receipt) {
-        self.by_id.insert(receipt.client_id, receipt.seq);
-        self.order.push_back(receipt);
-    }
-
-    /// Forgets receipts older than the window at `now_s`.
-    pub(crate) fn prune(&mut self, now_s: u64) {
-        while let Some(front) = self.order.front() {
-            if front.timestamp_s.saturating_add(IDEMPOTENCY_WINDOW_S) >= now_s {
-                break;
-            }
-            self.by_id.remove(&front.client_id);
-            self.order.pop_front();
-        }
-    }
-
-    /// The most recent receipt: the last accepted command.
-    #[must_use]
-    pub fn last(&self) -> Option<&Receipt> {
-        self.order.back()
-    }
-
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.order.len()
-    }
-
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
-    }
-}
-
-impl Serialize for Receipts {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.order.serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for Receipts {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let order = VecDeque::<Receipt>::deserialize(d)?;
-        let by_id = order.iter().map(|r| (r.client_id, r.seq)).collect();
-        Ok(Self { order, by_id })
     }
 }
 
