@@ -37,7 +37,6 @@ pub struct Receipts {
     /// and pruned from the front.
     chunks: VecDeque<VecDeque<Receipt>>,
     by_id: griddle::HashMap<ClientId, u64>,
-    len: usize,
 }
 
 impl Receipts {
@@ -59,7 +58,6 @@ impl Receipts {
         }
         if let Some(last) = self.chunks.back_mut() {
             last.push_back(receipt);
-            self.len += 1;
         }
     }
 
@@ -72,7 +70,6 @@ impl Receipts {
                 }
                 self.by_id.remove(&front.client_id);
                 first.pop_front();
-                self.len -= 1;
             }
             self.chunks.pop_front();
         }
@@ -85,13 +82,13 @@ impl Receipts {
     }
 
     #[must_use]
-    pub const fn len(&self) -> usize {
-        self.len
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(VecDeque::len).sum()
     }
 
     #[must_use]
-    pub const fn is_empty(&self) -> bool {
-        self.len == 0
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
     }
 
     /// Every receipt, oldest first.
@@ -103,7 +100,7 @@ impl Receipts {
 /// Equal when they hold the same receipts in the same order, however chunked.
 impl PartialEq for Receipts {
     fn eq(&self, other: &Self) -> bool {
-        self.len == other.len && self.iter().eq(other.iter())
+        self.iter().eq(other.iter())
     }
 }
 
@@ -112,7 +109,7 @@ impl Eq for Receipts {}
 impl Serialize for Receipts {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // The length up front, as a plain sequence has it (the chunks' iterator cannot say).
-        let mut seq = s.serialize_seq(Some(self.len))?;
+        let mut seq = s.serialize_seq(Some(self.len()))?;
         for r in self.iter() {
             seq.serialize_element(r)?;
         }

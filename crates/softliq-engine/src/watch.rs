@@ -124,23 +124,20 @@ impl Trigger {
     /// one the mirror image. A side with a zero factor (a zero liquidation threshold) is
     /// exactly zero in both checks until the weights change, which rebuilds the index.
     fn sides(t: &Term, liquidatable: bool) -> [Option<(Self, f64)>; 2] {
-        let collateral = (t.unit_collateral > 0.0).then_some(());
-        let debt = (t.unit_debt > 0.0).then_some(());
+        let (collateral, debt) = (t.unit_collateral > 0.0, t.unit_debt > 0.0);
         if liquidatable {
+            let debt_low = t.debt * (1.0 - RELATIVE) - t.unit_debt;
+            let collateral_high = t.collateral * (1.0 + RELATIVE) + 2.0 * t.unit_collateral;
             [
-                debt.map(|()| (Self::DebtFalls, t.debt * (1.0 - RELATIVE) - t.unit_debt)),
-                collateral.map(|()| {
-                    let value = t.collateral * (1.0 + RELATIVE) + 2.0 * t.unit_collateral;
-                    (Self::CollateralRises, value)
-                }),
+                debt.then_some((Self::DebtFalls, debt_low)),
+                collateral.then_some((Self::CollateralRises, collateral_high)),
             ]
         } else {
+            let collateral_low = t.collateral * (1.0 - RELATIVE) - 2.0 * t.unit_collateral;
+            let debt_high = t.debt * (1.0 + RELATIVE) + t.unit_debt;
             [
-                collateral.map(|()| {
-                    let value = t.collateral * (1.0 - RELATIVE) - 2.0 * t.unit_collateral;
-                    (Self::CollateralFalls, value)
-                }),
-                debt.map(|()| (Self::DebtRises, t.debt * (1.0 + RELATIVE) + t.unit_debt)),
+                collateral.then_some((Self::CollateralFalls, collateral_low)),
+                debt.then_some((Self::DebtRises, debt_high)),
             ]
         }
     }
@@ -318,21 +315,24 @@ impl Watch {
     /// changed, a supply index fell past the allowance, an asset was listed); records the
     /// supply indices seen.
     fn basis_moved(&mut self, screen: &Screen) -> bool {
-        let now: Vec<Option<Factors>> = (0..screen.assets()).map(|a| screen.factors(a)).collect();
-        let moved = now.len() != self.basis.len()
-            || now.iter().zip(&self.basis).any(|(f, b)| match (f, b) {
-                (Some(f), Some(b)) => {
-                    f.weights != b.weights
-                        || f.supply_index < SUPPLY_INDEX_FALL_MIN * b.supply_index_max
-                }
-                (None, None) => false,
-                _ => true,
-            });
+        let moved = screen.assets() != self.basis.len()
+            || self
+                .basis
+                .iter()
+                .enumerate()
+                .any(|(a, b)| match (screen.factors(a), b) {
+                    (Some(f), Some(b)) => {
+                        f.weights != b.weights
+                            || f.supply_index < SUPPLY_INDEX_FALL_MIN * b.supply_index_max
+                    }
+                    (None, None) => false,
+                    _ => true,
+                });
         if moved {
-            self.basis = vec![None; now.len()];
+            self.basis = vec![None; screen.assets()];
         }
-        for (f, b) in now.iter().zip(&mut self.basis) {
-            *b = f.map(|f| Basis {
+        for (a, b) in self.basis.iter_mut().enumerate() {
+            *b = screen.factors(a).map(|f| Basis {
                 weights: f.weights,
                 supply_index_max: b
                     .map_or(f.supply_index, |b| b.supply_index_max.max(f.supply_index)),

@@ -4,7 +4,6 @@
 use softliq_core::account::{Account, AccountId};
 use softliq_core::asset::{Asset, AssetId, AssetParams};
 use softliq_core::liquidation::Policy;
-use softliq_core::money::Price;
 use softliq_core::pool::Pool;
 
 use crate::command::PriceSource;
@@ -161,10 +160,7 @@ impl Engine {
         published_s: u64,
     ) -> Result<Vec<Event>, Rejection> {
         let guards = self.asset_ref("asset", id)?.params().oracle;
-        let price = Price::parse("price", text).map_err(|e| Rejection {
-            code: Code::InvalidPrice,
-            ..Rejection::parse(&e)
-        })?;
+        let price = super::parse_price("price", text)?;
         // In place: `Oracle::post` checks everything before it changes anything, and a copy
         // would copy up to a day of price history.
         self.state.oracles[id.index()].post(id, price, published_s, now_s, &guards)

@@ -10,10 +10,10 @@ use softliq_core::liquidation::Parties;
 use softliq_core::liquidation::auction::{
     Auction, AuctionBook, AuctionId, Bark, Market, Step, Take,
 };
-use softliq_core::money::{Price, Value};
+use softliq_core::money::Value;
 use softliq_core::pool::Pool;
 
-use super::{parse_amount, record_payment};
+use super::{parse_amount, parse_price, record_payment};
 use crate::engine::Engine;
 use crate::event::Event;
 use crate::rejection::{Code, Rejection};
@@ -146,10 +146,7 @@ impl Engine {
         let (b, k) = self.auction_parties(borrower, keeper)?;
         let decimals = self.asset_ref("auction", collateral)?.params().decimals;
         let amount = parse_amount("amount", amount, decimals)?;
-        let max_price = Price::parse("max_price", max_price).map_err(|e| Rejection {
-            code: Code::InvalidPrice,
-            ..Rejection::parse(&e)
-        })?;
+        let max_price = parse_price("max_price", max_price)?;
         let mut events = Vec::new();
         let pools = self.accrued_pools(now_s, &mut events)?;
         let req = Take {

@@ -8,7 +8,7 @@ mod liquidate;
 
 use softliq_core::account::AccountId;
 use softliq_core::asset::{Asset, AssetId};
-use softliq_core::money::{Amount, Decimals};
+use softliq_core::money::{Amount, Decimals, Price};
 use softliq_core::pool::Pool;
 
 use crate::engine::Engine;
@@ -100,6 +100,14 @@ pub(crate) fn parse_amount(
         ));
     }
     Ok(amount)
+}
+
+/// Parses a USD price; a malformed one is refused `invalid_price` with its field.
+pub(crate) fn parse_price(field: &str, text: &str) -> Result<Price, Rejection> {
+    Price::parse(field, text).map_err(|e| Rejection {
+        code: Code::InvalidPrice,
+        ..Rejection::parse(&e)
+    })
 }
 
 /// Books a payment that came in from outside (`field` names it in an overflow) and the bad debt
