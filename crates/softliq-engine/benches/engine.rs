@@ -9,7 +9,9 @@
 //!    submitted at once, then ack p50/p99 at a steady load of 80% of it (at most 100,000/s).
 //! 4. Recovery: a snapshot of the 1,000,000-account state plus 100,000 logged commands.
 //!
-//! `SOFTLIQ_BENCH_ACCOUNTS` overrides the account count (for a quick run).
+//! `SOFTLIQ_BENCH_ACCOUNTS` overrides the account count (for a quick run);
+//! `SOFTLIQ_BENCH_PARTS` picks parts by name (`mix,detection,durable,recovery`, all by default;
+//! the setup always runs), for profiling one of them.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -18,11 +20,20 @@ use softliq_engine::store::{self, Entry, NodeConfig, SqliteStore, Store};
 use softliq_engine::workload::{WETH, Workload};
 use softliq_engine::{ClientId, Command, CommandBody, Engine, EngineConfig, Event, Events};
 
+/// The allocator the `softliq` binary runs with (see there).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn accounts() -> u64 {
     std::env::var("SOFTLIQ_BENCH_ACCOUNTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000)
+}
+
+/// Whether part `name` runs (see the module's doc).
+fn part(name: &str) -> bool {
+    std::env::var("SOFTLIQ_BENCH_PARTS").map_or(true, |parts| parts.split(',').any(|p| p == name))
 }
 
 fn fast() -> EngineConfig {
@@ -44,7 +55,24 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    // 1. In-memory mix.
+    if part("mix") {
+        mix(&mut engine, &mut w);
+    }
+    if part("detection") {
+        // WETH walked down in 1% steps until accounts cross, then 0.25% steps.
+        detection(&mut engine, 10_000, "1%", 5);
+        detection(&mut engine, 2_500, "0.25%", 5);
+    }
+    if part("durable") {
+        durable();
+    }
+    if part("recovery") {
+        recovery(engine, &mut w);
+    }
+}
+
+/// 1. The in-memory mix: a million commands of the workload, timed apply by apply.
+fn mix(engine: &mut Engine, w: &mut Workload) {
     let setup_stats = engine.detection_stats();
     let total = 1_000_000;
     let (mut accepted, mut busy) = (0u64, Duration::ZERO);
@@ -84,16 +112,6 @@ fn main() {
         "in-memory mix by kind (share, mean apply): {}",
         kinds.join(", ")
     );
-
-    // 2. Detection: WETH walked down in 1% steps until accounts cross, then 0.25% steps.
-    detection(&mut engine, 10_000, "1%", 5);
-    detection(&mut engine, 2_500, "0.25%", 5);
-
-    // 3. Durable.
-    durable();
-
-    // 4. Recovery.
-    recovery(engine, &mut w);
 }
 
 fn weth_price(engine: &Engine) -> u128 {

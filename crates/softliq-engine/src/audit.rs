@@ -202,15 +202,9 @@ pub(crate) fn after_command(
     }
     check_auctions(state, cmd)?;
     for e in events {
-        if let Event::Liquidated {
-            quote,
-            treasury_shares,
-            insurance_shares,
-            ..
-        } = e
-        {
-            check_split(quote, *treasury_shares, *insurance_shares)?;
-            check_loss(engine, quote)?;
+        if let Event::Liquidated(l) = e {
+            check_split(&l.quote, l.treasury_shares, l.insurance_shares)?;
+            check_loss(engine, &l.quote)?;
         }
     }
     Ok(())

@@ -28,7 +28,7 @@ pub mod workload;
 pub use auctions::AuctionView;
 pub use command::{ClientId, Command, CommandBody, PriceSource};
 pub use engine::{Engine, EngineConfig};
-pub use event::{Event, Events};
+pub use event::{Accrual, Event, Events, Liquidation};
 pub use rejection::{Code, Rejection};
 pub use state::State;
 pub use views::Views;

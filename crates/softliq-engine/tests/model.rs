@@ -315,7 +315,8 @@ impl Run {
         let Ok(events) = result else { return };
         for e in events.iter() {
             match e {
-                Event::Liquidated { quote: q, .. } => {
+                Event::Liquidated(l) => {
+                    let q = &l.quote;
                     LIQUIDATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let (da, ca) = (d as usize, c as usize);
                     // Soft rule: at most 20% of the total debt value (to one base unit of `d`), unless it is dust.

@@ -40,7 +40,7 @@ fn workload_keeps_invariants_and_detection_matches_full_scan() {
         let events = result.unwrap_or_default();
         liquidations += events
             .iter()
-            .filter(|e| matches!(e, Event::Liquidated { .. }))
+            .filter(|e| matches!(e, Event::Liquidated(_)))
             .count();
         crossings += events
             .iter()

@@ -150,7 +150,8 @@ impl Metrics {
                 .inc();
             for ev in e.events.iter() {
                 match ev {
-                    Event::Liquidated { policy, quote, .. } => {
+                    Event::Liquidated(l) => {
+                        let (policy, quote) = (&l.policy, &l.quote);
                         let label = PolicyLabel {
                             policy: policy.clone(),
                         };

@@ -9,7 +9,7 @@ use softliq_core::money::Amount;
 use super::{parse_amount, record_payment};
 use crate::command::CommandBody;
 use crate::engine::Engine;
-use crate::event::Event;
+use crate::event::{Event, Liquidation};
 use crate::rejection::{Code, Rejection};
 use crate::state::{INSURANCE, TREASURY};
 
@@ -129,14 +129,14 @@ impl Engine {
         accounts[TREASURY.0 as usize].account = treasury;
         accounts[INSURANCE.0 as usize].account = insurance;
         self.state.pools = pools;
-        events.push(Event::Liquidated {
+        events.push(Event::Liquidated(Box::new(Liquidation {
             borrower: *borrower,
             liquidator: *liquidator,
             policy: policy.name().to_owned(),
-            quote: Box::new(settlement.quote),
+            quote: settlement.quote,
             treasury_shares: settlement.treasury_shares,
             insurance_shares: settlement.insurance_shares,
-        });
+        })));
         events.extend(settlement.bad_debt.iter().map(|&step| Event::BadDebt {
             account: *borrower,
             step,

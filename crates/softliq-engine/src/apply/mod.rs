@@ -12,7 +12,7 @@ use softliq_core::money::{Amount, Decimals, Price};
 use softliq_core::pool::Pool;
 
 use crate::engine::Engine;
-use crate::event::Event;
+use crate::event::{Accrual, Event};
 use crate::rejection::{Code, Rejection};
 use crate::state::FIRST_USER_ACCOUNT;
 
@@ -59,14 +59,14 @@ impl Engine {
             .accrue(now_s, params)
             .map_err(|e| Rejection::pool("timestamp_s", e))?;
         if !a.interest.is_zero() {
-            events.push(Event::Accrued {
+            events.push(Event::Accrued(Box::new(Accrual {
                 asset,
                 elapsed_s: a.elapsed_s,
                 interest: a.interest,
                 to_reserves: a.to_reserves,
                 borrow_index: pool.borrow_index(),
                 supply_index: pool.supply_index(),
-            });
+            })));
         }
         Ok(pool)
     }
