@@ -71,6 +71,11 @@ const MARGIN_MIN: f64 = 1e-6;
 const SUPPLY_INDEX_FALL_MIN: f64 = 0.5;
 /// Stale heap entries may outnumber the live ones by this many before a compaction.
 const STALE_MIN: usize = 1 << 16;
+/// A queue's fresh heap is merged into its run once it holds more than this many entries and
+/// more than `1/FRESH_SHARE` of the run: each entry is then merged O(FRESH_SHARE) times, and a
+/// merge of a million-entry run takes a few milliseconds.
+const FRESH_MIN: usize = 1 << 12;
+const FRESH_SHARE: usize = 4;
 /// Weight of the latest move in each factor's running variance (per market-wide change).
 const MOTION_WEIGHT: f64 = 0.01;
 /// A factor's assumed typical move per market-wide change before any is seen (1%), and the
@@ -158,34 +163,81 @@ const fn ordered(x: f64) -> u64 {
     }
 }
 
-/// Thresholds of one kind for one asset: a min-heap of (ordered key, account, generation). It
-/// is 4-ary with 16-byte entries, so a node's children share one cache line: a pop from a heap
-/// of millions walks half the levels of a binary heap, each costing one cache miss rather than
-/// two.
-#[derive(Debug, Default)]
-struct Heap(QuaternaryHeap<Reverse<(u64, u32, u32)>>);
+/// A heap entry: (ordered key, account, generation).
+type Entry = (u64, u32, u32);
 
-impl Heap {
+/// Thresholds of one kind for one asset, smallest first. Most live in a sorted *run* consumed
+/// from the front: firing is a walk along consecutive memory, however large the market. New
+/// thresholds go to a *fresh* min-heap (4-ary, 16-byte entries: a node's children share a
+/// cache line), kept to a fraction of the run so that it stays in cache; when it outgrows that
+/// fraction it is sorted and merged into the run, and stale entries are dropped on the way.
+/// Before, one heap held everything, and each of the thousands of pops a crash update makes
+/// walked its ten levels, one cache miss each.
+#[derive(Debug, Default)]
+struct Queue {
+    /// Sorted; the entries before `next` have fired.
+    run: Vec<Entry>,
+    next: usize,
+    fresh: QuaternaryHeap<Reverse<Entry>>,
+}
+
+impl Queue {
     fn push(&mut self, key: f64, account: u32, generation: u32) {
-        self.0.push(Reverse((ordered(key), account, generation)));
+        self.fresh
+            .push(Reverse((ordered(key), account, generation)));
     }
 
-    /// Pops every entry whose key is at or below `level`, smallest first.
+    /// Takes every entry whose key is at or below `level` (in no particular order).
     fn pop_fired(&mut self, level: f64, mut each: impl FnMut(usize, u32)) {
         let level = ordered(level);
-        while let Some(&Reverse((key, account, generation))) = self.0.peek() {
+        while let Some(&(key, account, generation)) = self.run.get(self.next) {
             if key > level {
                 break;
             }
-            self.0.pop();
+            self.next += 1;
+            each(account as usize, generation);
+        }
+        while let Some(&Reverse((key, account, generation))) = self.fresh.peek() {
+            if key > level {
+                break;
+            }
+            self.fresh.pop();
             each(account as usize, generation);
         }
     }
 
-    fn retain(&mut self, live: impl Fn(usize, u32) -> bool) {
-        let mut entries = std::mem::take(&mut self.0).into_vec();
-        entries.retain(|Reverse((_, account, generation))| live(*account as usize, *generation));
-        self.0 = QuaternaryHeap::from(entries);
+    fn len(&self) -> usize {
+        self.run.len() - self.next + self.fresh.len()
+    }
+
+    /// Whether the fresh heap has outgrown its share of the run.
+    fn fresh_is_large(&self) -> bool {
+        self.fresh.len() > FRESH_MIN.max((self.run.len() - self.next) / FRESH_SHARE)
+    }
+
+    /// Sorts the fresh entries into the run, dropping the stale ones among them, and from the
+    /// run too when `everywhere` (a compaction: a lookup per entry, so not on every merge).
+    fn merge(&mut self, live: impl Fn(&Entry) -> bool, everywhere: bool) {
+        let mut fresh: Vec<Entry> = std::mem::take(&mut self.fresh)
+            .into_vec()
+            .into_iter()
+            .map(|Reverse(e)| e)
+            .filter(&live)
+            .collect();
+        fresh.sort_unstable();
+        let mut run = Vec::with_capacity(self.len());
+        let old = self.run[self.next..].iter().copied();
+        if everywhere {
+            run.extend(old.filter(&live));
+        } else {
+            run.extend(old);
+        }
+        run.extend(fresh);
+        // Two sorted runs: the standard library's stable sort finds them and merges them in
+        // one linear pass.
+        run.sort();
+        self.run = run;
+        self.next = 0;
     }
 }
 
@@ -246,7 +298,7 @@ struct Basis {
 #[derive(Debug, Default)]
 pub struct Watch {
     /// `heaps[asset][trigger]`.
-    heaps: Vec<[Heap; 4]>,
+    heaps: Vec<[Queue; 4]>,
     slots: Vec<Slot>,
     near: Vec<AccountId>,
     basis: Vec<Option<Basis>>,
@@ -309,6 +361,7 @@ impl Watch {
                 self.add_near(i);
             }
         }
+        self.compact();
     }
 
     /// Whether the thresholds' assumptions broke (an asset gained or lost its price, weights
@@ -512,21 +565,27 @@ impl Watch {
         out
     }
 
-    /// Drops stale entries once they outnumber the live ones by more than a bound, so memory
-    /// and heap depth stay proportional to the accounts with debt.
+    /// Merges each queue's fresh heap into its run once it has grown large, and drops stale
+    /// entries everywhere once they outnumber the live ones by more than a bound, so memory
+    /// stays proportional to the accounts with debt.
     pub fn compact(&mut self) {
-        if self.entries <= 2 * self.live + STALE_MIN {
-            return;
-        }
+        let all = self.entries > 2 * self.live + STALE_MIN;
         let slots = &self.slots;
-        let live =
-            |i: usize, generation: u32| slots.get(i).is_some_and(|s| s.generation == generation);
-        for heaps in &mut self.heaps {
-            for heap in heaps.iter_mut() {
-                heap.retain(live);
+        let live = |&(_, account, generation): &Entry| {
+            slots
+                .get(account as usize)
+                .is_some_and(|s| s.generation == generation)
+        };
+        let mut merged = false;
+        for queue in self.heaps.iter_mut().flatten() {
+            if all || queue.fresh_is_large() {
+                queue.merge(live, all);
+                merged = true;
             }
         }
-        self.entries = self.heaps.iter().flatten().map(|h| h.0.len()).sum();
+        if merged {
+            self.entries = self.heaps.iter().flatten().map(Queue::len).sum();
+        }
     }
 
     /// The index's size and the work it has done.
@@ -550,7 +609,7 @@ mod tests {
     use softliq_core::health::{AssetRisk, Health, RiskSnapshot};
     use softliq_core::money::{Index, Price, Shares};
 
-    use super::Watch;
+    use super::{Entry, Queue, Watch};
     use crate::screen::Screen;
     use crate::screen::tests::risk;
     use crate::state::{AccountEntry, State};
@@ -577,6 +636,64 @@ mod tests {
                 1.0 + borrow_ppm as f64 * 1e-6,
             )),
             ..*r
+        }
+    }
+
+    /// One step on a queue: push a threshold, fire a level, or merge with one generation
+    /// gone stale.
+    #[derive(Clone, Debug)]
+    enum Step {
+        Push(f64, u32, u32),
+        Fire(f64),
+        Merge(u32, bool),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            6 => (-100.0f64..100.0, 0u32..50, 0u32..4).prop_map(|(k, a, g)| Step::Push(k, a, g)),
+            2 => (-100.0f64..100.0).prop_map(Step::Fire),
+            1 => (0u32..4, any::<bool>()).prop_map(|(g, all)| Step::Merge(g, all)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// A queue fires exactly the entries at or below the level, wherever they sit (run or
+        /// fresh heap), and a merge keeps exactly the live ones: against a plain list.
+        #[test]
+        fn queue_fires_what_a_list_would(steps in prop::collection::vec(step(), 1..200)) {
+            let mut queue = Queue::default();
+            let mut list: Vec<(f64, u32, u32)> = Vec::new();
+            for s in steps {
+                match s {
+                    Step::Push(key, account, generation) => {
+                        queue.push(key, account, generation);
+                        list.push((key, account, generation));
+                    }
+                    Step::Fire(level) => {
+                        let mut fired = Vec::new();
+                        queue.pop_fired(level, |a, g| fired.push((a as u32, g)));
+                        let mut expected: Vec<(u32, u32)> =
+                            list.iter().filter(|e| e.0 <= level).map(|e| (e.1, e.2)).collect();
+                        list.retain(|e| e.0 > level);
+                        fired.sort_unstable();
+                        expected.sort_unstable();
+                        prop_assert_eq!(fired, expected);
+                    }
+                    Step::Merge(stale, everywhere) => {
+                        let run: Vec<Entry> = queue.run[queue.next..].to_vec();
+                        queue.merge(|e: &Entry| e.2 != stale, everywhere);
+                        // The run's stale entries stay unless the merge is everywhere.
+                        list.retain(|e| {
+                            e.2 != stale
+                                || (!everywhere
+                                    && run.iter().any(|r| (r.1, r.2) == (e.1, e.2) && r.0 == super::ordered(e.0)))
+                        });
+                    }
+                }
+                prop_assert_eq!(queue.len(), list.len());
+            }
         }
     }
 
