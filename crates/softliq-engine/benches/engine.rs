@@ -14,6 +14,8 @@
 //! the setup always runs), for profiling one of them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use softliq_engine::store::{self, Entry, NodeConfig, SqliteStore, Store};
@@ -216,17 +218,9 @@ fn durable_run(total: usize, rate: Option<f64>) -> f64 {
         },
     );
     let commands: Vec<Command> = (0..total).map(|_| w.next_command()).collect();
-    let (tx, rx) = std::sync::mpsc::sync_channel(65_536);
-    let waiter = std::thread::spawn(move || {
-        let mut latencies = Vec::with_capacity(total);
-        for (sent, reply) in rx {
-            let sent: Instant = sent;
-            let reply: std::sync::mpsc::Receiver<_> = reply;
-            let _ = reply.recv();
-            latencies.push(sent.elapsed());
-        }
-        latencies
-    });
+    // Each acknowledgement records its latency from the writer thread (one atomic store): no
+    // waiting thread of the benchmark's own competes with the node's two for the cores.
+    let acked: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
     let t = Instant::now();
     for (k, cmd) in commands.into_iter().enumerate() {
         if let Some(rate) = rate {
@@ -238,13 +232,23 @@ fn durable_run(total: usize, rate: Option<f64>) -> f64 {
                 std::thread::sleep(due - now);
             }
         }
-        let sent = Instant::now();
-        tx.send((sent, node.submit(cmd))).expect("waiter");
+        let sent = t.elapsed();
+        let acked = Arc::clone(&acked);
+        node.submit_with(cmd, move |_| {
+            let took = t.elapsed() - sent;
+            acked[k].store(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        });
     }
-    drop(tx);
-    let mut latencies = waiter.join().expect("waiter");
-    let secs = t.elapsed().as_secs_f64();
     node.shutdown();
+    let secs = t.elapsed().as_secs_f64();
+    let mut latencies: Vec<Duration> = acked
+        .iter()
+        .map(|a| Duration::from_nanos(a.load(Ordering::Relaxed)))
+        .collect();
+    assert!(
+        latencies.iter().all(|l| !l.is_zero()),
+        "every command is answered before the node stops"
+    );
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e3;
     let throughput = total as f64 / secs;
