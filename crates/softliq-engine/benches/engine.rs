@@ -236,7 +236,10 @@ fn durable_run(total: usize, rate: Option<f64>) -> f64 {
         let acked = Arc::clone(&acked);
         node.submit_with(cmd, move |_| {
             let took = t.elapsed() - sent;
-            acked[k].store(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+            acked[k].store(
+                u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
         });
     }
     node.shutdown();
