@@ -35,13 +35,14 @@
 //! without a price) sits in the *near* list and is evaluated after every market-wide change.
 //!
 //! # The structure
-//! Per asset, four (4-ary) min-heaps of thresholds, one per way a level can be crossed (collateral
-//! falls, debt rises, collateral rises, debt falls). After a market-wide change the engine pops
-//! every threshold the current factors have reached: those accounts, and the near list, are the
-//! candidates. Settling an account (after it fired, or after a command touched it) makes its
-//! thresholds anew at the current factors; its old entries are left in the heaps as stale
-//! (a generation number per account tells them apart) and are dropped lazily, or by a
-//! compaction once they outnumber the live ones. So a price update costs the accounts whose own
+//! Per asset, four queues of thresholds, smallest first, one per way a level can be crossed
+//! (collateral falls, debt rises, collateral rises, debt falls); each is a sorted run plus a
+//! small fresh heap (see [`Queue`]). After a market-wide change the engine takes every threshold
+//! the current factors have reached: those accounts, and the near list, are the candidates.
+//! Settling an account (after it fired, or after a command touched it) makes its thresholds anew
+//! at the current factors; its old entries are left behind as stale (a generation number per
+//! account tells them apart) and are dropped when taken, merged, or compacted once they
+//! outnumber the live ones. So a price update costs the accounts whose own
 //! thresholds it crosses — after which they are keyed at the new price — not a fraction of the
 //! market.
 //!

@@ -4,8 +4,9 @@
 //!
 //! - [`recover`]: latest snapshot, then the tail of the log re-applied and checked event for
 //!   event against what was logged;
-//! - [`Node`]: the engine and a store on two threads with group commit: commands are applied
-//!   as they come, batched, written and fsynced together, and acknowledged only after that.
+//! - [`spawn`] (a [`Handle`]): the engine and a store on two threads with group commit:
+//!   commands are applied as they come, batched, written and fsynced together, and
+//!   acknowledged only after that.
 
 mod node;
 mod recover;
