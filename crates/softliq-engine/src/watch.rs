@@ -618,7 +618,9 @@ mod tests {
     use softliq_core::health::{AssetRisk, Health, RiskSnapshot};
     use softliq_core::money::{Index, Price, Shares};
 
-    use super::{Entry, Queue, Watch};
+    use std::cmp::Reverse;
+
+    use super::{Entry, Queue, Trigger, Watch};
     use crate::screen::Screen;
     use crate::screen::tests::risk;
     use crate::state::{AccountEntry, State};
@@ -706,6 +708,146 @@ mod tests {
         }
     }
 
+    /// An account placed near the line by the estimate: collateral of `10^units_log10` base
+    /// units of asset 0 (from dust up), optionally some in asset 1 and some debt in asset 0 (in
+    /// proportion to it), and debt in asset 1 that puts it `10^distance` (relative) above or
+    /// below the line.
+    #[derive(Clone, Debug)]
+    struct Placement {
+        decimals: u8,
+        prices: (u128, u128),
+        lt_pct: u128,
+        indices: (u128, u128),
+        units_log10: f64,
+        mix: (f64, f64),
+        distance: i32,
+        below: bool,
+    }
+
+    fn placement() -> impl Strategy<Value = Placement> {
+        (
+            prop::sample::select(vec![0u8, 6, 8, 18]),
+            (
+                1u128..1_000_000_000_000_000_000_000_000,
+                1u128..10_000_000_000_000_000_000,
+            ),
+            50u128..95,
+            (0u128..2_000, 0u128..2_000),
+            prop_oneof![0.0f64..4.0, 0.0f64..15.0],
+            (
+                prop_oneof![Just(0.0), 0.0f64..2.0],
+                prop_oneof![Just(0.0), 0.0f64..0.5],
+            ),
+            -6i32..0,
+            any::<bool>(),
+        )
+            .prop_map(
+                |(decimals, prices, lt_pct, indices, units_log10, mix, distance, below)| {
+                    Placement {
+                        decimals,
+                        prices,
+                        lt_pct,
+                        indices,
+                        units_log10,
+                        mix,
+                        distance,
+                        below,
+                    }
+                },
+            )
+    }
+
+    impl Placement {
+        fn gap(&self) -> f64 {
+            10f64.powi(self.distance)
+        }
+
+        /// The snapshot and the account.
+        fn place(&self) -> (RiskSnapshot, Account) {
+            let mut s0 = RiskSnapshot::new();
+            s0.set(
+                AssetId(0),
+                risk(self.decimals, self.prices.0, self.lt_pct, self.indices),
+            );
+            s0.set(
+                AssetId(1),
+                risk(6, self.prices.1, 80, (self.indices.1, self.indices.0)),
+            );
+            let screen = Screen::of(&s0, 2);
+            let f = |a: usize| screen.factors(a).expect("priced");
+            let value = 10f64.powf(self.units_log10) * f(0).unit_collateral;
+            let shares = |usd: f64, per_share: f64| {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let n = (usd / per_share).min(1e33) as u128;
+                n
+            };
+            let mut account = Account::new();
+            let supply = shares(value, f(0).collateral).max(1);
+            account
+                .add_supply(AssetId(0), Shares::from_raw(supply))
+                .expect("supply");
+            let (mix_supply, mix_debt) = (
+                shares(value * self.mix.0, f(1).collateral),
+                shares(value * self.mix.1, f(0).debt),
+            );
+            if mix_supply > 0 {
+                account
+                    .add_supply(AssetId(1), Shares::from_raw(mix_supply))
+                    .expect("supply");
+            }
+            if mix_debt > 0 {
+                account
+                    .add_debt(AssetId(0), Shares::from_raw(mix_debt))
+                    .expect("debt");
+            }
+            let room = account
+                .positions()
+                .iter()
+                .map(|p| {
+                    let f = f(p.asset.index());
+                    float(p.supply.raw()) * f.collateral - float(p.debt.raw()) * f.debt
+                })
+                .sum::<f64>();
+            let side = if self.below {
+                1.0 - self.gap()
+            } else {
+                1.0 + self.gap()
+            };
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let debt = (room / f(1).debt * side).clamp(1.0, 1e33) as u128;
+            account
+                .add_debt(AssetId(1), Shares::from_raw(debt))
+                .expect("debt");
+            (s0, account)
+        }
+    }
+
+    /// `account` keyed alone at `screen`: the index, the state (its flag set) and the verdict;
+    /// `None` when the estimate cannot say.
+    fn keyed(account: &Account, screen: &Screen) -> Option<(Watch, State, bool)> {
+        let mut state = State::default();
+        state.accounts.push(AccountEntry {
+            owner: "a".into(),
+            account: account.clone(),
+        });
+        let mut watch = Watch::default();
+        watch.rebuild(&state, screen);
+        let verdict = watch.settle(ID, account, screen)?;
+        if verdict {
+            state.flagged.insert(ID);
+        }
+        Some((watch, state, verdict))
+    }
+
+    /// The inverse of `ordered`.
+    fn unordered(bits: u64) -> f64 {
+        f64::from_bits(if bits >> 63 == 1 {
+            bits & !(1 << 63)
+        } else {
+            !bits
+        })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(8_000))]
 
@@ -714,58 +856,14 @@ mod tests {
         /// assets, and moves of prices and indices on the scale of their margin.
         #[test]
         fn thresholds_hold_the_verdict(
-            decimals in prop::sample::select(vec![0u8, 6, 8, 18]),
-            prices in (1u128..1_000_000_000_000_000_000_000_000, 1u128..10_000_000_000_000_000_000),
-            lt_pct in 50u128..95,
-            indices in (0u128..2_000, 0u128..2_000),
-            units_log10 in prop_oneof![0.0f64..4.0, 0.0f64..15.0],
-            mix in (prop_oneof![Just(0.0), 0.0f64..2.0], prop_oneof![Just(0.0), 0.0f64..0.5]),
-            distance in -6i32..0,
-            below in any::<bool>(),
+            p in placement(),
             moves in prop::collection::vec((-1.5f64..1.5, -1.5f64..1.5, -2_000i64..500, 0u64..500), 1..12),
         ) {
-            let mut s0 = RiskSnapshot::new();
-            s0.set(AssetId(0), risk(decimals, prices.0, lt_pct, indices));
-            s0.set(AssetId(1), risk(6, prices.1, 80, (indices.1, indices.0)));
-            let screen = Screen::of(&s0, 2);
-            let f = |a: usize| screen.factors(a).expect("priced");
-            // Collateral of 10^units_log10 base units of asset 0 (from dust up), optionally some
-            // in asset 1 and some debt in asset 0 (in proportion to it).
-            let value = 10f64.powf(units_log10) * f(0).unit_collateral;
-            let shares = |usd: f64, per_share: f64| {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let n = (usd / per_share).min(1e33) as u128;
-                n
-            };
-            let mut account = Account::new();
-            account.add_supply(AssetId(0), Shares::from_raw(shares(value, f(0).collateral).max(1))).expect("supply");
-            if shares(value * mix.0, f(1).collateral) > 0 {
-                account.add_supply(AssetId(1), Shares::from_raw(shares(value * mix.0, f(1).collateral))).expect("supply");
-            }
-            if shares(value * mix.1, f(0).debt) > 0 {
-                account.add_debt(AssetId(0), Shares::from_raw(shares(value * mix.1, f(0).debt))).expect("debt");
-            }
-            // Debt in asset 1 that puts the estimate on the line, moved off it by 10^distance.
-            let room = account.positions().iter().map(|p| {
-                let f = f(p.asset.index());
-                float(p.supply.raw()) * f.collateral - float(p.debt.raw()) * f.debt
-            }).sum::<f64>();
-            let gap = 10f64.powi(distance);
-            let target = room / f(1).debt * if below { 1.0 - gap } else { 1.0 + gap };
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let debt = target.clamp(1.0, 1e33) as u128;
-            account.add_debt(AssetId(1), Shares::from_raw(debt)).expect("debt");
-
-            let mut state = State::default();
-            state.accounts.push(AccountEntry { owner: "a".into(), account: account.clone() });
-            let mut watch = Watch::default();
-            watch.rebuild(&state, &screen);
-            let Some(verdict) = watch.settle(ID, &account, &screen) else {
+            let (s0, account) = p.place();
+            let Some((mut watch, state, verdict)) = keyed(&account, &Screen::of(&s0, 2)) else {
                 return Ok(());
             };
-            if verdict {
-                state.flagged.insert(ID);
-            }
+            let gap = p.gap();
             for (price0, price1, supply_ppm, borrow_ppm) in moves {
                 let mut s1 = RiskSnapshot::new();
                 let r = |a: u16| s0.get(AssetId(a)).copied().expect("priced");
@@ -777,6 +875,44 @@ mod tests {
                 }
                 if let Ok(health) = Health::of(&account, &s1) {
                     prop_assert_eq!(health.is_liquidatable(), verdict);
+                }
+            }
+        }
+
+        /// Each threshold alone, reached as closely as a price can reach it (its asset's price
+        /// moved to put the factor just inside it, nothing else moved), still leaves the exact
+        /// check on the keyed side: random moves seldom land on an edge, this test only does.
+        #[test]
+        fn every_threshold_holds_at_its_edge(p in placement()) {
+            let (s0, account) = p.place();
+            let screen = Screen::of(&s0, 2);
+            let Some((watch, _, verdict)) = keyed(&account, &screen) else {
+                return Ok(());
+            };
+            for (asset, queues) in watch.heaps.iter().enumerate() {
+                let id = AssetId(u16::try_from(asset).expect("two assets"));
+                let r = s0.get(id).copied().expect("priced");
+                let factors = screen.factors(asset).expect("priced");
+                for trigger in Trigger::ALL {
+                    let queue = &queues[trigger as usize];
+                    let live = |g: u32| watch.slots[ID.0 as usize].generation == g;
+                    for &Reverse((key, _, _)) in queue.fresh.iter().filter(|Reverse(e)| live(e.2)) {
+                        let threshold = trigger.sign() * unordered(key);
+                        // The factor moves with the price: the price that puts it on the
+                        // threshold, rounded to the inside.
+                        #[allow(clippy::cast_precision_loss)]
+                        let edge = r.price.raw() as f64 * threshold / trigger.factor(&factors);
+                        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                        let raw = if trigger.sign() < 0.0 { edge.ceil() + 1.0 } else { edge.floor() - 1.0 } as u128;
+                        if raw == 0 {
+                            continue;
+                        }
+                        let mut s1 = s0.clone();
+                        s1.set(id, AssetRisk { price: Price::from_raw(raw), ..r });
+                        if let Ok(health) = Health::of(&account, &s1) {
+                            prop_assert_eq!(health.is_liquidatable(), verdict, "{:?} of asset {} at {}", trigger, asset, raw);
+                        }
+                    }
                 }
             }
         }
