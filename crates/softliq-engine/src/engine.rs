@@ -139,7 +139,7 @@ impl Engine {
             self.state.halted = Some(reason.clone());
             return Err(Rejection::new(Code::InvariantBroken, "engine", reason));
         }
-        let events = Events::new(events);
+        let events = Events::from(events);
         self.state.receipts.prune(cmd.timestamp_s);
         self.state.receipts.insert(Receipt {
             client_id: cmd.client_id,

@@ -11,8 +11,10 @@ use softliq_core::money::{Amount, Index, Price, Ratio, Shares};
 use crate::command::PriceSource;
 
 /// A command's events, shared between its receipt (for retries) and whoever applied it: a
-/// price update that flags thousands of accounts is not copied.
-pub type Events = std::sync::Arc<Vec<Event>>;
+/// price update that flags thousands of accounts is not copied. A slice, not a `Vec`: one
+/// allocation of exactly the events, where a `Vec` in an `Arc` was two with up to half of one
+/// unused, kept for the whole idempotency window (a third of a deposit's kept memory).
+pub type Events = std::sync::Arc<[Event]>;
 
 /// Why a circuit breaker closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

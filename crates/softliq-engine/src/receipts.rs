@@ -140,7 +140,7 @@ mod tests {
             fingerprint: [0; 16],
             seq,
             timestamp_s: seq,
-            events: Arc::new(Vec::new()),
+            events: Arc::from(Vec::new()),
         }
     }
 
