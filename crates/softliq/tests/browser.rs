@@ -47,6 +47,19 @@ impl Drop for Guard {
     }
 }
 
+/// Kills, when dropped, the Chromium processes ChromeDriver started with this profile: killing
+/// ChromeDriver alone leaves them running when a failing assertion skips the session's delete.
+struct BrowserGuard(std::path::PathBuf);
+
+impl Drop for BrowserGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill")
+            .args(["-f", "--"])
+            .arg(format!("--user-data-dir={}", self.0.display()))
+            .status();
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -122,6 +135,7 @@ async fn dashboard_shows_a_liquidation_from_the_demo() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let profile = data.join("chromium-profile");
+    let _browser = BrowserGuard(profile.clone());
     let caps = json!({"capabilities": {"alwaysMatch": {
         "browserName": "chrome",
         "goog:chromeOptions": {
