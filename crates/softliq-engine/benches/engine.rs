@@ -63,7 +63,7 @@ fn main() {
     if part("detection") {
         // WETH walked down in 1% steps until accounts cross, then 0.25% steps.
         detection(&mut engine, 10_000, "1%", 5);
-        detection(&mut engine, 2_500, "0.25%", 5);
+        detection(&mut engine, 2_500, "0.25%", 11);
     }
     if part("durable") {
         durable();
@@ -142,10 +142,12 @@ fn post(engine: &mut Engine, id: u128, raw: u128) -> (Duration, Events) {
 
 /// Moves WETH down by `ppm / 1e6` relative per update until `steps` updates have made accounts
 /// cross (at most 60 updates), timing each update and a full scan; updates with no crossing
-/// before the first that has one are summarised in one line.
+/// before the first that has one are summarised in one line, and the crossing ones' median and
+/// extremes in another.
 fn detection(engine: &mut Engine, ppm: u128, label: &str, steps: usize) {
     let mut id = u128::MAX / 2 + ppm * 1_000;
-    let (mut quiet, mut quiet_max_ms, mut crossing) = (0, 0.0f64, 0);
+    let (mut quiet, mut quiet_max_ms) = (0, 0.0f64);
+    let mut times_ms: Vec<f64> = Vec::new();
     for _ in 0..60 {
         let p = weth_price(engine);
         id += 1;
@@ -158,7 +160,7 @@ fn detection(engine: &mut Engine, ppm: u128, label: &str, steps: usize) {
             .iter()
             .filter(|e| matches!(e, Event::BecameLiquidatable { .. }))
             .count();
-        if crossed == 0 && crossing == 0 {
+        if crossed == 0 && times_ms.is_empty() {
             quiet += 1;
             quiet_max_ms = quiet_max_ms.max(ms);
             continue;
@@ -180,13 +182,24 @@ fn detection(engine: &mut Engine, ppm: u128, label: &str, steps: usize) {
             stats.thresholds,
             scan.as_secs_f64() * 1e3
         );
-        crossing += 1;
-        if crossing == steps {
-            return;
+        times_ms.push(ms);
+        if times_ms.len() == steps {
+            break;
         }
     }
     if quiet > 0 {
         println!("detection ({label} WETH moves): {quiet} updates, none crossing");
+    }
+    if !times_ms.is_empty() {
+        times_ms.sort_by(f64::total_cmp);
+        println!(
+            "detection ({label} WETH moves): {} updates with crossings, median {:.3} ms, \
+             fastest {:.3} ms, slowest {:.3} ms",
+            times_ms.len(),
+            times_ms[times_ms.len() / 2],
+            times_ms[0],
+            times_ms[times_ms.len() - 1]
+        );
     }
 }
 
