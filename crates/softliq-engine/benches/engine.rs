@@ -64,6 +64,7 @@ fn main() {
         // WETH walked down in 1% steps until accounts cross, then 0.25% steps.
         detection(&mut engine, 10_000, "1%", 5);
         detection(&mut engine, 2_500, "0.25%", 11);
+        flip_flop(&mut engine, 2_500, 40);
     }
     if part("durable") {
         durable();
@@ -201,6 +202,43 @@ fn detection(engine: &mut Engine, ppm: u128, label: &str, steps: usize) {
             times_ms[times_ms.len() - 1]
         );
     }
+}
+
+/// Moves WETH up by `ppm / 1e6` and back, alternately, `updates` times: the same accounts cross
+/// back and forth, already in cache (the *hot* case beside the walks' cold one). Prints the
+/// median update and the flags changed per update.
+fn flip_flop(engine: &mut Engine, ppm: u128, updates: usize) {
+    let mut id = u128::MAX / 3;
+    let base = weth_price(engine);
+    let (mut times_ms, mut flips) = (Vec::with_capacity(updates), 0);
+    for k in 0..updates {
+        id += 1;
+        let p = if k % 2 == 0 {
+            base + base * ppm / 1_000_000
+        } else {
+            base
+        };
+        let (took, events) = post(engine, id, p);
+        times_ms.push(took.as_secs_f64() * 1e3);
+        flips += events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::BecameLiquidatable { .. } | Event::Recovered { .. }
+                )
+            })
+            .count();
+    }
+    times_ms.sort_by(f64::total_cmp);
+    println!(
+        "detection (WETH up {}% and back, hot): {updates} updates, {} flags changed per \
+         update, median {:.3} ms, slowest {:.3} ms",
+        ppm as f64 / 1e4,
+        flips / updates.max(1),
+        times_ms[updates / 2],
+        times_ms[updates - 1]
+    );
 }
 
 /// Durable throughput with every command submitted at once (the node's capacity), then the
