@@ -317,9 +317,11 @@ pub struct Watch {
     /// Entries in all heaps, and the live ones among them.
     entries: usize,
     live: usize,
-    /// Thresholds popped that were live, and accounts settled, since the engine started.
+    /// Thresholds popped that were live, accounts settled, and queue merges, since the engine
+    /// started.
     fired: u64,
     settled: u64,
+    merges: u64,
     terms: Vec<Term>,
     sides: Vec<Side>,
 }
@@ -332,10 +334,11 @@ pub struct DetectionStats {
     /// Live thresholds, and heap entries including stale ones.
     pub thresholds: usize,
     pub entries: usize,
-    /// Accounts whose thresholds fired, and accounts settled (fired, touched or near), since
-    /// the engine started.
+    /// Accounts whose thresholds fired, accounts settled (fired, touched or near), and queue
+    /// merges (fresh heap into run), since the engine started.
     pub fired: u64,
     pub settled: u64,
+    pub merges: u64,
 }
 
 impl Watch {
@@ -351,6 +354,7 @@ impl Watch {
             motion: std::mem::take(&mut self.motion),
             fired: self.fired,
             settled: self.settled,
+            merges: self.merges,
             terms: std::mem::take(&mut self.terms),
             sides: std::mem::take(&mut self.sides),
             ..Self::default()
@@ -590,6 +594,7 @@ impl Watch {
             if all || queue.fresh_is_large() {
                 queue.merge(live, all);
                 merged = true;
+                self.merges += 1;
             }
         }
         if merged {
@@ -606,6 +611,7 @@ impl Watch {
             entries: self.entries,
             fired: self.fired,
             settled: self.settled,
+            merges: self.merges,
         }
     }
 }

@@ -12,6 +12,44 @@ fn audited() -> EngineConfig {
     EngineConfig { audit: true }
 }
 
+/// A market large enough that the detection queues merge their fresh heaps into their runs
+/// (and compact) many times: the flagged set still equals a full scan after every market-wide
+/// change.
+#[test]
+fn detection_matches_full_scan_across_queue_merges() {
+    let mut w = Workload::new(17, 3_000, 50).volatile();
+    let mut engine = Engine::new(EngineConfig { audit: false });
+    for cmd in w.setup() {
+        engine
+            .apply(&cmd)
+            .unwrap_or_else(|r| panic!("setup {cmd:?}: {r}"));
+    }
+    let merges_after_setup = engine.detection_stats().merges;
+    let (mut crossings, mut checks) = (0, 0);
+    for i in 0..20_000 {
+        let cmd = w.next_command_for(engine.state());
+        let Ok(events) = engine.apply(&cmd) else {
+            continue;
+        };
+        crossings += events
+            .iter()
+            .filter(|e| matches!(e, Event::BecameLiquidatable { .. }))
+            .count();
+        if matches!(
+            cmd.body,
+            CommandBody::AdvanceTime | CommandBody::PostPrice { .. }
+        ) {
+            let flagged = engine.state().flagged.clone();
+            assert_eq!(flagged, engine.scan_liquidatable(), "after command {i}");
+            checks += 1;
+        }
+    }
+    let merges = engine.detection_stats().merges - merges_after_setup;
+    assert!(merges >= 5, "only {merges} queue merges after the setup");
+    assert!(crossings > 20, "only {crossings} crossings");
+    assert!(checks > 1_000, "only {checks} detection checks");
+}
+
 #[test]
 fn workload_keeps_invariants_and_detection_matches_full_scan() {
     let mut w = Workload::new(7, 300, 50).volatile();
