@@ -191,16 +191,34 @@ fn detection(engine: &mut Engine, ppm: u128, label: &str, steps: usize) {
     if quiet > 0 {
         println!("detection ({label} WETH moves): {quiet} updates, none crossing");
     }
-    if !times_ms.is_empty() {
-        times_ms.sort_by(f64::total_cmp);
+    if let Some(s) = Spread::of(&mut times_ms) {
         println!(
             "detection ({label} WETH moves): {} updates with crossings, median {:.3} ms, \
              fastest {:.3} ms, slowest {:.3} ms",
             times_ms.len(),
-            times_ms[times_ms.len() / 2],
-            times_ms[0],
-            times_ms[times_ms.len() - 1]
+            s.median,
+            s.fastest,
+            s.slowest
         );
+    }
+}
+
+/// The median and extremes of a set of times.
+struct Spread {
+    median: f64,
+    fastest: f64,
+    slowest: f64,
+}
+
+impl Spread {
+    /// Sorts `times`; `None` when there are none.
+    fn of(times: &mut [f64]) -> Option<Self> {
+        times.sort_by(f64::total_cmp);
+        Some(Self {
+            median: times.get(times.len() / 2).copied()?,
+            fastest: *times.first()?,
+            slowest: *times.last()?,
+        })
     }
 }
 
@@ -230,14 +248,16 @@ fn flip_flop(engine: &mut Engine, ppm: u128, updates: usize) {
             })
             .count();
     }
-    times_ms.sort_by(f64::total_cmp);
+    let Some(s) = Spread::of(&mut times_ms) else {
+        return;
+    };
     println!(
         "detection (WETH up {}% and back, hot): {updates} updates, {} flags changed per \
          update, median {:.3} ms, slowest {:.3} ms",
         ppm as f64 / 1e4,
-        flips / updates.max(1),
-        times_ms[updates / 2],
-        times_ms[updates - 1]
+        flips / updates,
+        s.median,
+        s.slowest
     );
 }
 

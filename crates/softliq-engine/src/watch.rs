@@ -105,7 +105,7 @@ impl Trigger {
         Self::DebtFalls,
     ];
 
-    /// +1 when crossing means rising to the threshold, −1 when falling to it: heaps store
+    /// +1 when crossing means rising to the threshold, −1 when falling to it: queues store
     /// `sign · threshold` and fire once `sign · factor` reaches it.
     const fn sign(self) -> f64 {
         match self {
@@ -223,8 +223,7 @@ impl Queue {
     fn merge(&mut self, live: impl Fn(&Entry) -> bool, everywhere: bool) {
         let mut fresh: Vec<Reverse<Entry>> = std::mem::take(&mut self.fresh).into_vec();
         fresh.retain(|Reverse(e)| live(e));
-        // Descending `Reverse` is ascending entries.
-        fresh.sort_unstable_by(|a, b| b.cmp(a));
+        fresh.sort_unstable_by_key(|&Reverse(e)| e);
         let run = &mut self.run;
         run.drain(..self.next);
         self.next = 0;
@@ -256,6 +255,14 @@ struct Slot {
     generation: u32,
     keys: u16,
     near: bool,
+}
+
+impl Slot {
+    /// Makes every entry of the account stale; returns how many were live.
+    fn forget(&mut self) -> usize {
+        self.generation = self.generation.wrapping_add(1);
+        usize::from(std::mem::take(&mut self.keys))
+    }
 }
 
 /// How much one factor (collateral or debt, of one asset) moves per market-wide change: the
@@ -306,15 +313,15 @@ struct Basis {
 /// The detection index.
 #[derive(Debug, Default)]
 pub struct Watch {
-    /// `heaps[asset][trigger]`.
-    heaps: Vec<[Queue; 4]>,
+    /// `queues[asset][trigger]`.
+    queues: Vec<[Queue; 4]>,
     slots: Vec<Slot>,
     near: Vec<AccountId>,
     basis: Vec<Option<Basis>>,
     /// Per asset, how its collateral and debt factors move: a side's share of an account's
     /// margin is in proportion to its value times its factor's typical move.
     motion: Vec<[Motion; 2]>,
-    /// Entries in all heaps, and the live ones among them.
+    /// Entries in all queues, and the live ones among them.
     entries: usize,
     live: usize,
     /// Thresholds popped that were live, accounts settled, and queue merges, since the engine
@@ -348,7 +355,7 @@ impl Watch {
     pub fn rebuild(&mut self, state: &State, screen: &Screen) {
         let n = state.accounts.len();
         *self = Self {
-            heaps: (0..screen.assets()).map(|_| Default::default()).collect(),
+            queues: (0..screen.assets()).map(|_| Default::default()).collect(),
             slots: vec![Slot::default(); n],
             basis: Vec::new(),
             motion: std::mem::take(&mut self.motion),
@@ -370,8 +377,7 @@ impl Watch {
             let id = AccountId(i as u64);
             let verdict = self.settle(id, &entry.account, screen);
             if verdict.is_some_and(|v| v != state.flagged.contains(&id)) {
-                self.forget(i);
-                self.add_near(i);
+                self.distrust(id);
             }
         }
         self.compact();
@@ -415,10 +421,7 @@ impl Watch {
 
     /// Makes every heap entry of account `i` stale.
     fn forget(&mut self, i: usize) {
-        let slot = &mut self.slots[i];
-        slot.generation = slot.generation.wrapping_add(1);
-        self.live -= usize::from(slot.keys);
-        slot.keys = 0;
+        self.live -= self.slots[i].forget();
     }
 
     fn add_near(&mut self, i: usize) {
@@ -521,7 +524,7 @@ impl Watch {
             } else {
                 factor * (1.0 + ratio)
             };
-            self.heaps[asset][trigger as usize].push(
+            self.queues[asset][trigger as usize].push(
                 trigger.sign() * threshold,
                 account,
                 generation,
@@ -552,7 +555,7 @@ impl Watch {
             .into_iter()
             .filter(|id| std::mem::take(&mut self.slots[id.0 as usize].near))
             .collect();
-        for (a, heaps) in self.heaps.iter_mut().enumerate() {
+        for (a, queues) in self.queues.iter_mut().enumerate() {
             let Some(factors) = screen.factors(a) else {
                 continue;
             };
@@ -562,14 +565,12 @@ impl Watch {
             }
             for trigger in Trigger::ALL {
                 let level = trigger.sign() * trigger.factor(&factors);
-                heaps[trigger as usize].pop_fired(level, |i, generation| {
+                queues[trigger as usize].pop_fired(level, |i, generation| {
                     self.entries -= 1;
                     let slot = &mut self.slots[i];
                     if slot.generation == generation {
                         self.fired += 1;
-                        slot.generation = slot.generation.wrapping_add(1);
-                        self.live -= usize::from(slot.keys);
-                        slot.keys = 0;
+                        self.live -= slot.forget();
                         out.push(AccountId(i as u64));
                     }
                 });
@@ -590,7 +591,7 @@ impl Watch {
                 .is_some_and(|s| s.generation == generation)
         };
         let mut merged = false;
-        for queue in self.heaps.iter_mut().flatten() {
+        for queue in self.queues.iter_mut().flatten() {
             if all || queue.fresh_is_large() {
                 queue.merge(live, all);
                 merged = true;
@@ -598,7 +599,7 @@ impl Watch {
             }
         }
         if merged {
-            self.entries = self.heaps.iter().flatten().map(Queue::len).sum();
+            self.entries = self.queues.iter().flatten().map(Queue::len).sum();
         }
     }
 
@@ -895,7 +896,7 @@ mod tests {
             let Some((watch, _, verdict)) = keyed(&account, &screen) else {
                 return Ok(());
             };
-            for (asset, queues) in watch.heaps.iter().enumerate() {
+            for (asset, queues) in watch.queues.iter().enumerate() {
                 let id = AssetId(u16::try_from(asset).expect("two assets"));
                 let r = s0.get(id).copied().expect("priced");
                 let factors = screen.factors(asset).expect("priced");

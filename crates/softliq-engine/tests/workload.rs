@@ -12,18 +12,38 @@ fn audited() -> EngineConfig {
     EngineConfig { audit: true }
 }
 
+/// An engine with `w`'s setup applied.
+fn set_up(w: &mut Workload, config: EngineConfig) -> Engine {
+    let mut engine = Engine::new(config);
+    for cmd in w.setup() {
+        engine
+            .apply(&cmd)
+            .unwrap_or_else(|r| panic!("setup {cmd:?}: {r}"));
+    }
+    engine
+}
+
+/// After a market-wide change (a price or a time step), checks that every flag equals the exact
+/// check of a full scan; returns whether it checked.
+fn flags_match_scan(engine: &mut Engine, body: &CommandBody, i: usize) -> bool {
+    if !matches!(
+        body,
+        CommandBody::AdvanceTime | CommandBody::PostPrice { .. }
+    ) {
+        return false;
+    }
+    let flagged = engine.state().flagged.clone();
+    assert_eq!(flagged, engine.scan_liquidatable(), "after command {i}");
+    true
+}
+
 /// A market large enough that the detection queues merge their fresh heaps into their runs
 /// (and compact) many times: the flagged set still equals a full scan after every market-wide
 /// change.
 #[test]
 fn detection_matches_full_scan_across_queue_merges() {
     let mut w = Workload::new(17, 3_000, 50).volatile();
-    let mut engine = Engine::new(EngineConfig { audit: false });
-    for cmd in w.setup() {
-        engine
-            .apply(&cmd)
-            .unwrap_or_else(|r| panic!("setup {cmd:?}: {r}"));
-    }
+    let mut engine = set_up(&mut w, EngineConfig { audit: false });
     let merges_after_setup = engine.detection_stats().merges;
     let (mut crossings, mut checks) = (0, 0);
     for i in 0..20_000 {
@@ -35,14 +55,7 @@ fn detection_matches_full_scan_across_queue_merges() {
             .iter()
             .filter(|e| matches!(e, Event::BecameLiquidatable { .. }))
             .count();
-        if matches!(
-            cmd.body,
-            CommandBody::AdvanceTime | CommandBody::PostPrice { .. }
-        ) {
-            let flagged = engine.state().flagged.clone();
-            assert_eq!(flagged, engine.scan_liquidatable(), "after command {i}");
-            checks += 1;
-        }
+        checks += usize::from(flags_match_scan(&mut engine, &cmd.body, i));
     }
     let merges = engine.detection_stats().merges - merges_after_setup;
     assert!(merges >= 5, "only {merges} queue merges after the setup");
@@ -53,12 +66,7 @@ fn detection_matches_full_scan_across_queue_merges() {
 #[test]
 fn workload_keeps_invariants_and_detection_matches_full_scan() {
     let mut w = Workload::new(7, 300, 50).volatile();
-    let mut engine = Engine::new(audited());
-    for cmd in w.setup() {
-        engine
-            .apply(&cmd)
-            .unwrap_or_else(|r| panic!("setup {cmd:?}: {r}"));
-    }
+    let mut engine = set_up(&mut w, audited());
     let mut accepted: BTreeMap<&str, u32> = BTreeMap::new();
     let (mut liquidations, mut crossings, mut checks) = (0, 0, 0);
     for i in 0..30_000 {
@@ -85,14 +93,7 @@ fn workload_keeps_invariants_and_detection_matches_full_scan() {
             .filter(|e| matches!(e, Event::BecameLiquidatable { .. }))
             .count();
         // After every market-wide change, every flag equals the exact check.
-        if matches!(
-            cmd.body,
-            CommandBody::AdvanceTime | CommandBody::PostPrice { .. }
-        ) {
-            let flagged = engine.state().flagged.clone();
-            assert_eq!(flagged, engine.scan_liquidatable(), "after command {i}");
-            checks += 1;
-        }
+        checks += usize::from(flags_match_scan(&mut engine, &cmd.body, i));
         if i % 2_000 == 0 {
             engine.audit_full().expect("full audit");
         }
