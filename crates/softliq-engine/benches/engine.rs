@@ -63,7 +63,7 @@ fn main() {
     if part("detection") {
         // WETH walked down in 1% steps until accounts cross, then 0.25% steps.
         detection(&mut engine, 10_000, "1%", 5);
-        detection(&mut engine, 2_500, "0.25%", 11);
+        detection(&mut engine, 2_500, "0.25%", 21);
         flip_flop(&mut engine, 2_500, 40);
     }
     if part("durable") {

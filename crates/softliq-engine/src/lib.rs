@@ -15,6 +15,7 @@ mod audit;
 pub mod command;
 mod engine;
 pub mod event;
+pub mod flags;
 pub mod oracle;
 mod receipts;
 pub mod rejection;

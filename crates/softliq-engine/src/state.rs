@@ -2,7 +2,7 @@
 //! covers and a snapshot stores. Indexes that can be rebuilt from it (the detection index, the
 //! cached risk snapshots) live beside it in the engine.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use softliq_core::account::{Account, AccountId};
@@ -13,6 +13,7 @@ use softliq_core::money::Amount;
 use softliq_core::pool::Pool;
 
 use crate::command::PriceSource;
+use crate::flags::Flags;
 use crate::oracle::Oracle;
 pub use crate::receipts::{Receipt, Receipts};
 
@@ -97,7 +98,7 @@ pub struct State {
     /// Indexed by account id; the first two are [`TREASURY`] and [`INSURANCE`].
     pub accounts: Vec<AccountEntry>,
     /// Accounts the engine has reported liquidatable and not yet recovered.
-    pub flagged: BTreeSet<AccountId>,
+    pub flagged: Flags,
     pub auctions: Auctions,
     pub receipts: Receipts,
     /// Set when an invariant broke: the engine takes no more commands.
@@ -122,7 +123,7 @@ impl Default for State {
                 liquidation_price: PriceSource::Spot,
             },
             accounts: vec![protocol("treasury"), protocol("insurance")],
-            flagged: BTreeSet::new(),
+            flagged: Flags::default(),
             auctions: Auctions::default(),
             receipts: Receipts::default(),
             halted: None,

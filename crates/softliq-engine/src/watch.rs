@@ -542,19 +542,20 @@ impl Watch {
         })
     }
 
-    /// The accounts to evaluate after a market-wide change (prices, indices, parameters): those
-    /// whose thresholds `screen` has reached, and the near list. Rebuilds first when the
-    /// thresholds' assumptions no longer hold.
-    pub fn fired(&mut self, state: &State, screen: &Screen) -> Vec<AccountId> {
+    /// Appends to `out` the accounts to evaluate after a market-wide change (prices, indices,
+    /// parameters): those whose thresholds `screen` has reached, and the near list. Rebuilds
+    /// first when the thresholds' assumptions no longer hold.
+    pub fn fired(&mut self, state: &State, screen: &Screen, out: &mut Vec<AccountId>) {
         self.grow(state.accounts.len());
         if self.basis_moved(screen) {
             self.rebuild(state, screen);
         }
         // The near list may hold accounts settled since (their flag is down) and repeats.
-        let mut out: Vec<AccountId> = std::mem::take(&mut self.near)
-            .into_iter()
-            .filter(|id| std::mem::take(&mut self.slots[id.0 as usize].near))
-            .collect();
+        for id in std::mem::take(&mut self.near) {
+            if std::mem::take(&mut self.slots[id.0 as usize].near) {
+                out.push(id);
+            }
+        }
         for (a, queues) in self.queues.iter_mut().enumerate() {
             let Some(factors) = screen.factors(a) else {
                 continue;
@@ -576,7 +577,6 @@ impl Watch {
                 });
             }
         }
-        out
     }
 
     /// Merges each queue's fresh heap into its run once it has grown large, and drops stale
@@ -876,7 +876,8 @@ mod tests {
                 let r = |a: u16| s0.get(AssetId(a)).copied().expect("priced");
                 s1.set(AssetId(0), moved(&r(0), 1.0 + gap * price0, supply_ppm, borrow_ppm));
                 s1.set(AssetId(1), moved(&r(1), 1.0 + gap * price1, supply_ppm / 2, borrow_ppm));
-                let fired = watch.fired(&state, &Screen::of(&s1, 2));
+                let mut fired = Vec::new();
+                watch.fired(&state, &Screen::of(&s1, 2), &mut fired);
                 if fired.contains(&ID) {
                     break;
                 }

@@ -283,10 +283,9 @@ impl Workload {
         let from = self.random_borrower();
         let target = state
             .flagged
-            .range(from..)
+            .from(from)
             .next()
-            .or_else(|| state.flagged.iter().next())
-            .copied();
+            .or_else(|| state.flagged.iter().next());
         (from, target)
     }
 

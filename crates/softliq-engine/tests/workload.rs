@@ -2,7 +2,7 @@
 //! the detection index against a full scan after every price or time change, and durable runs
 //! whose recovery equals a replay from empty.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use softliq_engine::store::{self, NodeConfig, SqliteStore};
 use softliq_engine::workload::Workload;
@@ -32,7 +32,7 @@ fn flags_match_scan(engine: &mut Engine, body: &CommandBody, i: usize) -> bool {
     ) {
         return false;
     }
-    let flagged = engine.state().flagged.clone();
+    let flagged: BTreeSet<_> = engine.state().flagged.iter().collect();
     assert_eq!(flagged, engine.scan_liquidatable(), "after command {i}");
     true
 }
@@ -204,7 +204,7 @@ fn dutch_workload_keeps_invariants_and_auctions_run_their_course() {
             cmd.body,
             CommandBody::AdvanceTime | CommandBody::PostPrice { .. }
         ) {
-            let flagged = engine.state().flagged.clone();
+            let flagged: BTreeSet<_> = engine.state().flagged.iter().collect();
             assert_eq!(flagged, engine.scan_liquidatable(), "after command {i}");
         }
         if i % 2_000 == 0 {
