@@ -80,12 +80,18 @@ fn mix(engine: &mut Engine, w: &mut Workload) {
     let total = 1_000_000;
     let (mut accepted, mut busy) = (0u64, Duration::ZERO);
     let mut by_kind: BTreeMap<&str, (u32, Duration)> = BTreeMap::new();
+    let mut applies_us: Vec<f64> = Vec::with_capacity(total as usize);
+    let mut slowest = (Duration::ZERO, "");
     for _ in 0..total {
         let cmd = w.next_command_for(engine.state());
         let t = Instant::now();
         accepted += u64::from(engine.apply(&cmd).is_ok());
         let took = t.elapsed();
         busy += took;
+        applies_us.push(took.as_secs_f64() * 1e6);
+        if took > slowest.0 {
+            slowest = (took, cmd.body.kind());
+        }
         let kind = by_kind.entry(cmd.body.kind()).or_default();
         kind.0 += 1;
         kind.1 += took;
@@ -114,6 +120,18 @@ fn mix(engine: &mut Engine, w: &mut Workload) {
     println!(
         "in-memory mix by kind (share, mean apply): {}",
         kinds.join(", ")
+    );
+    applies_us.sort_by(f64::total_cmp);
+    let at = |q: f64| applies_us[((applies_us.len() - 1) as f64 * q) as usize];
+    println!(
+        "in-memory mix apply times: p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, p99.99 {:.0} µs, \
+         slowest {:.0} µs ({})",
+        at(0.5),
+        at(0.99),
+        at(0.999),
+        at(0.9999),
+        at(1.0),
+        slowest.1
     );
 }
 

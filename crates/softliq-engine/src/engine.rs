@@ -320,6 +320,14 @@ impl Engine {
             .collect()
     }
 
+    /// Sets how many entries a running detection-queue merge moves per command (32,768 unless
+    /// set): smaller bounds the time a merge adds to one command, larger finishes merges in
+    /// fewer commands. Outcomes do not depend on it; tests set it small so that merges span
+    /// many commands.
+    pub fn set_merge_slice(&mut self, entries: usize) {
+        self.watch.set_merge_slice(entries);
+    }
+
     /// The detection index's size and work (for benchmarks and metrics).
     #[must_use]
     pub fn detection_stats(&self) -> DetectionStats {

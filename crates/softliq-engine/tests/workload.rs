@@ -38,15 +38,17 @@ fn flags_match_scan(engine: &mut Engine, body: &CommandBody, i: usize) -> bool {
 }
 
 /// A market large enough that the detection queues merge their fresh heaps into their runs
-/// (and compact) many times: the flagged set still equals a full scan after every market-wide
-/// change.
+/// (and compact) many times, each merge spread over many commands by a small slice: the
+/// flagged set still equals a full scan after every market-wide change, including those that
+/// land while merges are half done.
 #[test]
 fn detection_matches_full_scan_across_queue_merges() {
     let mut w = Workload::new(17, 3_000, 50).volatile();
     let mut engine = set_up(&mut w, EngineConfig { audit: false });
+    engine.set_merge_slice(16);
     let merges_after_setup = engine.detection_stats().merges;
-    let (mut crossings, mut checks) = (0, 0);
-    for i in 0..20_000 {
+    let (mut crossings, mut checks, mut checks_mid_merge) = (0, 0, 0);
+    for i in 0..50_000 {
         let cmd = w.next_command_for(engine.state());
         let Ok(events) = engine.apply(&cmd) else {
             continue;
@@ -55,10 +57,17 @@ fn detection_matches_full_scan_across_queue_merges() {
             .iter()
             .filter(|e| matches!(e, Event::BecameLiquidatable { .. }))
             .count();
-        checks += usize::from(flags_match_scan(&mut engine, &cmd.body, i));
+        let mid_merge = engine.detection_stats().merging > 0;
+        let checked = flags_match_scan(&mut engine, &cmd.body, i);
+        checks += usize::from(checked);
+        checks_mid_merge += usize::from(checked && mid_merge);
     }
     let merges = engine.detection_stats().merges - merges_after_setup;
     assert!(merges >= 5, "only {merges} queue merges after the setup");
+    assert!(
+        checks_mid_merge > 200,
+        "only {checks_mid_merge} checks while a merge was half done"
+    );
     assert!(crossings > 20, "only {crossings} crossings");
     assert!(checks > 1_000, "only {checks} detection checks");
 }

@@ -37,7 +37,7 @@
 //! # The structure
 //! Per asset, four queues of thresholds, smallest first, one per way a level can be crossed
 //! (collateral falls, debt rises, collateral rises, debt falls); each is a sorted run plus a
-//! small fresh heap (see [`Queue`]). After a market-wide change the engine takes every threshold
+//! small fresh heap, merged into the run a slice per command (see [`queue`]). After a market-wide change the engine takes every threshold
 //! the current factors have reached: those accounts, and the near list, are the candidates.
 //! Settling an account (after it fired, or after a command touched it) makes its thresholds anew
 //! at the current factors; its old entries are left behind as stale (a generation number per
@@ -52,14 +52,13 @@
 //! flags). The index is derived data: never hashed, rebuilt on recovery, and a property test
 //! checks it against a full scan after every market-wide change.
 
-use std::cmp::Reverse;
-
-use dary_heap::QuaternaryHeap;
+mod queue;
 
 use softliq_core::account::{Account, AccountId};
 
 use crate::screen::{Estimate, Factors, RELATIVE, Screen, Term, WEI_USD};
 use crate::state::{FIRST_USER_ACCOUNT, State};
+use queue::{Entry, Queue};
 
 /// Share of each threshold's margin kept back against the float rounding of the threshold
 /// itself.
@@ -72,11 +71,10 @@ const MARGIN_MIN: f64 = 1e-6;
 const SUPPLY_INDEX_FALL_MIN: f64 = 0.5;
 /// Stale heap entries may outnumber the live ones by this many before a compaction.
 const STALE_MIN: usize = 1 << 16;
-/// A queue's fresh heap is merged into its run once it holds more than this many entries and
-/// more than `1/FRESH_SHARE` of the run: each entry is then merged O(FRESH_SHARE) times, and a
-/// merge of a million-entry run takes a few milliseconds.
-const FRESH_MIN: usize = 1 << 12;
-const FRESH_SHARE: usize = 4;
+/// Entries the running queue merges move per command, all queues together: a few tenths of a
+/// millisecond, so a merge of a million-entry run spreads over some thirty commands instead of
+/// stalling one, and a compaction, which merges every queue, over a few hundred.
+const MERGE_SLICE: usize = 1 << 15;
 /// Weight of the latest move in each factor's running variance (per market-wide change).
 const MOTION_WEIGHT: f64 = 0.01;
 /// A factor's assumed typical move per market-wide change before any is seen (1%), and the
@@ -151,101 +149,6 @@ impl Trigger {
     /// Whether this side must not fall (it holds the verdict up) rather than not rise.
     const fn supports(self) -> bool {
         matches!(self, Self::CollateralFalls | Self::DebtFalls)
-    }
-}
-
-/// `x`'s bits, ordered as `x` is (the usual total order of floats).
-const fn ordered(x: f64) -> u64 {
-    let bits = x.to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | 1 << 63
-    }
-}
-
-/// A heap entry: (ordered key, account, generation).
-type Entry = (u64, u32, u32);
-
-/// Thresholds of one kind for one asset, smallest first. Most live in a sorted *run* consumed
-/// from the front: firing is a walk along consecutive memory, however large the market. New
-/// thresholds go to a *fresh* min-heap (4-ary, 16-byte entries: a node's children share a
-/// cache line), kept to a fraction of the run so that it stays in cache; when it outgrows that
-/// fraction it is sorted and merged into the run, and stale entries are dropped on the way.
-/// Before, one heap held everything, and each of the thousands of pops a crash update makes
-/// walked its ten levels, one cache miss each.
-#[derive(Debug, Default)]
-struct Queue {
-    /// Sorted; the entries before `next` have fired.
-    run: Vec<Entry>,
-    next: usize,
-    fresh: QuaternaryHeap<Reverse<Entry>>,
-}
-
-impl Queue {
-    fn push(&mut self, key: f64, account: u32, generation: u32) {
-        self.fresh
-            .push(Reverse((ordered(key), account, generation)));
-    }
-
-    /// Takes every entry whose key is at or below `level` (in no particular order).
-    fn pop_fired(&mut self, level: f64, mut each: impl FnMut(usize, u32)) {
-        let level = ordered(level);
-        while let Some(&(key, account, generation)) = self.run.get(self.next) {
-            if key > level {
-                break;
-            }
-            self.next += 1;
-            each(account as usize, generation);
-        }
-        while let Some(&Reverse((key, account, generation))) = self.fresh.peek() {
-            if key > level {
-                break;
-            }
-            self.fresh.pop();
-            each(account as usize, generation);
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.run.len() - self.next + self.fresh.len()
-    }
-
-    /// Whether the fresh heap has outgrown its share of the run.
-    fn fresh_is_large(&self) -> bool {
-        self.fresh.len() > FRESH_MIN.max((self.run.len() - self.next) / FRESH_SHARE)
-    }
-
-    /// Sorts the fresh entries into the run, dropping the stale ones among them, and from the
-    /// run too when `everywhere` (a compaction: a lookup per entry, so not on every merge).
-    /// In place, merging from the back: both buffers are kept, so a merge touches no new memory
-    /// (a fresh 16-megabyte run per merge was page faults and zeroing at a million accounts).
-    fn merge(&mut self, live: impl Fn(&Entry) -> bool, everywhere: bool) {
-        let mut fresh: Vec<Reverse<Entry>> = std::mem::take(&mut self.fresh).into_vec();
-        fresh.retain(|Reverse(e)| live(e));
-        fresh.sort_unstable_by_key(|&Reverse(e)| e);
-        let run = &mut self.run;
-        run.drain(..self.next);
-        self.next = 0;
-        if everywhere {
-            run.retain(&live);
-        }
-        let (mut i, mut j) = (run.len(), fresh.len());
-        run.resize(i + j, (0, 0, 0));
-        for k in (0..run.len()).rev() {
-            if j == 0 {
-                break;
-            }
-            if i > 0 && run[i - 1] > fresh[j - 1].0 {
-                run[k] = run[i - 1];
-                i -= 1;
-            } else {
-                run[k] = fresh[j - 1].0;
-                j -= 1;
-            }
-        }
-        fresh.clear();
-        self.fresh = QuaternaryHeap::from(fresh);
     }
 }
 
@@ -331,6 +234,8 @@ pub struct Watch {
     merges: u64,
     terms: Vec<Term>,
     sides: Vec<Side>,
+    /// Entries a running merge moves per command; `None`: [`MERGE_SLICE`].
+    merge_slice: Option<usize>,
 }
 
 /// The detection index's size and work, for benchmarks and metrics.
@@ -346,6 +251,8 @@ pub struct DetectionStats {
     pub fired: u64,
     pub settled: u64,
     pub merges: u64,
+    /// Queues with a merge in progress now.
+    pub merging: usize,
 }
 
 impl Watch {
@@ -364,6 +271,7 @@ impl Watch {
             merges: self.merges,
             terms: std::mem::take(&mut self.terms),
             sides: std::mem::take(&mut self.sides),
+            merge_slice: self.merge_slice,
             ..Self::default()
         };
         self.motion.resize(screen.assets(), Default::default());
@@ -380,7 +288,8 @@ impl Watch {
                 self.distrust(id);
             }
         }
-        self.compact();
+        // Recovery has no commands to spread the merges over: all of them now.
+        self.compact_by(usize::MAX);
     }
 
     /// Whether the thresholds' assumptions broke (an asset gained or lost its price, weights
@@ -579,10 +488,21 @@ impl Watch {
         }
     }
 
-    /// Merges each queue's fresh heap into its run once it has grown large, and drops stale
-    /// entries everywhere once they outnumber the live ones by more than a bound, so memory
-    /// stays proportional to the accounts with debt.
+    /// Starts merging a queue's batches into its run once they have grown large, and advances
+    /// the running merges by one slice in all, so no command carries a whole merge. Once stale entries
+    /// outnumber the live ones by more than a bound, every queue's next merge drops them from
+    /// the run as well, so memory stays proportional to the accounts with debt.
     pub fn compact(&mut self) {
+        self.compact_by(self.merge_slice.unwrap_or(MERGE_SLICE));
+    }
+
+    /// Sets how many entries a running merge moves per command (at least one).
+    pub fn set_merge_slice(&mut self, entries: usize) {
+        self.merge_slice = Some(entries.max(1));
+    }
+
+    /// [`Watch::compact`] with `slice` entries moved per running merge.
+    fn compact_by(&mut self, slice: usize) {
         let all = self.entries > 2 * self.live + STALE_MIN;
         let slots = &self.slots;
         let live = |&(_, account, generation): &Entry| {
@@ -590,15 +510,15 @@ impl Watch {
                 .get(account as usize)
                 .is_some_and(|s| s.generation == generation)
         };
-        let mut merged = false;
+        let mut left = slice;
         for queue in self.queues.iter_mut().flatten() {
-            if all || queue.fresh_is_large() {
-                queue.merge(live, all);
-                merged = true;
+            if !queue.is_merging() && (all || queue.wants_merge()) {
+                queue.merge_start(all);
                 self.merges += 1;
             }
+            left -= queue.merge_step(live, left);
         }
-        if merged {
+        if left < slice {
             self.entries = self.queues.iter().flatten().map(Queue::len).sum();
         }
     }
@@ -613,6 +533,12 @@ impl Watch {
             fired: self.fired,
             settled: self.settled,
             merges: self.merges,
+            merging: self
+                .queues
+                .iter()
+                .flatten()
+                .filter(|q| q.is_merging())
+                .count(),
         }
     }
 }
@@ -625,9 +551,7 @@ mod tests {
     use softliq_core::health::{AssetRisk, Health, RiskSnapshot};
     use softliq_core::money::{Index, Price, Shares};
 
-    use std::cmp::Reverse;
-
-    use super::{Entry, Queue, Trigger, Watch};
+    use super::{Trigger, Watch};
     use crate::screen::Screen;
     use crate::screen::tests::risk;
     use crate::state::{AccountEntry, State};
@@ -654,64 +578,6 @@ mod tests {
                 1.0 + borrow_ppm as f64 * 1e-6,
             )),
             ..*r
-        }
-    }
-
-    /// One step on a queue: push a threshold, fire a level, or merge with one generation
-    /// gone stale.
-    #[derive(Clone, Debug)]
-    enum Step {
-        Push(f64, u32, u32),
-        Fire(f64),
-        Merge(u32, bool),
-    }
-
-    fn step() -> impl Strategy<Value = Step> {
-        prop_oneof![
-            6 => (-100.0f64..100.0, 0u32..50, 0u32..4).prop_map(|(k, a, g)| Step::Push(k, a, g)),
-            2 => (-100.0f64..100.0).prop_map(Step::Fire),
-            1 => (0u32..4, any::<bool>()).prop_map(|(g, all)| Step::Merge(g, all)),
-        ]
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2_000))]
-
-        /// A queue fires exactly the entries at or below the level, wherever they sit (run or
-        /// fresh heap), and a merge keeps exactly the live ones: against a plain list.
-        #[test]
-        fn queue_fires_what_a_list_would(steps in prop::collection::vec(step(), 1..200)) {
-            let mut queue = Queue::default();
-            let mut list: Vec<(f64, u32, u32)> = Vec::new();
-            for s in steps {
-                match s {
-                    Step::Push(key, account, generation) => {
-                        queue.push(key, account, generation);
-                        list.push((key, account, generation));
-                    }
-                    Step::Fire(level) => {
-                        let mut fired = Vec::new();
-                        queue.pop_fired(level, |a, g| fired.push((a as u32, g)));
-                        let mut expected: Vec<(u32, u32)> =
-                            list.iter().filter(|e| e.0 <= level).map(|e| (e.1, e.2)).collect();
-                        list.retain(|e| e.0 > level);
-                        fired.sort_unstable();
-                        expected.sort_unstable();
-                        prop_assert_eq!(fired, expected);
-                    }
-                    Step::Merge(stale, everywhere) => {
-                        let run: Vec<Entry> = queue.run[queue.next..].to_vec();
-                        queue.merge(|e: &Entry| e.2 != stale, everywhere);
-                        // The run's stale entries stay unless the merge is everywhere.
-                        list.retain(|e| {
-                            e.2 != stale
-                                || (!everywhere
-                                    && run.iter().any(|r| (r.1, r.2) == (e.1, e.2) && r.0 == super::ordered(e.0)))
-                        });
-                    }
-                }
-                prop_assert_eq!(queue.len(), list.len());
-            }
         }
     }
 
@@ -904,7 +770,7 @@ mod tests {
                 for trigger in Trigger::ALL {
                     let queue = &queues[trigger as usize];
                     let live = |g: u32| watch.slots[ID.0 as usize].generation == g;
-                    for &Reverse((key, _, _)) in queue.fresh.iter().filter(|Reverse(e)| live(e.2)) {
+                    for &(key, _, _) in queue.iter().filter(|e| live(e.2)) {
                         let threshold = trigger.sign() * unordered(key);
                         // The factor moves with the price: the price that puts it on the
                         // threshold, rounded to the inside.
