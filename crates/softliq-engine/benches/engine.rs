@@ -81,16 +81,17 @@ fn mix(engine: &mut Engine, w: &mut Workload) {
     let (mut accepted, mut busy) = (0u64, Duration::ZERO);
     let mut by_kind: BTreeMap<&str, (u32, Duration)> = BTreeMap::new();
     let mut applies_us: Vec<f64> = Vec::with_capacity(total as usize);
-    let mut slowest = (Duration::ZERO, "");
+    let mut slowest = (Duration::ZERO, "", 0);
     for _ in 0..total {
         let cmd = w.next_command_for(engine.state());
         let t = Instant::now();
-        accepted += u64::from(engine.apply(&cmd).is_ok());
+        let result = engine.apply(&cmd);
         let took = t.elapsed();
+        accepted += u64::from(result.is_ok());
         busy += took;
         applies_us.push(took.as_secs_f64() * 1e6);
         if took > slowest.0 {
-            slowest = (took, cmd.body.kind());
+            slowest = (took, cmd.body.kind(), result.map_or(0, |e| e.len()));
         }
         let kind = by_kind.entry(cmd.body.kind()).or_default();
         kind.0 += 1;
@@ -125,13 +126,14 @@ fn mix(engine: &mut Engine, w: &mut Workload) {
     let at = |q: f64| applies_us[((applies_us.len() - 1) as f64 * q) as usize];
     println!(
         "in-memory mix apply times: p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, p99.99 {:.0} µs, \
-         slowest {:.0} µs ({})",
+         slowest {:.0} µs (a {} with {} events)",
         at(0.5),
         at(0.99),
         at(0.999),
         at(0.9999),
         at(1.0),
-        slowest.1
+        slowest.1,
+        slowest.2
     );
 }
 

@@ -320,7 +320,7 @@ impl Engine {
             .collect()
     }
 
-    /// Sets how many entries a running detection-queue merge moves per command (32,768 unless
+    /// Sets how many entries a running detection-queue merge moves per command (8,192 unless
     /// set): smaller bounds the time a merge adds to one command, larger finishes merges in
     /// fewer commands. Outcomes do not depend on it; tests set it small so that merges span
     /// many commands.

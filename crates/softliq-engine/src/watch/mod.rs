@@ -71,10 +71,10 @@ const MARGIN_MIN: f64 = 1e-6;
 const SUPPLY_INDEX_FALL_MIN: f64 = 0.5;
 /// Stale heap entries may outnumber the live ones by this many before a compaction.
 const STALE_MIN: usize = 1 << 16;
-/// Entries the running queue merges move per command, all queues together: a few tenths of a
-/// millisecond, so a merge of a million-entry run spreads over some thirty commands instead of
-/// stalling one, and a compaction, which merges every queue, over a few hundred.
-const MERGE_SLICE: usize = 1 << 15;
+/// Entries the running queue merges move per command, all queues together: well under a
+/// millisecond even when each entry's generation is looked up (a compaction), so a merge of a million-entry run spreads over about a hundred commands instead
+/// of stalling one, and a compaction, which merges every queue, over several hundred.
+const MERGE_SLICE: usize = 1 << 13;
 /// Weight of the latest move in each factor's running variance (per market-wide change).
 const MOTION_WEIGHT: f64 = 0.01;
 /// A factor's assumed typical move per market-wide change before any is seen (1%), and the
