@@ -102,11 +102,12 @@ fn mix(engine: &mut Engine, w: &mut Workload) {
     println!(
         "in-memory mix: {total} commands in {secs:.2} s of apply = {:.0} commands/s \
          ({accepted} accepted, {} flagged at the end; detection since setup: {} fired, {} \
-         settled)",
+         settled, {} index rebuilds)",
         f64::from(total) / secs,
         engine.state().flagged.len(),
         stats.fired - setup_stats.fired,
         stats.settled - setup_stats.settled,
+        stats.rebuilds - setup_stats.rebuilds,
     );
     let kinds: Vec<String> = by_kind
         .iter()

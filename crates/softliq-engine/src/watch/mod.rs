@@ -227,11 +227,12 @@ pub struct Watch {
     /// Entries in all queues, and the live ones among them.
     entries: usize,
     live: usize,
-    /// Thresholds popped that were live, accounts settled, and queue merges, since the engine
+    /// Thresholds popped that were live, accounts settled, queue merges and rebuilds, since the engine
     /// started.
     fired: u64,
     settled: u64,
     merges: u64,
+    rebuilds: u64,
     terms: Vec<Term>,
     sides: Vec<Side>,
     /// Entries a running merge moves per command; `None`: [`MERGE_SLICE`].
@@ -247,10 +248,12 @@ pub struct DetectionStats {
     pub thresholds: usize,
     pub entries: usize,
     /// Accounts whose thresholds fired, accounts settled (fired, touched or near), and queue
-    /// merges (fresh heap into run), since the engine started.
+    /// merges (batches into run) and rebuilds of the whole index (at start, and when the
+    /// thresholds' assumptions broke), since the engine started.
     pub fired: u64,
     pub settled: u64,
     pub merges: u64,
+    pub rebuilds: u64,
     /// Queues with a merge in progress now.
     pub merging: usize,
 }
@@ -269,6 +272,7 @@ impl Watch {
             fired: self.fired,
             settled: self.settled,
             merges: self.merges,
+            rebuilds: self.rebuilds + 1,
             terms: std::mem::take(&mut self.terms),
             sides: std::mem::take(&mut self.sides),
             merge_slice: self.merge_slice,
@@ -533,6 +537,7 @@ impl Watch {
             fired: self.fired,
             settled: self.settled,
             merges: self.merges,
+            rebuilds: self.rebuilds,
             merging: self
                 .queues
                 .iter()
