@@ -220,6 +220,9 @@ pub struct Watch {
     queues: Vec<[Queue; 4]>,
     slots: Vec<Slot>,
     near: Vec<AccountId>,
+    /// Accounts whose slot says near (the list may repeat or hold settled ones): counted as
+    /// they change, so that statistics need no pass over a million slots.
+    near_count: usize,
     basis: Vec<Option<Basis>>,
     /// Per asset, how its collateral and debt factors move: a side's share of an account's
     /// margin is in proportion to its value times its factor's typical move.
@@ -340,6 +343,7 @@ impl Watch {
     fn add_near(&mut self, i: usize) {
         if !self.slots[i].near {
             self.slots[i].near = true;
+            self.near_count += 1;
             self.near.push(AccountId(i as u64));
         }
     }
@@ -361,7 +365,9 @@ impl Watch {
         self.grow(i + 1);
         self.forget(i);
         self.settled += 1;
-        self.slots[i].near = false;
+        if std::mem::take(&mut self.slots[i].near) {
+            self.near_count -= 1;
+        }
         let mut terms = std::mem::take(&mut self.terms);
         let estimate = screen.estimate(account, &mut terms);
         let verdict = estimate.and_then(|e| e.verdict());
@@ -466,6 +472,7 @@ impl Watch {
         // The near list may hold accounts settled since (their flag is down) and repeats.
         for id in std::mem::take(&mut self.near) {
             if std::mem::take(&mut self.slots[id.0 as usize].near) {
+                self.near_count -= 1;
                 out.push(id);
             }
         }
@@ -530,8 +537,13 @@ impl Watch {
     /// The index's size and the work it has done.
     #[must_use]
     pub fn stats(&self) -> DetectionStats {
+        debug_assert_eq!(
+            self.near_count,
+            self.slots.iter().filter(|s| s.near).count(),
+            "near accounts miscounted"
+        );
         DetectionStats {
-            near: self.slots.iter().filter(|s| s.near).count(),
+            near: self.near_count,
             thresholds: self.live,
             entries: self.entries,
             fired: self.fired,
