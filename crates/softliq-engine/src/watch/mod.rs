@@ -19,8 +19,8 @@
 //! While all hold, the collateral lost plus the debt gained is below `Σ m_i < m`, so the margin
 //! is still positive: the estimate still says healthy, hence so does the exact check (the
 //! pre-check's guarantee). The shares are `m_i ∝ value_i × typical move of the side's factor`,
-//! which puts every threshold equally many typical moves away. A liquidatable account gets the mirror image: its debt must not
-//! fall below, its collateral not rise above, their thresholds. The thresholds are absolute
+//! which puts every threshold equally many typical moves away. A liquidatable account gets the
+//! mirror image: its debt must not fall below, its collateral not rise above, their thresholds. The thresholds are absolute
 //! levels of `κ` and `δ`, so they stay valid whatever happens to other accounts and however
 //! often prices move; an account is looked at again only when a level it depends on is crossed.
 //!
@@ -36,9 +36,10 @@
 //!
 //! # The structure
 //! Per asset, four queues of thresholds, smallest first, one per way a level can be crossed
-//! (collateral falls, debt rises, collateral rises, debt falls); each is a sorted run plus a
-//! small fresh heap, merged into the run a slice per command (see [`queue`]). After a market-wide change the engine takes every threshold
-//! the current factors have reached: those accounts, and the near list, are the candidates.
+//! (collateral falls, debt rises, collateral rises, debt falls); each is a sorted run, sorted
+//! batches of recent thresholds and a small fresh heap, the batches merged into the run a slice
+//! per command (see [`queue`]). After a market-wide change the engine takes every threshold the
+//! current factors have reached: those accounts, and the near list, are the candidates.
 //! Settling an account (after it fired, or after a command touched it) makes its thresholds anew
 //! at the current factors; its old entries are left behind as stale (a generation number per
 //! account tells them apart) and are dropped when taken, merged, or compacted once they
@@ -72,8 +73,9 @@ const SUPPLY_INDEX_FALL_MIN: f64 = 0.5;
 /// Stale heap entries may outnumber the live ones by this many before a compaction.
 const STALE_MIN: usize = 1 << 16;
 /// Entries the running queue merges move per command, all queues together: well under a
-/// millisecond even when each entry's generation is looked up (a compaction), so a merge of a million-entry run spreads over about a hundred commands instead
-/// of stalling one, and a compaction, which merges every queue, over several hundred.
+/// millisecond even when each entry's generation is looked up (a compaction), so a merge of a
+/// million-entry run spreads over about a hundred commands instead of stalling one, and a
+/// compaction, which merges every queue, over several hundred.
 const MERGE_SLICE: usize = 1 << 13;
 /// Weight of the latest move in each factor's running variance (per market-wide change).
 const MOTION_WEIGHT: f64 = 0.01;
@@ -230,8 +232,8 @@ pub struct Watch {
     /// Entries in all queues, and the live ones among them.
     entries: usize,
     live: usize,
-    /// Thresholds popped that were live, accounts settled, queue merges and rebuilds, since the engine
-    /// started.
+    /// Thresholds popped that were live, accounts settled, queue merges and rebuilds, since the
+    /// engine started.
     fired: u64,
     settled: u64,
     merges: u64,
@@ -500,9 +502,9 @@ impl Watch {
     }
 
     /// Starts merging a queue's batches into its run once they have grown large, and advances
-    /// the running merges by one slice in all, so no command carries a whole merge. Once stale entries
-    /// outnumber the live ones by more than a bound, every queue's next merge drops them from
-    /// the run as well, so memory stays proportional to the accounts with debt.
+    /// the running merges by one slice in all, so no command carries a whole merge. Once stale
+    /// entries outnumber the live ones by more than a bound, every queue's next merge drops them
+    /// from the run as well, so memory stays proportional to the accounts with debt.
     pub fn compact(&mut self) {
         self.compact_by(self.merge_slice.unwrap_or(MERGE_SLICE));
     }

@@ -68,8 +68,8 @@ impl Sorted {
         &self.entries[self.next..]
     }
 
-    /// Takes every entry at or below `level`; whether it took any.
-    fn take_fired(&mut self, level: u64, each: &mut impl FnMut(usize, u32)) -> bool {
+    /// Takes every entry at or below `level`; returns how many it took.
+    fn take_fired(&mut self, level: u64, each: &mut impl FnMut(usize, u32)) -> usize {
         let start = self.next;
         while let Some(&(key, account, generation)) = self.front() {
             if key > level {
@@ -78,7 +78,7 @@ impl Sorted {
             self.next += 1;
             each(account as usize, generation);
         }
-        self.next > start
+        self.next - start
     }
 }
 
@@ -87,6 +87,9 @@ impl Sorted {
 pub(super) struct Queue {
     run: Sorted,
     batches: Vec<Sorted>,
+    /// Entries left in `batches`, counted as they change: whether to merge is asked of every
+    /// queue after every command.
+    batched: usize,
     fresh: QuaternaryHeap<Reverse<Entry>>,
     merging: Option<Merging>,
     /// The buffer the next merge writes into: the run before the last merge, emptied.
@@ -125,6 +128,7 @@ impl Queue {
             let full = std::mem::replace(&mut self.fresh, QuaternaryHeap::with_capacity(BATCH));
             let mut entries: Vec<Entry> = full.into_iter().map(|Reverse(e)| e).collect();
             entries.sort_unstable();
+            self.batched += entries.len();
             self.batches.push(Sorted { entries, next: 0 });
         }
     }
@@ -134,15 +138,15 @@ impl Queue {
         let level = ordered(level);
         self.run.take_fired(level, &mut each);
         for batch in &mut self.batches {
-            batch.take_fired(level, &mut each);
+            self.batched -= batch.take_fired(level, &mut each);
         }
         self.batches.retain(|b| b.remaining() > 0);
         if let Some(m) = &mut self.merging {
-            let mut took = false;
+            let mut took = 0;
             for input in &mut m.inputs {
-                took |= input.take_fired(level, &mut each);
+                took += input.take_fired(level, &mut each);
             }
-            if took {
+            if took > 0 {
                 m.refront();
             }
             m.out.take_fired(level, &mut each);
@@ -160,10 +164,7 @@ impl Queue {
         let merging = self.merging.as_ref().map_or(0, |m| {
             m.inputs.iter().map(Sorted::remaining).sum::<usize>() + m.out.remaining()
         });
-        self.run.remaining()
-            + self.batches.iter().map(Sorted::remaining).sum::<usize>()
-            + self.fresh.len()
-            + merging
+        self.run.remaining() + self.batched + self.fresh.len() + merging
     }
 
     /// Every entry, in no particular order.
@@ -187,8 +188,7 @@ impl Queue {
 
     /// Whether the batches have outgrown their share of the run.
     pub(super) fn wants_merge(&self) -> bool {
-        let batched: usize = self.batches.iter().map(Sorted::remaining).sum();
-        batched > MERGE_MIN.max(self.run.remaining() / RUN_SHARE)
+        self.batched > MERGE_MIN.max(self.run.remaining() / RUN_SHARE)
     }
 
     /// Starts merging the batches into the run, dropping stale entries of the batches, and of
@@ -199,8 +199,7 @@ impl Queue {
         }
         let mut out = std::mem::take(&mut self.spare);
         out.clear();
-        let batched: usize = self.batches.iter().map(Sorted::remaining).sum();
-        out.reserve(self.run.remaining() + batched);
+        out.reserve(self.run.remaining() + std::mem::take(&mut self.batched));
         let mut m = Merging {
             inputs: std::mem::take(&mut self.batches),
             fronts: QuaternaryHeap::new(),
@@ -365,6 +364,7 @@ mod tests {
                 prop_assert_eq!(held_live, wanted_live);
                 prop_assert!(held.iter().all(|e| wanted.binary_search(e).is_ok()));
                 prop_assert!(held.len() <= wanted.len());
+                prop_assert_eq!(queue.len(), held.len());
             }
         }
     }
