@@ -150,6 +150,7 @@ fn request(a: &Account) -> Request {
         debt_asset: d,
         collateral_asset: c,
         max_repay: Amount::MAX,
+        liquidatable_for_s: 0,
     }
 }
 

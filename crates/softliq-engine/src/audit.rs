@@ -13,7 +13,9 @@
 //! 4. the borrower's loss on a call is at most `pen` times the repaid value, to one base unit
 //!    of collateral;
 //! 5. after an auction command, the caps' totals equal the sums over the running auctions, and
-//!    no start leaves them above `hole_total` or an asset's `auction_hole`.
+//!    no start leaves them above `hole_total` or an asset's `auction_hole`;
+//! 6. every flagged account has the time it was flagged (a time-ramped incentive's clock), and
+//!    only those (counted per command, compared key by key in the full pass).
 //!
 //! Shares held by running auctions (lots and debt) count with the accounts' in conservation.
 
@@ -201,6 +203,13 @@ pub(crate) fn after_command(
         }
     }
     check_auctions(state, cmd)?;
+    if state.flagged_since_s.len() != state.flagged.len() {
+        return Err(format!(
+            "6 (every flagged account has its flag time): {} flagged, {} flag times",
+            state.flagged.len(),
+            state.flagged_since_s.len()
+        ));
+    }
     for e in events {
         if let Event::Liquidated(l) = e {
             check_split(&l.quote, l.treasury_shares, l.insurance_shares)?;
@@ -276,8 +285,19 @@ fn check_loss(engine: &Engine, q: &Quote) -> Result<(), String> {
     Ok(())
 }
 
-/// Invariant 1 over every account and pool.
+/// Invariant 1 over every account and pool, and 6: the flag times are those of exactly the
+/// flagged accounts, none in the future.
 pub(crate) fn full(state: &State) -> Result<(), String> {
+    let times: Vec<AccountId> = state.flagged_since_s.keys().copied().collect();
+    let flagged: Vec<AccountId> = state.flagged.iter().collect();
+    if times != flagged || state.flagged_since_s.values().any(|s| *s > state.now_s) {
+        return Err(format!(
+            "6 (flag times): {} flagged, {} flag times, or one after now ({} s)",
+            flagged.len(),
+            times.len(),
+            state.now_s
+        ));
+    }
     let n = state.assets.len();
     let mut supply = vec![0u128; n];
     let mut debt = vec![0u128; n];

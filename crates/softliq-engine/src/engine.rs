@@ -289,12 +289,14 @@ impl Engine {
         }
         if now {
             self.state.flagged.insert(id);
+            self.state.flagged_since_s.insert(id, self.state.now_s);
             events.push(Event::BecameLiquidatable {
                 account: id,
                 health_factor,
             });
         } else {
             self.state.flagged.remove(&id);
+            self.state.flagged_since_s.remove(&id);
             events.push(Event::Recovered {
                 account: id,
                 health_factor,

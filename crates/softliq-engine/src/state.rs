@@ -99,6 +99,9 @@ pub struct State {
     pub accounts: Vec<AccountEntry>,
     /// Accounts the engine has reported liquidatable and not yet recovered.
     pub flagged: Flags,
+    /// When each flagged account was flagged (command time, seconds): the age a time-ramped
+    /// incentive prices a call at (SPEC §4.1). Its keys are exactly the flagged set.
+    pub flagged_since_s: BTreeMap<AccountId, u64>,
     pub auctions: Auctions,
     pub receipts: Receipts,
     /// Set when an invariant broke: the engine takes no more commands.
@@ -124,6 +127,7 @@ impl Default for State {
             },
             accounts: vec![protocol("treasury"), protocol("insurance")],
             flagged: Flags::default(),
+            flagged_since_s: BTreeMap::new(),
             auctions: Auctions::default(),
             receipts: Receipts::default(),
             halted: None,
@@ -132,6 +136,14 @@ impl Default for State {
 }
 
 impl State {
+    /// How long `id` has been flagged liquidatable at command time `now_s`; 0 when it is not.
+    #[must_use]
+    pub fn liquidatable_for_s(&self, id: AccountId, now_s: u64) -> u64 {
+        self.flagged_since_s
+            .get(&id)
+            .map_or(0, |since| now_s.saturating_sub(*since))
+    }
+
     /// The canonical encoding: postcard of the state, whose containers are all ordered.
     ///
     /// # Panics

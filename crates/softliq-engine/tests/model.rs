@@ -321,8 +321,8 @@ impl Run {
                     let (da, ca) = (d as usize, c as usize);
                     // Soft rule: at most 20% of the total debt value (to one base unit of `d`), unless it is dust.
                     let repaid_usd = self.model.value(da, q.repaid.raw() as f64);
-                    // Soft rule: at most 20% of the total debt value, unless the debt is
-                    // dust or the account is past the death-spiral bound (C < D·(1 + pen),
+                    // Soft rule: at most 20% of the total debt value (or the minimum call),
+                    // unless the debt is dust or the account is past the death-spiral bound (C < D·(1 + pen),
                     // where a capped call would only lower HF).
                     let (_, c_now, _) = self.model.totals(i);
                     let lt_c = ASSETS[ca].4 as f64 / 1e4;
@@ -330,8 +330,10 @@ impl Run {
                     if q.bound == softliq_core::liquidation::Bound::DeathSpiral {
                         assert!(spiral, "death spiral claimed at HF {}", c_now / debt);
                     }
+                    // The 1,000 USD minimum call lifts a smaller cap.
+                    let cap = (0.2 * debt).max(1_000.0);
                     assert!(
-                        repaid_usd <= 0.2 * debt * (1.0 + 1e-9) + self.model.value(da, 1.0) + 1e-9
+                        repaid_usd <= cap * (1.0 + 1e-9) + self.model.value(da, 1.0) + 1e-9
                             || debt < 10.0 + 1e-6
                             || spiral,
                         "repaid {repaid_usd} of {debt} ({:?})",

@@ -19,7 +19,7 @@ mod tests;
 
 pub use bad_debt::{BadDebtEvent, realise_bad_debt};
 pub use plan::{Plan, plan, plan_until_healthy, two_step_extraction};
-pub use policy::{Policy, Rule};
+pub use policy::{Incentive, Need, Policy, Rule};
 pub use quote::{Basis, Bound, Quote, Request, Stage, quote};
 pub use settle::{Parties, Settlement, liquidate, settle};
 

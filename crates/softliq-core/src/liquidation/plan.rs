@@ -44,7 +44,8 @@ pub struct Plan {
 
 /// The call that maximises the liquidator's gross profit (`repaid · disc`) among every
 /// debt/collateral pair of the account, each repaying as much as the policy allows; `None`
-/// when no call is open.
+/// when no call is open. `age_s` is how long the account has been liquidatable (read only by a
+/// need-sized incentive with a time ramp; see [`Request::liquidatable_for_s`]).
 ///
 /// # Errors
 /// A stale price, or a health computation that fails.
@@ -52,6 +53,7 @@ pub fn plan(
     account: &Account,
     snapshot: &RiskSnapshot,
     policy: &Policy,
+    age_s: u64,
 ) -> Result<Option<Quote>, Refusal> {
     let mut best: Option<Quote> = None;
     for d in account.positions().iter().filter(|p| !p.debt.is_zero()) {
@@ -63,6 +65,7 @@ pub fn plan(
                 debt_asset: d.asset,
                 collateral_asset: c.asset,
                 max_repay: owed,
+                liquidatable_for_s: age_s,
             };
             let q = match quote(account, snapshot, policy, &request) {
                 Ok(q) => q,
@@ -83,7 +86,7 @@ pub fn plan(
 }
 
 /// The sequence of [`plan`] calls, each settled on copies of the account and pools, until no
-/// call is open. The same prices hold throughout.
+/// call is open. The same prices and the same age hold throughout (one instant).
 ///
 /// # Errors
 /// As [`plan`] and [`settle`].
@@ -92,8 +95,11 @@ pub fn plan_until_healthy(
     snapshot: &RiskSnapshot,
     policy: &Policy,
     pools: &[Pool],
+    age_s: u64,
 ) -> Result<Plan, Refusal> {
-    run(account, snapshot, policy, pools, plan)
+    run(account, snapshot, policy, pools, |a, s, p| {
+        plan(a, s, p, age_s)
+    })
 }
 
 /// Runs a strategy (a function choosing the next call) to the end, adding up its effects.
@@ -167,9 +173,10 @@ pub fn two_step_extraction(
     snapshot: &RiskSnapshot,
     policy: &Policy,
     pools: &[Pool],
+    age_s: u64,
 ) -> Result<Plan, Refusal> {
     run(account, snapshot, policy, pools, |a, s, p| {
-        let Some(best) = plan(a, s, p)? else {
+        let Some(best) = plan(a, s, p, age_s)? else {
             return Ok(None);
         };
         if best.liquidatable_after {

@@ -21,7 +21,199 @@ pub struct Policy {
     pub dust_value: Value,
     /// Share of the protocol's part of seized collateral paid into the insurance fund.
     pub insurance_share: Ratio,
+    /// The minimum useful call (SPEC §4.1): where the rule's cap allows less, a call may repay
+    /// up to this value (all of the debt in `d` when smaller), so that a call on a small
+    /// account still pays a liquidator's cost. Zero turns it off; only `soft`, `restore` and
+    /// `two_stage` have a cap small enough to need it.
+    #[serde(default)]
+    pub min_call_value: Value,
+    /// How the liquidator's discount and the borrower's penalty are set: the collateral asset's
+    /// fixed pair, or sized by need ([`Need`]).
+    #[serde(default)]
+    pub incentive: Incentive,
 }
+
+/// The incentive of a call (SPEC §4.1, need-sized incentive).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Incentive {
+    /// The collateral asset's `liquidation_penalty` and `liquidation_discount`.
+    #[default]
+    Fixed,
+    /// A discount that grows with how far the account is below the line and with how long it
+    /// has been liquidatable; see [`Need::discount`].
+    Need(Need),
+}
+
+impl Incentive {
+    /// A need-sized incentive's bounds, and that every asset can pay its largest penalty
+    /// (`lt · (1 + pen_max) ≤ 1`); a fixed incentive has the assets' own, checked at listing.
+    ///
+    /// # Errors
+    /// The first parameter out of bounds, named.
+    pub fn validate(&self, assets: &[(&str, &AssetParams)]) -> Result<(), ParamError> {
+        match self {
+            Self::Fixed => Ok(()),
+            Self::Need(need) => need.validate(assets),
+        }
+    }
+}
+
+/// A need-sized discount: `disc = min(discount_max, discount_min + shortfall_slope · (1 − HF)
+/// + (discount_max − discount_min) · min(age, ramp_s) / ramp_s)`, and the borrower's penalty
+/// `pen = disc · (1 + protocol_fee)`.
+///
+/// - With `shortfall_slope = 1`, `ramp_s = 0` this is Euler v2's rule (the discount is the
+///   shortfall, capped).
+/// - With `shortfall_slope = 0` and `ramp_s > 0` it is a reverse Dutch auction on the discount:
+///   it starts at `discount_min` when the account becomes liquidatable and rises to
+///   `discount_max` over `ramp_s` seconds, so competing liquidators take the call at the
+///   lowest discount that pays them, and no higher.
+/// - Both terms may be used at once; the discount never falls as the shortfall or the age
+///   grows (see docs/liquidation.md for the derivation and the death-spiral bound it moves).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Need {
+    pub discount_min: Ratio,
+    pub discount_max: Ratio,
+    /// Discount added per unit of shortfall `1 − HF` (HF below 1 only).
+    pub shortfall_slope: Ratio,
+    /// Seconds over which the time term rises from 0 to `discount_max − discount_min`; 0 turns
+    /// the time term off.
+    pub ramp_s: u64,
+    /// The protocol's part of the penalty, as a share of the discount.
+    pub protocol_fee: Ratio,
+}
+
+impl Need {
+    /// The reverse Dutch auction softliq ships: from 0.5% to 8% over an hour, a 10% protocol fee
+    /// on top of the discount, no shortfall term.
+    #[must_use]
+    pub const fn ramp() -> Self {
+        Self {
+            discount_min: ratio(PCT / 2),
+            discount_max: ratio(8 * PCT),
+            shortfall_slope: Ratio::ZERO,
+            ramp_s: 3_600,
+            protocol_fee: ratio(10 * PCT),
+        }
+    }
+
+    /// Euler v2's rule: the discount is the shortfall `1 − HF`, between 0 and 8%.
+    #[must_use]
+    pub const fn euler() -> Self {
+        Self {
+            discount_min: Ratio::ZERO,
+            discount_max: ratio(8 * PCT),
+            shortfall_slope: Ratio::ONE,
+            ramp_s: 0,
+            protocol_fee: ratio(10 * PCT),
+        }
+    }
+
+    /// The discount for an account whose weighted debt `d` and liquidation collateral `c` give
+    /// it a shortfall `(d − c) / d` (zero at or above the line), liquidatable for `age_s`
+    /// seconds. Every term is rounded down: the discount is paid out to the liquidator.
+    ///
+    /// # Errors
+    /// `Overflow` only for parameters outside their bounds.
+    pub fn discount(&self, c: Value, d: Value, age_s: u64) -> Result<Ratio, MathError> {
+        let shortfall = if d > c && !d.is_zero() {
+            d.checked_sub(c)?.ratio_to(d, Rounding::Down)?
+        } else {
+            Ratio::ZERO
+        };
+        let mut disc = self
+            .discount_min
+            .checked_add(shortfall.mul(self.shortfall_slope, Rounding::Down)?)?;
+        if self.ramp_s > 0 {
+            let span = self.discount_max.saturating_sub(self.discount_min);
+            let part = Ratio::from_fraction(
+                u128::from(age_s.min(self.ramp_s)),
+                u128::from(self.ramp_s),
+                Rounding::Down,
+            )?;
+            disc = disc.checked_add(span.mul(part, Rounding::Down)?)?;
+        }
+        Ok(disc.min(self.discount_max))
+    }
+
+    /// `disc · (1 + protocol_fee)`, rounded up: the protocol receives the fee.
+    ///
+    /// # Errors
+    /// `Overflow` only for parameters outside their bounds.
+    pub fn penalty(&self, disc: Ratio) -> Result<Ratio, MathError> {
+        disc.mul(Ratio::ONE.checked_add(self.protocol_fee)?, Rounding::Up)
+    }
+
+    fn validate(&self, assets: &[(&str, &AssetParams)]) -> Result<(), ParamError> {
+        use crate::asset::bounds::{DISCOUNT_MAX, PENALTY_MAX};
+        if self.discount_max > DISCOUNT_MAX {
+            return Err(ParamError::new(
+                "discount_max",
+                "discount_max <= 0.15",
+                self.discount_max,
+            ));
+        }
+        if self.discount_min > self.discount_max {
+            return Err(ParamError::new(
+                "discount_min",
+                "discount_min <= discount_max",
+                self.discount_min,
+            ));
+        }
+        if self.shortfall_slope > ratio(10 * WAD) {
+            return Err(ParamError::new(
+                "shortfall_slope",
+                "0 <= shortfall_slope <= 10",
+                self.shortfall_slope,
+            ));
+        }
+        if self.ramp_s > RAMP_S_MAX {
+            return Err(ParamError::new(
+                "ramp_s",
+                "ramp_s <= 604800 (a week)",
+                self.ramp_s,
+            ));
+        }
+        if self.protocol_fee > Ratio::ONE {
+            return Err(ParamError::new(
+                "protocol_fee",
+                "0 <= protocol_fee <= 1",
+                self.protocol_fee,
+            ));
+        }
+        let pen_max = self.penalty(self.discount_max).map_err(|_| {
+            ParamError::new("protocol_fee", "0 <= protocol_fee <= 1", self.protocol_fee)
+        })?;
+        if pen_max > PENALTY_MAX {
+            return Err(ParamError::new(
+                "discount_max",
+                "discount_max * (1 + protocol_fee) <= 0.2",
+                self.discount_max,
+            ));
+        }
+        for (symbol, p) in assets {
+            // lt · (1 + pen_max) ≤ 1, exactly: an account at HF 1 can always pay the penalty.
+            if p.liquidation_threshold.raw() * (WAD + pen_max.raw()) > WAD * WAD {
+                return Err(ParamError::new(
+                    "discount_max",
+                    "liquidation_threshold * (1 + discount_max * (1 + protocol_fee)) <= 1 for every asset",
+                    format!(
+                        "{} (asset {symbol}: lt {})",
+                        self.discount_max, p.liquidation_threshold
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The longest discount ramp a market may set: a week.
+pub const RAMP_S_MAX: u64 = 604_800;
+
+/// The minimum useful call of `soft`, `restore` and `two_stage` unless a market sets its own
+/// (see docs/liquidation.md for how it was chosen).
+pub const MIN_CALL_VALUE_DEFAULT: Value = Value::from_raw(1_000 * WAD);
 
 /// The five rules, each with its own parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -66,10 +258,18 @@ const PCT: u128 = WAD / 100;
 
 impl Policy {
     const fn with(rule: Rule) -> Self {
+        let min_call_value = match rule {
+            Rule::Soft { .. } | Rule::Restore { .. } | Rule::TwoStage { .. } => {
+                MIN_CALL_VALUE_DEFAULT
+            }
+            Rule::CloseFactor { .. } | Rule::Full | Rule::Dutch(_) => Value::ZERO,
+        };
         Self {
             rule,
             dust_value: Value::from_raw(10 * WAD),
             insurance_share: Ratio::ZERO,
+            min_call_value,
+            incentive: Incentive::Fixed,
         }
     }
 
@@ -187,6 +387,7 @@ impl Policy {
                 self.insurance_share,
             ));
         }
+        self.validate_extras(assets)?;
         match self.rule {
             Rule::Soft { max_fraction } => fraction("max_fraction", max_fraction),
             Rule::CloseFactor {
@@ -257,6 +458,46 @@ impl Policy {
         }
     }
 }
+
+impl Policy {
+    /// Whether the rule's cap can fall below a useful call (`soft`, `restore`, `two_stage`).
+    #[must_use]
+    pub const fn has_min_call(&self) -> bool {
+        matches!(
+            self.rule,
+            Rule::Soft { .. } | Rule::Restore { .. } | Rule::TwoStage { .. }
+        )
+    }
+
+    /// The minimum call and the incentive: each only where its rule can use it.
+    fn validate_extras(&self, assets: &[(&str, &AssetParams)]) -> Result<(), ParamError> {
+        if !self.min_call_value.is_zero() && !self.has_min_call() {
+            return Err(ParamError::new(
+                "min_call_value",
+                "0 unless the rule is soft, restore or two_stage",
+                self.min_call_value,
+            ));
+        }
+        if self.min_call_value > MIN_CALL_VALUE_MAX {
+            return Err(ParamError::new(
+                "min_call_value",
+                "min_call_value <= 1000000 USD",
+                self.min_call_value,
+            ));
+        }
+        if let (Incentive::Need(_), Rule::Dutch(_)) = (self.incentive, self.rule) {
+            return Err(ParamError::new(
+                "incentive",
+                "Fixed in a dutch market (the auction's curve sets the price)",
+                "Need",
+            ));
+        }
+        self.incentive.validate(assets)
+    }
+}
+
+/// The largest minimum call a market may set.
+pub const MIN_CALL_VALUE_MAX: Value = Value::from_raw(1_000_000 * WAD);
 
 /// `v* = (T·D − C) / (T·bw_d − (1 + pen)·lt_c)`: the repaid value that brings HF to exactly
 /// `T`, rounded down so that the call does not overshoot.

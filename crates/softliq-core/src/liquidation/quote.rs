@@ -18,7 +18,7 @@
 use ruint::aliases::U512;
 
 use super::Refusal;
-use super::policy::{Policy, Rule, at_death_spiral, restore_value};
+use super::policy::{Incentive, Policy, Rule, at_death_spiral, restore_value};
 use crate::account::{Account, Position};
 use crate::asset::AssetId;
 use crate::health::{AssetRisk, Health, RiskSnapshot, Totals, Valued};
@@ -33,6 +33,11 @@ pub struct Request {
     pub debt_asset: AssetId,
     pub collateral_asset: AssetId,
     pub max_repay: Amount,
+    /// How long the account has been liquidatable, in seconds, by the record of whoever
+    /// prices the call (the engine's own state, the simulator's clock; never the liquidator's
+    /// word). Only a need-sized incentive with a time ramp reads it.
+    #[serde(default)]
+    pub liquidatable_for_s: u64,
 }
 
 /// What limited the repaid amount.
@@ -50,6 +55,8 @@ pub enum Bound {
     Dust,
     /// Below the death-spiral bound: the whole debt in `d` against `c` is allowed.
     DeathSpiral,
+    /// The rule's cap was below the market's minimum useful call, which applied instead.
+    MinCall,
 }
 
 /// Which side of a two-stage market's bands the call is in; `Hard` for every other policy.
@@ -165,7 +172,7 @@ pub fn quote(
     let (totals, pair) = survey(account, snapshot, request)?;
     let health = totals.health()?;
     let stage = stage(policy, &health)?;
-    let (pen, disc) = penalty(policy, stage, &health, pair.c)?;
+    let (pen, disc) = penalty(policy, stage, &health, pair.c, request.liquidatable_for_s)?;
     let (value, bound) = size(policy, stage, &health, &pair, pen, request)?;
     if stage == Stage::Buffer && value < policy.dust_value && value < pair.vd.debt_value {
         // The band is sized by restore to `soft_hf`, rounded down; without a floor the calls
@@ -294,16 +301,23 @@ fn lerp(from: Ratio, to: Ratio, t: Ratio) -> Result<Ratio, Refusal> {
     Ok(from.checked_add(to.saturating_sub(from).mul(t, Rounding::Down)?)?)
 }
 
-/// The penalty and discount of the call: the collateral asset's, except in a two-stage buffer
-/// band, where the penalty rises linearly from `soft_pen_min` at `soft_hf` to the asset's at
-/// HF = 1 and the discount keeps its proportion of the penalty.
+/// The penalty and discount of the call: the collateral asset's, or the need-sized incentive's
+/// (SPEC §4.1); in a two-stage buffer band the penalty then rises linearly from `soft_pen_min`
+/// at `soft_hf` to that penalty at HF = 1 and the discount keeps its proportion of the penalty.
 fn penalty(
     policy: &Policy,
     stage: Stage,
     health: &Health,
     c: &AssetRisk,
+    age_s: u64,
 ) -> Result<(Ratio, Ratio), Refusal> {
-    let (pen, disc) = (c.liquidation_penalty, c.liquidation_discount);
+    let (pen, disc) = match policy.incentive {
+        Incentive::Fixed => (c.liquidation_penalty, c.liquidation_discount),
+        Incentive::Need(need) => {
+            let disc = need.discount(health.liquidation_collateral, health.weighted_debt, age_s)?;
+            (need.penalty(disc)?, disc)
+        }
+    };
     match (policy.rule, stage) {
         (
             Rule::TwoStage {
@@ -410,8 +424,13 @@ fn policy_cap(
             pen,
             p.c.liquidation_threshold,
         );
-    Ok(if spiral {
-        (debt, Bound::DeathSpiral)
+    if spiral {
+        return Ok((debt, Bound::DeathSpiral));
+    }
+    // The minimum useful call: a floor under the cap, never above the debt in `d`.
+    let floor = policy.min_call_value.min(debt);
+    Ok(if policy.has_min_call() && cap < floor {
+        (floor, Bound::MinCall)
     } else {
         (cap, Bound::PolicyCap)
     })

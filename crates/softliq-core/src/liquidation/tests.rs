@@ -121,6 +121,7 @@ impl World {
             debt_asset: d,
             collateral_asset: c,
             max_repay: self.amount(d, max),
+            liquidatable_for_s: 0,
         };
         quote(&self.borrower, &self.snapshot(), policy, &request)
     }
@@ -171,6 +172,15 @@ impl World {
             pool.check_identity().map_err(TestCaseError::fail)?;
         }
         Ok(())
+    }
+}
+
+/// Scallop's soft rule alone: the 20% cap without a minimum useful call, as the worked vectors
+/// of the cap, dust and death-spiral rules are written.
+fn scallop_soft() -> Policy {
+    Policy {
+        min_call_value: Value::ZERO,
+        ..Policy::soft()
     }
 }
 
@@ -262,7 +272,7 @@ fn scallop_split_protocol_keeps_five_percent() {
     //   to treasury   = 8.2 ALT = 16.4 USD = 5% of 328
     let mut w = World::scallop();
     w.supply(ALT, "1000").borrow(USDC, "1640");
-    let policy = Policy::soft();
+    let policy = scallop_soft();
     let q = w.quote(&policy, USDC, ALT, ALL).unwrap();
     assert_eq!(q.bound, Bound::PolicyCap);
     assert_eq!(q.repaid, w.amount(USDC, "328"));
@@ -300,7 +310,7 @@ fn soft_cap_is_a_share_of_debt_across_all_debt_assets() {
         .borrow(USDC, "1000")
         .borrow(WETH, "0.5");
     // C = 1.2 · 2,000 · 0.825 = 1,980 < D = 2,000: liquidatable.
-    let q = w.quote(&Policy::soft(), USDC, WETH, ALL).unwrap();
+    let q = w.quote(&scallop_soft(), USDC, WETH, ALL).unwrap();
     assert_eq!(
         (q.repaid, q.bound),
         (w.amount(USDC, "400"), Bound::PolicyCap)
@@ -313,7 +323,7 @@ fn dust_rules() {
     // at WETH 900: C = 7.425 < 8.
     let mut w = World::scallop();
     w.supply(WETH, "0.01").borrow(USDC, "8").price(WETH, "900");
-    let q = w.quote(&Policy::soft(), USDC, WETH, ALL).unwrap();
+    let q = w.quote(&scallop_soft(), USDC, WETH, ALL).unwrap();
     assert_eq!(q.repaid, w.amount(USDC, "8"));
 
     // Debt in d of 25 USD in a 100 USD total: the cap (20) would leave 5 < 10, so the call is
@@ -325,10 +335,10 @@ fn dust_rules() {
         .price(WETH, "1600");
     // C = 0.07 · 1,600 · 0.825 = 92.4 < D = 25 + 75 = 100: HF 0.924, above the death-spiral
     // bound 1.05 · 0.825 = 0.866.
-    let q = w.quote(&Policy::soft(), USDC, WETH, ALL).unwrap();
+    let q = w.quote(&scallop_soft(), USDC, WETH, ALL).unwrap();
     assert_eq!((q.repaid, q.bound), (w.amount(USDC, "25"), Bound::Dust));
     assert_eq!(
-        w.quote(&Policy::soft(), USDC, WETH, "20"),
+        w.quote(&scallop_soft(), USDC, WETH, "20"),
         Err(Refusal::WouldLeaveDust {
             minimum: w.amount(USDC, "25")
         })
@@ -422,7 +432,7 @@ fn death_spiral_switch() {
     w.supply(ALT, "1000")
         .borrow(USDC, "1600")
         .price(ALT, "1.92");
-    let q = w.quote(&Policy::soft(), USDC, ALT, ALL).unwrap();
+    let q = w.quote(&scallop_soft(), USDC, ALT, ALL).unwrap();
     assert_eq!(
         (q.repaid, q.bound),
         (w.amount(USDC, "1600"), Bound::DeathSpiral)
@@ -433,7 +443,7 @@ fn death_spiral_switch() {
     w.supply(ALT, "1000")
         .borrow(USDC, "1599")
         .price(ALT, "1.92");
-    let q = w.quote(&Policy::soft(), USDC, ALT, ALL).unwrap();
+    let q = w.quote(&scallop_soft(), USDC, ALT, ALL).unwrap();
     assert_eq!(
         (q.repaid, q.bound),
         (w.amount(USDC, "319.8"), Bound::PolicyCap)
@@ -507,6 +517,7 @@ fn refusals() {
         debt_asset: USDC,
         collateral_asset: WETH,
         max_repay: Amount::MAX,
+        liquidatable_for_s: 0,
     };
     let q = quote(&w.borrower, &w.snapshot(), &p, &request).unwrap();
     assert_eq!(q.repaid, w.quote(&p, USDC, WETH, ALL).unwrap().repaid);
@@ -520,6 +531,7 @@ fn refusals() {
         debt_asset: USDC,
         collateral_asset: WETH,
         max_repay: w.amount(USDC, "1"),
+        liquidatable_for_s: 0,
     };
     assert_eq!(
         quote(&w.borrower, &snapshot, &p, &request),
@@ -558,19 +570,150 @@ fn two_stage_buffer_band() {
 }
 
 #[test]
+fn minimum_call_raises_a_small_cap() {
+    // 1.2 WETH at 1,500 (C = 1,800 · 0.825 = 1,485) against 1,500 USDC: HF 0.99, above the
+    // death-spiral bound 1.05 · 0.825 = 0.866. The soft cap is 20% of 1,500 = 300 USD, too
+    // small to pay a liquidator's cost; the market's 1,000 USD minimum call applies instead.
+    let mut w = World::scallop();
+    w.supply(WETH, "1.2")
+        .borrow(USDC, "1500")
+        .price(WETH, "1500");
+    let q = w.quote(&scallop_soft(), USDC, WETH, ALL).unwrap();
+    assert_eq!(
+        (q.repaid, q.bound),
+        (w.amount(USDC, "300"), Bound::PolicyCap)
+    );
+    let q = w.quote(&Policy::soft(), USDC, WETH, ALL).unwrap();
+    assert_eq!(
+        (q.repaid, q.bound),
+        (w.amount(USDC, "1000"), Bound::MinCall)
+    );
+    // A liquidator may still repay less than the minimum.
+    let q = w.quote(&Policy::soft(), USDC, WETH, "200").unwrap();
+    assert_eq!(
+        (q.repaid, q.bound),
+        (w.amount(USDC, "200"), Bound::Requested)
+    );
+    // Restore to 1.05 needs v* = (1.05 · 1,500 − 1,485) / (1.05 − 1.05 · 0.825) = 90 / 0.18375
+    // = 489.8 USD, also under the minimum: the floor lifts it to 1,000.
+    let q = w.quote(&Policy::restore(), USDC, WETH, ALL).unwrap();
+    assert_eq!(
+        (q.repaid, q.bound),
+        (w.amount(USDC, "1000"), Bound::MinCall)
+    );
+    // The rules without a small cap refuse a minimum call.
+    let usdc = stable_params(6);
+    for p in [Policy::full(), Policy::close_factor(), Policy::dutch()] {
+        let with = Policy {
+            min_call_value: value("1000"),
+            ..p
+        };
+        assert_eq!(
+            with.validate(&[("USDC", &usdc)]).unwrap_err().field,
+            "min_call_value",
+            "{}",
+            p.name()
+        );
+    }
+}
+
+#[test]
+fn minimum_call_is_capped_by_the_debt_in_d() {
+    // 1.2 WETH against 600 USDC and 225 ALT (at 2 USD, bw 1: 450 USD) = 1,050 USD of debt. At
+    // WETH 1,000: C = 1,200 · 0.825 = 990 < 1,050, HF 0.943, above the death-spiral bound
+    // 0.866. The soft cap is 20% of 1,050 = 210 USD; the 1,000 USD floor stops at all 600 USDC
+    // owed.
+    let mut w = World::new(params(8, "0", "0.5", "1", "0.05", "0.04"));
+    w.supply(WETH, "1.2")
+        .borrow(USDC, "600")
+        .borrow(ALT, "225")
+        .price(WETH, "1000");
+    let q = w.quote(&Policy::soft(), USDC, WETH, ALL).unwrap();
+    assert_eq!((q.repaid, q.bound), (w.amount(USDC, "600"), Bound::MinCall));
+    let q = w.quote(&scallop_soft(), USDC, WETH, ALL).unwrap();
+    assert_eq!(
+        (q.repaid, q.bound),
+        (w.amount(USDC, "210"), Bound::PolicyCap)
+    );
+}
+
+#[test]
+fn need_sized_incentive_prices_the_call() {
+    // 10 WETH at 1,900 (C = 19,000 · 0.825 = 15,675) against 16,500 USDC: HF 0.95, shortfall 5%.
+    let mut w = World::scallop();
+    w.supply(WETH, "10")
+        .borrow(USDC, "16500")
+        .price(WETH, "1900");
+    let euler = Policy {
+        incentive: Incentive::Need(Need::euler()),
+        ..scallop_soft()
+    };
+    // Euler: the discount is the shortfall, 5%; the penalty 5% · 1.1 = 5.5%.
+    let q = w.quote(&euler, USDC, WETH, ALL).unwrap();
+    assert_eq!((q.discount, q.penalty), (ratio("0.05"), ratio("0.055")));
+    // 20% of 16,500 = 3,300 repaid; seized 3,300 · 1.055 / 1,900 = 1.832368... WETH (rounded
+    // up), of which 3,300 · 1.05 / 1,900 = 1.823684... to the liquidator (rounded down).
+    assert_eq!(q.repaid, w.amount(USDC, "3300"));
+    assert_eq!(q.seized, w.amount(WETH, "1.832368421052631579"));
+    assert_eq!(q.to_liquidator, w.amount(WETH, "1.823684210526315789"));
+    // The ramp: 0.5% at the moment the account became liquidatable, +7.5% over an hour.
+    let ramp = Policy {
+        incentive: Incentive::Need(Need::ramp()),
+        ..scallop_soft()
+    };
+    let at = |age_s| {
+        let request = Request {
+            debt_asset: USDC,
+            collateral_asset: WETH,
+            max_repay: Amount::MAX,
+            liquidatable_for_s: age_s,
+        };
+        let q = quote(&w.borrower, &w.snapshot(), &ramp, &request).unwrap();
+        (q.discount, q.penalty)
+    };
+    assert_eq!(at(0), (ratio("0.005"), ratio("0.0055")));
+    assert_eq!(at(1_800), (ratio("0.0425"), ratio("0.04675")));
+    assert_eq!(at(3_600), (ratio("0.08"), ratio("0.088")));
+    assert_eq!(at(86_400), (ratio("0.08"), ratio("0.088")));
+    // A discount above what the market's threshold allows is refused: lt 0.825 · (1 + 0.22) > 1.
+    let usdc = stable_params(6);
+    let weth = params(18, "0.8", "0.825", "1", "0.05", "0.04");
+    let greedy = Policy {
+        incentive: Incentive::Need(Need {
+            discount_max: ratio("0.15"),
+            protocol_fee: ratio("0.3"),
+            ..Need::euler()
+        }),
+        ..Policy::soft()
+    };
+    assert_eq!(
+        greedy
+            .validate(&[("USDC", &usdc), ("WETH", &weth)])
+            .unwrap_err()
+            .field,
+        "discount_max"
+    );
+    let dutch = Policy {
+        incentive: Incentive::Need(Need::ramp()),
+        ..Policy::dutch()
+    };
+    assert_eq!(dutch.validate(&[]).unwrap_err().field, "incentive");
+}
+
+#[test]
 fn plan_and_two_step_extraction() {
     // 10 WETH (C 16,500) against 16,800 USDC: HF 0.982. Greedy soft: one 20% call (3,360)
     // makes it healthy. Two-step: first the most that keeps it liquidatable, then a fresh cap.
     let mut w = World::scallop();
     w.supply(WETH, "10").borrow(USDC, "16800");
     let p = Policy::soft();
-    let greedy = plan_until_healthy(&w.borrower, &w.snapshot(), &p, &w.pools).unwrap();
+    let greedy = plan_until_healthy(&w.borrower, &w.snapshot(), &p, &w.pools, 0).unwrap();
     assert_eq!(greedy.calls.len(), 1);
     assert_eq!(greedy.outcome, plan::Outcome::Healthy);
     assert_eq!(greedy.repaid_value, value("3360"));
     // Greedy profit: 4% of 3,360 = 134.4.
     assert_eq!(greedy.liquidator_profit, value("134.4"));
-    let two = two_step_extraction(&w.borrower, &w.snapshot(), &p, &w.pools).unwrap();
+    let two = two_step_extraction(&w.borrower, &w.snapshot(), &p, &w.pools, 0).unwrap();
     // First call: HF stays ≤ 1 while 16,500 − 0.86625·v ≤ 16,800 − v, i.e. v ≤ 300 / 0.13375
     // = 2,242.99; then the cap is 20% of the remaining 14,557.0 = 2,911.4: 5,154.4 repaid in
     // all, 206.2 of profit, 71.8 more than greedy.
@@ -585,7 +728,7 @@ fn plan_and_two_step_extraction() {
     // target, v* = (1.05 · 16,800 − 16,500) / (1.05 − 1.05 · 0.825) = 1,140 / 0.18375 = 6,204.08.
     // (Its 20% cap makes the greedy plan stop sooner, at 3,360, once HF passes 1.)
     let r = Policy::restore();
-    let t = two_step_extraction(&w.borrower, &w.snapshot(), &r, &w.pools).unwrap();
+    let t = two_step_extraction(&w.borrower, &w.snapshot(), &r, &w.pools, 0).unwrap();
     assert!(t.repaid_value <= value("6204.09"), "{}", t.repaid_value);
 }
 
@@ -608,6 +751,10 @@ struct Scenario {
     /// Price moves applied after borrowing, in percent of the old price.
     shock_pct: [u64; 3],
     policy: usize,
+    /// 0: the assets' fixed incentive; 1: the ramp; 2: Euler's shortfall rule.
+    incentive: usize,
+    /// How long the account has been liquidatable when the calls are priced.
+    age_s: u64,
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
@@ -616,7 +763,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         prop::array::uniform3(0u64..5_000_000),
         (70u64..=100, (0usize..3, 0usize..3), 0u64..=100),
         prop::array::uniform3(25u64..=110),
-        0usize..5,
+        (0usize..5, 0usize..3, 0u64..=7_200),
     )
         .prop_map(
             |(
@@ -624,7 +771,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 supply,
                 (use_pct, debt_assets, split_pct),
                 shock_pct,
-                policy,
+                (policy, incentive, age_s),
             )| Scenario {
                 pen_pct,
                 disc_share_pct,
@@ -636,6 +783,8 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 split_pct,
                 shock_pct,
                 policy,
+                incentive,
+                age_s,
             },
         )
 }
@@ -667,8 +816,48 @@ impl Scenario {
         p
     }
 
+    /// The policy, with a need-sized incentive whose largest penalty every asset of the world
+    /// can pay (`lt · (1 + pen_max) ≤ 1`): the discount cap is cut to fit the highest threshold.
     fn policy(&self) -> Policy {
-        Policy::all()[self.policy]
+        let mut policy = Policy::all()[self.policy];
+        let base = match self.incentive {
+            0 => return policy,
+            1 => Need::ramp(),
+            _ => Need::euler(),
+        };
+        let lt_max = self.alt().liquidation_threshold.max(ratio("0.85"));
+        let pen_room = Ratio::ONE
+            .div(lt_max, Rounding::Down)
+            .unwrap()
+            .saturating_sub(Ratio::ONE);
+        let disc_room = pen_room
+            .div(
+                Ratio::ONE.checked_add(base.protocol_fee).unwrap(),
+                Rounding::Down,
+            )
+            .unwrap()
+            .saturating_sub(Ratio::from_raw(1));
+        let discount_max = base.discount_max.min(disc_room);
+        policy.incentive = Incentive::Need(Need {
+            discount_max,
+            discount_min: base.discount_min.min(discount_max),
+            ..base
+        });
+        policy
+    }
+
+    /// The penalty the first call on `(c, d)` pays at the world's state: the incentive's, or
+    /// the collateral asset's.
+    fn first_penalty(&self, policy: &Policy, h: &Health, c: &crate::health::AssetRisk) -> Ratio {
+        match policy.incentive {
+            Incentive::Fixed => c.liquidation_penalty,
+            Incentive::Need(n) => n
+                .penalty(
+                    n.discount(h.liquidation_collateral, h.weighted_debt, self.age_s)
+                        .unwrap(),
+                )
+                .unwrap(),
+        }
     }
 
     /// Builds the world: deposits, borrows within borrowing power, then the price shock.
@@ -754,10 +943,14 @@ proptest! {
         prop_assume!(!pairs.is_empty());
         let (d, c) = pairs[pick.index(pairs.len())];
         let policy = s.policy();
+        let assets: Vec<_> = w.assets.iter().map(|a| (a.symbol.as_str(), a.params())).collect();
+        // The incentive fits every asset (checked on a rule that has no bounds of its own).
+        let incentive_only = Policy { rule: Rule::Full, min_call_value: Value::ZERO, ..policy };
+        prop_assert_eq!(incentive_only.validate(&assets).map_err(|e| e.field), Ok(()));
         let snapshot = w.snapshot();
         let owed = w.borrower.position(d).debt.to_amount(snapshot.get(d).unwrap().borrow_index, Rounding::Up).unwrap();
         let max_repay = Amount::from_raw(owed.raw() * size_pct / 100);
-        let request = Request { debt_asset: d, collateral_asset: c, max_repay };
+        let request = Request { debt_asset: d, collateral_asset: c, max_repay, liquidatable_for_s: s.age_s };
         let before = w.clone();
         let before_ledger: Vec<_> = (0..3).map(|i| w.ledger(AssetId(i)).2).collect();
         let q = match quote(&w.borrower, &snapshot, &policy, &request) {
@@ -795,6 +988,11 @@ proptest! {
         let h = Health::of(&before.borrower, &snapshot).unwrap();
         let (rd, rc) = (snapshot.get(d).unwrap(), snapshot.get(c).unwrap());
         let spiral = policy::at_death_spiral(h.liquidation_collateral, h.weighted_debt, rd.borrow_weight, q.penalty, rc.liquidation_threshold);
+        // The death-spiral rule reads the call's own penalty (the incentive's, when need-sized).
+        if q.stage == Stage::Hard && !matches!(policy.rule, Rule::Full) {
+            let lifted = !matches!(q.bound, Bound::PolicyCap | Bound::MinCall);
+            prop_assert!(if spiral { lifted } else { q.bound != Bound::DeathSpiral }, "spiral {} but bound {:?}", spiral, q.bound);
+        }
         if !spiral && settled.bad_debt.is_empty() {
             let tolerance = Ratio::from_raw(1_000_000_000); // 1e-9
             prop_assert!(hf_after.checked_add(tolerance).unwrap_or(Ratio::MAX) >= hf_before, "HF fell: {} -> {}", hf_before, hf_after);
@@ -819,7 +1017,7 @@ proptest! {
         let Some(mut w) = s.world() else { return Ok(()) };
         let policy = s.policy();
         let snapshot = w.snapshot();
-        let plan = plan_until_healthy(&w.borrower, &snapshot, &policy, &w.pools).unwrap();
+        let plan = plan_until_healthy(&w.borrower, &snapshot, &policy, &w.pools, s.age_s).unwrap();
         prop_assert_ne!(plan.outcome, plan::Outcome::CallLimit);
         if plan.outcome == plan::Outcome::Healthy {
             // No call is open any more.
@@ -827,7 +1025,7 @@ proptest! {
             for q in &plan.calls {
                 after = q.apply_to(&after).unwrap();
             }
-            prop_assert!(super::plan(&after, &snapshot, &policy).unwrap().is_none());
+            prop_assert!(super::plan(&after, &snapshot, &policy, s.age_s).unwrap().is_none());
         }
 
         let target = match policy.rule {
@@ -840,24 +1038,32 @@ proptest! {
         let (d, c) = pairs[0];
         let h = w.health();
         let (rd, rc) = (*snapshot.get(d).unwrap(), *snapshot.get(c).unwrap());
-        let one_call = policy::restore_value(target, h.liquidation_collateral, h.weighted_debt, rd.borrow_weight, rc.liquidation_penalty, rc.liquidation_threshold)
+        // Need-sized penalties only fall as HF rises, so the first call's penalty bounds them all.
+        let pen = s.first_penalty(&policy, &h, &rc);
+        let one_call = policy::restore_value(target, h.liquidation_collateral, h.weighted_debt, rd.borrow_weight, pen, rc.liquidation_threshold)
             .unwrap()
             .unwrap_or(Value::MAX);
         let mut total = Value::ZERO;
         let mut calls = 0u128;
+        let mut floor = Value::ZERO;
         for size in sizes {
             let owed = w.borrower.position(d).debt.to_amount(rd.borrow_index, Rounding::Up).unwrap();
-            let request = Request { debt_asset: d, collateral_asset: c, max_repay: Amount::from_raw((owed.raw() * size / 100).max(1)) };
+            let request = Request { debt_asset: d, collateral_asset: c, max_repay: Amount::from_raw((owed.raw() * size / 100).max(1)), liquidatable_for_s: s.age_s };
             let Ok(q) = quote(&w.borrower, &w.snapshot(), &policy, &request) else { continue };
             if q.bound == Bound::Dust || q.bound == Bound::DeathSpiral {
                 return Ok(()); // the dust and death-spiral rules may clear past the target
+            }
+            if q.bound == Bound::MinCall {
+                // The minimum call may pass the target, by at most itself, once.
+                floor = policy.min_call_value;
             }
             w.settle(&q, &policy).unwrap();
             total = total.checked_add(q.repaid_value).unwrap();
             calls += 1;
         }
         let slack = unit_value(&w, d).raw() * (calls + 1) + calls;
-        prop_assert!(total.raw() <= one_call.raw().saturating_add(slack), "{} calls repaid {} > one call to target {}", calls, total, one_call);
+        let allowed = one_call.raw().saturating_add(floor.raw()).saturating_add(slack);
+        prop_assert!(total.raw() <= allowed, "{} calls repaid {} > one call to target {} (+ minimum call {})", calls, total, one_call, floor);
     }
 }
 
@@ -892,7 +1098,7 @@ proptest! {
         let fund_before = claim(&w, &w.insurance);
         let (mut covered, mut socialised) = (0u128, 0u128);
         for _ in 0..PLAN_CALLS {
-            let Some(q) = super::plan(&w.borrower, &w.snapshot(), &policy).unwrap() else { break };
+            let Some(q) = super::plan(&w.borrower, &w.snapshot(), &policy, 0).unwrap() else { break };
             let s = w.settle(&q, &policy).unwrap();
             w.check_invariants()?;
             for e in &s.bad_debt {
@@ -918,3 +1124,40 @@ proptest! {
 }
 
 const PLAN_CALLS: usize = 500;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// A need-sized discount stays within `[discount_min, discount_max]`, never falls as the
+    /// shortfall or the age grows, and its penalty is `disc · (1 + fee)` rounded up; with
+    /// Euler's parameters it is the shortfall itself (to float precision) until the cap.
+    #[test]
+    fn need_discount_is_bounded_and_monotone(
+        (min, span, slope, ramp_s, fee) in (0u128..=8, 0u128..=7, 0u128..=300, 0u64..=7_200, 0u128..=100),
+        (c, d, less) in (1u128..10u128.pow(27), 1u128..10u128.pow(27), 0u128..10u128.pow(27)),
+        (age, older) in (0u64..20_000, 0u64..20_000),
+    ) {
+        let need = Need {
+            discount_min: pct(min),
+            discount_max: pct(min + span),
+            shortfall_slope: pct(slope),
+            ramp_s,
+            protocol_fee: pct(fee),
+        };
+        let (cv, dv) = (Value::from_raw(c), Value::from_raw(d));
+        let disc = need.discount(cv, dv, age).unwrap();
+        prop_assert!(disc >= need.discount_min && disc <= need.discount_max, "{}", disc);
+        let deeper = need.discount(Value::from_raw(c.saturating_sub(less)), dv, age).unwrap();
+        prop_assert!(deeper >= disc, "more shortfall, smaller discount: {} < {}", deeper, disc);
+        let later = need.discount(cv, dv, age + older).unwrap();
+        prop_assert!(later >= disc, "older, smaller discount: {} < {}", later, disc);
+        let pen = need.penalty(disc).unwrap();
+        let exact = disc.raw() * (100 + fee);
+        prop_assert!(pen.raw() * 100 >= exact && pen.raw() * 100 < exact + 100, "pen {} disc {}", pen, disc);
+
+        let euler = Need { discount_min: Ratio::ZERO, ..Need::euler() }.discount(cv, dv, age).unwrap();
+        #[allow(clippy::cast_precision_loss)]
+        let shortfall = if d > c { (d - c) as f64 / d as f64 } else { 0.0 };
+        prop_assert!((euler.to_f64() - shortfall.min(0.08)).abs() < 1e-12, "{} vs {}", euler, shortfall);
+    }
+}

@@ -94,6 +94,7 @@ impl Engine {
             debt_asset: *debt_asset,
             collateral_asset: *collateral_asset,
             max_repay,
+            liquidatable_for_s: self.state.liquidatable_for_s(*borrower, now_s),
         };
         let settlement = liquidate(
             &mut Parties {

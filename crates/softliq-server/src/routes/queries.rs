@@ -334,6 +334,8 @@ fn find_quote(
         .ok_or_else(|| ApiError::not_found("id", format!("no account {borrower}")))?;
     let refused = |e: Refusal| ApiError::conflict("liquidation_refused", "id", e.to_string());
     let policy = s.market.policy;
+    // At the engine's time: a call submitted later is priced at its own, older age.
+    let age_s = s.liquidatable_for_s(AccountId(borrower), s.now_s);
     let found = match (q.debt_asset, q.collateral_asset) {
         (Some(d), Some(c)) => {
             let d_asset = s
@@ -352,10 +354,11 @@ fn find_quote(
                 debt_asset: AssetId(d),
                 collateral_asset: AssetId(c),
                 max_repay,
+                liquidatable_for_s: age_s,
             };
             Some(quote(&entry.account, snapshot, &policy, &request).map_err(refused)?)
         }
-        (None, None) => plan(&entry.account, snapshot, &policy).map_err(refused)?,
+        (None, None) => plan(&entry.account, snapshot, &policy, age_s).map_err(refused)?,
         _ => {
             return Err(ApiError::unprocessable(
                 "invalid_query",

@@ -8,7 +8,9 @@
 
 use softliq_core::asset::AssetId;
 use softliq_core::health::RiskSnapshot;
-use softliq_core::liquidation::{BadDebtEvent, Quote, Request, Settlement, plan, quote};
+use softliq_core::liquidation::{
+    BadDebtEvent, Incentive, Policy, Quote, Request, Settlement, plan, quote,
+};
 use softliq_core::money::{Amount, Price, Rounding, Value};
 
 use super::{Run, wad_price};
@@ -104,6 +106,11 @@ pub(super) struct Sale {
     pub protocol: i128,
 }
 
+/// Whether the policy's discount rises with time (a need-sized incentive with a ramp).
+fn ramps(policy: &Policy) -> bool {
+    matches!(policy.incentive, Incentive::Need(n) if n.ramp_s > 0)
+}
+
 /// USD (float, from the venue) as an exact WAD value, rounded down.
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn value_down(usd: f64) -> Value {
@@ -117,24 +124,47 @@ pub(super) fn signed(v: Value) -> Result<i128> {
 impl Run<'_> {
     /// Calls on borrower `i` until it is healthy, no call pays, or the bots are out of calls.
     /// Returns false when every bot is exhausted for this step.
-    pub(super) fn liquidate_account(&mut self, i: usize, market: &mut Market) -> Result<bool> {
+    ///
+    /// `ages` is how long the account has been liquidatable at the previous step and now, in
+    /// seconds. Under a time-ramped incentive the discount only rises, so the bots take each
+    /// call at the first second in that span at which it pays them (found by bisection, at
+    /// this step's prices): competing liquidators act at the lowest discount that pays.
+    pub(super) fn liquidate_account(
+        &mut self,
+        i: usize,
+        ages: (u64, u64),
+        market: &mut Market,
+    ) -> Result<bool> {
         let policy = self.spec.mechanism.policy;
         if !self.bound.may_pay(&self.screen, i, market.factors) {
             self.metrics.skipped_unprofitable += 1;
             return Ok(true);
         }
+        let (mut age_lo, age_now) = ages;
         let mut calls = 0;
         while calls < CALLS_PER_ACCOUNT_STEP_MAX {
             let Some(bot) = self.bots.next() else {
                 return Ok(false);
             };
-            let Some(best) = plan(&self.ledger.borrowers[i], &market.snapshot, &policy)? else {
+            let Some(best) = plan(
+                &self.ledger.borrowers[i],
+                &market.snapshot,
+                &policy,
+                age_now,
+            )?
+            else {
                 break;
             };
             let Some(q) = self.choose(i, bot, best, market) else {
                 self.metrics.skipped_unprofitable += 1;
                 break;
             };
+            let q = if ramps(&policy) {
+                self.earliest(i, bot, (age_lo, q), market)?
+            } else {
+                q
+            };
+            age_lo = q.request.liquidatable_for_s;
             let settled = self.ledger.liquidate(i, &q, &market.snapshot, &policy)?;
             self.account(i, bot, &settled, market)?;
             calls += 1;
@@ -144,6 +174,34 @@ impl Run<'_> {
         }
         self.screen.refresh(i, &self.ledger.borrowers[i]);
         Ok(true)
+    }
+
+    /// The call bot `bot` would make at age `age_s`: the plan's best, within its capital, and
+    /// only if it pays; `None` when no call is open or none pays.
+    fn offer(&self, i: usize, bot: usize, age_s: u64, market: &Market) -> Result<Option<Quote>> {
+        let policy = &self.spec.mechanism.policy;
+        let best = plan(&self.ledger.borrowers[i], &market.snapshot, policy, age_s)?;
+        Ok(best.and_then(|b| self.choose(i, bot, b, market)))
+    }
+
+    /// The offer at the smallest age in `lo..=q`'s age that pays, by bisection (the discount
+    /// never falls with age, so neither does what a call pays); `q` pays at its own age.
+    fn earliest(
+        &self,
+        i: usize,
+        bot: usize,
+        (mut lo, q): (u64, Quote),
+        market: &Market,
+    ) -> Result<Quote> {
+        let (mut hi, mut best) = (q.request.liquidatable_for_s, q);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.offer(i, bot, mid, market)? {
+                Some(q) => (hi, best) = (mid, q),
+                None => lo = mid + 1,
+            }
+        }
+        Ok(best)
     }
 
     /// The call bot `bot` makes from the plan's `best`: within its capital, and only if it
@@ -347,6 +405,8 @@ impl Run<'_> {
 pub(super) struct ProfitBound {
     /// The policy's largest share of the debt value outside the death spiral (1 when none).
     fraction: f64,
+    /// The minimum useful call, USD (0 when the rule has none).
+    min_call_usd: f64,
     dust_usd: f64,
     /// The largest discount of any asset.
     discount: f64,
@@ -376,20 +436,39 @@ impl ProfitBound {
             .iter()
             .map(softliq_core::asset::Asset::params)
             .collect();
-        let discount = params
-            .iter()
-            .map(|p| p.liquidation_discount.to_f64())
-            .fold(0.0, f64::max);
+        // The largest discount and penalty any call can have: the assets' own, or the
+        // need-sized incentive's maximum.
+        let (discount, penalty) = match policy.incentive {
+            Incentive::Fixed => (
+                params
+                    .iter()
+                    .map(|p| p.liquidation_discount.to_f64())
+                    .fold(0.0, f64::max),
+                None,
+            ),
+            Incentive::Need(n) => (
+                n.discount_max.to_f64(),
+                n.penalty(n.discount_max).ok().map(|p| p.to_f64()),
+            ),
+        };
         let bw_min = params
             .iter()
             .map(|p| p.borrow_weight.to_f64())
             .fold(f64::MAX, f64::min);
         let spiral = params
             .iter()
-            .map(|p| (1.0 + p.liquidation_penalty.to_f64()) * p.liquidation_threshold.to_f64())
+            .map(|p| {
+                let pen = penalty.unwrap_or_else(|| p.liquidation_penalty.to_f64());
+                (1.0 + pen) * p.liquidation_threshold.to_f64()
+            })
             .fold(0.0, f64::max);
         Self {
             fraction,
+            min_call_usd: if policy.has_min_call() {
+                policy.min_call_value.to_f64()
+            } else {
+                0.0
+            },
             dust_usd: run.markets.dust_usd,
             discount,
             spiral_hf: spiral / bw_min.max(1.0),
@@ -404,7 +483,9 @@ impl ProfitBound {
         let repaid = if hf > self.spiral_hf * (1.0 + BOUND_SLACK)
             && debt > self.dust_usd * (1.0 + BOUND_SLACK)
         {
-            (self.fraction * debt + self.dust_usd).min(debt)
+            (self.fraction * debt + self.dust_usd)
+                .max(self.min_call_usd)
+                .min(debt)
         } else {
             debt
         };

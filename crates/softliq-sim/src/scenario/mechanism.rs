@@ -5,14 +5,19 @@
 use serde::Serialize;
 use softliq_config::{Markets, Number};
 use softliq_core::liquidation::auction::{Curve, Dutch};
-use softliq_core::liquidation::{Policy, Rule};
+use softliq_core::liquidation::{Incentive, Need, Policy, Rule};
 use softliq_core::money::{Ratio, Value};
 
 use super::Scenario;
 use crate::error::{Result, SimError};
 
-/// The mechanisms a scenario may name.
+/// The mechanisms a scenario may name; any other name needs a `rule` (one of these) in its
+/// `[mechanism.<name>]` table.
 pub const KNOWN: &str = "full, close_factor, soft, restore, two_stage, dutch";
+
+/// Keys read before the others, in this order: the rule a custom mechanism starts from, the
+/// auction curve, the incentive preset; their own parameters then apply to what they chose.
+const FIRST_KEYS: [&str; 3] = ["rule", "curve", "incentive"];
 
 /// One mechanism of a comparison.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -27,22 +32,27 @@ pub struct Mechanism {
 /// # Errors
 /// An unknown name, an unknown or malformed parameter, or a policy out of bounds (named).
 pub fn mechanism(name: &str, scenario: &Scenario, markets: &Markets) -> Result<Mechanism> {
-    let mut policy = Policy::by_name(name).ok_or_else(|| {
-        SimError::field(
-            "mechanisms",
-            format!("unknown mechanism {name:?} (known: {KNOWN})"),
-        )
-    })?;
+    let overrides = scenario.mechanism.get(name);
+    let mut policy = base_policy(name, overrides)?;
     policy.dust_value = usd(scenario.markets.dust_usd, "markets.dust_usd")?;
     policy.insurance_share = fraction(scenario.markets.insurance_share, "markets.insurance_share")?;
-    if let Some(overrides) = scenario.mechanism.get(name) {
-        // The curve first: its own parameters apply to the curve it names.
-        let curve_first = overrides
+    if let Some(overrides) = overrides {
+        let ordered = FIRST_KEYS
             .iter()
-            .filter(|(k, _)| k.as_str() == "curve")
-            .chain(overrides.iter().filter(|(k, _)| k.as_str() != "curve"));
-        for (key, value) in curve_first {
+            .filter_map(|k| overrides.get_key_value(*k))
+            .chain(
+                overrides
+                    .iter()
+                    .filter(|(k, _)| !FIRST_KEYS.contains(&k.as_str())),
+            );
+        for (key, value) in ordered {
             let field = format!("mechanism.{name}.{key}");
+            if key == "rule" {
+                continue;
+            }
+            if set_common(&mut policy, key, value, &field)? {
+                continue;
+            }
             match &mut policy.rule {
                 Rule::Dutch(dutch) => set_dutch(dutch, key, value, &field)?,
                 rule => set(rule, key, value, &field)?,
@@ -64,6 +74,78 @@ pub fn mechanism(name: &str, scenario: &Scenario, markets: &Markets) -> Result<M
         name: name.to_owned(),
         policy,
     })
+}
+
+/// The policy a mechanism starts from: its own name's defaults, or those of the `rule` its
+/// table names (a custom mechanism such as `[mechanism.soft_ramp] rule = "soft"`).
+fn base_policy(name: &str, overrides: Option<&toml::Table>) -> Result<Policy> {
+    let rule = overrides.and_then(|o| o.get("rule"));
+    let base = match rule {
+        Some(r) => r
+            .as_str()
+            .ok_or_else(|| SimError::field(format!("mechanism.{name}.rule"), "must be a string"))?,
+        None => name,
+    };
+    Policy::by_name(base).ok_or_else(|| match rule {
+        Some(_) => SimError::field(
+            format!("mechanism.{name}.rule"),
+            format!("unknown rule {base:?} (known: {KNOWN})"),
+        ),
+        None => SimError::field(
+            "mechanisms",
+            format!(
+                "unknown mechanism {name:?} (known: {KNOWN}; a custom name needs `rule` in [mechanism.{name}])"
+            ),
+        ),
+    })
+}
+
+/// Sets a parameter every call rule shares (the minimum call and the incentive); false when
+/// `key` is not one of them.
+fn set_common(policy: &mut Policy, key: &str, value: &toml::Value, field: &str) -> Result<bool> {
+    if key == "incentive" {
+        policy.incentive = match value.as_str() {
+            Some("fixed") => Incentive::Fixed,
+            Some("ramp") => Incentive::Need(Need::ramp()),
+            Some("euler") => Incentive::Need(Need::euler()),
+            _ => {
+                return Err(SimError::field(
+                    field,
+                    "must be \"fixed\", \"ramp\" or \"euler\"",
+                ));
+            }
+        };
+        return Ok(true);
+    }
+    if key == "min_call_usd" {
+        policy.min_call_value = Given::new(value, field)?.usd()?;
+        return Ok(true);
+    }
+    let need_keys = [
+        "discount_min",
+        "discount_max",
+        "shortfall_slope",
+        "ramp_s",
+        "protocol_fee",
+    ];
+    if !need_keys.contains(&key) {
+        return Ok(false);
+    }
+    let Incentive::Need(need) = &mut policy.incentive else {
+        return Err(SimError::field(
+            field,
+            "a need-sized incentive's parameter: set incentive = \"ramp\" or \"euler\" first",
+        ));
+    };
+    let given = Given::new(value, field)?;
+    match key {
+        "discount_min" => need.discount_min = given.ratio()?,
+        "discount_max" => need.discount_max = given.ratio()?,
+        "shortfall_slope" => need.shortfall_slope = given.ratio()?,
+        "ramp_s" => need.ramp_s = given.seconds()?,
+        _ => need.protocol_fee = given.ratio()?,
+    }
+    Ok(true)
 }
 
 fn usd(amount: f64, field: &str) -> Result<Value> {

@@ -58,12 +58,13 @@ pub(super) fn scenario(s: &Scenario, markets: &Markets) -> Result<()> {
         "markets.insurance_share",
     )?;
     check(!s.mechanisms.is_empty(), "mechanisms", "list at least one")?;
-    for name in s.mechanism.keys() {
+    for (name, table) in &s.mechanism {
         check(
-            softliq_core::liquidation::Policy::by_name(name).is_some(),
+            softliq_core::liquidation::Policy::by_name(name).is_some()
+                || table.contains_key("rule"),
             &format!("mechanism.{name}"),
             format!(
-                "parameters for an unknown mechanism (known: {})",
+                "parameters for an unknown mechanism (known: {}; a custom name needs `rule`)",
                 super::mechanism::KNOWN
             ),
         )?;

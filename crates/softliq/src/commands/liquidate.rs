@@ -6,7 +6,7 @@ use softliq_config::Number;
 use softliq_core::health::Health;
 use softliq_core::liquidation::plan::Outcome;
 use softliq_core::liquidation::{
-    Bound, Plan, Policy, Quote, Request, Stage, plan, plan_until_healthy, quote,
+    Bound, Incentive, Need, Plan, Policy, Quote, Request, Stage, plan, plan_until_healthy, quote,
     two_step_extraction,
 };
 use softliq_core::money::{Rounding, Value};
@@ -37,6 +37,14 @@ pub struct Args {
     /// Show all five policies side by side.
     #[arg(long)]
     compare: bool,
+    /// Incentive: fixed (the assets' penalty and discount), ramp (a discount rising from 0.5%
+    /// to 8% over the hour after the account became liquidatable) or euler (the discount is
+    /// the shortfall 1 − HF, at most 8%); see docs/liquidation.md.
+    #[arg(long, default_value = "fixed")]
+    incentive: String,
+    /// How long the account has been liquidatable, in seconds (read by `--incentive ramp`).
+    #[arg(long, default_value_t = 0)]
+    liquidatable_for_s: u64,
     /// Print JSON (exact decimal strings) instead of tables.
     #[arg(long)]
     json: bool,
@@ -81,22 +89,43 @@ struct PlanView {
 
 pub fn run(args: &Args) -> Result<()> {
     let inputs = Inputs::load(&args.inputs)?;
-    let policy = Policy::by_name(&args.policy).ok_or_else(|| {
+    let incentive = match args.incentive.as_str() {
+        "fixed" => Incentive::Fixed,
+        "ramp" => Incentive::Need(Need::ramp()),
+        "euler" => Incentive::Need(Need::euler()),
+        other => {
+            return Err(anyhow!(
+                "--incentive: unknown incentive {other:?} (one of: fixed, ramp, euler)"
+            ));
+        }
+    };
+    let assets: Vec<_> = inputs
+        .markets
+        .assets
+        .iter()
+        .map(|a| (a.symbol.as_str(), a.params()))
+        .collect();
+    incentive
+        .validate(&assets)
+        .map_err(|e| anyhow!("--incentive {}: {e}", args.incentive))?;
+    let with_incentive = |p: Policy| Policy { incentive, ..p };
+    let policy = with_incentive(Policy::by_name(&args.policy).ok_or_else(|| {
         anyhow!(
             "--policy: unknown policy {:?} (one of: soft, close_factor, restore, two_stage, full)",
             args.policy
         )
-    })?;
+    })?);
+    let age_s = args.liquidatable_for_s;
     let snapshot = inputs.snapshot();
     if args.compare {
         let views = Policy::all()
-            .iter()
-            .map(|p| plan_view(&inputs, p, true))
+            .into_iter()
+            .map(|p| plan_view(&inputs, &with_incentive(p), true, age_s))
             .collect::<Result<Vec<_>>>()?;
         return emit(args.json, &views, || render_compare(&inputs, &views));
     }
     if args.until_healthy {
-        let view = plan_view(&inputs, &policy, false)?;
+        let view = plan_view(&inputs, &policy, false, age_s)?;
         return emit(args.json, &view, || render_plan(&view));
     }
     let q = match (&args.debt, &args.collateral) {
@@ -104,9 +133,9 @@ pub fn run(args: &Args) -> Result<()> {
             &inputs.account,
             &snapshot,
             &policy,
-            &request(&inputs, d, c, args.max_repay.as_deref())?,
+            &request(&inputs, (d, c), args.max_repay.as_deref(), age_s)?,
         )?),
-        _ => plan(&inputs.account, &snapshot, &policy)?,
+        _ => plan(&inputs.account, &snapshot, &policy, age_s)?,
     };
     let Some(q) = q else {
         let hf = Health::of(&inputs.account, &snapshot)?.health_factor();
@@ -130,7 +159,12 @@ fn emit<T: Serialize>(json: bool, value: &T, table: impl FnOnce() -> String) -> 
     Ok(())
 }
 
-fn request(inputs: &Inputs, debt: &str, collateral: &str, max: Option<&str>) -> Result<Request> {
+fn request(
+    inputs: &Inputs,
+    (debt, collateral): (&str, &str),
+    max: Option<&str>,
+    liquidatable_for_s: u64,
+) -> Result<Request> {
     let lookup = |flag: &str, symbol: &str| {
         inputs.markets.id(symbol).ok_or_else(|| {
             anyhow!(
@@ -157,6 +191,7 @@ fn request(inputs: &Inputs, debt: &str, collateral: &str, max: Option<&str>) -> 
         debt_asset: d,
         collateral_asset: c,
         max_repay,
+        liquidatable_for_s,
     })
 }
 
@@ -181,6 +216,7 @@ fn quote_view(inputs: &Inputs, q: &Quote) -> Result<QuoteView> {
             Bound::Collateral => "all collateral",
             Bound::Dust => "dust rule",
             Bound::DeathSpiral => "death spiral",
+            Bound::MinCall => "minimum call",
         },
         repaid: q.repaid.display_tokens(dec(d)).to_string(),
         repaid_value: money(q.repaid_value),
@@ -198,12 +234,17 @@ fn quote_view(inputs: &Inputs, q: &Quote) -> Result<QuoteView> {
     })
 }
 
-fn plan_view(inputs: &Inputs, policy: &Policy, with_two_step: bool) -> Result<PlanView> {
+fn plan_view(
+    inputs: &Inputs,
+    policy: &Policy,
+    with_two_step: bool,
+    age_s: u64,
+) -> Result<PlanView> {
     let snapshot = inputs.snapshot();
-    let p: Plan = plan_until_healthy(&inputs.account, &snapshot, policy, &inputs.pools)
+    let p: Plan = plan_until_healthy(&inputs.account, &snapshot, policy, &inputs.pools, age_s)
         .with_context(|| format!("planning under {}", policy.name()))?;
     let two_step = if with_two_step && matches!(policy.name(), "soft" | "close_factor") {
-        let t = two_step_extraction(&inputs.account, &snapshot, policy, &inputs.pools)?;
+        let t = two_step_extraction(&inputs.account, &snapshot, policy, &inputs.pools, age_s)?;
         Some(money(
             t.liquidator_profit.saturating_sub(p.liquidator_profit),
         ))

@@ -419,6 +419,7 @@ fn refusals_name_the_reason_and_change_nothing() {
         debt_asset: USDC,
         collateral_asset: WETH,
         max_repay: usdc(&w, "100"),
+        liquidatable_for_s: 0,
     };
     assert_eq!(
         quote(
