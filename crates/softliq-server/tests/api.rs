@@ -81,6 +81,24 @@ async fn roles_queries_and_a_liquidation_end_to_end() {
         assert_eq!(st, 403, "{path}");
         s.ok(path, ADMIN, body.clone()).await;
     }
+    // A need-sized incentive and a minimum call over JSON; a discount the assets cannot pay
+    // is refused with the field named, and changes nothing.
+    let need = |max: &str| {
+        json!({"policy": {"rule": {"Soft": {"max_fraction": "0.2"}}, "dust_value": "10",
+            "insurance_share": "0.5", "min_call_value": "1000",
+            "incentive": {"Need": {"discount_min": "0.005", "discount_max": max,
+                "shortfall_slope": "0", "ramp_s": 3600, "protocol_fee": "0.1"}}}})
+    };
+    let before = s.hash().await;
+    let (st, err) = s.post("/v1/policy", ADMIN, need("0.16")).await;
+    assert_eq!(
+        (st, err["field"].as_str()),
+        (422, Some("discount_max")),
+        "{err}"
+    );
+    assert_eq!(s.hash().await, before);
+    s.ok("/v1/policy", ADMIN, need("0.08")).await;
+    s.ok("/v1/policy", ADMIN, admin_calls[1].1.clone()).await;
 
     // An account token touches only its own accounts; admin touches none.
     for (token, account) in [
