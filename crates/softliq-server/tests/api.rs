@@ -92,8 +92,8 @@ async fn roles_queries_and_a_liquidation_end_to_end() {
     let before = s.hash().await;
     let (st, err) = s.post("/v1/policy", ADMIN, need("0.16")).await;
     assert_eq!(
-        (st, err["field"].as_str()),
-        (422, Some("discount_max")),
+        (st, err["error"]["field"].as_str()),
+        (422, Some("policy.discount_max")),
         "{err}"
     );
     assert_eq!(s.hash().await, before);
