@@ -45,6 +45,21 @@ pub enum Incentive {
 }
 
 impl Incentive {
+    /// The names [`Incentive::by_name`] knows, for messages.
+    pub const NAMES: &str = "fixed, ramp, euler";
+
+    /// The incentive called `name`: `fixed`, or a need-sized preset ([`Need::ramp`],
+    /// [`Need::euler`]).
+    #[must_use]
+    pub fn by_name(name: &str) -> Option<Self> {
+        match name {
+            "fixed" => Some(Self::Fixed),
+            "ramp" => Some(Self::Need(Need::ramp())),
+            "euler" => Some(Self::Need(Need::euler())),
+            _ => None,
+        }
+    }
+
     /// A need-sized incentive's bounds, and that every asset can pay its largest penalty
     /// (`lt · (1 + pen_max) ≤ 1`); a fixed incentive has the assets' own, checked at listing.
     ///
@@ -258,19 +273,17 @@ const PCT: u128 = WAD / 100;
 
 impl Policy {
     const fn with(rule: Rule) -> Self {
-        let min_call_value = match rule {
-            Rule::Soft { .. } | Rule::Restore { .. } | Rule::TwoStage { .. } => {
-                MIN_CALL_VALUE_DEFAULT
-            }
-            Rule::CloseFactor { .. } | Rule::Full | Rule::Dutch(_) => Value::ZERO,
-        };
-        Self {
+        let mut policy = Self {
             rule,
             dust_value: Value::from_raw(10 * WAD),
             insurance_share: Ratio::ZERO,
-            min_call_value,
+            min_call_value: Value::ZERO,
             incentive: Incentive::Fixed,
+        };
+        if policy.has_min_call() {
+            policy.min_call_value = MIN_CALL_VALUE_DEFAULT;
         }
+        policy
     }
 
     /// `soft` with Scallop's 20% cap and 10 USD dust.

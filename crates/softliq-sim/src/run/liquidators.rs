@@ -464,11 +464,8 @@ impl ProfitBound {
             .fold(0.0, f64::max);
         Self {
             fraction,
-            min_call_usd: if policy.has_min_call() {
-                policy.min_call_value.to_f64()
-            } else {
-                0.0
-            },
+            // Validation keeps it zero where the rule has no minimum call.
+            min_call_usd: policy.min_call_value.to_f64(),
             dust_usd: run.markets.dust_usd,
             discount,
             spiral_hf: spiral / bw_min.max(1.0),

@@ -259,12 +259,12 @@ impl<'a> Run<'a> {
             return self.run_auctions(span, &queue, &mut market);
         }
         let times = &self.spec.path.times_s;
+        let (prev_s, now_s) = (times[(t as usize).saturating_sub(1)], times[t as usize]);
         for (_, i) in queue {
             // How long the account has been open, at the previous step and now (0 and 0 at the
             // step that opened it: its oracle price was published then).
             let opened = times[self.open_since[i as usize] as usize];
-            let now_s = times[t as usize];
-            let prev_s = times[(t as usize).saturating_sub(1)].max(opened);
+            let prev_s = prev_s.max(opened);
             let ages = (prev_s - opened, now_s - opened);
             if !self.liquidate_account(i as usize, ages, &mut market)? {
                 break;

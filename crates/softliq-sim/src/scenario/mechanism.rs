@@ -5,7 +5,7 @@
 use serde::Serialize;
 use softliq_config::{Markets, Number};
 use softliq_core::liquidation::auction::{Curve, Dutch};
-use softliq_core::liquidation::{Incentive, Need, Policy, Rule};
+use softliq_core::liquidation::{Incentive, Policy, Rule};
 use softliq_core::money::{Ratio, Value};
 
 use super::Scenario;
@@ -15,9 +15,10 @@ use crate::error::{Result, SimError};
 /// `[mechanism.<name>]` table.
 pub const KNOWN: &str = "full, close_factor, soft, restore, two_stage, dutch";
 
-/// Keys read before the others, in this order: the rule a custom mechanism starts from, the
-/// auction curve, the incentive preset; their own parameters then apply to what they chose.
-const FIRST_KEYS: [&str; 3] = ["rule", "curve", "incentive"];
+/// Keys read before the others, in this order: the auction curve and the incentive preset, so
+/// that their own parameters apply to what they chose. (`rule`, the base of a custom mechanism,
+/// is read by `base_policy`.)
+const FIRST_KEYS: [&str; 2] = ["curve", "incentive"];
 
 /// One mechanism of a comparison.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -43,13 +44,10 @@ pub fn mechanism(name: &str, scenario: &Scenario, markets: &Markets) -> Result<M
             .chain(
                 overrides
                     .iter()
-                    .filter(|(k, _)| !FIRST_KEYS.contains(&k.as_str())),
+                    .filter(|(k, _)| k.as_str() != "rule" && !FIRST_KEYS.contains(&k.as_str())),
             );
         for (key, value) in ordered {
             let field = format!("mechanism.{name}.{key}");
-            if key == "rule" {
-                continue;
-            }
             if set_common(&mut policy, key, value, &field)? {
                 continue;
             }
@@ -104,17 +102,9 @@ fn base_policy(name: &str, overrides: Option<&toml::Table>) -> Result<Policy> {
 /// `key` is not one of them.
 fn set_common(policy: &mut Policy, key: &str, value: &toml::Value, field: &str) -> Result<bool> {
     if key == "incentive" {
-        policy.incentive = match value.as_str() {
-            Some("fixed") => Incentive::Fixed,
-            Some("ramp") => Incentive::Need(Need::ramp()),
-            Some("euler") => Incentive::Need(Need::euler()),
-            _ => {
-                return Err(SimError::field(
-                    field,
-                    "must be \"fixed\", \"ramp\" or \"euler\"",
-                ));
-            }
-        };
+        policy.incentive = value.as_str().and_then(Incentive::by_name).ok_or_else(|| {
+            SimError::field(field, format!("must be one of {}", Incentive::NAMES))
+        })?;
         return Ok(true);
     }
     if key == "min_call_usd" {

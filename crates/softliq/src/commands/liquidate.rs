@@ -6,7 +6,7 @@ use softliq_config::Number;
 use softliq_core::health::Health;
 use softliq_core::liquidation::plan::Outcome;
 use softliq_core::liquidation::{
-    Bound, Incentive, Need, Plan, Policy, Quote, Request, Stage, plan, plan_until_healthy, quote,
+    Bound, Incentive, Plan, Policy, Quote, Request, Stage, plan, plan_until_healthy, quote,
     two_step_extraction,
 };
 use softliq_core::money::{Rounding, Value};
@@ -89,16 +89,13 @@ struct PlanView {
 
 pub fn run(args: &Args) -> Result<()> {
     let inputs = Inputs::load(&args.inputs)?;
-    let incentive = match args.incentive.as_str() {
-        "fixed" => Incentive::Fixed,
-        "ramp" => Incentive::Need(Need::ramp()),
-        "euler" => Incentive::Need(Need::euler()),
-        other => {
-            return Err(anyhow!(
-                "--incentive: unknown incentive {other:?} (one of: fixed, ramp, euler)"
-            ));
-        }
-    };
+    let incentive = Incentive::by_name(&args.incentive).ok_or_else(|| {
+        anyhow!(
+            "--incentive: unknown incentive {:?} (one of: {})",
+            args.incentive,
+            Incentive::NAMES
+        )
+    })?;
     let assets: Vec<_> = inputs
         .markets
         .assets
