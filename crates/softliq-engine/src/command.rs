@@ -140,6 +140,24 @@ pub enum CommandBody {
         asset: AssetId,
         amount: String,
     },
+    /// The protocol takes over `borrower` (markets whose policy absorbs, when one of its tests
+    /// holds): the treasury seizes collateral worth the debt plus the absorb penalty and takes
+    /// over the debt; the shortfall of an underwater account is paid by reserves, insurance,
+    /// suppliers. Anyone may ask; `absorber` is recorded.
+    Absorb {
+        absorber: AccountId,
+        borrower: AccountId,
+    },
+    /// Buys the treasury's `asset` at the storefront price (oracle less the absorb
+    /// `storefront_discount`), paying up to `max_pay` tokens of `pay_asset` from outside;
+    /// refused if that buys less than `min_out` tokens.
+    BuyCollateral {
+        buyer: AccountId,
+        asset: AssetId,
+        pay_asset: AssetId,
+        max_pay: String,
+        min_out: String,
+    },
 }
 
 impl CommandBody {
@@ -162,6 +180,8 @@ impl CommandBody {
             Self::PostPrice { .. } => "post_price",
             Self::AdvanceTime => "advance_time",
             Self::FundInsurance { .. } => "fund_insurance",
+            Self::Absorb { .. } => "absorb",
+            Self::BuyCollateral { .. } => "buy_collateral",
         }
     }
 

@@ -206,6 +206,8 @@ impl Engine {
                 published_s,
             } => self.post_price(t, *asset, price, *published_s),
             CommandBody::AdvanceTime => self.advance_time(t),
+            CommandBody::Absorb { absorber, borrower } => self.absorb(t, *absorber, *borrower),
+            CommandBody::BuyCollateral { .. } => self.buy_collateral(t, &cmd.body),
         }
     }
 

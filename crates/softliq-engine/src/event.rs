@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use softliq_core::account::AccountId;
 use softliq_core::asset::AssetId;
 use softliq_core::liquidation::auction::{AuctionId, Step};
-use softliq_core::liquidation::{BadDebtEvent, Policy, Quote};
+use softliq_core::liquidation::{Absorption, BadDebtEvent, Policy, Quote, Sale};
 use softliq_core::money::{Amount, Index, Price, Ratio, Shares};
 
 use crate::command::PriceSource;
@@ -121,6 +121,10 @@ pub enum Event {
         account: AccountId,
         health_factor: Option<Ratio>,
     },
+    /// The protocol absorbed an account; its shortfall's steps follow as `BadDebt` events.
+    Absorbed(Box<Absorbed>),
+    /// A storefront sale of the treasury's collateral.
+    CollateralBought(Box<Bought>),
 }
 
 /// Interest accrued on `asset` since its last accrual, and the indices after it.
@@ -144,6 +148,21 @@ pub struct Liquidation {
     pub quote: Quote,
     pub treasury_shares: Shares,
     pub insurance_shares: Shares,
+}
+
+/// An absorb: who asked, whose account, and every figure of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Absorbed {
+    pub borrower: AccountId,
+    pub absorber: AccountId,
+    pub absorption: Absorption,
+}
+
+/// A storefront sale.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bought {
+    pub buyer: AccountId,
+    pub sale: Sale,
 }
 
 #[cfg(test)]

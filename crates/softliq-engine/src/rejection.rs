@@ -51,6 +51,8 @@ pub enum Code {
     InvariantBroken,
     /// The engine halted after a broken invariant and takes no more commands.
     Halted,
+    /// An absorb of an account that none of the market's absorb tests allows.
+    NotAbsorbable,
 }
 
 /// A refused command.
@@ -133,6 +135,9 @@ impl Rejection {
             Refusal::LeavesLessThanChost { .. } | Refusal::TakeTooSmall => {
                 (Code::LiquidationRefused, "amount")
             }
+            Refusal::NotAbsorbable { .. } => (Code::NotAbsorbable, "borrower"),
+            Refusal::NoAbsorb => (Code::WrongMechanism, "policy"),
+            Refusal::NothingToSell(_) => (Code::LiquidationRefused, "asset"),
             Refusal::Health(h) => return Self::health(h),
             Refusal::Math(m) => return Self::math("max_repay", m),
             Refusal::Pool(p) => return Self::pool("max_repay", p),

@@ -13,6 +13,7 @@ use proptest::prelude::*;
 use softliq_core::account::AccountId;
 use softliq_core::asset::{AssetId, RateModel};
 use softliq_core::health::Health;
+use softliq_core::liquidation::{Absorb, Policy};
 use softliq_core::money::muldiv::mul_div;
 use softliq_core::money::{Amount, Decimals, RAY, Ratio, Rounding};
 use softliq_engine::workload::params;
@@ -25,8 +26,6 @@ const ASSETS: [(&str, u8, u128, u128, u128); 3] = [
     ("WBTC", 8, 60_000, 7_300, 7_800),
 ];
 const USERS: u64 = 4;
-/// Liquidations settled across all cases: the run must exercise them.
-static LIQUIDATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 const FIRST: u64 = 2;
 
 #[derive(Clone, Debug)]
@@ -39,6 +38,8 @@ enum Op {
     Price(u16, u32),
     /// Borrower and liquidator; the call takes the borrower's largest debt and collateral.
     Liquidate(u64, u64),
+    /// Borrower and the account that asks.
+    Absorb(u64, u64),
     Wait(u64),
 }
 
@@ -53,7 +54,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (user.clone(), asset.clone(), milli.clone()).prop_map(|(u, a, m)| Op::Borrow(u, a, m)),
         1 => (user.clone(), asset.clone(), milli.clone()).prop_map(|(u, a, m)| Op::Repay(u, a, m)),
         3 => (1..3u16, 55..150u32).prop_map(|(a, f)| Op::Price(a, f)),
-        3 => (user.clone(), user).prop_map(|(b, l)| Op::Liquidate(b, l)),
+        3 => (user.clone(), user.clone()).prop_map(|(b, l)| Op::Liquidate(b, l)),
+        2 => (user.clone(), user).prop_map(|(b, l)| Op::Absorb(b, l)),
         1 => (1..600u64).prop_map(Op::Wait),
     ]
 }
@@ -100,6 +102,9 @@ struct Run {
     model: Model,
     next: u128,
     now: u64,
+    /// Liquidations and absorbs this run settled: the exercise test counts them.
+    liquidations: usize,
+    absorbs: usize,
 }
 
 impl Run {
@@ -113,7 +118,21 @@ impl Run {
             },
             next: 1,
             now: 1_700_000_000,
+            liquidations: 0,
+            absorbs: 0,
         };
+        // Soft calls, and the protocol may absorb any liquidatable account (hf_max = 1), so
+        // that random sequences reach absorbs often.
+        run.must(CommandBody::SetPolicy {
+            policy: Policy {
+                absorb: Some(Absorb {
+                    hf_max: Ratio::ONE,
+                    ..Absorb::preset()
+                }),
+                ..Policy::soft()
+            },
+            liquidation_price: softliq_engine::PriceSource::Spot,
+        });
         for (symbol, dec, _, cf, lt) in ASSETS {
             let mut p = params(dec, cf, lt);
             p.rate_model = RateModel {
@@ -283,6 +302,46 @@ impl Run {
                 let c = largest(&self.model.supply[i].clone(), &self.model);
                 self.liquidate(b, l, d, c);
             }
+            Op::Absorb(b, l) => self.absorb(b, l),
+        }
+    }
+
+    fn absorb(&mut self, b: u64, l: u64) {
+        let i = (FIRST + b) as usize;
+        let (_, coll, debt) = self.model.totals(i);
+        let result = self.apply(CommandBody::Absorb {
+            absorber: AccountId(FIRST + l),
+            borrower: AccountId(FIRST + b),
+        });
+        if debt == 0.0 || (decisive(coll, debt) && coll > debt) {
+            let r = result.expect_err("healthy account absorbed");
+            assert_eq!(r.code, Code::NotLiquidatable, "{r}");
+            return;
+        }
+        if decisive(coll, debt) {
+            assert!(result.is_ok(), "a liquidatable account refused: {result:?}");
+        }
+        let Ok(events) = result else { return };
+        assert!(
+            events.iter().any(|e| matches!(e, Event::Absorbed(_))),
+            "{events:?}"
+        );
+        self.absorbs += 1;
+        // Absorb moves no cash: the model's cash stays, and `compare` checks it. The borrower
+        // owes nothing and keeps what the engine left it.
+        let state = self.engine.state();
+        for (a, pool) in state.pools.iter().enumerate() {
+            self.model.index[a] = pool.supply_index().raw();
+        }
+        for a in 0..3 {
+            let p = state.accounts[i].account.position(AssetId(a as u16));
+            assert!(p.debt.is_zero(), "an absorbed account owes nothing");
+            assert!(
+                p.supply.raw() <= self.model.supply[i][a],
+                "absorb only takes"
+            );
+            self.model.supply[i][a] = p.supply.raw();
+            self.model.debt[i][a] = 0;
         }
     }
 
@@ -317,7 +376,7 @@ impl Run {
             match e {
                 Event::Liquidated(l) => {
                     let q = &l.quote;
-                    LIQUIDATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.liquidations += 1;
                     let (da, ca) = (d as usize, c as usize);
                     // Soft rule: at most 20% of the total debt value (to one base unit of `d`), unless it is dust.
                     let repaid_usd = self.model.value(da, q.repaid.raw() as f64);
@@ -421,8 +480,8 @@ fn the_model_run_exercises_liquidations() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
     let mut runner = TestRunner::deterministic();
-    let before = LIQUIDATIONS.load(std::sync::atomic::Ordering::Relaxed);
-    for _ in 0..128 {
+    let (mut settled, mut absorbed) = (0, 0);
+    for _ in 0..512 {
         let ops = prop::collection::vec(op(), 60..200)
             .new_tree(&mut runner)
             .expect("tree")
@@ -432,10 +491,14 @@ fn the_model_run_exercises_liquidations() {
             run.step(op);
             run.compare();
         }
+        settled += run.liquidations;
+        absorbed += run.absorbs;
     }
-    let settled = LIQUIDATIONS.load(std::sync::atomic::Ordering::Relaxed) - before;
+    // The runner is deterministic: 6 absorbs at the time of writing.
+    eprintln!("{settled} liquidations, {absorbed} absorbs");
+    assert!(absorbed >= 5, "only {absorbed} absorbs in 512 sequences");
     assert!(
-        settled >= 20,
-        "only {settled} liquidations in 128 sequences"
+        settled >= 40,
+        "only {settled} liquidations in 512 sequences"
     );
 }

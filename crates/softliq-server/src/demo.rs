@@ -168,7 +168,12 @@ pub async fn seed(state: &Arc<AppState>, config: &DemoConfig, first: Bar) -> Res
     setup.push((
         "demo-policy".into(),
         CommandBody::SetPolicy {
-            policy: Policy::soft(),
+            // Soft calls, and the protocol absorbs what no keeper takes (small, deep or an
+            // hour neglected), so no account sits underwater for ever.
+            policy: Policy {
+                absorb: Some(softliq_core::liquidation::Absorb::preset()),
+                ..Policy::soft()
+            },
             liquidation_price: PriceSource::Spot,
         },
     ));

@@ -109,6 +109,7 @@ pub fn status_of(code: Code) -> StatusCode {
         | Code::InsufficientCash
         | Code::CapExceeded
         | Code::NotLiquidatable
+        | Code::NotAbsorbable
         | Code::LiquidationRefused
         | Code::Slippage
         | Code::WrongMechanism

@@ -39,6 +39,8 @@ impl Modify for Bearer {
         commands::borrow,
         commands::repay,
         commands::liquidate,
+        commands::absorb,
+        commands::buy_collateral,
         auctions::bark,
         auctions::take,
         auctions::redo,

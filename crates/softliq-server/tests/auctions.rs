@@ -184,12 +184,6 @@ async fn the_keeper_starts_and_buys_an_auction_when_it_pays() {
         history.last().unwrap().get("finished").is_some(),
         "{detail}"
     );
-    let (_, acct) = s.get(&format!("/v1/accounts/{}", m.alice)).await;
-    let owes = acct["report"]["positions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|p| p["side"] == "debt");
-    assert!(!owes, "the tab was paid: {acct}");
+    assert!(!owes_debt(&s, m.alice).await, "the tab was paid");
     s.stop().await;
 }

@@ -18,7 +18,7 @@ fn token_for(path: &str) -> &'static str {
         | "/v1/insurance"
         | "/v1/time" => ADMIN,
         "/v1/prices" => ORACLE,
-        "/v1/liquidations" => LIQUIDATOR,
+        "/v1/liquidations" | "/v1/absorptions" | "/v1/storefront" => LIQUIDATOR,
         p if p.starts_with("/v1/auctions") => LIQUIDATOR,
         p if p.starts_with("/v1/accounts") => ALICE,
         other => panic!("no role known for the new endpoint {other}: add it to token_for"),
@@ -31,8 +31,10 @@ fn valid(name: &str, m: &Market) -> Value {
         "asset" | "debt_asset" => json!(0),
         "collateral_asset" => json!(1),
         "borrower" => json!(m.alice),
-        "liquidator" | "keeper" => json!(m.liquidator),
-        "amount" | "price" | "max_repay" | "min_collateral_out" | "max_price" => json!("1"),
+        "liquidator" | "keeper" | "absorber" | "buyer" => json!(m.liquidator),
+        "pay_asset" => json!(1),
+        "amount" | "price" | "max_repay" | "min_collateral_out" | "max_price" | "max_pay"
+        | "min_out" => json!("1"),
         "published_s" => Value::Null,
         "symbol" => json!("NEW"),
         "params" => params("WETH"),
@@ -241,7 +243,7 @@ async fn every_post_refuses_bad_input_with_the_field_named_and_changes_nothing()
             checked += 1;
         }
     }
-    assert_eq!(posts, 15, "POST endpoints in the document");
+    assert_eq!(posts, 17, "POST endpoints in the document");
     assert!(checked > 250, "only {checked} cases");
     s.stop().await;
 }

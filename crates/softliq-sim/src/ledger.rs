@@ -19,7 +19,10 @@ use softliq_core::account::{Account, AccountId};
 use softliq_core::asset::{Asset, AssetId};
 use softliq_core::health::RiskSnapshot;
 use softliq_core::liquidation::auction::{self, AuctionBook, AuctionId, Bark, Step, Take, Taken};
-use softliq_core::liquidation::{Parties, Policy, Quote, Refusal, Settlement, settle};
+use softliq_core::liquidation::{
+    Absorb, Absorption, Parties, Policy, Protocol, Purchase, Quote, Refusal, Sale as StoreSale,
+    Settlement, absorb, buy_collateral, settle,
+};
 use softliq_core::money::{Amount, Price, Rounding, Shares, Value};
 use softliq_core::pool::Pool;
 
@@ -176,6 +179,60 @@ impl Ledger {
             settled.paid,
         )?;
         Ok(settled)
+    }
+
+    /// The protocol absorbs borrower `i` through the core (no cash moves).
+    ///
+    /// # Errors
+    /// The core's refusal (not liquidatable, no absorb test holds, …); nothing changes then.
+    pub fn absorb(
+        &mut self,
+        i: usize,
+        snapshot: &RiskSnapshot,
+        params: &Absorb,
+        age_s: u64,
+    ) -> std::result::Result<Absorption, Refusal> {
+        absorb(
+            &mut self.borrowers[i],
+            &mut Protocol {
+                treasury: &mut self.treasury,
+                insurance: &mut self.insurance,
+            },
+            &mut self.pools,
+            snapshot,
+            params,
+            age_s,
+        )
+    }
+
+    /// The liquidator buys the treasury's collateral at the storefront; its payment comes from
+    /// outside and is recorded as repaid cash of the pay asset.
+    ///
+    /// # Errors
+    /// The core's refusal (nothing to sell, too small, …); nothing changes then.
+    pub fn buy_collateral(
+        &mut self,
+        purchase: &Purchase,
+        snapshot: &RiskSnapshot,
+        params: &Absorb,
+    ) -> std::result::Result<StoreSale, Refusal> {
+        let sale = buy_collateral(
+            &mut Protocol {
+                treasury: &mut self.treasury,
+                insurance: &mut self.insurance,
+            },
+            &mut self.liquidator,
+            &mut self.pools,
+            snapshot,
+            params,
+            purchase,
+        )?;
+        let flows = &mut self.flows[purchase.pay_asset.index()];
+        flows.repaid = flows
+            .repaid
+            .checked_add(sale.paid.raw())
+            .ok_or(Refusal::Math(softliq_core::money::MathError::Overflow))?;
+        Ok(sale)
     }
 
     /// Starts an auction on borrower `i` through the core; the liquidator is the keeper.

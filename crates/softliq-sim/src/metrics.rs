@@ -64,6 +64,9 @@ pub struct RunMetrics {
     pub underwater_account_hours: f64,
     pub responses: u64,
     pub responses_usd: f64,
+    /// Accounts the protocol absorbed, and storefront sales of what it took.
+    pub absorbs: u64,
+    pub storefront_sales: u64,
     /// Largest share-rounding residue of one call's collateral split, in base units.
     pub split_residue_max: u64,
 }

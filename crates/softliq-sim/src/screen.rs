@@ -61,6 +61,19 @@ fn f(x: u128) -> f64 {
 }
 
 impl Factors {
+    /// Approximate (collateral value, debt value) of an account outside the screen (the
+    /// treasury's).
+    #[must_use]
+    pub fn values(&self, account: &Account) -> (f64, f64) {
+        account.positions().iter().fold((0.0, 0.0), |(c, d), p| {
+            let a = p.asset.index();
+            (
+                c + f(p.supply.raw()) * self.supply_value[a],
+                d + f(p.debt.raw()) * self.debt_value[a],
+            )
+        })
+    }
+
     /// The factors at `prices` (USD per token, one per asset).
     #[must_use]
     pub fn new(assets: &[Asset], pools: &[Pool], prices: &[f64]) -> Self {

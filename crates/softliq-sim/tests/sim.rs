@@ -50,34 +50,68 @@ fn metrics<'a>(b: &'a BatchResult, mechanism: &str) -> Vec<&'a RunMetrics> {
 fn every_run_accounts_for_every_dollar() {
     let loaded = load("crash-2020-03-12", &[("population.borrowers", "1500")]);
     let b = batch(&loaded, 2, 2);
-    assert_eq!(b.runs.len(), 2 * 9);
+    assert_eq!(b.runs.len(), 2 * 10);
     for r in &b.runs {
-        let m = &r.metrics;
         assert!(
-            m.calls > 100,
+            r.metrics.calls > 100,
             "{}: the crash liquidates ({} calls)",
             r.mechanism,
-            m.calls
+            r.metrics.calls
         );
-        let uses = m.liquidator_profit_usd
-            + m.liquidator_costs_usd
-            + m.slippage_usd
-            + m.protocol_revenue_usd;
-        let gap = m.borrower_loss_usd - uses;
-        // Each call rounds the split of seized collateral by at most a few base units and
-        // each valuation by one wei; a thousandth of a cent per call is far above that.
-        #[allow(clippy::cast_precision_loss)]
-        let bound = 1e-5 * m.calls as f64;
-        assert!(
-            gap.abs() <= bound,
-            "{} seed {}: loss {} vs uses {uses}",
-            r.mechanism,
-            r.seed,
-            m.borrower_loss_usd
-        );
-        assert!(m.split_residue_max <= 3);
-        assert!((m.borrower_loss_usd - m.penalty_usd - m.below_fair_usd).abs() < 1e-6);
-        assert!(m.bad_debt_usd + 1e-9 >= m.bad_debt_realised_usd);
+        assert_accounted(r);
+    }
+}
+
+/// Borrowers' loss equals what liquidators, the market and the protocol got, to rounding.
+fn assert_accounted(r: &softliq_sim::batch::RunRecord) {
+    let m = &r.metrics;
+    let uses =
+        m.liquidator_profit_usd + m.liquidator_costs_usd + m.slippage_usd + m.protocol_revenue_usd;
+    let gap = m.borrower_loss_usd - uses;
+    // Each call or absorb rounds the split of seized collateral by at most a few base units
+    // and each valuation by one wei; a thousandth of a cent per transaction is far above that.
+    #[allow(clippy::cast_precision_loss)]
+    let bound = 1e-5 * (m.calls + m.absorbs) as f64;
+    assert!(
+        gap.abs() <= bound,
+        "{} seed {}: loss {} vs uses {uses}",
+        r.mechanism,
+        r.seed,
+        m.borrower_loss_usd
+    );
+    assert!(m.split_residue_max <= 3);
+    assert!((m.borrower_loss_usd - m.penalty_usd - m.below_fair_usd).abs() < 1e-6);
+    assert!(m.bad_debt_usd + 1e-9 >= m.bad_debt_realised_usd);
+}
+
+/// When calls cost 100 USD, small accounts are left underwater; the protocol absorbs them and
+/// sells what it took, the books still balance, and accounts spend far fewer hours underwater.
+#[test]
+fn absorb_takes_what_expensive_keepers_leave() {
+    let loaded = load(
+        "crash-2022-06-13",
+        &[
+            ("population.borrowers", "1500"),
+            ("liquidators.cost_usd", "100"),
+            ("mechanisms", "[\"restore_ramp\", \"restore_ramp_absorb\"]"),
+        ],
+    );
+    let b = batch(&loaded, 1, 2);
+    let (plain, absorbing) = (
+        metrics(&b, "restore_ramp")[0],
+        metrics(&b, "restore_ramp_absorb")[0],
+    );
+    assert_eq!(plain.absorbs, 0);
+    assert!(absorbing.absorbs >= 20, "{} absorbs", absorbing.absorbs);
+    assert!(absorbing.storefront_sales >= 1);
+    assert!(
+        absorbing.underwater_account_hours * 2.0 < plain.underwater_account_hours,
+        "underwater {} vs {} account-hours",
+        absorbing.underwater_account_hours,
+        plain.underwater_account_hours
+    );
+    for r in &b.runs {
+        assert_accounted(r);
     }
 }
 
@@ -103,6 +137,10 @@ fn frictionless_market_costs_borrowers_nothing() {
             ("mechanism.restore_ramp.discount_max", "\"0\""),
             ("mechanism.two_stage_ramp.discount_min", "\"0\""),
             ("mechanism.two_stage_ramp.discount_max", "\"0\""),
+            ("mechanism.restore_ramp_absorb.discount_min", "\"0\""),
+            ("mechanism.restore_ramp_absorb.discount_max", "\"0\""),
+            ("mechanism.restore_ramp_absorb.absorb_penalty", "\"0\""),
+            ("mechanism.restore_ramp_absorb.storefront_discount", "\"0\""),
             ("liquidators.latency_steps", "0"),
             ("liquidators.cost_usd", "0"),
             // A zero-discount call earns the liquidator exactly nothing, less rounding.

@@ -36,7 +36,7 @@ fn sim_writes_the_report_files() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(
-        stdout.contains("18 runs (1 points × 2 seeds × 9 mechanisms)"),
+        stdout.contains("20 runs (1 points × 2 seeds × 10 mechanisms)"),
         "{stdout}"
     );
     for m in [
@@ -58,7 +58,7 @@ fn sim_writes_the_report_files() {
     assert_eq!(summary["scenario"], "crash-2024-08-05");
     assert_eq!(summary["borrowers"], 400);
     let csv = std::fs::read_to_string(out.join("runs.csv")).expect("runs.csv");
-    assert_eq!(csv.lines().count(), 1 + 18);
+    assert_eq!(csv.lines().count(), 1 + 20);
     let html = std::fs::read_to_string(out.join("report.html")).expect("report");
     assert!(
         html.contains("<svg") && !html.contains("<script"),

@@ -21,6 +21,9 @@ pub enum BadDebtEvent {
     InsuranceCovered { asset: AssetId, amount: Amount },
     /// `amount` was written off against the suppliers of `asset`.
     Socialised { asset: AssetId, amount: Amount },
+    /// The pool's reserves paid `amount` of the debt (only when the protocol absorbs an
+    /// account, see [`super::absorb`]).
+    ReservesCovered { asset: AssetId, amount: Amount },
 }
 
 impl BadDebtEvent {
@@ -83,33 +86,71 @@ pub fn realise_bad_debt(
         }
     }
     for pos in account.positions().to_vec() {
-        let pool = pool_mut(pools, pos.asset)?;
-        let fund = insurance.position(pos.asset).supply;
-        if !fund.is_zero() {
-            let owed = pos.debt.to_amount(pool.borrow_index(), Rounding::Up)?;
-            let claim = fund.to_amount(pool.supply_index(), Rounding::Down)?;
-            let used = if claim <= owed {
-                fund
-            } else {
-                owed.to_shares(pool.supply_index(), Rounding::Up)?.min(fund)
-            };
-            let (burned, amount) = pool.cover(used, pos.debt)?;
-            insurance.remove_supply(pos.asset, used)?;
-            account.remove_debt(pos.asset, burned)?;
-            events.push(BadDebtEvent::InsuranceCovered {
-                asset: pos.asset,
-                amount,
-            });
-        }
-        let rest = account.position(pos.asset).debt;
-        if !rest.is_zero() {
-            let amount = pool.write_off(rest)?;
-            account.remove_debt(pos.asset, rest)?;
-            events.push(BadDebtEvent::Socialised {
-                asset: pos.asset,
-                amount,
-            });
+        if !pos.debt.is_zero() {
+            let pool = pool_mut(pools, pos.asset)?;
+            let cleared = clear_debt(pool, pos.asset, pos.debt, insurance, Waterfall::Insurance)?;
+            account.remove_debt(pos.asset, pos.debt)?;
+            events.extend(cleared);
         }
     }
     Ok(events)
+}
+
+/// Who pays debt that no collateral repays, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Waterfall {
+    /// The insurance fund's claim, then the suppliers (SPEC §5, a liquidation's bad debt).
+    Insurance,
+    /// The pool's reserves, then the insurance fund, then the suppliers: the protocol's own
+    /// losses when it absorbs an account (see [`super::absorb`]).
+    Reserves,
+}
+
+/// Clears `debt` shares of `asset` that nobody will repay, by `order`, and returns the steps.
+/// The caller removes the shares from the debtor.
+pub(crate) fn clear_debt(
+    pool: &mut Pool,
+    asset: AssetId,
+    debt: Shares,
+    insurance: &mut Account,
+    order: Waterfall,
+) -> Result<Vec<BadDebtEvent>, Refusal> {
+    let mut events = Vec::new();
+    let mut rest = debt;
+    if order == Waterfall::Reserves && !pool.reserves().is_zero() {
+        let (burned, amount) = pool.forgive(rest)?;
+        rest = rest.checked_sub(burned)?;
+        events.push(BadDebtEvent::ReservesCovered { asset, amount });
+    }
+    let fund = insurance.position(asset).supply;
+    if !fund.is_zero() && !rest.is_zero() {
+        let (used, burned, amount) = cover_with(pool, fund, rest)?;
+        insurance.remove_supply(asset, used)?;
+        rest = rest.checked_sub(burned)?;
+        events.push(BadDebtEvent::InsuranceCovered { asset, amount });
+    }
+    if !rest.is_zero() {
+        let amount = pool.write_off(rest)?;
+        events.push(BadDebtEvent::Socialised { asset, amount });
+    }
+    Ok(events)
+}
+
+/// Repays up to `owed` debt shares out of a supplier's `fund` shares of the same pool, without
+/// moving cash: the fund's claim is rounded down, and only the shares it needs are used (rounded
+/// up). Returns (supply shares used, debt shares burned, amount repaid).
+pub(crate) fn cover_with(
+    pool: &mut Pool,
+    fund: Shares,
+    owed: Shares,
+) -> Result<(Shares, Shares, Amount), Refusal> {
+    let debt = owed.to_amount(pool.borrow_index(), Rounding::Up)?;
+    let claim = fund.to_amount(pool.supply_index(), Rounding::Down)?;
+    let used = if claim <= debt {
+        fund
+    } else {
+        debt.to_shares(pool.supply_index(), Rounding::Up)?.min(fund)
+    };
+    let (burned, amount) = pool.cover(used, owed)?;
+    Ok((used, burned, amount))
 }

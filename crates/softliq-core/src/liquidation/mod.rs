@@ -5,9 +5,12 @@
 //! - [`quote`]: what one call would do, or a typed refusal;
 //! - [`settle`]: applying a quote to balances, exactly, plus bad debt in the same step;
 //! - [`bad_debt`]: insurance cover and socialisation;
+//! - [`absorb`]: the protocol takes over accounts no liquidator will touch, and sells the
+//!   collateral at its storefront;
 //! - [`plan`]: the call a rational liquidator makes next, and the sequence until healthy;
 //! - [`auction`]: the `dutch` policy's auctions (SPEC §6): `bark`, `take`, `redo`.
 
+pub mod absorb;
 pub mod auction;
 pub mod bad_debt;
 pub mod plan;
@@ -17,6 +20,7 @@ pub mod settle;
 #[cfg(test)]
 mod tests;
 
+pub use absorb::{Absorb, Absorption, Protocol, Purchase, Reason, Sale, absorb, buy_collateral};
 pub use bad_debt::{BadDebtEvent, realise_bad_debt};
 pub use plan::{Plan, plan, plan_until_healthy, two_step_extraction};
 pub use policy::{Incentive, Need, Policy, Rule};
@@ -46,6 +50,17 @@ pub enum Refusal {
     WouldLeaveDust { minimum: Amount },
     #[error("max_repay: a buffer-band call must repay at least {minimum} USD")]
     BelowMinimum { minimum: crate::money::Value },
+    #[error(
+        "account: not absorbable (health factor {health_factor:?}, liquidatable for {age_s} s): none of the market's absorb tests holds"
+    )]
+    NotAbsorbable {
+        health_factor: Option<Ratio>,
+        age_s: u64,
+    },
+    #[error("policy: this market does not absorb accounts (its policy has no absorb)")]
+    NoAbsorb,
+    #[error("asset: the treasury holds none of asset {0:?} to sell")]
+    NothingToSell(AssetId),
     #[error("quote: the account changed since the quote")]
     StaleQuote,
     #[error("policy: this market sells collateral by Dutch auction; use bark and take")]

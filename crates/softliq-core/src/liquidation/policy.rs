@@ -8,6 +8,7 @@
 
 use ruint::aliases::U512;
 
+use super::absorb::Absorb;
 use super::auction::Dutch;
 use crate::asset::{AssetParams, ParamError};
 use crate::money::muldiv::quotient;
@@ -31,6 +32,9 @@ pub struct Policy {
     /// fixed pair, or sized by need ([`Need`]).
     #[serde(default)]
     pub incentive: Incentive,
+    /// Whether and when the protocol absorbs accounts no liquidator takes ([`Absorb`]).
+    #[serde(default)]
+    pub absorb: Option<Absorb>,
 }
 
 /// The incentive of a call (SPEC §4.1, need-sized incentive).
@@ -279,6 +283,7 @@ impl Policy {
             insurance_share: Ratio::ZERO,
             min_call_value: Value::ZERO,
             incentive: Incentive::Fixed,
+            absorb: None,
         };
         if policy.has_min_call() {
             policy.min_call_value = MIN_CALL_VALUE_DEFAULT;
@@ -504,6 +509,16 @@ impl Policy {
                 "Fixed in a dutch market (the auction's curve sets the price)",
                 "Need",
             ));
+        }
+        if let Some(absorb) = &self.absorb {
+            if let Rule::Dutch(_) = self.rule {
+                return Err(ParamError::new(
+                    "absorb",
+                    "none in a dutch market (its auctions hold the debt of accounts being sold)",
+                    "Some",
+                ));
+            }
+            absorb.validate()?;
         }
         self.incentive.validate(assets)
     }

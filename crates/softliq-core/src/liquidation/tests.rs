@@ -1106,6 +1106,7 @@ proptest! {
                     BadDebtEvent::InsuranceCovered { amount, .. } => covered += amount.raw(),
                     BadDebtEvent::Socialised { amount, .. } => socialised += amount.raw(),
                     BadDebtEvent::CollateralSwept { .. } => {}
+                    BadDebtEvent::ReservesCovered { .. } => prop_assert!(false, "a liquidation's bad debt spends no reserves"),
                 }
             }
             if !s.bad_debt.is_empty() {
@@ -1161,3 +1162,5 @@ proptest! {
         prop_assert!((euler.to_f64() - shortfall.min(0.08)).abs() < 1e-12, "{} vs {}", euler, shortfall);
     }
 }
+
+mod absorb;

@@ -291,6 +291,24 @@ impl Pool {
         Ok((debt_burned, repaid))
     }
 
+    /// Pays a debt of `owed_shares` out of the reserves, as far as they go, without moving
+    /// cash: the protocol's own money absorbs the loss before anyone else's (see
+    /// `liquidation::absorb`). Burns `⌊min(reserves, owed) / BI⌋` shares (all of them when the
+    /// reserves cover the whole debt), so `borrowed` falls by at most the amount and the
+    /// reserves, by the identity, by at most the same. Returns (shares burned, amount paid).
+    ///
+    /// # Errors
+    /// Burning more shares than exist.
+    pub fn forgive(&mut self, owed_shares: Shares) -> Result<(Shares, Amount), PoolError> {
+        let owed = owed_shares.to_amount(self.borrow_index, Rounding::Up)?;
+        let (burned, paid) = repay_shares(owed.min(self.reserves), owed_shares, self.borrow_index)?;
+        let mut next = self.clone();
+        next.debt_shares = next.debt_shares.checked_sub(burned)?;
+        next.reserves = next.identity_reserves()?;
+        *self = next;
+        Ok((burned, paid))
+    }
+
     /// Writes off `debt_shares` that nobody will repay and spreads the loss over the suppliers
     /// by lowering the supply index (SPEC §5), each losing in proportion to its balance. The
     /// index falls by `⌈loss / supply_shares⌉`, so suppliers' claims fall by at least the loss

@@ -1,6 +1,7 @@
 //! Command handlers, one file per family. Each validates first, computes on copies, and
 //! writes back only at the end: a handler that returns an error has changed nothing.
 
+mod absorb;
 mod admin;
 mod auction;
 mod funds;

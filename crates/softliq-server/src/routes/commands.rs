@@ -385,3 +385,71 @@ pub async fn liquidate(
     };
     run(&state, &principal, &headers, body).await
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AbsorbRequest {
+    /// An account the calling token owns, recorded as the one that asked.
+    pub absorber: u64,
+    pub borrower: u64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuyCollateralRequest {
+    /// The account (owned by the calling token) that receives the collateral.
+    pub buyer: u64,
+    /// The collateral asset to buy from the treasury.
+    pub asset: u16,
+    /// The asset paid with.
+    pub pay_asset: u16,
+    /// Most tokens of `pay_asset` to pay.
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "1000")]
+    pub max_pay: String,
+    /// Least tokens of `asset` to receive, else refused (zero allowed: no floor).
+    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "0.5")]
+    pub min_out: String,
+}
+
+/// Have the protocol absorb an account no liquidator takes (liquidator): markets whose policy
+/// has `absorb`, when the account is liquidatable and small, deep or neglected.
+#[utoipa::path(post, path = "/v1/absorptions", tag = "liquidation", request_body = AbsorbRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn absorb(
+    State(state): Shared,
+    principal: Principal,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<AbsorbRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Liquidator])?;
+    require_owner(&state, &principal, "absorber", req.absorber).await?;
+    let body = CommandBody::Absorb {
+        absorber: AccountId(req.absorber),
+        borrower: AccountId(req.borrower),
+    };
+    run(&state, &principal, &headers, body).await
+}
+
+/// Buy the treasury's collateral at the storefront price (account, liquidator): the oracle
+/// price less the market's `storefront_discount`.
+#[utoipa::path(post, path = "/v1/storefront", tag = "liquidation", request_body = BuyCollateralRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn buy_collateral(
+    State(state): Shared,
+    principal: Principal,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<BuyCollateralRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Account, Role::Liquidator])?;
+    require_owner(&state, &principal, "buyer", req.buyer).await?;
+    let body = CommandBody::BuyCollateral {
+        buyer: AccountId(req.buyer),
+        asset: AssetId(req.asset),
+        pay_asset: AssetId(req.pay_asset),
+        max_pay: req.max_pay,
+        min_out: req.min_out,
+    };
+    run(&state, &principal, &headers, body).await
+}

@@ -42,6 +42,8 @@ pub fn router(state: Arc<AppState>, body_limit_bytes: usize) -> Router {
         .route("/v1/accounts/{id}/borrow", post(c::borrow))
         .route("/v1/accounts/{id}/repay", post(c::repay))
         .route("/v1/liquidations", post(c::liquidate))
+        .route("/v1/absorptions", post(c::absorb))
+        .route("/v1/storefront", post(c::buy_collateral))
         .route("/v1/auctions", post(a::bark).get(a::auctions))
         .route("/v1/auctions/{id}", get(a::auction))
         .route("/v1/auctions/{id}/take", post(a::take))

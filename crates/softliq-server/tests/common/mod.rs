@@ -197,3 +197,13 @@ pub async fn seed(s: &TestServer) -> Market {
         liquidator,
     }
 }
+
+/// Whether account `id` owes anything, read from `GET /v1/accounts/{id}`.
+pub async fn owes_debt(s: &TestServer, id: u64) -> bool {
+    let (_, acct) = s.get(&format!("/v1/accounts/{id}")).await;
+    acct["report"]["positions"]
+        .as_array()
+        .expect("positions")
+        .iter()
+        .any(|p| p["side"] == "debt")
+}

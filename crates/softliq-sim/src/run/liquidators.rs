@@ -358,7 +358,8 @@ impl Run<'_> {
     pub(super) fn book_bad_debt(&mut self, events: &[BadDebtEvent], fair: &[f64]) -> Result<()> {
         for event in events {
             let (asset, amount, socialised) = match *event {
-                BadDebtEvent::InsuranceCovered { asset, amount } => (asset, amount, false),
+                BadDebtEvent::InsuranceCovered { asset, amount }
+                | BadDebtEvent::ReservesCovered { asset, amount } => (asset, amount, false),
                 BadDebtEvent::Socialised { asset, amount } => (asset, amount, true),
                 BadDebtEvent::CollateralSwept { .. } => continue,
             };

@@ -10,7 +10,9 @@
 //! 5. accounts open to liquidation for `latency_steps` are liquidated, lowest HF first, by the
 //!    core's `plan`/`settle` at the oracle price, each call only when the liquidator's expected
 //!    sale proceeds pay for the repayment, its cost and its minimum profit; the seized
-//!    collateral is sold into the venue at once, which pushes the price the oracle sees next.
+//!    collateral is sold into the venue at once, which pushes the price the oracle sees next;
+//! 6. in markets that absorb, the protocol absorbs the due accounts its tests allow, and bots
+//!    buy the treasury's collateral at the storefront when reselling it pays (`absorb.rs`).
 //!
 //!
 //! In a `dutch` market step 5 starts, buys from and resets auctions instead (see
@@ -19,6 +21,7 @@
 //! A run ends with the ledger reconciled exactly (`Ledger::reconcile`); with `audit` on it is
 //! reconciled after every step that moved money.
 
+mod absorb;
 mod auctions;
 mod liquidators;
 mod responses;
@@ -239,7 +242,12 @@ impl<'a> Run<'a> {
     ) -> Result<()> {
         let queue = self.due(t, flagged, factors);
         let dutch = self.spec.mechanism.policy.auction().is_some();
-        if queue.is_empty() && (!dutch || self.ledger.auctions.active().next().is_none()) {
+        let absorb = self.spec.mechanism.policy.absorb;
+        let selling = absorb.is_some() && self.inventory().is_some();
+        if queue.is_empty()
+            && !selling
+            && (!dutch || self.ledger.auctions.active().next().is_none())
+        {
             return Ok(());
         }
         let prices: Vec<Price> = oracle.iter().map(|&p| wad_price(p)).collect();
@@ -260,7 +268,7 @@ impl<'a> Run<'a> {
         }
         let times = &self.spec.path.times_s;
         let (prev_s, now_s) = (times[(t as usize).saturating_sub(1)], times[t as usize]);
-        for (_, i) in queue {
+        for &(_, i) in &queue {
             // How long the account has been open, at the previous step and now (0 and 0 at the
             // step that opened it: its oracle price was published then).
             let opened = times[self.open_since[i as usize] as usize];
@@ -269,6 +277,10 @@ impl<'a> Run<'a> {
             if !self.liquidate_account(i as usize, ages, &mut market)? {
                 break;
             }
+        }
+        if let Some(params) = absorb {
+            self.absorb_due(&params, &queue, now_s, &mut market)?;
+            self.storefront(&params, &mut market)?;
         }
         Ok(())
     }
@@ -337,6 +349,9 @@ impl<'a> Run<'a> {
                 shortfall += (debt - collateral).max(0.0);
             }
         }
+        // What the treasury owes beyond what it holds, from absorbed accounts.
+        let (held, owed) = factors.values(&self.ledger.treasury);
+        shortfall += (owed - held).max(0.0);
         let s = self.sums;
         let m = &mut self.metrics;
         m.borrower_loss_usd = usd(s.borrower_loss);

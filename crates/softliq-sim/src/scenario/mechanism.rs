@@ -5,7 +5,7 @@
 use serde::Serialize;
 use softliq_config::{Markets, Number};
 use softliq_core::liquidation::auction::{Curve, Dutch};
-use softliq_core::liquidation::{Incentive, Policy, Rule};
+use softliq_core::liquidation::{Absorb, Incentive, Policy, Rule};
 use softliq_core::money::{Ratio, Value};
 
 use super::Scenario;
@@ -18,7 +18,7 @@ pub const KNOWN: &str = "full, close_factor, soft, restore, two_stage, dutch";
 /// Keys read before the others, in this order: the auction curve and the incentive preset, so
 /// that their own parameters apply to what they chose. (`rule`, the base of a custom mechanism,
 /// is read by `base_policy`.)
-const FIRST_KEYS: [&str; 2] = ["curve", "incentive"];
+const FIRST_KEYS: [&str; 3] = ["curve", "incentive", "absorb"];
 
 /// One mechanism of a comparison.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -98,8 +98,8 @@ fn base_policy(name: &str, overrides: Option<&toml::Table>) -> Result<Policy> {
     })
 }
 
-/// Sets a parameter every call rule shares (the minimum call and the incentive); false when
-/// `key` is not one of them.
+/// Sets a parameter every call rule shares (the minimum call, the incentive and absorb);
+/// false when `key` is not one of them.
 fn set_common(policy: &mut Policy, key: &str, value: &toml::Value, field: &str) -> Result<bool> {
     if key == "incentive" {
         policy.incentive = value.as_str().and_then(Incentive::by_name).ok_or_else(|| {
@@ -109,6 +109,30 @@ fn set_common(policy: &mut Policy, key: &str, value: &toml::Value, field: &str) 
     }
     if key == "min_call_usd" {
         policy.min_call_value = Given::new(value, field)?.usd()?;
+        return Ok(true);
+    }
+    if key == "absorb" {
+        let on = value
+            .as_bool()
+            .ok_or_else(|| SimError::field(field, "must be true or false"))?;
+        policy.absorb = on.then(Absorb::preset);
+        return Ok(true);
+    }
+    if let Some(absorb_key) = ABSORB_KEYS.iter().find(|k| **k == key) {
+        let Some(absorb) = &mut policy.absorb else {
+            return Err(SimError::field(
+                field,
+                "an absorb parameter: set absorb = true first",
+            ));
+        };
+        let given = Given::new(value, field)?;
+        match *absorb_key {
+            "absorb_hf_max" => absorb.hf_max = given.ratio()?,
+            "absorb_after_s" => absorb.after_s = given.seconds()?,
+            "absorb_small_usd_max" => absorb.small_value_max = given.usd()?,
+            "absorb_penalty" => absorb.penalty = given.ratio()?,
+            _ => absorb.storefront_discount = given.ratio()?,
+        }
         return Ok(true);
     }
     let need_keys = [
@@ -137,6 +161,15 @@ fn set_common(policy: &mut Policy, key: &str, value: &toml::Value, field: &str) 
     }
     Ok(true)
 }
+
+/// The absorb parameters a mechanism may set after `absorb = true`.
+const ABSORB_KEYS: [&str; 5] = [
+    "absorb_hf_max",
+    "absorb_after_s",
+    "absorb_small_usd_max",
+    "absorb_penalty",
+    "storefront_discount",
+];
 
 fn usd(amount: f64, field: &str) -> Result<Value> {
     Value::parse(field, &format!("{amount}")).map_err(|e| SimError::field(field, e.problem))

@@ -217,8 +217,8 @@ pub fn run_keeper(args: &KeeperArgs) -> Result<()> {
         .block_on(keeper::run(config, softliq_server::shutdown_signal()))
         .map_err(|e| anyhow!(e))?;
     println!(
-        "keeper: {} liquidations, {} skipped, {} failed",
-        stats.liquidations, stats.skipped, stats.failed
+        "keeper: {} liquidations, {} absorbs, {} skipped, {} failed",
+        stats.liquidations, stats.absorbs, stats.skipped, stats.failed
     );
     Ok(())
 }
