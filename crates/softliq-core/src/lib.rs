@@ -8,11 +8,14 @@
 //! - [`pool`]: one asset's cash, shares, indices, reserves and interest accrual;
 //! - [`account`]: an account's shares per asset;
 //! - [`health`]: health factor, risk level and liquidation prices of an account at a snapshot;
-//! - [`liquidation`]: the policies, quotes, settlement, bad debt and the keeper's plan.
+//! - [`liquidation`]: the policies, quotes, settlement, bad debt and the keeper's plan;
+//! - [`bands`]: band conversion (Curve LLAMMA): a loan's collateral in price bands that
+//!   arbitrageurs convert as the price moves.
 #![forbid(unsafe_code)]
 
 pub mod account;
 pub mod asset;
+pub mod bands;
 pub mod health;
 pub mod liquidation;
 pub mod money;

@@ -324,6 +324,22 @@ impl Ledger {
         Ok(())
     }
 
+    /// Withdraws all of borrower `i`'s supply of `asset` (to put it in its bands); returns the
+    /// tokens.
+    ///
+    /// # Errors
+    /// Not enough cash in the pool.
+    pub fn withdraw_all(&mut self, i: usize, asset: AssetId) -> Result<Amount> {
+        let shares = self.borrowers[i].position(asset).supply;
+        if shares.is_zero() {
+            return Ok(Amount::ZERO);
+        }
+        let amount = self.pools[asset.index()].redeem(shares)?;
+        self.borrowers[i].remove_supply(asset, shares)?;
+        add(&mut self.flows[asset.index()].withdrawn, amount)?;
+        Ok(amount)
+    }
+
     /// Withdraws all the liquidator's shares of `asset` (to sell them); returns the tokens.
     ///
     /// # Errors

@@ -115,6 +115,36 @@ fn absorb_takes_what_expensive_keepers_leave() {
     }
 }
 
+/// Band conversion (`llamma`): arbitrageurs convert bands as the crash moves through them, some
+/// loans are hard-liquidated, every band token is accounted for (the run checks it at the end)
+/// and the borrowers' loss equals what arbitrageurs, liquidators and the market got.
+#[test]
+fn band_conversion_accounts_for_every_dollar() {
+    let loaded = load(
+        "crash-2022-06-13",
+        &[
+            ("population.borrowers", "800"),
+            ("mechanisms", "[\"full\", \"llamma\"]"),
+        ],
+    );
+    let b = batch(&loaded, 1, 2);
+    let bands = metrics(&b, "llamma")[0];
+    assert!(
+        bands.calls > 20,
+        "{} arbitrage and liquidation calls",
+        bands.calls
+    );
+    assert!(
+        bands.accounts_liquidated > 10,
+        "{} accounts converted",
+        bands.accounts_liquidated
+    );
+    assert!(bands.liquidated_volume_usd > 0.0 && bands.borrower_loss_usd > 0.0);
+    for r in &b.runs {
+        assert_accounted(r);
+    }
+}
+
 /// With infinite depth, no penalty and liquidators that act at once, liquidation is a fair
 /// swap: collateral leaves at the price the debt is valued at, so no mechanism costs
 /// borrowers anything (to one base unit of rounding per call, in the protocol's favour).

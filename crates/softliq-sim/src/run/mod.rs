@@ -23,6 +23,7 @@
 
 mod absorb;
 mod auctions;
+mod bands;
 mod liquidators;
 mod responses;
 
@@ -84,7 +85,7 @@ pub struct RunResult {
 /// # Errors
 /// An accounting identity that broke (a simulator or core bug, named), or a ledger refusal.
 pub fn run(spec: &RunSpec) -> Result<RunResult> {
-    let mut run = Run::new(spec);
+    let mut run = Run::new(spec)?;
     let accounts = spec.population.ledger.borrowers.len() as u64;
     for step in 0..spec.path.steps() {
         run.step(step)?;
@@ -129,13 +130,21 @@ struct Run<'a> {
     impact_sum: f64,
     underwater_steps: u64,
     series: Option<Series>,
+    /// A `llamma` run's bands (`bands.rs`).
+    bands: Option<bands::BandRun>,
 }
 
 impl<'a> Run<'a> {
-    fn new(spec: &'a RunSpec<'a>) -> Self {
+    fn new(spec: &'a RunSpec<'a>) -> Result<Self> {
         let scenario = &spec.loaded.scenario;
         let markets = &spec.loaded.markets;
-        let ledger = spec.population.ledger.clone();
+        let mut ledger = spec.population.ledger.clone();
+        let bands = match (spec.mechanism.bands, markets.id(&scenario.population.debt)) {
+            (Some(b), Some(debt)) => {
+                Some(bands::BandRun::new(&mut ledger, b, debt, spec.path.at(0))?)
+            }
+            _ => None,
+        };
         let n = ledger.borrowers.len();
         let screen = Screen::new(&ledger.borrowers, ledger.assets.len());
         let usd_depth = markets
@@ -164,7 +173,7 @@ impl<'a> Run<'a> {
             symbol: markets.assets[main].symbol.clone(),
             ..Series::default()
         });
-        Self {
+        Ok(Self {
             spec,
             screen,
             venue: Venue::new(&scenario.depth, usd_depth),
@@ -184,7 +193,8 @@ impl<'a> Run<'a> {
             impact_sum: 0.0,
             underwater_steps: 0,
             series,
-        }
+            bands,
+        })
     }
 
     fn step(&mut self, step: usize) -> Result<()> {
@@ -199,6 +209,14 @@ impl<'a> Run<'a> {
             .map(|(a, &p)| self.venue.oracle_price(a, p))
             .collect();
         self.ledger.accrue(path.times_s[step])?;
+        if self.bands.is_some() {
+            self.bands_step(step, fair, &oracle)?;
+            self.record(step, fair, &oracle);
+            if self.spec.audit {
+                self.ledger.reconcile()?;
+            }
+            return Ok(());
+        }
         let factors = Factors::new(&self.ledger.assets, &self.ledger.pools, &oracle);
         let scan = self.screen.scan(&factors, self.threshold);
         self.underwater_steps += scan.underwater + self.underwater_in_auctions(&factors);
@@ -352,6 +370,10 @@ impl<'a> Run<'a> {
         // What the treasury owes beyond what it holds, from absorbed accounts.
         let (held, owed) = factors.values(&self.ledger.treasury);
         shortfall += (owed - held).max(0.0);
+        if self.bands.is_some() {
+            // Band loans hold their collateral outside the pool: value them from the bands.
+            shortfall = self.band_shortfall(path.at(last))?;
+        }
         let s = self.sums;
         let m = &mut self.metrics;
         m.borrower_loss_usd = usd(s.borrower_loss);

@@ -13,7 +13,7 @@ mod validate;
 pub use validate::{BORROWERS_MAX, SEEDS_MAX, STEPS_MAX};
 
 pub use load::{Loaded, apply_override, load, parse, parse_set};
-pub use mechanism::{Mechanism, mechanism};
+pub use mechanism::{BandsSpec, Mechanism, mechanism};
 
 use std::collections::BTreeMap;
 

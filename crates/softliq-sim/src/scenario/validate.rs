@@ -61,6 +61,7 @@ pub(super) fn scenario(s: &Scenario, markets: &Markets) -> Result<()> {
     for (name, table) in &s.mechanism {
         check(
             softliq_core::liquidation::Policy::by_name(name).is_some()
+                || name == "llamma"
                 || table.contains_key("rule"),
             &format!("mechanism.{name}"),
             format!(
