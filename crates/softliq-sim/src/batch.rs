@@ -58,6 +58,10 @@ pub struct BatchResult {
 pub struct Progress {
     pub account_steps_done: AtomicU64,
     pub account_steps_total: AtomicU64,
+    /// Runs finished and to run: the honest basis of an ETA (a crash step costs far more than
+    /// a calm one, and mechanisms differ, so account-steps are not a measure of work).
+    pub runs_done: AtomicU64,
+    pub runs_total: AtomicU64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -148,6 +152,13 @@ pub fn run_batch(loaded: &Loaded, options: Options, progress: &Progress) -> Resu
         }
     }
     progress.account_steps_total.store(total, Ordering::Relaxed);
+    let runs_total: usize = jobs
+        .iter()
+        .filter_map(|&(p, _, _)| variants[p].as_ref().map(|(_, m)| m.len()))
+        .sum();
+    progress
+        .runs_total
+        .store(runs_total as u64, Ordering::Relaxed);
     let outcomes: Vec<Result<Vec<Outcome>>> = jobs
         .par_iter()
         .map(|&(p, seed, keep)| {
@@ -205,6 +216,7 @@ fn job(
                 progress: Some(&progress.account_steps_done),
             };
             let result = run(&spec).map_err(|e| e.at_file(&loaded.file))?;
+            progress.runs_done.fetch_add(1, Ordering::Relaxed);
             Ok((
                 RunRecord {
                     point,

@@ -26,6 +26,8 @@ pub struct Venue {
     usd: Vec<f64>,
     decay: f64,
     feedback: bool,
+    /// The venue's weight in the oracle's index.
+    weight: f64,
     impact: Vec<f64>,
 }
 
@@ -44,6 +46,7 @@ impl Venue {
             usd,
             decay,
             feedback: spec.feedback,
+            weight: spec.oracle_weight,
         }
     }
 
@@ -60,11 +63,12 @@ impl Venue {
         self.impact[asset]
     }
 
-    /// The price the oracle reports for `asset` when the external price is `fair`.
+    /// The price the oracle reports for `asset` when the external price is `fair`: the index
+    /// of many venues, of which this one (pushed by `impact`) weighs `oracle_weight`.
     #[must_use]
     pub fn oracle_price(&self, asset: usize, fair: f64) -> f64 {
         if self.feedback {
-            fair * (1.0 - self.impact[asset])
+            fair * (1.0 - self.weight * self.impact[asset])
         } else {
             fair
         }
@@ -131,6 +135,7 @@ mod tests {
             usd: BTreeMap::new(),
             recovery_half_life_steps: half_life,
             feedback,
+            oracle_weight: 1.0,
         };
         Venue::new(&spec, vec![0.0, usd])
     }

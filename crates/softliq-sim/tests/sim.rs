@@ -115,6 +115,74 @@ fn absorb_takes_what_expensive_keepers_leave() {
     }
 }
 
+/// The progress counters the CLI's ETA reads: every run counted once, none left over.
+#[test]
+fn progress_counts_every_run() {
+    let loaded = load("crash-2025-10-10", &[("population.borrowers", "200")]);
+    let progress = Progress::default();
+    let options = Options {
+        seeds: Some(2),
+        audit: false,
+    };
+    let b = run_batch(&loaded, options, &progress).expect("batch runs");
+    let done = progress
+        .runs_done
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let total = progress
+        .runs_total
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!((done, total), (b.runs.len() as u64, b.runs.len() as u64));
+}
+
+/// The liquidators' and the oracle's realism knobs do what they say: with every bot absent in
+/// every step nothing is liquidated; with gas that follows the move a call costs more than the
+/// base cost; with the venue out of the oracle's index the run is the run without feedback
+/// (the oracle reads the external price), and an oracle that reads the venue prices calls
+/// further below fair.
+#[test]
+fn absent_liquidators_dear_gas_and_an_index_oracle() {
+    let base = [
+        ("population.borrowers", "600"),
+        ("mechanisms", "[\"full\", \"restore_ramp\"]"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let sets: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
+        batch(&load("crash-2020-03-12", &sets), 1, 2)
+    };
+    let absent = with(&[
+        ("liquidators.absent_share", "1.0"),
+        ("liquidators.stress_move", "0.0"),
+    ]);
+    for r in &absent.runs {
+        assert_eq!(r.metrics.calls, 0, "{}: nobody is there", r.mechanism);
+    }
+    let dear = with(&[("liquidators.cost_per_move", "20.0")]);
+    let plain = with(&[]);
+    for (d, p) in dear.runs.iter().zip(&plain.runs) {
+        #[allow(clippy::cast_precision_loss)]
+        let per_call = d.metrics.liquidator_costs_usd / d.metrics.calls.max(1) as f64;
+        assert!(
+            per_call > 5.0 * 1.05,
+            "{}: {per_call} per call",
+            d.mechanism
+        );
+        assert!(d.metrics.liquidator_costs_usd > p.metrics.liquidator_costs_usd * 1.05);
+        assert_accounted(d);
+    }
+    let index = with(&[("depth.oracle_weight", "0.0")]);
+    let no_feedback = with(&[("depth.feedback", "false")]);
+    for ((i, n), p) in index.runs.iter().zip(&no_feedback.runs).zip(&plain.runs) {
+        assert_eq!(i.metrics, n.metrics, "{}", i.mechanism);
+        assert!(
+            p.metrics.below_fair_usd > i.metrics.below_fair_usd + 10.0,
+            "{}: {} against {}",
+            p.mechanism,
+            p.metrics.below_fair_usd,
+            i.metrics.below_fair_usd
+        );
+    }
+}
+
 /// Band conversion (`llamma`): arbitrageurs convert bands as the crash moves through them, some
 /// loans are hard-liquidated, every band token is accounted for (the run checks it at the end)
 /// and the borrowers' loss equals what arbitrageurs, liquidators and the market got.

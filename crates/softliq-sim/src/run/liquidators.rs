@@ -34,8 +34,14 @@ pub(super) struct Bots {
     calls_left: Vec<u32>,
     calls_per_step: u32,
     cursor: usize,
+    /// This step's cost per call (`base_cost_usd` raised by the step's move).
     pub cost: Value,
     cost_usd: f64,
+    base_cost_usd: f64,
+    cost_per_move: f64,
+    /// Bots absent in a stressed step (the first ones), and the move that makes one.
+    absent: usize,
+    stress_move: f64,
     min_profit_usd: f64,
     pub partial_fill: bool,
 }
@@ -61,13 +67,30 @@ impl Bots {
             cursor: 0,
             cost: value_down(spec.cost_usd),
             cost_usd: spec.cost_usd,
+            base_cost_usd: spec.cost_usd,
+            cost_per_move: spec.cost_per_move,
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss
+            )]
+            absent: ((spec.absent_share * n as f64).round() as usize).min(n),
+            stress_move: spec.stress_move,
             min_profit_usd: spec.min_profit_usd,
             partial_fill: spec.partial_fill,
         }
     }
 
-    pub(super) fn new_step(&mut self) {
+    /// A new step whose largest external price move since the last is `moved` (a fraction):
+    /// calls reset, the cost follows the move, and in a stressed step the absent share makes
+    /// no call.
+    pub(super) fn new_step(&mut self, moved: f64) {
         self.calls_left.fill(self.calls_per_step);
+        if moved >= self.stress_move && self.absent > 0 {
+            self.calls_left[..self.absent].fill(0);
+        }
+        self.cost_usd = self.base_cost_usd * (1.0 + self.cost_per_move * moved);
+        self.cost = value_down(self.cost_usd);
     }
 
     /// Whether a sale bringing `proceeds_usd` pays for a purchase of `pay_usd`, the bot's cost

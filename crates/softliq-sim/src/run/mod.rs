@@ -132,6 +132,8 @@ struct Run<'a> {
     series: Option<Series>,
     /// A `llamma` run's bands (`bands.rs`).
     bands: Option<bands::BandRun>,
+    /// The step's largest external price move since the previous step, a fraction.
+    moved: f64,
 }
 
 impl<'a> Run<'a> {
@@ -194,6 +196,7 @@ impl<'a> Run<'a> {
             underwater_steps: 0,
             series,
             bands,
+            moved: 0.0,
         })
     }
 
@@ -202,6 +205,12 @@ impl<'a> Run<'a> {
         let fair = path.at(step);
         if step > 0 {
             self.venue.recover();
+            self.moved = fair
+                .iter()
+                .zip(path.at(step - 1))
+                .filter(|(_, before)| **before > 0.0)
+                .map(|(now, before)| (now / before - 1.0).abs())
+                .fold(0.0, f64::max);
         }
         let oracle: Vec<f64> = fair
             .iter()
@@ -210,6 +219,7 @@ impl<'a> Run<'a> {
             .collect();
         self.ledger.accrue(path.times_s[step])?;
         if self.bands.is_some() {
+            self.bots.new_step(self.moved);
             self.bands_step(step, fair, &oracle)?;
             self.record(step, fair, &oracle);
             if self.spec.audit {
@@ -275,7 +285,7 @@ impl<'a> Run<'a> {
             prices,
             fair,
         };
-        self.bots.new_step();
+        self.bots.new_step(self.moved);
         if dutch {
             let times = &self.spec.path.times_s;
             let span = auctions::Span {

@@ -165,6 +165,11 @@ pub struct DepthSpec {
     /// Whether the oracle sees the pushed price (cascades) or the external one.
     #[serde(default = "defaults::yes")]
     pub feedback: bool,
+    /// The simulated venue's weight in the oracle's index: the oracle reports
+    /// `P · (1 − oracle_weight · impact)`. 1 (the default) is an oracle that reads only the
+    /// venue liquidators sell into; an index over many venues gives it its share.
+    #[serde(default = "defaults::one")]
+    pub oracle_weight: f64,
 }
 
 impl Default for DepthSpec {
@@ -174,6 +179,7 @@ impl Default for DepthSpec {
             usd: BTreeMap::new(),
             recovery_half_life_steps: defaults::half_life(),
             feedback: true,
+            oracle_weight: 1.0,
         }
     }
 }
@@ -276,6 +282,17 @@ pub struct LiquidatorSpec {
     /// than skipping it.
     #[serde(default)]
     pub partial_fill: bool,
+    /// Share of the liquidators absent in a stressed step (the external price of some asset
+    /// moved at least `stress_move` since the previous step): bots down, RPCs congested.
+    #[serde(default)]
+    pub absent_share: f64,
+    /// The per-call cost rises with the step's largest price move: `cost_usd · (1 +
+    /// cost_per_move · move)`, `move` a fraction (gas follows volatility).
+    #[serde(default)]
+    pub cost_per_move: f64,
+    /// The move (a fraction) from which a step counts as stressed.
+    #[serde(default = "defaults::stress_move")]
+    pub stress_move: f64,
 }
 
 impl Default for LiquidatorSpec {
@@ -288,6 +305,9 @@ impl Default for LiquidatorSpec {
             capital_usd: defaults::capital(),
             calls_per_step: defaults::calls(),
             partial_fill: false,
+            absent_share: 0.0,
+            cost_per_move: 0.0,
+            stress_move: defaults::stress_move(),
         }
     }
 }
@@ -313,6 +333,12 @@ mod defaults {
     }
     pub const fn yes() -> bool {
         true
+    }
+    pub const fn one() -> f64 {
+        1.0
+    }
+    pub const fn stress_move() -> f64 {
+        0.05
     }
     pub const fn buffer_hf() -> f64 {
         1.15

@@ -137,6 +137,7 @@ fn depth(s: &Scenario, markets: &Markets) -> Result<()> {
         1e6,
         "depth.recovery_half_life_steps",
     )?;
+    within(d.oracle_weight, 0.0, 1.0, "depth.oracle_weight")?;
     for (symbol, &usd) in &d.usd {
         known(markets, symbol, &format!("depth.usd.{symbol}"))?;
         within(usd, 1.0, 1e15, &format!("depth.usd.{symbol}"))?;
@@ -225,6 +226,9 @@ fn liquidators(s: &Scenario) -> Result<()> {
     within(l.cost_usd, 0.0, 1e9, "liquidators.cost_usd")?;
     within(l.min_profit_usd, -1e12, 1e12, "liquidators.min_profit_usd")?;
     within(l.capital_usd, 1.0, 1e15, "liquidators.capital_usd")?;
+    within(l.absent_share, 0.0, 1.0, "liquidators.absent_share")?;
+    within(l.cost_per_move, 0.0, 1e4, "liquidators.cost_per_move")?;
+    within(l.stress_move, 0.0, 1.0, "liquidators.stress_move")?;
     check(
         l.calls_per_step >= 1,
         "liquidators.calls_per_step",

@@ -117,21 +117,40 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// A progress bar with ETA on stderr (hidden when stderr is not a terminal).
+/// A progress bar on stderr (hidden when stderr is not a terminal): account-steps done, and an
+/// ETA from runs finished. Account-steps are no measure of work (a crash step costs many calm
+/// ones, an auction or band run several call runs), so the ETA is the average time per finished
+/// run (over all threads) times the runs left, and says how many runs it rests on.
 fn draw_progress(progress: &Progress, done: &std::sync::atomic::AtomicBool) {
     let bar = indicatif::ProgressBar::new(1);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {percent}% account-steps, ETA {eta}",
+            "{spinner} [{elapsed_precise}] {wide_bar} {percent}% account-steps, {msg}",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    let started = std::time::Instant::now();
     while !done.load(Ordering::Relaxed) {
         bar.set_length(progress.account_steps_total.load(Ordering::Relaxed).max(1));
         bar.set_position(progress.account_steps_done.load(Ordering::Relaxed));
+        let runs = (
+            progress.runs_done.load(Ordering::Relaxed),
+            progress.runs_total.load(Ordering::Relaxed),
+        );
+        bar.set_message(eta_message(started.elapsed(), runs));
         std::thread::sleep(Duration::from_millis(200));
     }
     bar.finish_and_clear();
+}
+
+/// `ETA …` from `done` of `total` runs finished in `elapsed`.
+fn eta_message(elapsed: Duration, (done, total): (u64, u64)) -> String {
+    if done == 0 {
+        return format!("ETA after the first of {total} runs");
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let left_s = elapsed.as_secs_f64() / done as f64 * total.saturating_sub(done) as f64;
+    format!("ETA {left_s:.0} s ({done} of {total} runs done)")
 }
 
 fn run_fit(args: &FitArgs) -> Result<()> {
@@ -146,4 +165,24 @@ fn run_fit(args: &FitArgs) -> Result<()> {
     let fitted = fit(&series, 3_600)?;
     print!("{}", fitted.to_toml(args.steps));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::eta_message;
+
+    #[test]
+    fn the_eta_rests_on_finished_runs() {
+        assert_eq!(
+            eta_message(Duration::from_secs(3), (0, 18)),
+            "ETA after the first of 18 runs"
+        );
+        // 6 runs in 30 s: 5 s a run, 12 left.
+        assert_eq!(
+            eta_message(Duration::from_secs(30), (6, 18)),
+            "ETA 60 s (6 of 18 runs done)"
+        );
+    }
 }
