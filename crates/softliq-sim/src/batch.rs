@@ -51,6 +51,8 @@ pub struct BatchResult {
     /// Steps and borrowers of the first point (for the report's header).
     pub steps: usize,
     pub borrowers: u32,
+    /// Whether every run reconciled its ledger after every step that moved money.
+    pub audit: bool,
 }
 
 /// Progress counters a caller may poll from another thread.
@@ -185,6 +187,7 @@ pub fn run_batch(loaded: &Loaded, options: Options, progress: &Progress) -> Resu
         series,
         steps: first.map_or(0, |(l, _)| l.steps()),
         borrowers: first.map_or(0, |(l, _)| l.scenario.population.borrowers),
+        audit: options.audit,
     })
 }
 

@@ -57,6 +57,7 @@ fn sim_writes_the_report_files() {
             .expect("json");
     assert_eq!(summary["scenario"], "crash-2024-08-05");
     assert_eq!(summary["borrowers"], 400);
+    assert_eq!(summary["audit"], false);
     let csv = std::fs::read_to_string(out.join("runs.csv")).expect("runs.csv");
     assert_eq!(csv.lines().count(), 1 + 20);
     let html = std::fs::read_to_string(out.join("report.html")).expect("report");
@@ -64,6 +65,38 @@ fn sim_writes_the_report_files() {
         html.contains("<svg") && !html.contains("<script"),
         "self-contained, no scripts"
     );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A sweep prints one table per grid point, each under its label, with every mechanism.
+#[test]
+fn a_sweep_labels_every_grid_point() {
+    let out = std::env::temp_dir().join(format!("softliq-sim-sweep-{}", std::process::id()));
+    let out_arg = out.display().to_string();
+    let run = softliq(&[
+        "sim",
+        "scenarios/sweep-soft.toml",
+        "--seeds",
+        "1",
+        "--audit",
+        "--set",
+        "population.borrowers=100",
+        "--out",
+        &out_arg,
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary"))
+            .expect("json");
+    assert_eq!(summary["audit"], true);
+    let points = summary["points"].as_array().expect("points");
+    assert_eq!(points.len(), 12);
+    for p in points {
+        let label = p["label"].as_str().expect("label");
+        assert!(stdout.contains(&format!("{label}:")), "{label} in {stdout}");
+    }
+    assert_eq!(stdout.matches("\nsoft ").count(), 12, "{stdout}");
     let _ = std::fs::remove_dir_all(&out);
 }
 

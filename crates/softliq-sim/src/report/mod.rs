@@ -51,6 +51,9 @@ pub struct Summary {
     pub borrowers: u32,
     pub mechanisms: Vec<String>,
     pub sweep: Vec<String>,
+    /// Whether the batch ran with `--audit` (every ledger reconciled after every step that
+    /// moved money, not only at the end).
+    pub audit: bool,
     pub accounting: String,
     pub points: Vec<PointSummary>,
     pub best: Vec<Best>,
@@ -90,11 +93,17 @@ impl Summary {
             borrowers: batch.borrowers,
             mechanisms: batch.mechanisms.clone(),
             sweep: loaded.scenario.sweep.keys().cloned().collect(),
+            audit: batch.audit,
             accounting: format!(
                 "every run reconciled exactly: per asset, pool cash against recorded flows, \
                  shares of all accounts against the pool, the pool identity, and each call's \
-                 collateral split ({} runs)",
-                batch.runs.len()
+                 collateral split ({} runs, {})",
+                batch.runs.len(),
+                if batch.audit {
+                    "after every step that moved money (--audit)"
+                } else {
+                    "at the end of each run"
+                }
             ),
             points,
             best,
@@ -204,22 +213,83 @@ pub fn write(dir: &Path, loaded: &Loaded, batch: &BatchResult) -> Result<Summary
 /// The headline table as plain text (for the terminal).
 #[must_use]
 pub fn headline_text(summary: &Summary) -> String {
-    let mut out = format!(
-        "{:<13} {:>16} {:>14} {:>14} {:>9} {:>7}\n",
-        "mechanism", "borrower loss $", "bad debt $", "revenue $", "calls", "peak %"
-    );
-    for m in &summary.mechanisms {
-        let get = |metric: &str| summary.stat(0, m, metric).map_or(f64::NAN, |s| s.mean);
+    let width = summary
+        .mechanisms
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max("mechanism".len());
+    let mut out = String::new();
+    for (p, point) in summary.points.iter().enumerate() {
+        if summary.points.len() > 1 {
+            let _ = writeln!(out, "{}:", point.point.label);
+        }
+        if let Some(why) = &point.point.skipped {
+            let _ = writeln!(out, "  skipped: {why}");
+            continue;
+        }
         let _ = writeln!(
             out,
-            "{:<13} {:>16.0} {:>14.0} {:>14.0} {:>9.0} {:>7.2}",
-            m,
-            get("borrower_loss_usd"),
-            get("bad_debt_usd"),
-            get("protocol_revenue_usd"),
-            get("calls"),
-            get("peak_impact") * 100.0
+            "{:<width$} {:>16} {:>12} {:>12} {:>8} {:>9} {:>7}",
+            "mechanism", "borrower loss $", "bad debt $", "revenue $", "loss/$", "calls", "peak %"
         );
+        for m in &summary.mechanisms {
+            let get = |metric: &str| summary.stat(p, m, metric).map_or(f64::NAN, |s| s.mean);
+            let volume = get("liquidated_volume_usd");
+            let per_dollar = if volume > 0.0 {
+                format!("{:.2}%", 100.0 * get("borrower_loss_usd") / volume)
+            } else {
+                "-".to_owned()
+            };
+            let _ = writeln!(
+                out,
+                "{:<width$} {:>16} {:>12} {:>12} {:>8} {:>9} {:>7.2}",
+                m,
+                grouped(get("borrower_loss_usd")),
+                grouped(get("bad_debt_usd")),
+                grouped(get("protocol_revenue_usd")),
+                per_dollar,
+                grouped(get("calls")),
+                get("peak_impact") * 100.0
+            );
+        }
     }
     out
+}
+
+/// `x` rounded to a whole number with thousands separated by commas (`1,234,567`).
+#[must_use]
+pub fn grouped(x: f64) -> String {
+    if !x.is_finite() {
+        return "-".to_owned();
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    let whole = x.round() as i128;
+    let digits = whole.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (k, c) in digits.chars().enumerate() {
+        if k > 0 && (digits.len() - k).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if whole < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grouped;
+
+    #[test]
+    fn numbers_are_grouped_for_people() {
+        assert_eq!(grouped(0.4), "0");
+        assert_eq!(grouped(999.5), "1,000");
+        assert_eq!(grouped(1_234_567.0), "1,234,567");
+        assert_eq!(grouped(-61_480.2), "-61,480");
+        assert_eq!(grouped(f64::NAN), "-");
+    }
 }
