@@ -1,6 +1,6 @@
 //! `cargo bench --bench sim`: one mechanism over 100,000 borrowers and a year of hourly steps
 //! (the bundled 2022 replay), on all cores. Prints wall time, account-steps per second and
-//! peak resident memory. Targets: ≤ 60 s and ≤ 2 GiB on a 2-core machine.
+//! peak resident memory. Targets: ≤ 30 s and ≤ 2 GiB on a 2-core machine.
 //!
 //! Arguments (after `--`): `--borrowers N`, `--mechanism NAME`.
 
@@ -71,5 +71,5 @@ fn main() {
         m.bad_debt_usd,
         m.peak_impact * 100.0
     );
-    println!("  targets: wall <= 60 s, peak RSS <= 2048 MiB");
+    println!("  targets: wall <= 30 s, peak RSS <= 2048 MiB");
 }
