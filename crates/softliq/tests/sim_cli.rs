@@ -58,6 +58,51 @@ fn sim_writes_the_report_files() {
     assert_eq!(summary["scenario"], "crash-2024-08-05");
     assert_eq!(summary["borrowers"], 400);
     assert_eq!(summary["audit"], false);
+    // Every mechanism against full, recomputed here from the statistics.
+    let mean = |m: &str, metric: &str| -> f64 {
+        let mech = summary["points"][0]["mechanisms"]
+            .as_array()
+            .expect("mechanisms")
+            .iter()
+            .find(|x| x["mechanism"] == m)
+            .expect("mechanism");
+        mech["metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .find(|pair| pair[0] == metric)
+            .expect("metric")[1]["mean"]
+            .as_f64()
+            .expect("mean")
+    };
+    let versus = summary["against_full"].as_array().expect("against_full");
+    assert_eq!(versus.len(), 9);
+    for v in versus {
+        let m = v["mechanism"].as_str().expect("name");
+        let share = mean(m, "borrower_loss_usd") / mean("full", "borrower_loss_usd");
+        let per_dollar = mean(m, "borrower_loss_usd") / mean(m, "liquidated_volume_usd");
+        assert!(
+            (v["loss_share_of_full"].as_f64().unwrap() - share).abs() < 1e-12,
+            "{v}"
+        );
+        assert!(
+            (v["loss_per_liquidated_dollar"].as_f64().unwrap() - per_dollar).abs() < 1e-12,
+            "{v}"
+        );
+        assert_eq!(v["meets_loss"], share <= 0.25, "{v}");
+        assert_eq!(v["meets_loss_per_dollar"], per_dollar <= 0.015, "{v}");
+        assert_eq!(
+            v["meets_bad_debt"],
+            mean(m, "bad_debt_usd") <= mean("full", "bad_debt_usd"),
+            "{v}"
+        );
+    }
+    // On this crash the ramped restore costs borrowers a few percent of what full does.
+    let rr = versus
+        .iter()
+        .find(|v| v["mechanism"] == "restore_ramp")
+        .expect("restore_ramp");
+    assert_eq!(rr["meets_loss"], true, "{rr}");
     let csv = std::fs::read_to_string(out.join("runs.csv")).expect("runs.csv");
     assert_eq!(csv.lines().count(), 1 + 20);
     let html = std::fs::read_to_string(out.join("report.html")).expect("report");
@@ -65,6 +110,7 @@ fn sim_writes_the_report_files() {
         html.contains("<svg") && !html.contains("<script"),
         "self-contained, no scripts"
     );
+    assert!(html.contains("Against full liquidation"));
     let _ = std::fs::remove_dir_all(&out);
 }
 

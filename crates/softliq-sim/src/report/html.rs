@@ -50,6 +50,7 @@ pub fn render(loaded: &Loaded, batch: &BatchResult, summary: &Summary) -> String
         mechs = escape(&summary.mechanisms.join(", ")),
     );
     headline(&mut out, summary);
+    against_full(&mut out, summary);
     charts(&mut out, batch, summary);
     sweep(&mut out, batch, summary);
     all_metrics(&mut out, summary);
@@ -113,6 +114,43 @@ fn headline(out: &mut String, summary: &Summary) {
         }
         out.push_str("</table>");
     }
+}
+
+/// Each mechanism against `full`, with the targets' verdicts.
+fn against_full(out: &mut String, summary: &Summary) {
+    if summary.against_full.is_empty() {
+        return;
+    }
+    let _ = write!(
+        out,
+        "<h2>Against full liquidation</h2><p><small>Means over seeds. Targets: borrower loss at most {:.0}% of full's, bad debt at most full's, loss at most {:.1}% of each liquidated dollar.</small></p>\
+         <table><tr><th>point</th><th>mechanism</th><th>loss / full's</th><th>bad debt (USD) / full's</th><th>loss per liquidated $</th><th>peak impact / full's</th><th>targets</th></tr>",
+        super::TARGET_LOSS_SHARE * 100.0,
+        super::TARGET_LOSS_PER_DOLLAR * 100.0
+    );
+    let mark = |ok: bool| if ok { "✓" } else { "✗" };
+    for v in &summary.against_full {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{:.0}% {}</td><td>{} / {} {}</td><td>{:.2}% {}</td><td>{:.2}×</td><td>{}</td></tr>",
+            escape(&v.point),
+            escape(&v.mechanism),
+            v.loss_share_of_full * 100.0,
+            mark(v.meets_loss),
+            super::grouped(v.bad_debt_usd),
+            super::grouped(v.full_bad_debt_usd),
+            mark(v.meets_bad_debt),
+            v.loss_per_liquidated_dollar * 100.0,
+            mark(v.meets_loss_per_dollar),
+            v.peak_impact_vs_full,
+            if v.meets_loss && v.meets_bad_debt && v.meets_loss_per_dollar {
+                "all met"
+            } else {
+                "not all"
+            }
+        );
+    }
+    out.push_str("</table>");
 }
 
 #[allow(clippy::cast_precision_loss)]

@@ -42,6 +42,30 @@ pub struct Best {
     pub mean: f64,
 }
 
+/// The soft-liquidation targets a mechanism is held to against `full`: borrower loss at most
+/// this share of `full`'s, and at most this loss per liquidated dollar (bad debt: at most
+/// `full`'s).
+pub const TARGET_LOSS_SHARE: f64 = 0.25;
+pub const TARGET_LOSS_PER_DOLLAR: f64 = 0.015;
+
+/// One mechanism against `full` at one point, by the means over seeds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Versus {
+    pub point: String,
+    pub mechanism: String,
+    /// Borrower loss as a share of `full`'s.
+    pub loss_share_of_full: f64,
+    pub bad_debt_usd: f64,
+    pub full_bad_debt_usd: f64,
+    /// Borrower loss per liquidated dollar.
+    pub loss_per_liquidated_dollar: f64,
+    /// Peak impact as a multiple of `full`'s.
+    pub peak_impact_vs_full: f64,
+    pub meets_loss: bool,
+    pub meets_bad_debt: bool,
+    pub meets_loss_per_dollar: bool,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
     pub scenario: String,
@@ -57,6 +81,8 @@ pub struct Summary {
     pub accounting: String,
     pub points: Vec<PointSummary>,
     pub best: Vec<Best>,
+    /// Every other mechanism against `full` (when `full` ran), with the targets' verdicts.
+    pub against_full: Vec<Versus>,
 }
 
 impl Summary {
@@ -105,9 +131,47 @@ impl Summary {
                     "at the end of each run"
                 }
             ),
+            against_full: Vec::new(),
             points,
             best,
         }
+        .with_versus()
+    }
+
+    fn with_versus(mut self) -> Self {
+        let mut out = Vec::new();
+        for (p, point) in self.points.iter().enumerate() {
+            let mean = |m: &str, metric: &str| self.stat(p, m, metric).map(|s| s.mean);
+            let (Some(full_loss), Some(full_bad), Some(full_peak)) = (
+                mean("full", "borrower_loss_usd"),
+                mean("full", "bad_debt_usd"),
+                mean("full", "peak_impact"),
+            ) else {
+                continue;
+            };
+            for m in self.mechanisms.iter().filter(|m| *m != "full") {
+                let get = |metric| mean(m, metric).unwrap_or(f64::NAN);
+                let loss = get("borrower_loss_usd");
+                let volume = get("liquidated_volume_usd");
+                let bad = get("bad_debt_usd");
+                let share = ratio(loss, full_loss);
+                let per_dollar = ratio(loss, volume);
+                out.push(Versus {
+                    point: point.point.label.clone(),
+                    mechanism: m.clone(),
+                    loss_share_of_full: share,
+                    bad_debt_usd: bad,
+                    full_bad_debt_usd: full_bad,
+                    loss_per_liquidated_dollar: per_dollar,
+                    peak_impact_vs_full: ratio(get("peak_impact"), full_peak),
+                    meets_loss: share <= TARGET_LOSS_SHARE,
+                    meets_bad_debt: bad <= full_bad,
+                    meets_loss_per_dollar: per_dollar <= TARGET_LOSS_PER_DOLLAR,
+                });
+            }
+        }
+        self.against_full = out;
+        self
     }
 
     /// The statistics of `metric` for `mechanism` at point `p`.
@@ -256,6 +320,15 @@ pub fn headline_text(summary: &Summary) -> String {
         }
     }
     out
+}
+
+/// `a / b`, 0 for 0 / 0, infinite for x / 0.
+fn ratio(a: f64, b: f64) -> f64 {
+    if b == 0.0 {
+        if a == 0.0 { 0.0 } else { f64::INFINITY }
+    } else {
+        a / b
+    }
 }
 
 /// `x` rounded to a whole number with thousands separated by commas (`1,234,567`).
