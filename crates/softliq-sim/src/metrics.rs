@@ -60,6 +60,10 @@ pub struct RunMetrics {
     pub peak_impact: f64,
     pub mean_impact: f64,
     pub accounts_liquidated: u64,
+    /// The population's debt at the start, at the first external prices, and the liquidated
+    /// volume as a share of it (the figure lending protocols report after a crash).
+    pub start_debt_usd: f64,
+    pub liquidated_share_of_debt: f64,
     pub accounts_closed_out: u64,
     pub underwater_account_hours: f64,
     pub responses: u64,

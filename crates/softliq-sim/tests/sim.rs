@@ -82,6 +82,15 @@ fn assert_accounted(r: &softliq_sim::batch::RunRecord) {
     assert!(m.split_residue_max <= 3);
     assert!((m.borrower_loss_usd - m.penalty_usd - m.below_fair_usd).abs() < 1e-6);
     assert!(m.bad_debt_usd + 1e-9 >= m.bad_debt_realised_usd);
+    assert!(m.start_debt_usd > 0.0);
+    assert!(
+        (m.liquidated_share_of_debt * m.start_debt_usd - m.liquidated_volume_usd).abs()
+            <= 1e-6 * m.liquidated_volume_usd.max(1.0),
+        "{}: share {} of {}",
+        r.mechanism,
+        m.liquidated_share_of_debt,
+        m.start_debt_usd
+    );
 }
 
 /// When calls cost 100 USD, small accounts are left underwater; the protocol absorbs them and

@@ -49,6 +49,7 @@ pub fn render(loaded: &Loaded, batch: &BatchResult, summary: &Summary) -> String
         seeds = escape(&format!("{:?}", summary.seeds)),
         mechs = escape(&summary.mechanisms.join(", ")),
     );
+    population(&mut out, summary);
     headline(&mut out, summary);
     against_full(&mut out, summary);
     charts(&mut out, batch, summary);
@@ -114,6 +115,28 @@ fn headline(out: &mut String, summary: &Summary) {
         }
         out.push_str("</table>");
     }
+}
+
+/// The population's debt at the start and the share of it each mechanism liquidated (first
+/// point, means over seeds).
+fn population(out: &mut String, summary: &Summary) {
+    let Some(m) = summary.mechanisms.first() else {
+        return;
+    };
+    let Some(debt) = summary.stat(0, m, "start_debt_usd") else {
+        return;
+    };
+    let _ = write!(
+        out,
+        "<p>Debt at the start: {} USD. Liquidated share of it:",
+        super::grouped(debt.mean)
+    );
+    for m in &summary.mechanisms {
+        if let Some(s) = summary.stat(0, m, "liquidated_share_of_debt") {
+            let _ = write!(out, " {} {:.1}%;", escape(m), s.mean * 100.0);
+        }
+    }
+    out.push_str("</p>");
 }
 
 /// Each mechanism against `full`, with the targets' verdicts.

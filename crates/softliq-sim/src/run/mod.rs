@@ -134,6 +134,8 @@ struct Run<'a> {
     bands: Option<bands::BandRun>,
     /// The step's largest external price move since the previous step, a fraction.
     moved: f64,
+    /// The population's debt at the start, USD at the first external prices.
+    start_debt_usd: f64,
 }
 
 impl<'a> Run<'a> {
@@ -149,6 +151,8 @@ impl<'a> Run<'a> {
         };
         let n = ledger.borrowers.len();
         let screen = Screen::new(&ledger.borrowers, ledger.assets.len());
+        let start = Factors::new(&ledger.assets, &ledger.pools, spec.path.at(0));
+        let start_debt_usd = (0..n).map(|i| screen.values(i, &start).1).sum();
         let usd_depth = markets
             .assets
             .iter()
@@ -197,6 +201,7 @@ impl<'a> Run<'a> {
             series,
             bands,
             moved: 0.0,
+            start_debt_usd,
         })
     }
 
@@ -401,6 +406,12 @@ impl<'a> Run<'a> {
         m.responses_usd = usd(s.responses);
         m.mean_impact = self.impact_sum / path.steps() as f64;
         m.accounts_liquidated = self.touched.iter().filter(|t| **t).count() as u64;
+        m.start_debt_usd = self.start_debt_usd;
+        m.liquidated_share_of_debt = if self.start_debt_usd > 0.0 {
+            m.liquidated_volume_usd / self.start_debt_usd
+        } else {
+            0.0
+        };
         let span_s = path.times_s[last].saturating_sub(path.times_s[0]) as f64;
         let hours = span_s / last.max(1) as f64 / 3_600.0;
         m.underwater_account_hours = self.underwater_steps as f64 * hours;
