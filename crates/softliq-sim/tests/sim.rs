@@ -165,8 +165,27 @@ fn absent_liquidators_dear_gas_and_an_index_oracle() {
     for r in &absent.runs {
         assert_eq!(r.metrics.calls, 0, "{}: nobody is there", r.mechanism);
     }
+    // Latencies drawn between 0 and 6 steps: later calls than none at all, and a fixed range
+    // of one value is the fixed latency.
+    let slow = with(&[("liquidators.latency_max_steps", "6")]);
+    let fixed = with(&[
+        ("liquidators.latency_steps", "2"),
+        ("liquidators.latency_max_steps", "2"),
+    ]);
+    let two = with(&[("liquidators.latency_steps", "2")]);
+    for ((s, f), t) in slow.runs.iter().zip(&fixed.runs).zip(&two.runs) {
+        assert_eq!(f.metrics, t.metrics, "{}", f.mechanism);
+        assert_accounted(s);
+    }
     let dear = with(&[("liquidators.cost_per_move", "20.0")]);
     let plain = with(&[]);
+    for (s, p) in slow.runs.iter().zip(&plain.runs) {
+        assert!(
+            s.metrics.underwater_account_hours > p.metrics.underwater_account_hours,
+            "{}: slower keepers leave accounts underwater longer",
+            s.mechanism
+        );
+    }
     for (d, p) in dear.runs.iter().zip(&plain.runs) {
         #[allow(clippy::cast_precision_loss)]
         let per_call = d.metrics.liquidator_costs_usd / d.metrics.calls.max(1) as f64;

@@ -96,6 +96,20 @@ pub fn run(spec: &RunSpec) -> Result<RunResult> {
     run.finish()
 }
 
+/// Account `i`'s latency in steps, uniform in `lo..=hi`, from a fixed hash of the index
+/// (SplitMix64), so every mechanism sees the same keepers.
+fn latency(i: u32, lo: u32, hi: u32) -> u32 {
+    if hi <= lo {
+        return lo;
+    }
+    let mut z = u64::from(i).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    let span = u64::from(hi - lo) + 1;
+    lo + u32::try_from(z % span).unwrap_or(0)
+}
+
 /// A price in the ledger's fixed point (WAD), rounded to nearest; at least one raw unit.
 #[allow(
     clippy::cast_possible_truncation,
@@ -321,7 +335,11 @@ impl<'a> Run<'a> {
     /// The flagged accounts open to liquidation for `latency_steps`, lowest HF first.
     fn due(&mut self, t: u32, flagged: &[u32], factors: &Factors) -> Vec<(f64, u32)> {
         let limit = self.trigger * (1.0 + SCREEN_MARGIN);
-        let latency = self.spec.loaded.scenario.liquidators.latency_steps;
+        let spec = &self.spec.loaded.scenario.liquidators;
+        let (lo, hi) = (
+            spec.latency_steps,
+            spec.latency_max_steps.unwrap_or(spec.latency_steps),
+        );
         let mut queue = Vec::new();
         for &i in flagged {
             let hf = self.screen.health(i as usize, factors);
@@ -333,7 +351,7 @@ impl<'a> Run<'a> {
             if *since == NONE {
                 *since = t;
             }
-            if t - *since >= latency {
+            if t - *since >= latency(i, lo, hi) {
                 queue.push((hf, i));
             }
         }

@@ -266,6 +266,10 @@ pub struct LiquidatorSpec {
     /// Steps between an account becoming liquidatable and the first call on it.
     #[serde(default)]
     pub latency_steps: u32,
+    /// With a larger value, each account's latency is drawn once, uniformly between
+    /// `latency_steps` and this (keepers notice accounts at different speeds).
+    #[serde(default)]
+    pub latency_max_steps: Option<u32>,
     /// USD per call (gas, fees).
     #[serde(default)]
     pub cost_usd: f64,
@@ -300,6 +304,7 @@ impl Default for LiquidatorSpec {
         Self {
             count: defaults::liquidators(),
             latency_steps: 0,
+            latency_max_steps: None,
             cost_usd: 0.0,
             min_profit_usd: 0.0,
             capital_usd: defaults::capital(),

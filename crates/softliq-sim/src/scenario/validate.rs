@@ -223,6 +223,13 @@ fn liquidators(s: &Scenario) -> Result<()> {
         "liquidators.latency_steps",
         "out of bounds: latency_steps <= 10000",
     )?;
+    if let Some(max) = l.latency_max_steps {
+        check(
+            (l.latency_steps..=10_000).contains(&max),
+            "liquidators.latency_max_steps",
+            "out of bounds: latency_steps <= latency_max_steps <= 10000",
+        )?;
+    }
     within(l.cost_usd, 0.0, 1e9, "liquidators.cost_usd")?;
     within(l.min_profit_usd, -1e12, 1e12, "liquidators.min_profit_usd")?;
     within(l.capital_usd, 1.0, 1e15, "liquidators.capital_usd")?;
