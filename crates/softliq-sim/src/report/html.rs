@@ -186,6 +186,17 @@ fn charts(out: &mut String, batch: &BatchResult, summary: &Summary) {
             .iter()
             .map(|t| (t - t0) as f64 / 3_600.0)
             .collect();
+        // The time axis names its start date and where the external price bottomed.
+        let low = first
+            .fair
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0.0, |(k, _)| hours[k]);
+        let axis = format!(
+            "hours since {} (the external price's low at hour {low:.0})",
+            utc(t0)
+        );
         let mut prices = vec![(format!("{} external", first.symbol), first.fair.clone())];
         prices.extend(
             batch
@@ -202,7 +213,7 @@ fn charts(out: &mut String, batch: &BatchResult, summary: &Summary) {
             )),
             lines(
                 &format!("{} price (USD)", first.symbol),
-                "hours",
+                &axis,
                 "USD",
                 &hours,
                 &prices
@@ -217,6 +228,30 @@ fn charts(out: &mut String, batch: &BatchResult, summary: &Summary) {
                 &s.bad_debt_cum_usd
             }),
         );
+        let impact: Vec<(String, Vec<f64>)> = batch
+            .series
+            .iter()
+            .map(|(m, s)| (m.clone(), s.impact.iter().map(|i| i * 100.0).collect()))
+            .collect();
+        out.push_str(&lines(
+            &format!("{} price impact at the venue (%)", first.symbol),
+            &axis,
+            "%",
+            &hours,
+            &impact,
+        ));
+        let underwater: Vec<(String, Vec<f64>)> = batch
+            .series
+            .iter()
+            .map(|(m, s)| (m.clone(), s.underwater.iter().map(|&u| u as f64).collect()))
+            .collect();
+        out.push_str(&lines(
+            "Underwater account-steps, cumulative",
+            &axis,
+            "account-steps",
+            &hours,
+            &underwater,
+        ));
     }
     out.push_str("<p><small>Bars: mean over seeds; whiskers: 5th to 95th percentile.</small></p>");
     for metric in [
@@ -379,5 +414,39 @@ fn all_metrics(out: &mut String, summary: &Summary) {
             out.push_str("</tr>");
         }
         out.push_str("</table></details>");
+    }
+}
+
+/// `YYYY-MM-DD HH:MM UTC` of Unix seconds (the civil-from-days algorithm, integers only).
+fn utc(t_s: u64) -> String {
+    let days = i64::try_from(t_s / 86_400).unwrap_or(0);
+    let rem = t_s % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3_600,
+        rem % 3_600 / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc;
+
+    #[test]
+    fn dates_for_axes() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        // 2020-03-12 00:00 UTC, Black Thursday, and a leap day.
+        assert_eq!(utc(1_583_971_200), "2020-03-12 00:00 UTC");
+        assert_eq!(utc(1_582_934_400 + 5_400), "2020-02-29 01:30 UTC");
+        assert_eq!(utc(1_760_054_400), "2025-10-10 00:00 UTC");
     }
 }
