@@ -3,7 +3,7 @@
 //!
 //! Why the bootstrap: the quantities are sums of losses, bad debt and counts, often zero in
 //! most seeds and large in a few. A Student's t interval is symmetric about the mean, so for a
-//! non-negative quantity it reaches below zero (bad debt of [0, 0, 0, 0, 100] gave −35 to 75);
+//! non-negative quantity it reaches below zero (bad debt of [0, 0, 0, 0, 100] gave −35.5 to 75.5);
 //! a percentile interval of resampled means stays within the values seen. It is deterministic:
 //! the resampling stream is fixed, so the same values give the same interval, bit for bit.
 
@@ -113,7 +113,7 @@ mod tests {
     }
 
     /// A non-negative quantity that is zero in most seeds keeps a non-negative interval (a t
-    /// interval of [0, 0, 0, 0, 100] is −35.9 to 75.9).
+    /// interval of [0, 0, 0, 0, 100] is −35.5 to 75.5).
     #[test]
     fn intervals_of_non_negative_quantities_stay_non_negative() {
         let s = Stats::of(&[0.0, 0.0, 0.0, 0.0, 100.0]);
