@@ -30,6 +30,12 @@ pub struct Point {
 /// A run's record and, for the charted seed, its series.
 type Outcome = (RunRecord, Option<Series>);
 
+/// Labelled counts of a histogram.
+pub type Histogram = Vec<(String, u64)>;
+
+/// A job's runs and, for the charted seed, the population's starting-HF histogram.
+type JobOutcome = (Vec<Outcome>, Option<Histogram>);
+
 /// One run's outcome.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunRecord {
@@ -53,6 +59,8 @@ pub struct BatchResult {
     pub borrowers: u32,
     /// Whether every run reconciled its ledger after every step that moved money.
     pub audit: bool,
+    /// Borrowers per starting-HF bin, for the charted seed of the first point.
+    pub start_hf_histogram: Histogram,
 }
 
 /// Progress counters a caller may poll from another thread.
@@ -161,7 +169,7 @@ pub fn run_batch(loaded: &Loaded, options: Options, progress: &Progress) -> Resu
     progress
         .runs_total
         .store(runs_total as u64, Ordering::Relaxed);
-    let outcomes: Vec<Result<Vec<Outcome>>> = jobs
+    let outcomes: Vec<Result<JobOutcome>> = jobs
         .par_iter()
         .map(|&(p, seed, keep)| {
             let (l, mechanisms) = variants[p].as_ref().expect("jobs only for valid points");
@@ -170,8 +178,13 @@ pub fn run_batch(loaded: &Loaded, options: Options, progress: &Progress) -> Resu
         .collect();
     let mut runs = Vec::new();
     let mut series = Vec::new();
+    let mut start_hf_histogram = Vec::new();
     for outcome in outcomes {
-        for (record, s) in outcome? {
+        let (outcome, histogram) = outcome?;
+        if let Some(h) = histogram {
+            start_hf_histogram = h;
+        }
+        for (record, s) in outcome {
             if let Some(s) = s {
                 series.push((record.mechanism.clone(), s));
             }
@@ -188,7 +201,37 @@ pub fn run_batch(loaded: &Loaded, options: Options, progress: &Progress) -> Resu
         steps: first.map_or(0, |(l, _)| l.steps()),
         borrowers: first.map_or(0, |(l, _)| l.scenario.population.borrowers),
         audit: options.audit,
+        start_hf_histogram,
     })
+}
+
+/// Upper edges of the starting-HF histogram's bins (the last bin is open).
+const HF_EDGES: [f64; 6] = [1.1, 1.2, 1.5, 2.0, 3.0, 5.0];
+
+/// Borrowers per starting-HF bin, labelled (`1.1–1.2`, `≥ 5`).
+fn hf_histogram(start_hf: &[f64]) -> Histogram {
+    let mut counts = [0u64; HF_EDGES.len() + 1];
+    for hf in start_hf {
+        let bin = HF_EDGES
+            .iter()
+            .position(|e| hf < e)
+            .unwrap_or(HF_EDGES.len());
+        counts[bin] += 1;
+    }
+    let mut lower = "< ".to_owned();
+    let mut out = Vec::new();
+    for (k, count) in counts.iter().enumerate() {
+        let label = match HF_EDGES.get(k) {
+            Some(e) if k == 0 => format!("{lower}{e}"),
+            Some(e) => format!("{lower}–{e}"),
+            None => format!("≥ {}", HF_EDGES[HF_EDGES.len() - 1]),
+        };
+        if let Some(e) = HF_EDGES.get(k) {
+            lower = format!("{e}");
+        }
+        out.push((label, *count));
+    }
+    out
 }
 
 /// One (point, seed): the path and population once, then each mechanism.
@@ -198,7 +241,7 @@ fn job(
     (point, seed, keep_series): (usize, u64, bool),
     options: Options,
     progress: &Progress,
-) -> Result<Vec<Outcome>> {
+) -> Result<JobOutcome> {
     let path = paths::for_seed(loaded, seed)?;
     let population = population::draw(
         &loaded.scenario.population,
@@ -206,7 +249,8 @@ fn job(
         path.at(0),
         (path.times_s[0], seed),
     )?;
-    mechanisms
+    let histogram = keep_series.then(|| hf_histogram(&population.start_hf));
+    let outcomes = mechanisms
         .par_iter()
         .map(|m| {
             let spec = RunSpec {
@@ -230,5 +274,23 @@ fn job(
                 result.series,
             ))
         })
-        .collect()
+        .collect::<Result<Vec<Outcome>>>()?;
+    Ok((outcomes, histogram))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hf_histogram;
+
+    #[test]
+    fn starting_hf_bins() {
+        let h = hf_histogram(&[1.05, 1.1, 1.15, 1.6, 2.5, 4.0, 9.0, 1.49]);
+        let labels: Vec<&str> = h.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["< 1.1", "1.1–1.2", "1.2–1.5", "1.5–2", "2–3", "3–5", "≥ 5"]
+        );
+        let counts: Vec<u64> = h.iter().map(|(_, c)| *c).collect();
+        assert_eq!(counts, [1, 2, 1, 1, 1, 1, 1]);
+    }
 }

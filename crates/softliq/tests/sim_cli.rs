@@ -58,6 +58,9 @@ fn sim_writes_the_report_files() {
     assert_eq!(summary["scenario"], "crash-2024-08-05");
     assert_eq!(summary["borrowers"], 400);
     assert_eq!(summary["audit"], false);
+    let bins = summary["start_hf_histogram"].as_array().expect("histogram");
+    let counted: u64 = bins.iter().map(|b| b[1].as_u64().expect("count")).sum();
+    assert_eq!(counted, 400, "every borrower in one bin");
     // Every mechanism against full, recomputed here from the statistics.
     let mean = |m: &str, metric: &str| -> f64 {
         let mech = summary["points"][0]["mechanisms"]

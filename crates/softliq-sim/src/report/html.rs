@@ -137,6 +137,17 @@ fn population(out: &mut String, summary: &Summary) {
         }
     }
     out.push_str("</p>");
+    if !summary.start_hf_histogram.is_empty() {
+        out.push_str("<p>Borrowers by health factor at the start (first seed):</p><table><tr>");
+        for (label, _) in &summary.start_hf_histogram {
+            let _ = write!(out, "<th>{}</th>", escape(label));
+        }
+        out.push_str("</tr><tr>");
+        for (_, count) in &summary.start_hf_histogram {
+            let _ = write!(out, "<td>{}</td>", super::grouped(*count as f64));
+        }
+        out.push_str("</tr></table>");
+    }
 }
 
 /// Each mechanism against `full`, with the targets' verdicts.

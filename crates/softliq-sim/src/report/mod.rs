@@ -83,6 +83,8 @@ pub struct Summary {
     pub best: Vec<Best>,
     /// Every other mechanism against `full` (when `full` ran), with the targets' verdicts.
     pub against_full: Vec<Versus>,
+    /// Borrowers per starting-HF bin (first point, first seed).
+    pub start_hf_histogram: Vec<(String, u64)>,
 }
 
 impl Summary {
@@ -132,6 +134,7 @@ impl Summary {
                 }
             ),
             against_full: Vec::new(),
+            start_hf_histogram: batch.start_hf_histogram.clone(),
             points,
             best,
         }
