@@ -114,6 +114,8 @@ fn sim_writes_the_report_files() {
         "self-contained, no scripts"
     );
     assert!(html.contains("Against full liquidation"));
+    // A price chart for each collateral asset of the population (WETH and WBTC).
+    assert!(html.contains("WETH price (USD)") && html.contains("WBTC price (USD)"));
     let _ = std::fs::remove_dir_all(&out);
 }
 

@@ -239,6 +239,22 @@ fn charts(out: &mut String, batch: &BatchResult, summary: &Summary) {
                 &s.bad_debt_cum_usd
             }),
         );
+        // One price chart per other collateral asset.
+        for (k, (symbol, fair, _)) in first.others.iter().enumerate() {
+            let mut prices = vec![(format!("{symbol} external"), fair.clone())];
+            prices.extend(batch.series.iter().filter_map(|(m, s)| {
+                s.others
+                    .get(k)
+                    .map(|(_, _, oracle)| (format!("oracle, {m}"), oracle.clone()))
+            }));
+            out.push_str(&lines(
+                &format!("{symbol} price (USD)"),
+                &axis,
+                "USD",
+                &hours,
+                &prices,
+            ));
+        }
         let impact: Vec<(String, Vec<f64>)> = batch
             .series
             .iter()

@@ -72,6 +72,8 @@ pub struct Series {
     pub repaid_cum_usd: Vec<f64>,
     pub bad_debt_cum_usd: Vec<f64>,
     pub underwater: Vec<u64>,
+    /// The other collateral assets sold (besides `symbol`): symbol, external and oracle prices.
+    pub others: Vec<(String, Vec<f64>, Vec<f64>)>,
 }
 
 #[derive(Clone, Debug)]
@@ -191,6 +193,11 @@ impl<'a> Run<'a> {
         let main = sold.first().map_or(0, |s| s.0);
         let series = spec.keep_series.then(|| Series {
             symbol: markets.assets[main].symbol.clone(),
+            others: sold
+                .iter()
+                .skip(1)
+                .map(|s| (markets.assets[s.0].symbol.clone(), Vec::new(), Vec::new()))
+                .collect(),
             ..Series::default()
         });
         Ok(Self {
@@ -378,6 +385,10 @@ impl<'a> Run<'a> {
             s.repaid_cum_usd.push(repaid);
             s.bad_debt_cum_usd.push(bad);
             s.underwater.push(self.underwater_steps);
+            for ((_, f, o), &a) in s.others.iter_mut().zip(self.sold.iter().skip(1)) {
+                f.push(fair[a]);
+                o.push(oracle[a]);
+            }
         }
     }
 
