@@ -204,6 +204,16 @@ impl Curve {
     fn invariant(&self, b: &Band) -> U512 {
         (self.f + u(b.x)) * (self.g + u(b.y))
     }
+
+    /// The AMM's price `(f + x) / (g + y)` of band `b` on this curve, rounded down; `None` when
+    /// the denominator is zero.
+    fn price(&self, b: &Band) -> Result<Option<u128>, MathError> {
+        let den = self.g + u(b.y);
+        if den.is_zero() {
+            return Ok(None);
+        }
+        Ok(Some(narrow((self.f + u(b.x)) * w() / den)?))
+    }
 }
 
 impl Band {
@@ -222,12 +232,7 @@ impl Band {
         if (self.x == 0 && self.y == 0) || p_o == 0 || self.p_up == 0 {
             return Ok(None);
         }
-        let c = Curve::of(self, p_o, a);
-        let den = c.g + u(self.y);
-        if den.is_zero() {
-            return Ok(None);
-        }
-        Ok(Some(narrow((c.f + u(self.x)) * w() / den)?))
+        Curve::of(self, p_o, a).price(self)
     }
 
     /// The debt asset this band would hold once the oracle price has fallen to its bottom along
@@ -258,12 +263,10 @@ impl Band {
         }
         let keep = w() - u(fee.raw());
         let c = Curve::of(self, p_o, a);
-        let den = c.g + u(self.y);
-        if den.is_zero() {
-            return Ok(swap);
-        }
         // The AMM's price, as `price` computes it, from the same curve.
-        let p_amm = narrow((c.f + u(self.x)) * w() / den)?;
+        let Some(p_amm) = c.price(self)? else {
+            return Ok(swap);
+        };
         let inv = c.invariant(self);
         // Buy collateral while `p_amm / (1 − fee) < p_market`.
         let pump_to = u(p_market) * keep / w();

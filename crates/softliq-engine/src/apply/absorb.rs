@@ -5,7 +5,7 @@ use softliq_core::account::AccountId;
 use softliq_core::liquidation::{Absorb, Protocol, Purchase, Refusal, absorb, buy_collateral};
 use softliq_core::money::Amount;
 
-use super::{parse_amount, record_payment};
+use super::{parse_amount, record_payment, record_socialised};
 use crate::command::CommandBody;
 use crate::engine::Engine;
 use crate::event::{Absorbed, Bought, Event};
@@ -51,11 +51,7 @@ impl Engine {
         )
         .map_err(Rejection::refusal)?;
         // No tokens cross the boundary; only the shortfall's write-offs are recorded.
-        record_payment(
-            &mut self.state.flows,
-            ("borrower", softliq_core::asset::AssetId(0), Amount::ZERO),
-            &absorption.bad_debt,
-        )?;
+        record_socialised(&mut self.state.flows, &absorption.bad_debt);
         self.commit_protocol(pools, (b, account), treasury, insurance);
         let steps = absorption.bad_debt.clone();
         events.push(Event::Absorbed(Box::new(Absorbed {

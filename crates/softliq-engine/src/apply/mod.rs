@@ -123,11 +123,19 @@ pub(crate) fn record_payment(
         .tokens_in
         .checked_add(paid)
         .map_err(|e| Rejection::math(field, e))?;
+    record_socialised(flows, bad_debt);
+    Ok(())
+}
+
+/// Books the debt a command wrote off against suppliers.
+pub(crate) fn record_socialised(
+    flows: &mut [crate::state::Flows],
+    bad_debt: &[softliq_core::liquidation::BadDebtEvent],
+) {
     for step in bad_debt {
         if let Some((asset, amount)) = step.socialised() {
             let f = &mut flows[asset.index()];
             f.socialised = f.socialised.checked_add(amount).unwrap_or(f.socialised);
         }
     }
-    Ok(())
 }

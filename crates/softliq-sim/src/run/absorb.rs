@@ -47,24 +47,36 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// `amount` of `asset` at the external and at the oracle price, signed WAD USD.
+    fn both_values(
+        &self,
+        asset: AssetId,
+        amount: Amount,
+        market: &Market,
+        rounding: Rounding,
+    ) -> Result<(i128, i128)> {
+        let decimals = self.ledger.assets[asset.index()].params().decimals;
+        Ok((
+            self.fair_value(asset, amount, market.fair, rounding)?,
+            signed(amount.value_at(market.prices[asset.index()], decimals, rounding)?)?,
+        ))
+    }
+
     fn book_absorb(&mut self, i: usize, a: &Absorption, market: &mut Market) -> Result<()> {
-        let mut seized = 0i128;
-        let mut seized_oracle = 0i128;
+        let (mut seized, mut seized_oracle) = (0i128, 0i128);
         for &(asset, shares) in &a.seized {
             let amount = self.ledger.supply_amount(asset, shares)?;
-            seized += self.fair_value(asset, amount, market.fair, Rounding::Down)?;
-            let decimals = self.ledger.assets[asset.index()].params().decimals;
-            seized_oracle +=
-                signed(amount.value_at(market.prices[asset.index()], decimals, Rounding::Down)?)?;
+            let (fair, oracle) = self.both_values(asset, amount, market, Rounding::Down)?;
+            seized += fair;
+            seized_oracle += oracle;
         }
         let (mut taken, mut taken_oracle) = (0i128, 0i128);
         for &(asset, shares) in &a.taken_over {
             let index = self.ledger.pools[asset.index()].borrow_index();
             let amount = shares.to_amount(index, Rounding::Up)?;
-            taken += self.fair_value(asset, amount, market.fair, Rounding::Up)?;
-            let decimals = self.ledger.assets[asset.index()].params().decimals;
-            taken_oracle +=
-                signed(amount.value_at(market.prices[asset.index()], decimals, Rounding::Up)?)?;
+            let (fair, oracle) = self.both_values(asset, amount, market, Rounding::Up)?;
+            taken += fair;
+            taken_oracle += oracle;
         }
         let s = &mut self.sums;
         s.borrower_loss += seized - taken;
@@ -96,7 +108,8 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The treasury's collateral asset held in the largest amount by value, if any.
+    /// The treasury's collateral asset of which it holds the most shares, if any (each is sold
+    /// in turn as the others run out).
     pub(super) fn inventory(&self) -> Option<AssetId> {
         self.ledger
             .treasury

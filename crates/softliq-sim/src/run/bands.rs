@@ -16,6 +16,7 @@ use softliq_core::bands::{BandError, Loan, Swap};
 use softliq_core::money::muldiv::mul_div;
 use softliq_core::money::{Amount, Ratio, Rounding, WAD};
 
+use super::liquidators::{signed, value_down};
 use super::{Run, wad_price};
 use crate::error::{Result, SimError};
 use crate::ledger::{Holder, Ledger};
@@ -46,6 +47,13 @@ pub(super) struct BandRun {
     x: Moved,
 }
 
+/// What borrower `i` owes in `debt`, rounded up.
+fn owed(ledger: &Ledger, i: usize, debt: AssetId) -> Result<Amount> {
+    let shares = ledger.borrowers[i].position(debt).debt;
+    let index = ledger.pools[debt.index()].borrow_index();
+    Ok(shares.to_amount(index, Rounding::Up)?)
+}
+
 /// `10^(18 − decimals)`: base units to 18-decimal units.
 fn scale(ledger: &Ledger, asset: AssetId) -> u128 {
     10u128.pow(u32::from(
@@ -66,9 +74,7 @@ impl BandRun {
         let mut y = vec![Moved::default(); n_assets];
         let mut loans = Vec::with_capacity(ledger.borrowers.len());
         for i in 0..ledger.borrowers.len() {
-            let shares = ledger.borrowers[i].position(debt).debt;
-            let index = ledger.pools[debt.index()].borrow_index();
-            let owed = shares.to_amount(index, Rounding::Up)?.raw() * scale(ledger, debt);
+            let owed = owed(ledger, i, debt)?.raw() * scale(ledger, debt);
             let mut held = Vec::new();
             for a in (0..n_assets)
                 .map(AssetId::from_index)
@@ -257,7 +263,7 @@ impl Run<'_> {
         (fair, oracle): (&[f64], &[f64]),
     ) -> Result<()> {
         let (ci, d) = (c.index(), b.debt.index());
-        let cost = super::liquidators::signed(self.bots.cost)?;
+        let cost = signed(self.bots.cost)?;
         let x_in = Self::band_value(s.x_in, fair[d], Rounding::Up)?;
         let x_out = Self::band_value(s.x_out, fair[d], Rounding::Down)?;
         let y_out_fair = Self::band_value(s.y_out, fair[ci], Rounding::Down)?;
@@ -267,7 +273,7 @@ impl Run<'_> {
         #[allow(clippy::cast_precision_loss)]
         let proceeds = if s.y_out > 0 {
             let usd = self.venue.sell(ci, s.y_out as f64 / 1e18, fair[ci]);
-            Self::band_value(WAD, usd, Rounding::Down)?
+            signed(value_down(usd))?
         } else {
             0
         };
@@ -291,14 +297,12 @@ impl Run<'_> {
     fn hard_liquidations(&mut self, b: &mut BandRun, fair: &[f64], oracle: &[f64]) -> Result<()> {
         let d = b.debt;
         let keep = Ratio::ONE.checked_sub(b.spec.params.liquidation_discount)?;
-        let cost = super::liquidators::signed(self.bots.cost)?;
+        let cost = signed(self.bots.cost)?;
         for i in 0..b.loans.len() {
             if b.loans[i].is_empty() {
                 continue;
             }
-            let shares = self.ledger.borrowers[i].position(d).debt;
-            let index = self.ledger.pools[d.index()].borrow_index();
-            let owed = shares.to_amount(index, Rounding::Up)?;
+            let owed = owed(&self.ledger, i, d)?;
             let owed18 = owed.raw() * scale(&self.ledger, d);
             let mut x_down = 0u128;
             for (c, loan) in &b.loans[i] {
@@ -339,7 +343,7 @@ impl Run<'_> {
                 y_oracle += Self::band_value(by, oracle[ci], Rounding::Down)?;
                 #[allow(clippy::cast_precision_loss)]
                 let usd = self.venue.sell(ci, by as f64 / 1e18, fair[ci]);
-                proceeds += Self::band_value(WAD, usd, Rounding::Down)?;
+                proceeds += signed(value_down(usd))?;
             }
             let s = &mut self.sums;
             s.borrower_loss += x_value + y_fair - debt_value;
@@ -363,12 +367,10 @@ impl Run<'_> {
         let d = b.debt;
         let mut shortfall = 0.0;
         for (i, loans) in b.loans.iter().enumerate() {
-            let shares = self.ledger.borrowers[i].position(d).debt;
-            if shares.is_zero() {
+            let owed = owed(&self.ledger, i, d)?;
+            if owed.is_zero() {
                 continue;
             }
-            let index = self.ledger.pools[d.index()].borrow_index();
-            let owed: Amount = shares.to_amount(index, Rounding::Up)?;
             let debt = self.fair_value(d, owed, fair, Rounding::Up)?;
             let mut held = 0i128;
             for (c, loan) in loans {

@@ -136,7 +136,7 @@ fn ramps(policy: &Policy) -> bool {
 
 /// USD (float, from the venue) as an exact WAD value, rounded down.
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-fn value_down(usd: f64) -> Value {
+pub(super) fn value_down(usd: f64) -> Value {
     Value::from_raw((usd.max(0.0) * WAD_F).floor() as u128)
 }
 

@@ -392,18 +392,15 @@ impl<'a> Run<'a> {
         }
     }
 
-    #[allow(clippy::cast_precision_loss)]
-    fn finish(mut self) -> Result<RunResult> {
-        self.ledger.reconcile()?;
-        let path = self.spec.path;
-        let last = path.steps() - 1;
-        let factors = Factors::new(&self.ledger.assets, &self.ledger.pools, path.at(last));
+    /// Debt beyond collateral of accounts still open (with what running auctions hold for
+    /// them) and of the treasury (from absorbed accounts), at `factors`.
+    fn pool_shortfall(&self, factors: &Factors) -> f64 {
         let mut shortfall = 0.0;
-        let in_auctions = self.auction_positions(&factors);
+        let in_auctions = self.auction_positions(factors);
         for (i, account) in self.ledger.borrowers.iter().enumerate() {
             let held = in_auctions.get(&i);
             if account.has_debt() || held.is_some() {
-                let (mut collateral, mut debt) = self.screen.values(i, &factors);
+                let (mut collateral, mut debt) = self.screen.values(i, factors);
                 if let Some((lot, owed)) = held {
                     collateral += lot;
                     debt += owed;
@@ -411,13 +408,22 @@ impl<'a> Run<'a> {
                 shortfall += (debt - collateral).max(0.0);
             }
         }
-        // What the treasury owes beyond what it holds, from absorbed accounts.
         let (held, owed) = factors.values(&self.ledger.treasury);
-        shortfall += (owed - held).max(0.0);
-        if self.bands.is_some() {
+        shortfall + (owed - held).max(0.0)
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn finish(mut self) -> Result<RunResult> {
+        self.ledger.reconcile()?;
+        let path = self.spec.path;
+        let last = path.steps() - 1;
+        let factors = Factors::new(&self.ledger.assets, &self.ledger.pools, path.at(last));
+        let shortfall = if self.bands.is_some() {
             // Band loans hold their collateral outside the pool: value them from the bands.
-            shortfall = self.band_shortfall(path.at(last))?;
-        }
+            self.band_shortfall(path.at(last))?
+        } else {
+            self.pool_shortfall(&factors)
+        };
         let s = self.sums;
         let m = &mut self.metrics;
         m.borrower_loss_usd = usd(s.borrower_loss);
