@@ -199,8 +199,9 @@ mod tests {
         }
         // 20% hold two collateral assets.
         assert!((800..1_200).contains(&two), "{two}");
+        // Half respond (calibrated.toml).
         let responsive = a.responsive.iter().filter(|r| **r).count();
-        assert!((1_300..1_700).contains(&responsive), "{responsive}");
+        assert!((2_300..2_700).contains(&responsive), "{responsive}");
         let u = a.ledger.pools[0]
             .utilisation()
             .expect("utilisation")

@@ -13,6 +13,11 @@
 //!
 //! Impact is capped at 99% so that a price never reaches zero. With feedback on, the oracle
 //! sees the pushed price `m` at the next step, so sales can trigger further liquidations.
+//!
+//! Depth itself thins in a crash: in a stressed step (an external move of at least the stress
+//! move) market makers pull quotes and `U` falls to `stress_factor · U`; the missing part
+//! returns with its own half-life (`stress_recovery_half_life_steps`), and a later stressed
+//! step thins it again.
 
 use crate::scenario::{DepthModel, DepthSpec};
 
@@ -29,32 +34,78 @@ pub struct Venue {
     /// The venue's weight in the oracle's index.
     weight: f64,
     impact: Vec<f64>,
+    /// The share of `usd` quoted now (1 in calm markets), what a stressed step leaves, the
+    /// per-step recovery of the missing part, and the move that makes a step stressed.
+    depth_share: f64,
+    stress_factor: f64,
+    depth_decay: f64,
+    stress_move: f64,
+}
+
+/// The calm depth of each listed asset (in `symbols` order) that a population whose debt is
+/// `debt_usd` at the start meets: `usd` as written, or, with a `reference_debt_usd`, scaled
+/// by the population's share of that lending book. Unlisted assets get 0 (nobody sells them).
+#[must_use]
+pub fn depth_usd<'a>(
+    spec: &DepthSpec,
+    symbols: impl Iterator<Item = &'a str>,
+    debt_usd: f64,
+) -> Vec<f64> {
+    let scale = if spec.reference_debt_usd > 0.0 {
+        debt_usd / spec.reference_debt_usd
+    } else {
+        1.0
+    };
+    symbols
+        .map(|s| spec.usd.get(s).copied().unwrap_or(0.0) * scale)
+        .collect()
+}
+
+/// The per-step factor that halves a gap in `half_life` steps (0: gone at once).
+fn decay(half_life: f64) -> f64 {
+    if half_life > 0.0 {
+        (-std::f64::consts::LN_2 / half_life).exp()
+    } else {
+        0.0
+    }
 }
 
 impl Venue {
-    /// A venue for `assets` listed assets, with the depth of each named symbol.
+    /// A venue with the calm depth `usd` of each listed asset (0 for one nobody sells); a step
+    /// whose external move reaches `stress_move` thins it.
     #[must_use]
-    pub fn new(spec: &DepthSpec, usd: Vec<f64>) -> Self {
-        let decay = if spec.recovery_half_life_steps > 0.0 {
-            (-std::f64::consts::LN_2 / spec.recovery_half_life_steps).exp()
-        } else {
-            0.0
-        };
+    pub fn new(spec: &DepthSpec, usd: Vec<f64>, stress_move: f64) -> Self {
         Self {
             model: spec.model,
             impact: vec![0.0; usd.len()],
             usd,
-            decay,
+            decay: decay(spec.recovery_half_life_steps),
             feedback: spec.feedback,
             weight: spec.oracle_weight,
+            depth_share: 1.0,
+            stress_factor: spec.stress_factor,
+            depth_decay: decay(spec.stress_recovery_half_life_steps),
+            stress_move,
         }
     }
 
-    /// One step of recovery toward the external price.
-    pub fn recover(&mut self) {
+    /// One step: the impact recovers toward the external price, and the depth thins when the
+    /// step's largest external move (`moved`, a fraction) is a stress, or recovers otherwise.
+    pub fn recover(&mut self, moved: f64) {
         for i in &mut self.impact {
             *i *= self.decay;
         }
+        self.depth_share = if moved >= self.stress_move {
+            self.depth_share.min(self.stress_factor)
+        } else {
+            1.0 - (1.0 - self.depth_share) * self.depth_decay
+        };
+    }
+
+    /// The share of the calm depth quoted now.
+    #[must_use]
+    pub fn depth_share(&self) -> f64 {
+        self.depth_share
     }
 
     /// The current impact of `asset` (fraction below the external price).
@@ -90,7 +141,7 @@ impl Venue {
     /// (proceeds, impact after) of a sale.
     fn execute(&self, asset: usize, tokens: f64, fair: f64) -> (f64, f64) {
         let i = self.impact[asset];
-        let depth = self.usd[asset];
+        let depth = self.usd[asset] * self.depth_share;
         if tokens <= 0.0 || self.model == DepthModel::Infinite || depth <= 0.0 {
             return (tokens * fair * (1.0 - i), i);
         }
@@ -136,8 +187,9 @@ mod tests {
             recovery_half_life_steps: half_life,
             feedback,
             oracle_weight: 1.0,
+            ..DepthSpec::default()
         };
-        Venue::new(&spec, vec![0.0, usd])
+        Venue::new(&spec, vec![0.0, usd], 0.05)
     }
 
     #[test]
@@ -153,8 +205,8 @@ mod tests {
         // A second sale starts from the pushed price.
         let second = v.sell(1, 500.0, 2_000.0);
         assert!((second - 1e6 * (1.0 - 0.01 - 0.005)).abs() < 1e-6);
-        v.recover();
-        v.recover();
+        v.recover(0.0);
+        v.recover(0.0);
         assert!(
             (v.impact(1) - 0.01).abs() < 1e-12,
             "half of 2% after two steps"
@@ -181,8 +233,43 @@ mod tests {
         assert!((usd - expected).abs() < 1e-6, "{usd} vs {expected}");
         let m_after = 1e7 * 5_000.0 / 5_500.0 / 5_500.0;
         assert!((v.impact(1) - (1.0 - m_after / 2_000.0)).abs() < 1e-12);
-        v.recover();
+        v.recover(0.0);
         assert_eq!(v.impact(1), 0.0, "a zero half-life recovers at once");
+    }
+
+    #[test]
+    fn a_stressed_step_thins_the_book_and_the_gap_recovers() {
+        let spec = DepthSpec {
+            model: DepthModel::Book,
+            recovery_half_life_steps: 0.0,
+            stress_factor: 0.4,
+            stress_recovery_half_life_steps: 2.0,
+            ..DepthSpec::default()
+        };
+        let mut v = Venue::new(&spec, vec![1e6], 0.05);
+        let calm = v.quote_sell(0, 500.0, 2_000.0);
+        v.recover(0.049);
+        assert_eq!(
+            v.depth_share(),
+            1.0,
+            "a move below the stress leaves the book"
+        );
+        v.recover(0.05);
+        assert_eq!(v.depth_share(), 0.4);
+        // 1 M USD into 0.4 M per 1%: 2.5% impact, executed 1.25% below the price.
+        let thin = v.quote_sell(0, 500.0, 2_000.0);
+        assert!(
+            (thin - 1e6 * (1.0 - 0.0125)).abs() < 1e-6,
+            "{thin} vs {calm}"
+        );
+        v.recover(0.2);
+        assert_eq!(v.depth_share(), 0.4, "a second stress does not compound");
+        v.recover(0.0);
+        v.recover(0.0);
+        assert!(
+            (v.depth_share() - 0.7).abs() < 1e-12,
+            "half the gap back in two steps"
+        );
     }
 
     #[test]

@@ -57,6 +57,20 @@ fn refusals_name_the_field() {
         ("[liquidators]\ncount = 0", "liquidators.count"),
         ("[depth]\nusd = { WETH = 0.5 }", "depth.usd.WETH"),
         (
+            "[depth]\nreference_debt_usd = 0.5",
+            "depth.reference_debt_usd",
+        ),
+        ("[depth]\nstress_factor = 0", "depth.stress_factor"),
+        (
+            "[depth]\nstress_recovery_half_life_steps = -1",
+            "depth.stress_recovery_half_life_steps",
+        ),
+        (
+            "[calibration]\nliquidated_share = { min = 0.2, max = 0.1 }",
+            "calibration.liquidated_share.max",
+        ),
+        ("preset = \"none\"", "preset"),
+        (
             "[depth]\nmodel = \"pool\"\nusd = { WETH = 1e6, WBTC = -1.0 }",
             "depth.usd.WBTC",
         ),
@@ -227,4 +241,45 @@ fn a_sweep_runs_every_valid_point_and_skips_the_rest() {
     let html = std::fs::read_to_string(out.join("report.html")).expect("html");
     assert!(html.contains("<h2>Sweep</h2>") && html.contains("Skipped"));
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A preset is merged over the scenario; `--set` (and a sweep value) wins over the preset's;
+/// an override of `preset` itself chooses the preset first; an unknown preset is refused with
+/// the defined ones named.
+#[test]
+fn presets_merge_under_overrides() {
+    let loaded = scenario::load(&dir().join("crash-2022-11-08.toml")).expect("bundled");
+    assert_eq!(loaded.scenario.preset.as_deref(), Some("calibrated"));
+    assert_eq!(loaded.scenario.depth.oracle_weight, 0.3);
+    assert_eq!(loaded.scenario.depth.usd["WBTC"], 60e6);
+    let set = |pairs: &[(&str, &str)]| -> Vec<(String, toml::Value)> {
+        pairs
+            .iter()
+            .map(|(k, v)| scenario::parse_set(&format!("{k}={v}")).expect("override"))
+            .collect()
+    };
+    // The override of `preset` comes last here, yet it is applied first: the weight set on
+    // the command line survives the preset.
+    let ideal = loaded
+        .with(&set(&[("depth.oracle_weight", "0.5"), ("preset", "ideal")]))
+        .expect("valid");
+    assert_eq!(ideal.scenario.preset.as_deref(), Some("ideal"));
+    assert_eq!(ideal.scenario.depth.oracle_weight, 0.5, "--set wins");
+    assert_eq!(ideal.scenario.depth.usd["WBTC"], 3e6, "the preset's depth");
+    assert_eq!(ideal.scenario.liquidators.cost_usd, 5.0);
+    // Overrides accumulate: a later `with` (a sweep point) keeps the earlier ones.
+    let again = ideal
+        .with(&set(&[("liquidators.cost_usd", "7")]))
+        .expect("valid");
+    assert_eq!(again.scenario.depth.oracle_weight, 0.5);
+    assert_eq!(again.scenario.preset.as_deref(), Some("ideal"));
+    assert_eq!(again.scenario.liquidators.cost_usd, 7.0);
+    let e = loaded
+        .with(&set(&[("preset", "kind")]))
+        .expect_err("no such preset");
+    assert_eq!(e.field, "preset");
+    assert!(
+        e.problem.contains("calibrated") && e.problem.contains("ideal"),
+        "{e}"
+    );
 }

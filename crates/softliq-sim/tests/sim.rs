@@ -22,6 +22,13 @@ fn load(name: &str, sets: &[(&str, &str)]) -> Loaded {
     loaded.with(&overrides).expect("overrides")
 }
 
+/// A bundled scenario in the world before calibration (`preset = "ideal"`), for tests whose
+/// figures and comparisons were measured there.
+fn load_ideal(name: &str, sets: &[(&str, &str)]) -> Loaded {
+    let sets: Vec<(&str, &str)> = [("preset", "ideal")].iter().chain(sets).copied().collect();
+    load(name, &sets)
+}
+
 fn batch(loaded: &Loaded, seeds: u32, threads: usize) -> BatchResult {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -97,7 +104,7 @@ fn assert_accounted(r: &softliq_sim::batch::RunRecord) {
 /// sells what it took, the books still balance, and accounts spend far fewer hours underwater.
 #[test]
 fn absorb_takes_what_expensive_keepers_leave() {
-    let loaded = load(
+    let loaded = load_ideal(
         "crash-2022-06-13",
         &[
             ("population.borrowers", "1500"),
@@ -156,7 +163,7 @@ fn absent_liquidators_dear_gas_and_an_index_oracle() {
     ];
     let with = |extra: &[(&'static str, &'static str)]| {
         let sets: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
-        batch(&load("crash-2020-03-12", &sets), 1, 2)
+        batch(&load_ideal("crash-2020-03-12", &sets), 1, 2)
     };
     let absent = with(&[
         ("liquidators.absent_share", "1.0"),
@@ -248,7 +255,7 @@ fn band_conversion_accounts_for_every_dollar() {
 /// fall of the curve below the fair price (0.011% with the exponential curve's default cut).
 #[test]
 fn frictionless_market_costs_borrowers_nothing() {
-    let loaded = load(
+    let loaded = load_ideal(
         "crash-2022-06-13",
         &[
             ("population.borrowers", "1500"),
@@ -301,7 +308,7 @@ fn frictionless_market_costs_borrowers_nothing() {
     }
     // The same crash with the bundled penalties and depth does cost borrowers.
     let priced = batch(
-        &load("crash-2022-06-13", &[("population.borrowers", "1500")]),
+        &load_ideal("crash-2022-06-13", &[("population.borrowers", "1500")]),
         1,
         2,
     );
@@ -320,7 +327,7 @@ fn dutch_auctions_run_within_their_caps() {
         ("population.borrowers", "1500"),
         ("mechanisms", "[\"dutch\"]"),
     ];
-    let free = batch(&load("crash-2020-03-12", &sets), 1, 2);
+    let free = batch(&load_ideal("crash-2020-03-12", &sets), 1, 2);
     let m = &free.runs[0].metrics;
     assert!(m.auctions_started > 100, "{m:?}");
     assert!(m.auction_takes > 100, "{m:?}");
@@ -332,7 +339,7 @@ fn dutch_auctions_run_within_their_caps() {
     assert!(m.penalty_usd > 0.0 && m.protocol_revenue_usd > 0.0);
     let mut capped_sets = sets.to_vec();
     capped_sets.push(("mechanism.dutch.hole_total_usd", "100000"));
-    let capped = batch(&load("crash-2020-03-12", &capped_sets), 1, 2);
+    let capped = batch(&load_ideal("crash-2020-03-12", &capped_sets), 1, 2);
     let c = &capped.runs[0].metrics;
     assert!(c.auction_cap_refusals > 0, "{c:?}");
     assert!(
@@ -377,7 +384,7 @@ fn results_do_not_depend_on_the_thread_count() {
 /// of what is repaid instead of the 5% penalty.
 #[test]
 fn crash_2022_06_13_regression() {
-    let loaded = load("crash-2022-06-13", &[("population.borrowers", "2000")]);
+    let loaded = load_ideal("crash-2022-06-13", &[("population.borrowers", "2000")]);
     let b = batch(&loaded, 2, 2);
     let mean = |m: &str, f: fn(&RunMetrics) -> f64| {
         let runs = metrics(&b, m);

@@ -100,12 +100,18 @@ fn sim_writes_the_report_files() {
             "{v}"
         );
     }
-    // On this crash the ramped restore costs borrowers a few percent of what full does.
-    let rr = versus
-        .iter()
-        .find(|v| v["mechanism"] == "restore_ramp")
-        .expect("restore_ramp");
-    assert_eq!(rr["meets_loss"], true, "{rr}");
+    // The crash runs calibrated, and the summary checks full's liquidated share against the
+    // range reported for it.
+    assert_eq!(summary["preset"], "calibrated");
+    let calibration = &summary["calibration"];
+    let share = mean("full", "liquidated_share_of_debt");
+    assert_eq!(calibration["full_liquidated_share"].as_f64(), Some(share));
+    let (lo, hi) = (
+        calibration["liquidated_share_min"].as_f64().expect("min"),
+        calibration["liquidated_share_max"].as_f64().expect("max"),
+    );
+    assert_eq!((lo, hi), (0.015, 0.04));
+    assert_eq!(calibration["within"], (lo..=hi).contains(&share));
     let csv = std::fs::read_to_string(out.join("runs.csv")).expect("runs.csv");
     assert_eq!(csv.lines().count(), 1 + 20);
     let html = std::fs::read_to_string(out.join("report.html")).expect("report");
@@ -114,6 +120,7 @@ fn sim_writes_the_report_files() {
         "self-contained, no scripts"
     );
     assert!(html.contains("Against full liquidation"));
+    assert!(html.contains("preset <b>calibrated</b>") && html.contains("Calibration: lending"));
     // A price chart for each collateral asset of the population (WETH and WBTC).
     assert!(html.contains("WETH price (USD)") && html.contains("WBTC price (USD)"));
     let _ = std::fs::remove_dir_all(&out);

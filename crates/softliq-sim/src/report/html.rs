@@ -41,9 +41,14 @@ pub fn render(loaded: &Loaded, batch: &BatchResult, summary: &Summary) -> String
         out,
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>softliq sim: {name}</title><style>{STYLE}</style></head><body>\
          <h1>softliq sim: {name}</h1><p>{desc}</p>\
-         <p>{borrowers} borrowers, {steps} steps, seeds {seeds}, mechanisms {mechs}.</p>",
+         <p>{borrowers} borrowers, {steps} steps, seeds {seeds}, mechanisms {mechs}{preset}.</p>",
         name = escape(&s.name),
         desc = escape(&s.description),
+        preset = summary
+            .preset
+            .as_ref()
+            .map(|p| format!("; preset <b>{}</b>", escape(p)))
+            .unwrap_or_default(),
         borrowers = summary.borrowers,
         steps = summary.steps,
         seeds = escape(&format!("{:?}", summary.seeds)),
@@ -137,6 +142,16 @@ fn population(out: &mut String, summary: &Summary) {
         }
     }
     out.push_str("</p>");
+    if let Some(c) = &summary.calibration {
+        let _ = write!(
+            out,
+            "<p>Calibration: lending protocols reported {:.1}–{:.1}% of debt liquidated in this event; <code>full</code> liquidates {:.2}% here ({}).</p>",
+            c.liquidated_share_min * 100.0,
+            c.liquidated_share_max * 100.0,
+            c.full_liquidated_share * 100.0,
+            if c.within { "within" } else { "<b>outside</b>" }
+        );
+    }
     if !summary.start_hf_histogram.is_empty() {
         out.push_str("<p>Borrowers by health factor at the start (first seed):</p><table><tr>");
         for (label, _) in &summary.start_hf_histogram {

@@ -70,6 +70,8 @@ pub struct Versus {
 pub struct Summary {
     pub scenario: String,
     pub description: String,
+    /// The preset the scenario ran under (`calibrated`, `ideal`), if it names one.
+    pub preset: Option<String>,
     pub seeds: Vec<u64>,
     pub steps: usize,
     pub borrowers: u32,
@@ -85,6 +87,18 @@ pub struct Summary {
     pub against_full: Vec<Versus>,
     /// Borrowers per starting-HF bin (first point, first seed).
     pub start_hf_histogram: Vec<(String, u64)>,
+    /// The reported range the scenario is calibrated to, and whether `full` landed in it.
+    pub calibration: Option<CalibrationCheck>,
+}
+
+/// `full`'s liquidated share of debt (mean over seeds, first point) against the range
+/// reported for the event.
+#[derive(Clone, Debug, Serialize)]
+pub struct CalibrationCheck {
+    pub liquidated_share_min: f64,
+    pub liquidated_share_max: f64,
+    pub full_liquidated_share: f64,
+    pub within: bool,
 }
 
 impl Summary {
@@ -116,6 +130,7 @@ impl Summary {
         Self {
             scenario: loaded.scenario.name.clone(),
             description: loaded.scenario.description.clone(),
+            preset: loaded.scenario.preset.clone(),
             seeds: batch.seeds.clone(),
             steps: batch.steps,
             borrowers: batch.borrowers,
@@ -135,10 +150,28 @@ impl Summary {
             ),
             against_full: Vec::new(),
             start_hf_histogram: batch.start_hf_histogram.clone(),
+            calibration: None,
             points,
             best,
         }
         .with_versus()
+        .with_calibration(loaded)
+    }
+
+    fn with_calibration(mut self, loaded: &Loaded) -> Self {
+        let Some(spec) = loaded.scenario.calibration else {
+            return self;
+        };
+        let range = spec.liquidated_share;
+        self.calibration =
+            self.stat(0, "full", "liquidated_share_of_debt")
+                .map(|s| CalibrationCheck {
+                    liquidated_share_min: range.min,
+                    liquidated_share_max: range.max,
+                    full_liquidated_share: s.mean,
+                    within: range.contains(s.mean),
+                });
+        self
     }
 
     fn with_versus(mut self) -> Self {

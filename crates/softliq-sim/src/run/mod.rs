@@ -169,11 +169,11 @@ impl<'a> Run<'a> {
         let screen = Screen::new(&ledger.borrowers, ledger.assets.len());
         let start = Factors::new(&ledger.assets, &ledger.pools, spec.path.at(0));
         let start_debt_usd = (0..n).map(|i| screen.values(i, &start).1).sum();
-        let usd_depth = markets
-            .assets
-            .iter()
-            .map(|a| scenario.depth.usd.get(&a.symbol).copied().unwrap_or(0.0))
-            .collect();
+        let usd_depth = crate::venue::depth_usd(
+            &scenario.depth,
+            markets.assets.iter().map(|a| a.symbol.as_str()),
+            start_debt_usd,
+        );
         let trigger = match spec.mechanism.policy.rule {
             Rule::TwoStage { soft_hf, .. } => soft_hf.to_f64(),
             _ => 1.0,
@@ -203,7 +203,7 @@ impl<'a> Run<'a> {
         Ok(Self {
             spec,
             screen,
-            venue: Venue::new(&scenario.depth, usd_depth),
+            venue: Venue::new(&scenario.depth, usd_depth, scenario.liquidators.stress_move),
             bots: Bots::new(&scenario.liquidators),
             bound: ProfitBound::new(scenario, &spec.mechanism.policy, &ledger.assets),
             ledger,
@@ -230,13 +230,13 @@ impl<'a> Run<'a> {
         let path = self.spec.path;
         let fair = path.at(step);
         if step > 0 {
-            self.venue.recover();
             self.moved = fair
                 .iter()
                 .zip(path.at(step - 1))
                 .filter(|(_, before)| **before > 0.0)
                 .map(|(now, before)| (now / before - 1.0).abs())
                 .fold(0.0, f64::max);
+            self.venue.recover(self.moved);
         }
         let oracle: Vec<f64> = fair
             .iter()
@@ -345,7 +345,7 @@ impl<'a> Run<'a> {
         let spec = &self.spec.loaded.scenario.liquidators;
         let (lo, hi) = (
             spec.latency_steps,
-            spec.latency_max_steps.unwrap_or(spec.latency_steps),
+            spec.latency_max_steps.max(spec.latency_steps),
         );
         let mut queue = Vec::new();
         for &i in flagged {

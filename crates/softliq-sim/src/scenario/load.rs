@@ -19,6 +19,11 @@ const EXTENDS_DEPTH_MAX: usize = 8;
 pub struct Loaded {
     pub file: PathBuf,
     pub dir: PathBuf,
+    /// The file and what it extends, before its preset and overrides.
+    pub raw: toml::Table,
+    /// Overrides applied on top (a sweep's grid point, the command line), in order.
+    pub overrides: Vec<(String, toml::Value)>,
+    /// The scenario as it runs: `raw` with its preset merged in and the overrides applied.
     pub tree: toml::Table,
     pub scenario: Scenario,
     pub markets: Markets,
@@ -32,10 +37,68 @@ pub struct Loaded {
 /// # Errors
 /// A file that cannot be read or parsed, an `extends` loop, or a field out of bounds.
 pub fn load(file: &Path) -> Result<Loaded> {
-    let mut tree = read_tree(file, 0)?;
+    let mut raw = read_tree(file, 0)?;
     let dir = file.parent().map_or_else(PathBuf::new, Path::to_path_buf);
-    inline_markets(&mut tree)?;
-    parse(file, &dir, tree)
+    inline_markets(&mut raw)?;
+    build(file, &dir, raw, Vec::new())
+}
+
+/// The scenario `raw` describes under its preset and `overrides`. An override of `preset`
+/// itself is applied first, so that it chooses the preset the others then refine: a `--set`
+/// or a sweep value always wins over the preset's.
+fn build(
+    file: &Path,
+    dir: &Path,
+    raw: toml::Table,
+    overrides: Vec<(String, toml::Value)>,
+) -> Result<Loaded> {
+    let mut tree = raw.clone();
+    let (choice, rest): (Vec<_>, Vec<_>) = overrides.iter().partition(|(p, _)| p == "preset");
+    for (path, value) in choice {
+        apply_override(&mut tree, path, value.clone())?;
+    }
+    apply_preset(&mut tree).map_err(|e| e.at_file(file))?;
+    for (path, value) in rest {
+        apply_override(&mut tree, path, value.clone())?;
+    }
+    let mut loaded = parse(file, dir, tree)?;
+    loaded.raw = raw;
+    loaded.overrides = overrides;
+    Ok(loaded)
+}
+
+/// Merges the table `presets.<preset>` over the scenario (tables key by key, anything else
+/// replaced), when `preset` names one.
+fn apply_preset(tree: &mut toml::Table) -> Result<()> {
+    let Some(name) = tree.get("preset") else {
+        return Ok(());
+    };
+    let name = name
+        .as_str()
+        .ok_or_else(|| SimError::field("preset", "must be a preset's name"))?;
+    let presets = tree.get("presets").and_then(toml::Value::as_table);
+    let Some(over) = presets
+        .and_then(|p| p.get(name))
+        .and_then(toml::Value::as_table)
+    else {
+        let defined: Vec<&str> = presets
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        return Err(SimError::field(
+            "preset",
+            format!(
+                "no preset {name:?} (defined: {})",
+                if defined.is_empty() {
+                    "none".to_owned()
+                } else {
+                    defined.join(", ")
+                }
+            ),
+        ));
+    };
+    let over = over.clone();
+    merge(tree, over);
+    Ok(())
 }
 
 /// Replaces `markets.file` by the file's `[[assets]]`, so that overrides and sweeps can reach
@@ -67,7 +130,8 @@ fn inline_markets(tree: &mut toml::Table) -> Result<()> {
     Ok(())
 }
 
-/// Types and validates a scenario tree; relative paths in it start from `dir`.
+/// Types and validates a scenario tree (its preset already merged in); relative paths in it
+/// start from `dir`.
 ///
 /// # Errors
 /// As [`load`].
@@ -89,6 +153,8 @@ pub fn parse(file: &Path, dir: &Path, tree: toml::Table) -> Result<Loaded> {
     let mut loaded = Loaded {
         file: file.to_owned(),
         dir: dir.to_owned(),
+        raw: tree.clone(),
+        overrides: Vec::new(),
         tree,
         scenario,
         markets,
@@ -110,11 +176,8 @@ impl Loaded {
     /// # Errors
     /// A path that does not exist or a value the scenario refuses.
     pub fn with(&self, overrides: &[(String, toml::Value)]) -> Result<Self> {
-        let mut tree = self.tree.clone();
-        for (path, value) in overrides {
-            apply_override(&mut tree, path, value.clone())?;
-        }
-        parse(&self.file, &self.dir, tree)
+        let all = self.overrides.iter().chain(overrides).cloned().collect();
+        build(&self.file, &self.dir, self.raw.clone(), all)
     }
 
     /// Steps of the scenario's price path, without drawing it.

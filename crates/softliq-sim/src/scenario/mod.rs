@@ -35,6 +35,13 @@ pub struct Scenario {
     /// How many seeds a batch runs (the command line's `--seeds` overrides it).
     #[serde(default = "defaults::seeds")]
     pub seeds: u32,
+    /// The preset in force: its table in `presets` is merged over the rest of the scenario
+    /// (`--set preset=ideal` or a sweep over `preset` switches it).
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// Named sets of settings (`[presets.ideal.depth] oracle_weight = 1`).
+    #[serde(default, skip_serializing)]
+    pub presets: BTreeMap<String, toml::Table>,
     pub markets: MarketsSpec,
     pub prices: PriceSpec,
     #[serde(default)]
@@ -51,6 +58,33 @@ pub struct Scenario {
     /// A grid: dotted path → values (`"mechanism.soft.max_fraction" = ["10%", "20%"]`).
     #[serde(default)]
     pub sweep: BTreeMap<String, Vec<toml::Value>>,
+    /// What lending protocols reported for the event the scenario replays, which its
+    /// population is calibrated to (docs/simulator.md, *Calibration*).
+    #[serde(default)]
+    pub calibration: Option<CalibrationSpec>,
+}
+
+/// A reported outcome a scenario should reproduce.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrationSpec {
+    /// The range of debt liquidated as a share of debt (`full`'s `liquidated_share_of_debt`).
+    pub liquidated_share: Range,
+}
+
+/// A closed range of a fraction.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Range {
+    #[must_use]
+    pub fn contains(&self, value: f64) -> bool {
+        (self.min..=self.max).contains(&value)
+    }
 }
 
 /// The market: a markets file (relative to the scenario) or inline `[[markets.assets]]`
@@ -170,6 +204,20 @@ pub struct DepthSpec {
     /// venue liquidators sell into; an index over many venues gives it its share.
     #[serde(default = "defaults::one")]
     pub oracle_weight: f64,
+    /// USD of lending debt whose liquidations a market of depth `usd` served. When positive,
+    /// each depth is scaled by the population's starting debt over this figure: a population
+    /// that stands for a share of the lending book meets that share of the market's depth, so
+    /// the impact of its sales does not depend on how many borrowers are simulated. 0 (the
+    /// default) takes `usd` as written.
+    #[serde(default)]
+    pub reference_debt_usd: f64,
+    /// The depth left in a stressed step (`liquidators.stress_move`), as a share of `usd`:
+    /// market makers widen or pull their quotes in a crash. 1 (the default) keeps it.
+    #[serde(default = "defaults::one")]
+    pub stress_factor: f64,
+    /// Steps for half of the depth a stressed step removed to return.
+    #[serde(default = "defaults::depth_recovery")]
+    pub stress_recovery_half_life_steps: f64,
 }
 
 impl Default for DepthSpec {
@@ -180,6 +228,9 @@ impl Default for DepthSpec {
             recovery_half_life_steps: defaults::half_life(),
             feedback: true,
             oracle_weight: 1.0,
+            reference_debt_usd: 0.0,
+            stress_factor: 1.0,
+            stress_recovery_half_life_steps: defaults::depth_recovery(),
         }
     }
 }
@@ -266,10 +317,11 @@ pub struct LiquidatorSpec {
     /// Steps between an account becoming liquidatable and the first call on it.
     #[serde(default)]
     pub latency_steps: u32,
-    /// With a larger value, each account's latency is drawn once, uniformly between
-    /// `latency_steps` and this (keepers notice accounts at different speeds).
+    /// With a value above `latency_steps`, each account's latency is drawn once, uniformly
+    /// between `latency_steps` and this (keepers notice accounts at different speeds); 0 (the
+    /// default) keeps every account at `latency_steps`.
     #[serde(default)]
-    pub latency_max_steps: Option<u32>,
+    pub latency_max_steps: u32,
     /// USD per call (gas, fees).
     #[serde(default)]
     pub cost_usd: f64,
@@ -304,7 +356,7 @@ impl Default for LiquidatorSpec {
         Self {
             count: defaults::liquidators(),
             latency_steps: 0,
-            latency_max_steps: None,
+            latency_max_steps: 0,
             cost_usd: 0.0,
             min_profit_usd: 0.0,
             capital_usd: defaults::capital(),
@@ -344,6 +396,9 @@ mod defaults {
     }
     pub const fn stress_move() -> f64 {
         0.05
+    }
+    pub const fn depth_recovery() -> f64 {
+        24.0
     }
     pub const fn buffer_hf() -> f64 {
         1.15

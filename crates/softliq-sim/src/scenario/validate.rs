@@ -73,6 +73,7 @@ pub(super) fn scenario(s: &Scenario, markets: &Markets) -> Result<()> {
     prices(&s.prices, markets)?;
     population(s, markets)?;
     depth(s, markets)?;
+    calibration(s)?;
     liquidators(s)
 }
 
@@ -129,6 +130,15 @@ fn prices(spec: &PriceSpec, markets: &Markets) -> Result<()> {
     }
 }
 
+fn calibration(s: &Scenario) -> Result<()> {
+    if let Some(c) = s.calibration {
+        let r = c.liquidated_share;
+        within(r.min, 0.0, 1.0, "calibration.liquidated_share.min")?;
+        within(r.max, r.min, 1.0, "calibration.liquidated_share.max")?;
+    }
+    Ok(())
+}
+
 fn depth(s: &Scenario, markets: &Markets) -> Result<()> {
     let d = &s.depth;
     within(
@@ -138,6 +148,16 @@ fn depth(s: &Scenario, markets: &Markets) -> Result<()> {
         "depth.recovery_half_life_steps",
     )?;
     within(d.oracle_weight, 0.0, 1.0, "depth.oracle_weight")?;
+    if d.reference_debt_usd != 0.0 {
+        within(d.reference_debt_usd, 1.0, 1e15, "depth.reference_debt_usd")?;
+    }
+    within(d.stress_factor, 0.01, 1.0, "depth.stress_factor")?;
+    within(
+        d.stress_recovery_half_life_steps,
+        0.0,
+        1e6,
+        "depth.stress_recovery_half_life_steps",
+    )?;
     for (symbol, &usd) in &d.usd {
         known(markets, symbol, &format!("depth.usd.{symbol}"))?;
         within(usd, 1.0, 1e15, &format!("depth.usd.{symbol}"))?;
@@ -223,11 +243,11 @@ fn liquidators(s: &Scenario) -> Result<()> {
         "liquidators.latency_steps",
         "out of bounds: latency_steps <= 10000",
     )?;
-    if let Some(max) = l.latency_max_steps {
+    if l.latency_max_steps != 0 {
         check(
-            (l.latency_steps..=10_000).contains(&max),
+            (l.latency_steps..=10_000).contains(&l.latency_max_steps),
             "liquidators.latency_max_steps",
-            "out of bounds: latency_steps <= latency_max_steps <= 10000",
+            "out of bounds: 0 or latency_steps <= latency_max_steps <= 10000",
         )?;
     }
     within(l.cost_usd, 0.0, 1e9, "liquidators.cost_usd")?;
