@@ -218,6 +218,41 @@ fn absent_liquidators_dear_gas_and_an_index_oracle() {
     }
 }
 
+/// Keepers that differ in cost compete for each call and the cheapest it pays takes it (the
+/// calibrated crashes: the dearest pays twice the cheapest): the cost per call stays near the
+/// cheapest bot's, where bots taking turns would pay their average (1.5× with five bots), and
+/// every dollar is still accounted for.
+#[test]
+fn the_cheapest_paying_keeper_wins_the_call() {
+    let sets = [
+        ("population.borrowers", "1500"),
+        ("mechanisms", "[\"full\", \"restore_ramp\"]"),
+    ];
+    let competing = batch(&load("crash-2020-03-12", &sets), 1, 2);
+    let mut equal_sets = sets.to_vec();
+    equal_sets.push(("liquidators.cost_spread", "0"));
+    let equal = batch(&load("crash-2020-03-12", &equal_sets), 1, 2);
+    for (c, e) in competing.runs.iter().zip(&equal.runs) {
+        assert_accounted(c);
+        assert!(
+            c.metrics.calls > 50,
+            "{}: {} calls",
+            c.mechanism,
+            c.metrics.calls
+        );
+        #[allow(clippy::cast_precision_loss)]
+        let per_call = |m: &RunMetrics| m.liquidator_costs_usd / m.calls as f64;
+        let ratio = per_call(&c.metrics) / per_call(&e.metrics);
+        assert!(
+            (0.9..1.15).contains(&ratio),
+            "{}: {} per call against {} with equal bots",
+            c.mechanism,
+            per_call(&c.metrics),
+            per_call(&e.metrics)
+        );
+    }
+}
+
 /// Band conversion (`llamma`): arbitrageurs convert bands as the crash moves through them, some
 /// loans are hard-liquidated, every band token is accounted for (the run checks it at the end)
 /// and the borrowers' loss equals what arbitrageurs, liquidators and the market got.

@@ -155,7 +155,7 @@ impl Run<'_> {
             let pay_usd = whole * oracle * factor;
             let proceeds = self.venue.quote_sell(c, whole, market.fair[c]);
             let capital = self.bots.capital[bot];
-            if pay_usd <= capital && self.bots.pays(proceeds, pay_usd) {
+            if pay_usd <= capital && self.bots.pays(bot, proceeds, pay_usd) {
                 let pay_params = self.ledger.assets[pay.index()].params();
                 let max_pay = tokens(
                     pay_usd,
@@ -197,7 +197,7 @@ impl Run<'_> {
         let proceeds = self.sell(p.asset, sold, market.fair)?;
         let sold_fair = self.fair_value(p.asset, sold, market.fair, Rounding::Down)?;
         let paid = self.fair_value(p.pay_asset, sale.paid, market.fair, Rounding::Up)?;
-        let cost = signed(self.bots.cost)?;
+        let cost = signed(self.bots.cost(bot))?;
         let s = &mut self.sums;
         s.protocol_revenue -= sold_fair - paid;
         s.slippage += sold_fair - proceeds;

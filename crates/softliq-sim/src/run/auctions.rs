@@ -190,7 +190,7 @@ impl Run<'_> {
         }
         let proceeds = self.venue.quote_sell(c, slice, market.fair[c]);
         Estimate {
-            pays: self.bots.pays(proceeds, pay_usd),
+            pays: self.bots.pays(bot, proceeds, pay_usd),
             amount,
         }
     }
@@ -382,7 +382,7 @@ impl Run<'_> {
     fn book_reward(&mut self, bot: usize, d: AssetId, market: &Market) -> Result<()> {
         let got = self.ledger.redeem_liquidator(d)?;
         let got_fair = self.fair_value(d, got, market.fair, Rounding::Down)?;
-        let cost = signed(self.bots.cost)?;
+        let cost = signed(self.bots.cost(bot))?;
         let s = &mut self.sums;
         s.liquidator_profit += got_fair - cost;
         s.liquidator_costs += cost;

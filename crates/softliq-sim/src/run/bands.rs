@@ -23,6 +23,9 @@ use crate::ledger::{Holder, Ledger};
 use crate::scenario::BandsSpec;
 
 /// The most oracle updates in one step.
+/// Band arbitrage and hard liquidations are done by the cheapest bot (bot 0): the searcher
+/// that wins such races on chain.
+const ARBITRAGEUR: usize = 0;
 const SUBSTEPS_MAX: f64 = 2_000.0;
 
 /// Band tokens that came in and went out, per asset, in 18-decimal units: the conservation
@@ -263,7 +266,7 @@ impl Run<'_> {
         (fair, oracle): (&[f64], &[f64]),
     ) -> Result<()> {
         let (ci, d) = (c.index(), b.debt.index());
-        let cost = signed(self.bots.cost)?;
+        let cost = signed(self.bots.cost(ARBITRAGEUR))?;
         let x_in = Self::band_value(s.x_in, fair[d], Rounding::Up)?;
         let x_out = Self::band_value(s.x_out, fair[d], Rounding::Down)?;
         let y_out_fair = Self::band_value(s.y_out, fair[ci], Rounding::Down)?;
@@ -297,7 +300,7 @@ impl Run<'_> {
     fn hard_liquidations(&mut self, b: &mut BandRun, fair: &[f64], oracle: &[f64]) -> Result<()> {
         let d = b.debt;
         let keep = Ratio::ONE.checked_sub(b.spec.params.liquidation_discount)?;
-        let cost = signed(self.bots.cost)?;
+        let cost = signed(self.bots.cost(ARBITRAGEUR))?;
         for i in 0..b.loans.len() {
             if b.loans[i].is_empty() {
                 continue;
@@ -329,7 +332,7 @@ impl Run<'_> {
             let x_value = Self::band_value(x, fair[d.index()], Rounding::Down)?;
             #[allow(clippy::cast_precision_loss)]
             let profit = (x_value - debt_value) as f64 / 1e18 + quote;
-            if !self.bots.pays(profit, 0.0) || owed.is_zero() {
+            if !self.bots.pays(ARBITRAGEUR, profit, 0.0) || owed.is_zero() {
                 continue;
             }
             self.ledger.repay(Holder::Borrower(i), d, owed)?;

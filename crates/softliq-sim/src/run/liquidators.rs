@@ -34,12 +34,15 @@ pub(super) struct Bots {
     calls_left: Vec<u32>,
     calls_per_step: u32,
     cursor: usize,
-    /// This step's cost per call (`base_cost_usd` raised by the step's move).
-    pub cost: Value,
+    /// This step's cost per call of the cheapest bot (`base_cost_usd` raised by the step's
+    /// move); bot `k` pays `cost_scale[k]` times it.
     cost_usd: f64,
     base_cost_usd: f64,
     cost_per_move: f64,
-    /// Bots absent in a stressed step (the first ones), and the move that makes one.
+    cost_scale: Vec<f64>,
+    /// Whether bots compete for each call (they differ in cost) rather than take turns.
+    compete: bool,
+    /// Bots absent in a stressed step (the last, dearest ones), and the move that makes one.
     absent: usize,
     stress_move: f64,
     min_profit_usd: f64,
@@ -65,10 +68,14 @@ impl Bots {
             calls_left: vec![0; n],
             calls_per_step: spec.calls_per_step,
             cursor: 0,
-            cost: value_down(spec.cost_usd),
             cost_usd: spec.cost_usd,
             base_cost_usd: spec.cost_usd,
             cost_per_move: spec.cost_per_move,
+            #[allow(clippy::cast_precision_loss)]
+            cost_scale: (0..n)
+                .map(|k| 1.0 + spec.cost_spread * k as f64 / (n.max(2) - 1) as f64)
+                .collect(),
+            compete: spec.cost_spread > 0.0,
             #[allow(
                 clippy::cast_possible_truncation,
                 clippy::cast_sign_loss,
@@ -87,16 +94,39 @@ impl Bots {
     pub(super) fn new_step(&mut self, moved: f64) {
         self.calls_left.fill(self.calls_per_step);
         if moved >= self.stress_move && self.absent > 0 {
-            self.calls_left[..self.absent].fill(0);
+            // The dearest bots drop out: the cheapest are the best-run ones.
+            let n = self.calls_left.len();
+            self.calls_left[n - self.absent..].fill(0);
         }
         self.cost_usd = self.base_cost_usd * (1.0 + self.cost_per_move * moved);
-        self.cost = value_down(self.cost_usd);
     }
 
-    /// Whether a sale bringing `proceeds_usd` pays for a purchase of `pay_usd`, the bot's cost
-    /// and its minimum profit.
-    pub(super) fn pays(&self, proceeds_usd: f64, pay_usd: f64) -> bool {
-        proceeds_usd - pay_usd - self.cost_usd >= self.min_profit_usd
+    /// Bot `bot`'s cost of one call this step, USD.
+    fn cost_usd(&self, bot: usize) -> f64 {
+        self.cost_usd * self.cost_scale[bot]
+    }
+
+    /// Bot `bot`'s cost of one call this step, as an exact WAD value (rounded down).
+    pub(super) fn cost(&self, bot: usize) -> Value {
+        value_down(self.cost_usd(bot))
+    }
+
+    /// Whether a sale bringing `proceeds_usd` pays bot `bot` for a purchase of `pay_usd`, its
+    /// cost and its minimum profit.
+    pub(super) fn pays(&self, bot: usize, proceeds_usd: f64, pay_usd: f64) -> bool {
+        proceeds_usd - pay_usd - self.cost_usd(bot) >= self.min_profit_usd
+    }
+
+    /// The bots that may take the next call: with equal costs, the next in turn; when they
+    /// differ (`cost_spread`), every bot with calls and capital left, cheapest first, to
+    /// compete for it.
+    pub(super) fn contenders(&mut self) -> Vec<usize> {
+        if !self.compete {
+            return self.next().into_iter().collect();
+        }
+        (0..self.capital.len())
+            .filter(|&b| self.calls_left[b] > 0 && self.capital[b] > 0.0)
+            .collect()
     }
 
     /// The next bot with calls and capital left, round robin.
@@ -166,9 +196,10 @@ impl Run<'_> {
         let (mut age_lo, age_now) = ages;
         let mut calls = 0;
         while calls < CALLS_PER_ACCOUNT_STEP_MAX {
-            let Some(bot) = self.bots.next() else {
+            let contenders = self.bots.contenders();
+            if contenders.is_empty() {
                 return Ok(false);
-            };
+            }
             let Some(best) = plan(
                 &self.ledger.borrowers[i],
                 &market.snapshot,
@@ -178,14 +209,9 @@ impl Run<'_> {
             else {
                 break;
             };
-            let Some(q) = self.choose(i, bot, best, market) else {
+            let Some((bot, q)) = self.winner(i, &contenders, (age_lo, best), market)? else {
                 self.metrics.skipped_unprofitable += 1;
                 break;
-            };
-            let q = if ramps(&policy) {
-                self.earliest(i, bot, (age_lo, q), market)?
-            } else {
-                q
             };
             age_lo = q.request.liquidatable_for_s;
             let settled = self.ledger.liquidate(i, &q, &market.snapshot, &policy)?;
@@ -197,6 +223,37 @@ impl Run<'_> {
         }
         self.screen.refresh(i, &self.ledger.borrowers[i]);
         Ok(true)
+    }
+
+    /// Which contender takes the call, and at what: the first to find it paying. Under a
+    /// time-ramped incentive that is the bot whose earliest paying second comes first (the
+    /// cheaper on a tie); otherwise the cheapest bot it pays (contenders come cheapest first).
+    /// `None` when it pays none of them.
+    fn winner(
+        &self,
+        i: usize,
+        contenders: &[usize],
+        (age_lo, best): (u64, Quote),
+        market: &Market,
+    ) -> Result<Option<(usize, Quote)>> {
+        let ramped = ramps(&self.spec.mechanism.policy);
+        let mut winner: Option<(usize, Quote)> = None;
+        for &bot in contenders {
+            let Some(q) = self.choose(i, bot, best, market) else {
+                continue;
+            };
+            if !ramped {
+                return Ok(Some((bot, q)));
+            }
+            let q = self.earliest(i, bot, (age_lo, q), market)?;
+            let first = winner
+                .as_ref()
+                .is_none_or(|(_, w)| q.request.liquidatable_for_s < w.request.liquidatable_for_s);
+            if first {
+                winner = Some((bot, q));
+            }
+        }
+        Ok(winner)
     }
 
     /// The call bot `bot` would make at age `age_s`: the plan's best, within its capital, and
@@ -239,7 +296,7 @@ impl Run<'_> {
             q = self.requote(i, &q, max_repay, market)?;
         }
         for _ in 0..=HALVINGS_MAX {
-            if self.pays(&q, market) {
+            if self.pays(bot, &q, market) {
                 return Some(q);
             }
             if !self.bots.partial_fill {
@@ -271,13 +328,13 @@ impl Run<'_> {
 
     /// Whether selling the call's collateral now would pay for it, its cost and the minimum
     /// profit.
-    fn pays(&self, q: &Quote, market: &Market) -> bool {
+    fn pays(&self, bot: usize, q: &Quote, market: &Market) -> bool {
         let c = q.request.collateral_asset.index();
         let decimals = self.ledger.assets[c].params().decimals.get();
         #[allow(clippy::cast_precision_loss)]
         let liq_tokens = q.to_liquidator.raw() as f64 / 10f64.powi(i32::from(decimals));
         let proceeds = self.venue.quote_sell(c, liq_tokens, market.fair[c]);
-        self.bots.pays(proceeds, q.repaid_value.to_f64())
+        self.bots.pays(bot, proceeds, q.repaid_value.to_f64())
     }
 
     /// Sells `tokens` of `asset` into the venue (pushing its price); the proceeds in signed WAD
@@ -364,7 +421,7 @@ impl Run<'_> {
 
     /// Books one sale of liquidated collateral by bot `bot` (which also paid its cost).
     pub(super) fn book_sale(&mut self, bot: usize, sale: &Sale) -> Result<()> {
-        let cost = signed(self.bots.cost)?;
+        let cost = signed(self.bots.cost(bot))?;
         let s = &mut self.sums;
         s.borrower_loss += sale.collateral - sale.repaid;
         s.penalty += sale.penalty_oracle;

@@ -349,6 +349,12 @@ pub struct LiquidatorSpec {
     /// The move (a fraction) from which a step counts as stressed.
     #[serde(default = "defaults::stress_move")]
     pub stress_move: f64,
+    /// Bots differ in cost: bot `k` of `n` pays `1 + cost_spread · k / (n − 1)` times the
+    /// step's cost per call. With a spread above 0 every bot with calls and capital left
+    /// competes for each call and the one that can take it first wins (the earliest second
+    /// it pays under a ramp, else the cheapest it pays); at 0 (the default) they take turns.
+    #[serde(default)]
+    pub cost_spread: f64,
 }
 
 impl Default for LiquidatorSpec {
@@ -365,6 +371,7 @@ impl Default for LiquidatorSpec {
             absent_share: 0.0,
             cost_per_move: 0.0,
             stress_move: defaults::stress_move(),
+            cost_spread: 0.0,
         }
     }
 }

@@ -254,6 +254,7 @@ fn liquidators(s: &Scenario) -> Result<()> {
     within(l.min_profit_usd, -1e12, 1e12, "liquidators.min_profit_usd")?;
     within(l.capital_usd, 1.0, 1e15, "liquidators.capital_usd")?;
     within(l.absent_share, 0.0, 1.0, "liquidators.absent_share")?;
+    within(l.cost_spread, 0.0, 100.0, "liquidators.cost_spread")?;
     within(l.cost_per_move, 0.0, 1e4, "liquidators.cost_per_move")?;
     within(l.stress_move, 0.0, 1.0, "liquidators.stress_move")?;
     check(
