@@ -253,6 +253,32 @@ fn the_cheapest_paying_keeper_wins_the_call() {
     }
 }
 
+/// The bundled one-minute BTC closes around 2024-08-05 replay minute by minute: every minute
+/// is a step, the path reaches the lowest minute close (49,338.49 at 06:24), and runs on it
+/// account for every dollar.
+#[test]
+fn the_minute_replay_reads_every_minute() {
+    let loaded = load(
+        "crash-2024-08-05-btc-minutes",
+        &[
+            ("population.borrowers", "300"),
+            ("mechanisms", "[\"full\", \"restore_ramp\"]"),
+        ],
+    );
+    let path = loaded.history.as_ref().expect("historical");
+    assert_eq!(path.steps(), 10_080);
+    assert_eq!(path.times_s[1] - path.times_s[0], 60);
+    let btc = loaded.markets.id("WBTC").expect("WBTC").index();
+    let low = (0..path.steps())
+        .map(|s| path.at(s)[btc])
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(low, 49_338.49);
+    let b = batch(&loaded, 1, 2);
+    for r in &b.runs {
+        assert_accounted(r);
+    }
+}
+
 /// Band conversion (`llamma`): arbitrageurs convert bands as the crash moves through them, some
 /// loans are hard-liquidated, every band token is accounted for (the run checks it at the end)
 /// and the borrowers' loss equals what arbitrageurs, liquidators and the market got.

@@ -5,7 +5,7 @@
 //!   `trigger = "low"` it is two steps, the low at mid-bar and then the close, so intra-hour
 //!   wicks reach the oracle. Lows of different assets are taken as simultaneous — the stress
 //!   reading of a bar, since the data does not say when within the hour each low came.
-//! - Close files (`timestamp,close`): hourly closes between two times.
+//! - Close files (`timestamp,close`): closes between two times, at the files' resolution.
 //!
 //! Only timestamps present for every asset of the path are kept (the data leaves missing hours
 //! out rather than filling them).

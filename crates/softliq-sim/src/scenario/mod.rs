@@ -122,7 +122,8 @@ pub enum PriceSpec {
         #[serde(default)]
         trigger: Trigger,
     },
-    /// Hourly closes (`timestamp,close` files), one file per asset, between two times.
+    /// Closes (`timestamp,close` files, hourly or by the minute), one file per asset, between
+    /// two times; every timestamp all files share is a step.
     Closes {
         files: BTreeMap<String, String>,
         /// Unix seconds, inclusive.
