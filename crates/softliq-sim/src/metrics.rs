@@ -73,6 +73,68 @@ pub struct RunMetrics {
     pub storefront_sales: u64,
     /// Largest share-rounding residue of one call's collateral split, in base units.
     pub split_residue_max: u64,
+    /// Borrowers who lost anything to liquidation, and how their losses spread: USD at the
+    /// median, 90th and 99th percentile (nearest rank) and the largest, and the same loss as
+    /// a share of the borrower's collateral at the start (90th percentile and largest).
+    pub borrowers_with_loss: u64,
+    pub borrower_loss_p50_usd: f64,
+    pub borrower_loss_p90_usd: f64,
+    pub borrower_loss_p99_usd: f64,
+    pub borrower_loss_max_usd: f64,
+    pub borrower_loss_share_p90: f64,
+    pub borrower_loss_share_max: f64,
+}
+
+/// The per-borrower loss figures of [`RunMetrics`] from each borrower's loss (WAD USD) and
+/// collateral at the start (USD). Borrowers with no loss (or a gain) are left out.
+#[must_use]
+pub fn loss_distribution(loss_wad: &[i128], start_collateral_usd: &[f64]) -> LossDistribution {
+    let mut usd_losses: Vec<f64> = Vec::new();
+    let mut shares: Vec<f64> = Vec::new();
+    for (&l, &c) in loss_wad.iter().zip(start_collateral_usd) {
+        if l > 0 {
+            let u = usd(l);
+            usd_losses.push(u);
+            shares.push(if c > 0.0 { u / c } else { 0.0 });
+        }
+    }
+    usd_losses.sort_by(f64::total_cmp);
+    shares.sort_by(f64::total_cmp);
+    LossDistribution {
+        count: usd_losses.len() as u64,
+        p50_usd: nearest_rank(&usd_losses, 0.5),
+        p90_usd: nearest_rank(&usd_losses, 0.9),
+        p99_usd: nearest_rank(&usd_losses, 0.99),
+        max_usd: usd_losses.last().copied().unwrap_or(0.0),
+        share_p90: nearest_rank(&shares, 0.9),
+        share_max: shares.last().copied().unwrap_or(0.0),
+    }
+}
+
+/// See [`loss_distribution`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LossDistribution {
+    pub count: u64,
+    pub p50_usd: f64,
+    pub p90_usd: f64,
+    pub p99_usd: f64,
+    pub max_usd: f64,
+    pub share_p90: f64,
+    pub share_max: f64,
+}
+
+/// The nearest-rank percentile `q` of sorted `xs` (0 when empty).
+fn nearest_rank(xs: &[f64], q: f64) -> f64 {
+    if xs.is_empty() {
+        return 0.0;
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let rank = ((q * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
+    xs[rank - 1]
 }
 
 /// The metrics reports compare, with whether lower is better.
@@ -115,5 +177,30 @@ impl RunMetrics {
             .into_iter()
             .map(|(k, _)| k)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_borrower_losses_by_nearest_rank() {
+        let wad = |usd: i128| usd * 1_000_000_000_000_000_000;
+        // Ten borrowers lose 1..=10 USD on 100 USD of collateral each; two lose nothing or gain.
+        let mut losses: Vec<i128> = (1..=10).map(wad).collect();
+        losses.extend([0, wad(-5)]);
+        let collateral = vec![100.0; 12];
+        let d = loss_distribution(&losses, &collateral);
+        assert_eq!(d.count, 10);
+        assert_eq!(
+            (d.p50_usd, d.p90_usd, d.p99_usd, d.max_usd),
+            (5.0, 9.0, 10.0, 10.0)
+        );
+        assert_eq!((d.share_p90, d.share_max), (0.09, 0.1));
+        assert_eq!(
+            loss_distribution(&[0, wad(-1)], &[1.0, 1.0]),
+            LossDistribution::default()
+        );
     }
 }

@@ -93,6 +93,16 @@ fn sim_writes_the_report_files() {
             "{v}"
         );
         assert_eq!(v["meets_loss"], share <= 0.25, "{v}");
+        // The saving's parts add up to full's loss less this one's.
+        let saving = &v["saving"];
+        let part = |k: &str| saving[k].as_f64().expect("part");
+        let total = mean("full", "borrower_loss_usd") - mean(m, "borrower_loss_usd");
+        assert!((part("total_usd") - total).abs() < 1e-6 * total.abs().max(1.0), "{v}");
+        let sum = part("cheaper_per_dollar_usd")
+            + part("bad_debt_left_usd")
+            + part("top_ups_usd")
+            + part("less_liquidated_usd");
+        assert!((sum - total).abs() < 1e-6 * total.abs().max(1.0), "{v}");
         assert_eq!(v["meets_loss_per_dollar"], per_dollar <= 0.015, "{v}");
         assert_eq!(
             v["meets_bad_debt"],
@@ -120,6 +130,7 @@ fn sim_writes_the_report_files() {
         "self-contained, no scripts"
     );
     assert!(html.contains("Against full liquidation"));
+    assert!(html.contains("Where the saving comes from") && html.contains("Per-borrower losses"));
     assert!(html.contains("preset <b>calibrated</b>") && html.contains("Calibration: lending"));
     // A price chart for each collateral asset of the population (WETH and WBTC).
     assert!(html.contains("WETH price (USD)") && html.contains("WBTC price (USD)"));

@@ -6,6 +6,7 @@
 
 mod charts;
 mod html;
+mod saving;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -16,7 +17,9 @@ use crate::batch::{BatchResult, Point};
 use crate::error::{Result, SimError};
 use crate::metrics::{HEADLINE, RunMetrics};
 use crate::scenario::Loaded;
+
 use crate::stats::Stats;
+pub use saving::{Saving, Side, saving};
 
 /// Statistics of every metric of one mechanism at one point.
 #[derive(Clone, Debug, Serialize)]
@@ -64,6 +67,8 @@ pub struct Versus {
     pub meets_loss: bool,
     pub meets_bad_debt: bool,
     pub meets_loss_per_dollar: bool,
+    /// Where the saving of borrower loss against `full` comes from (`saving.rs`).
+    pub saving: Saving,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -185,6 +190,12 @@ impl Summary {
             ) else {
                 continue;
             };
+            let side = |m: &str| Side {
+                loss_usd: mean(m, "borrower_loss_usd").unwrap_or(0.0),
+                volume_usd: mean(m, "liquidated_volume_usd").unwrap_or(0.0),
+                bad_debt_usd: mean(m, "bad_debt_usd").unwrap_or(0.0),
+                responses_usd: mean(m, "responses_usd").unwrap_or(0.0),
+            };
             for m in self.mechanisms.iter().filter(|m| *m != "full") {
                 let get = |metric| mean(m, metric).unwrap_or(f64::NAN);
                 let loss = get("borrower_loss_usd");
@@ -203,6 +214,7 @@ impl Summary {
                     meets_loss: share <= TARGET_LOSS_SHARE,
                     meets_bad_debt: bad <= full_bad,
                     meets_loss_per_dollar: per_dollar <= TARGET_LOSS_PER_DOLLAR,
+                    saving: saving(side("full"), side(m)),
                 });
             }
         }

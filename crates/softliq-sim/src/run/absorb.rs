@@ -78,6 +78,7 @@ impl Run<'_> {
             taken += fair;
             taken_oracle += oracle;
         }
+        self.loss_by_borrower[i] += seized - taken;
         let s = &mut self.sums;
         s.borrower_loss += seized - taken;
         s.penalty += seized_oracle - taken_oracle;

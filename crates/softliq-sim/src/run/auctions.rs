@@ -279,6 +279,7 @@ impl Run<'_> {
         self.book_sale(
             bot,
             &Sale {
+                borrower: borrower(a)?,
                 collateral: bought_fair,
                 sold: bought_fair,
                 proceeds,

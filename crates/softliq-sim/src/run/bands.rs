@@ -239,6 +239,7 @@ impl Run<'_> {
                     let s = loan.arbitrage(p_o, wad_price(market[c]).raw(), &b.spec.params)?;
                     if s != Swap::default() {
                         self.touched[i] = true;
+                        self.loss_by_borrower[i] += Self::swap_loss(&s, fair, c, b.debt.index())?;
                         let t = &mut swaps[c];
                         t.x_in += s.x_in;
                         t.y_out += s.y_out;
@@ -254,6 +255,17 @@ impl Run<'_> {
             }
         }
         self.hard_liquidations(b, fair, oracle)
+    }
+
+    /// What a loan's borrower lost in one swap with arbitrageurs, at the external prices
+    /// (collateral out less debt asset in, plus debt asset out less collateral in), rounded as
+    /// [`Self::book_band_trade`] rounds the same figures summed over loans.
+    fn swap_loss(s: &Swap, fair: &[f64], c: usize, d: usize) -> Result<i128> {
+        let x_in = Self::band_value(s.x_in, fair[d], Rounding::Up)?;
+        let x_out = Self::band_value(s.x_out, fair[d], Rounding::Down)?;
+        let y_out = Self::band_value(s.y_out, fair[c], Rounding::Down)?;
+        let y_in = Self::band_value(s.y_in, fair[c], Rounding::Up)?;
+        Ok((y_out - x_in) + (x_out - y_in))
     }
 
     /// Books one substep's arbitrage on asset `c`'s bands: the collateral bought is sold into
@@ -348,6 +360,7 @@ impl Run<'_> {
                 let usd = self.venue.sell(ci, by as f64 / 1e18, fair[ci]);
                 proceeds += signed(value_down(usd))?;
             }
+            self.loss_by_borrower[i] += x_value + y_fair - debt_value;
             let s = &mut self.sums;
             s.borrower_loss += x_value + y_fair - debt_value;
             s.penalty += x_value + y_oracle - debt_value;

@@ -145,6 +145,8 @@ impl Bots {
 
 /// One sale of liquidated collateral, in signed WAD USD at the external prices unless named.
 pub(super) struct Sale {
+    /// Whose collateral it was.
+    pub borrower: usize,
     /// The collateral that left the borrower.
     pub collateral: i128,
     /// What the liquidator sold, and the venue's proceeds.
@@ -402,6 +404,7 @@ impl Run<'_> {
         self.book_sale(
             bot,
             &Sale {
+                borrower: i,
                 collateral: seized_fair,
                 sold: sold_fair,
                 proceeds,
@@ -424,6 +427,7 @@ impl Run<'_> {
         let cost = signed(self.bots.cost(bot))?;
         let s = &mut self.sums;
         s.borrower_loss += sale.collateral - sale.repaid;
+        self.loss_by_borrower[sale.borrower] += sale.collateral - sale.repaid;
         s.penalty += sale.penalty_oracle;
         s.slippage += sale.sold - sale.proceeds;
         s.liquidator_profit += sale.proceeds - sale.paid - cost;

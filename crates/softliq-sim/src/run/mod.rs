@@ -35,7 +35,7 @@ use softliq_core::money::Price;
 
 use crate::error::Result;
 use crate::ledger::Ledger;
-use crate::metrics::{RunMetrics, Sums, usd};
+use crate::metrics::{RunMetrics, Sums, loss_distribution, usd};
 use crate::paths::PricePath;
 use crate::population::Population;
 use crate::scenario::{Loaded, Mechanism};
@@ -152,6 +152,10 @@ struct Run<'a> {
     moved: f64,
     /// The population's debt at the start, USD at the first external prices.
     start_debt_usd: f64,
+    /// Each borrower's collateral at the start (USD) and what it has lost so far (WAD USD,
+    /// at the external price, as in `Sums::borrower_loss`).
+    start_collateral_usd: Vec<f64>,
+    loss_by_borrower: Vec<i128>,
 }
 
 impl<'a> Run<'a> {
@@ -168,7 +172,8 @@ impl<'a> Run<'a> {
         let n = ledger.borrowers.len();
         let screen = Screen::new(&ledger.borrowers, ledger.assets.len());
         let start = Factors::new(&ledger.assets, &ledger.pools, spec.path.at(0));
-        let start_debt_usd = (0..n).map(|i| screen.values(i, &start).1).sum();
+        let start_values: Vec<(f64, f64)> = (0..n).map(|i| screen.values(i, &start)).collect();
+        let start_debt_usd = start_values.iter().map(|v| v.1).sum();
         let usd_depth = crate::venue::depth_usd(
             &scenario.depth,
             markets.assets.iter().map(|a| a.symbol.as_str()),
@@ -223,6 +228,8 @@ impl<'a> Run<'a> {
             bands,
             moved: 0.0,
             start_debt_usd,
+            start_collateral_usd: start_values.iter().map(|v| v.0).collect(),
+            loss_by_borrower: vec![0; n],
         })
     }
 
@@ -424,6 +431,15 @@ impl<'a> Run<'a> {
         } else {
             self.pool_shortfall(&factors)
         };
+        // Every loss booked is some borrower's. (Band trades are booked summed over loans and
+        // attributed per loan, each rounded on its own, so only call mechanisms match exactly.)
+        let attributed: i128 = self.loss_by_borrower.iter().sum();
+        if self.bands.is_none() && attributed != self.sums.borrower_loss {
+            return Err(crate::SimError::accounting(format!(
+                "borrowers' own losses add up to {attributed} but {} was booked",
+                self.sums.borrower_loss
+            )));
+        }
         let s = self.sums;
         let m = &mut self.metrics;
         m.borrower_loss_usd = usd(s.borrower_loss);
@@ -450,6 +466,14 @@ impl<'a> Run<'a> {
         let span_s = path.times_s[last].saturating_sub(path.times_s[0]) as f64;
         let hours = span_s / last.max(1) as f64 / 3_600.0;
         m.underwater_account_hours = self.underwater_steps as f64 * hours;
+        let d = loss_distribution(&self.loss_by_borrower, &self.start_collateral_usd);
+        m.borrowers_with_loss = d.count;
+        m.borrower_loss_p50_usd = d.p50_usd;
+        m.borrower_loss_p90_usd = d.p90_usd;
+        m.borrower_loss_p99_usd = d.p99_usd;
+        m.borrower_loss_max_usd = d.max_usd;
+        m.borrower_loss_share_p90 = d.share_p90;
+        m.borrower_loss_share_max = d.share_max;
         Ok(RunResult {
             metrics: self.metrics,
             series: self.series,
