@@ -27,7 +27,7 @@ pub struct Point {
     pub skipped: Option<String>,
 }
 
-/// A run's record and, for the charted seed, its series.
+/// A run's record and, for the charted point, its series.
 type Outcome = (RunRecord, Option<Series>);
 
 /// Labelled counts of a histogram.
@@ -54,6 +54,9 @@ pub struct BatchResult {
     pub runs: Vec<RunRecord>,
     /// Per mechanism, the series of the first point's first seed (for charts).
     pub series: Vec<(String, Series)>,
+    /// Per mechanism, the series of every seed of the first point, in seed order (for the
+    /// charts' bands over seeds).
+    pub seed_series: Vec<(String, Vec<Series>)>,
     /// Steps and borrowers of the first point (for the report's header).
     pub steps: usize,
     pub borrowers: u32,
@@ -148,12 +151,7 @@ pub fn run_batch(loaded: &Loaded, options: Options, progress: &Progress) -> Resu
         .iter()
         .enumerate()
         .filter(|(_, v)| v.is_some())
-        .flat_map(|(p, _)| {
-            seeds
-                .iter()
-                .enumerate()
-                .map(move |(k, &s)| (p, s, p == 0 && k == 0))
-        })
+        .flat_map(|(p, _)| seeds.iter().enumerate().map(move |(k, &s)| (p, s, k == 0)))
         .collect();
     let mut total = 0u64;
     for &(p, _, _) in &jobs {
@@ -171,13 +169,14 @@ pub fn run_batch(loaded: &Loaded, options: Options, progress: &Progress) -> Resu
         .store(runs_total as u64, Ordering::Relaxed);
     let outcomes: Vec<Result<JobOutcome>> = jobs
         .par_iter()
-        .map(|&(p, seed, keep)| {
+        .map(|&(p, seed, first_seed)| {
             let (l, mechanisms) = variants[p].as_ref().expect("jobs only for valid points");
-            job(l, mechanisms, (p, seed, keep), options, progress)
+            job(l, mechanisms, (p, seed, first_seed), options, progress)
         })
         .collect();
     let mut runs = Vec::new();
     let mut series = Vec::new();
+    let mut seed_series: Vec<(String, Vec<Series>)> = Vec::new();
     let mut start_hf_histogram = Vec::new();
     for outcome in outcomes {
         let (outcome, histogram) = outcome?;
@@ -186,7 +185,13 @@ pub fn run_batch(loaded: &Loaded, options: Options, progress: &Progress) -> Resu
         }
         for (record, s) in outcome {
             if let Some(s) = s {
-                series.push((record.mechanism.clone(), s));
+                match seed_series.iter_mut().find(|(m, _)| *m == record.mechanism) {
+                    Some((_, all)) => all.push(s),
+                    None => {
+                        series.push((record.mechanism.clone(), s.clone()));
+                        seed_series.push((record.mechanism.clone(), vec![s]));
+                    }
+                }
             }
             runs.push(record);
         }
@@ -198,6 +203,7 @@ pub fn run_batch(loaded: &Loaded, options: Options, progress: &Progress) -> Resu
         seeds,
         runs,
         series,
+        seed_series,
         steps: first.map_or(0, |(l, _)| l.steps()),
         borrowers: first.map_or(0, |(l, _)| l.scenario.population.borrowers),
         audit: options.audit,
@@ -238,7 +244,7 @@ fn hf_histogram(start_hf: &[f64]) -> Histogram {
 fn job(
     loaded: &Loaded,
     mechanisms: &[Mechanism],
-    (point, seed, keep_series): (usize, u64, bool),
+    (point, seed, first_seed): (usize, u64, bool),
     options: Options,
     progress: &Progress,
 ) -> Result<JobOutcome> {
@@ -249,7 +255,10 @@ fn job(
         path.at(0),
         (path.times_s[0], seed),
     )?;
-    let histogram = keep_series.then(|| hf_histogram(&population.start_hf));
+    // Series are kept for every seed of the first point (charts draw bands over seeds); the
+    // starting-HF histogram is the first seed's.
+    let keep_series = point == 0;
+    let histogram = (keep_series && first_seed).then(|| hf_histogram(&population.start_hf));
     let outcomes = mechanisms
         .par_iter()
         .map(|m| {

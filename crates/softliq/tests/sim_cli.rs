@@ -97,7 +97,10 @@ fn sim_writes_the_report_files() {
         let saving = &v["saving"];
         let part = |k: &str| saving[k].as_f64().expect("part");
         let total = mean("full", "borrower_loss_usd") - mean(m, "borrower_loss_usd");
-        assert!((part("total_usd") - total).abs() < 1e-6 * total.abs().max(1.0), "{v}");
+        assert!(
+            (part("total_usd") - total).abs() < 1e-6 * total.abs().max(1.0),
+            "{v}"
+        );
         let sum = part("cheaper_per_dollar_usd")
             + part("bad_debt_left_usd")
             + part("top_ups_usd")

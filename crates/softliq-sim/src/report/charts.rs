@@ -44,12 +44,53 @@ pub fn lines(
     x: &[f64],
     series: &[(String, Vec<f64>)],
 ) -> String {
+    let bands: Vec<Band> = series
+        .iter()
+        .map(|(name, v)| Band::over(name, std::slice::from_ref(v)))
+        .collect();
+    banded(title, x_desc, y_desc, x, &bands)
+}
+
+/// One series of a banded chart: its name, and per x its mean over seeds and the lowest and
+/// highest seed's value.
+pub struct Band {
+    pub name: String,
+    pub mean: Vec<f64>,
+    pub lo: Vec<f64>,
+    pub hi: Vec<f64>,
+}
+
+impl Band {
+    /// The band of `name` over seeds' series (all of one length).
+    #[must_use]
+    pub fn over(name: &str, seeds: &[Vec<f64>]) -> Self {
+        let len = seeds.iter().map(Vec::len).min().unwrap_or(0);
+        #[allow(clippy::cast_precision_loss)]
+        let n = seeds.len().max(1) as f64;
+        let at = |k: usize| seeds.iter().map(move |s| s[k]);
+        Self {
+            name: name.to_owned(),
+            mean: (0..len).map(|k| at(k).sum::<f64>() / n).collect(),
+            lo: (0..len)
+                .map(|k| at(k).fold(f64::INFINITY, f64::min))
+                .collect(),
+            hi: (0..len)
+                .map(|k| at(k).fold(f64::NEG_INFINITY, f64::max))
+                .collect(),
+        }
+    }
+}
+
+/// A line chart of means over seeds, each in a shaded band from the lowest to the highest
+/// seed (no band where they agree: one seed, or a plain line chart).
+#[must_use]
+pub fn banded(title: &str, x_desc: &str, y_desc: &str, x: &[f64], bands: &[Band]) -> String {
     let mut svg = String::new();
     let drawn = (|| -> Drawn {
         let root = SVGBackend::with_string(&mut svg, (760, 320)).into_drawing_area();
         root.fill(&WHITE)?;
         let (x0, x1) = range(x.iter().copied());
-        let (y0, y1) = range(series.iter().flat_map(|(_, v)| v.iter().copied()));
+        let (y0, y1) = range(bands.iter().flat_map(|b| b.lo.iter().chain(&b.hi).copied()));
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 16))
             .margin(10)
@@ -61,14 +102,26 @@ pub fn lines(
             .x_desc(x_desc)
             .y_desc(y_desc)
             .draw()?;
-        for (k, (name, values)) in series.iter().enumerate() {
+        for (k, b) in bands.iter().enumerate() {
             let color = PALETTE[k % PALETTE.len()];
+            let outline: Vec<(f64, f64)> = x
+                .iter()
+                .copied()
+                .zip(b.lo.iter().copied())
+                .chain(x.iter().copied().zip(b.hi.iter().copied()).rev())
+                .collect();
+            if b.lo != b.hi {
+                chart.draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    color.mix(0.15).filled(),
+                )))?;
+            }
             chart
                 .draw_series(LineSeries::new(
-                    x.iter().copied().zip(values.iter().copied()),
+                    x.iter().copied().zip(b.mean.iter().copied()),
                     color.stroke_width(2),
                 ))?
-                .label(name.as_str())
+                .label(b.name.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
         }
         chart
@@ -233,5 +286,20 @@ pub fn compact(v: f64) -> String {
         format!("{v:.0}")
     } else {
         format!("{v:.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_band_spans_the_seeds_around_their_mean() {
+        let b = Band::over("m", &[vec![1.0, 4.0], vec![3.0, 0.0], vec![2.0, 2.0]]);
+        assert_eq!(b.mean, vec![2.0, 2.0]);
+        assert_eq!(b.lo, vec![1.0, 0.0]);
+        assert_eq!(b.hi, vec![3.0, 4.0]);
+        let svg = banded("t", "x", "y", &[0.0, 1.0], &[b]);
+        assert!(svg.contains("<svg") && svg.contains("<polygon"), "{svg}");
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::Summary;
-use super::charts::{bars, compact, heatmap, lines};
+use super::charts::{Band, banded, bars, compact, heatmap, lines};
 use crate::batch::BatchResult;
 use crate::metrics::HEADLINE;
 use crate::scenario::Loaded;
@@ -277,7 +277,7 @@ fn charts(out: &mut String, batch: &BatchResult, summary: &Summary) {
         );
         let _ = write!(
             out,
-            "<p><small>First seed{}. The oracle sees the external price pushed down by liquidators' sales.</small></p>{}{}{}",
+            "<p><small>Prices: the first seed{}; the oracle sees the external price pushed down by liquidators' sales. The other time series: the mean over seeds as a line, shaded from the lowest to the highest seed.</small></p>{}{}{}",
             summary.points.first().map_or(String::new(), |p| format!(
                 ", point {}",
                 escape(&p.point.label)
@@ -289,15 +289,18 @@ fn charts(out: &mut String, batch: &BatchResult, summary: &Summary) {
                 &hours,
                 &prices
             ),
-            cumulative(
+            over_seeds(
                 batch,
-                &hours,
+                (&hours, &axis, "USD"),
                 "Debt repaid by liquidators, cumulative",
-                |s| { &s.repaid_cum_usd }
+                |s| s.repaid_cum_usd.clone()
             ),
-            cumulative(batch, &hours, "Bad debt realised, cumulative", |s| {
-                &s.bad_debt_cum_usd
-            }),
+            over_seeds(
+                batch,
+                (&hours, &axis, "USD"),
+                "Bad debt realised, cumulative",
+                |s| s.bad_debt_cum_usd.clone()
+            ),
         );
         // One price chart per other collateral asset.
         for (k, (symbol, fair, _)) in first.others.iter().enumerate() {
@@ -315,29 +318,18 @@ fn charts(out: &mut String, batch: &BatchResult, summary: &Summary) {
                 &prices,
             ));
         }
-        let impact: Vec<(String, Vec<f64>)> = batch
-            .series
-            .iter()
-            .map(|(m, s)| (m.clone(), s.impact.iter().map(|i| i * 100.0).collect()))
-            .collect();
-        out.push_str(&lines(
+        out.push_str(&over_seeds(
+            batch,
+            (&hours, &axis, "%"),
             &format!("{} price impact at the venue (%)", first.symbol),
-            &axis,
-            "%",
-            &hours,
-            &impact,
+            |s| s.impact.iter().map(|i| i * 100.0).collect(),
         ));
-        let underwater: Vec<(String, Vec<f64>)> = batch
-            .series
-            .iter()
-            .map(|(m, s)| (m.clone(), s.underwater.iter().map(|&u| u as f64).collect()))
-            .collect();
-        out.push_str(&lines(
+        #[allow(clippy::cast_precision_loss)]
+        out.push_str(&over_seeds(
+            batch,
+            (&hours, &axis, "account-steps"),
             "Underwater account-steps, cumulative",
-            &axis,
-            "account-steps",
-            &hours,
-            &underwater,
+            |s| s.underwater.iter().map(|&u| u as f64).collect(),
         ));
     }
     out.push_str("<p><small>Bars: mean over seeds; whiskers: 5th to 95th percentile.</small></p>");
@@ -364,19 +356,22 @@ fn charts(out: &mut String, batch: &BatchResult, summary: &Summary) {
     }
 }
 
-/// One line per mechanism of a cumulative series.
-fn cumulative(
+/// One band per mechanism of a time series over the first point's seeds.
+fn over_seeds(
     batch: &BatchResult,
-    hours: &[f64],
+    (hours, axis, unit): (&[f64], &str, &str),
     name: &str,
-    pick: fn(&crate::run::Series) -> &Vec<f64>,
+    pick: impl Fn(&crate::run::Series) -> Vec<f64>,
 ) -> String {
-    let series: Vec<(String, Vec<f64>)> = batch
-        .series
+    let bands: Vec<Band> = batch
+        .seed_series
         .iter()
-        .map(|(m, s)| (m.clone(), pick(s).clone()))
+        .map(|(m, seeds)| {
+            let values: Vec<Vec<f64>> = seeds.iter().map(&pick).collect();
+            Band::over(m, &values)
+        })
         .collect();
-    lines(name, "hours", "USD", hours, &series)
+    banded(name, axis, unit, hours, &bands)
 }
 
 /// The distinct values of sweep key `k`, in grid order.
