@@ -66,10 +66,54 @@ struct TokenFile {
     tokens: Vec<TokenEntry>,
 }
 
+/// Subjects under this prefix are the server's own identities (its keeper, the demo's admin);
+/// token files and `SOFTLIQ_TOKENS` may not claim them, so no configured token can act as, or
+/// on the accounts of, an identity the server runs itself.
+pub const RESERVED_PREFIX: &str = "softliq:";
+
+/// The in-process keeper's subject (owner of its account).
+pub const KEEPER_SUBJECT: &str = "softliq:keeper";
+
+/// The demo's admin subject.
+pub const DEMO_ADMIN_SUBJECT: &str = "softliq:demo-admin";
+
 impl Tokens {
+    /// Configured tokens.
+    ///
     /// # Errors
-    /// A token shorter than [`TOKEN_LEN_MIN`], an empty subject, or a token given twice.
+    /// A token shorter than [`TOKEN_LEN_MIN`], an empty subject, a subject under
+    /// [`RESERVED_PREFIX`], or a token given twice.
     pub fn new(entries: Vec<TokenEntry>) -> Result<Self, String> {
+        for (i, e) in entries.iter().enumerate() {
+            if e.subject.trim_start().starts_with(RESERVED_PREFIX) {
+                return Err(format!(
+                    "tokens[{i}].subject: {:?} is reserved (subjects starting with {RESERVED_PREFIX:?} are the server's own identities)",
+                    e.subject
+                ));
+            }
+        }
+        Self::checked(entries)
+    }
+
+    /// Adds the server's own identities, whose subjects must be under [`RESERVED_PREFIX`].
+    ///
+    /// # Errors
+    /// A subject outside the prefix, or a token refused as by [`Tokens::new`].
+    pub fn with_internal(mut self, entries: Vec<TokenEntry>) -> Result<Self, String> {
+        if let Some(e) = entries
+            .iter()
+            .find(|e| !e.subject.starts_with(RESERVED_PREFIX))
+        {
+            return Err(format!(
+                "internal identity {:?} must start with {RESERVED_PREFIX:?}",
+                e.subject
+            ));
+        }
+        self.entries.extend(entries);
+        Self::checked(self.entries)
+    }
+
+    fn checked(entries: Vec<TokenEntry>) -> Result<Self, String> {
         for (i, e) in entries.iter().enumerate() {
             if e.token.len() < TOKEN_LEN_MIN {
                 return Err(format!(
@@ -131,7 +175,7 @@ impl Tokens {
     /// As [`Tokens::new`] over the union.
     pub fn merged(mut self, other: Self) -> Result<Self, String> {
         self.entries.extend(other.entries);
-        Self::new(self.entries)
+        Self::checked(self.entries)
     }
 
     fn find(&self, token: &str) -> Option<&TokenEntry> {
@@ -236,5 +280,48 @@ mod tests {
         let dup =
             Tokens::parse_env("admin:a:0123456789abcdef,oracle:b:0123456789abcdef").unwrap_err();
         assert!(dup.contains("given twice"), "{dup}");
+    }
+
+    /// The server's own identities cannot be claimed by configured tokens: a token file or
+    /// `SOFTLIQ_TOKENS` naming a reserved subject is refused with the field named, and a
+    /// configured subject `keeper` (which owned the in-process keeper's account before) is
+    /// now a different owner from the keeper's.
+    #[test]
+    fn internal_identities_are_reserved() {
+        let entry = |subject: &str, token: &str| TokenEntry {
+            token: token.to_owned(),
+            role: Role::Account,
+            subject: subject.to_owned(),
+        };
+        for subject in [KEEPER_SUBJECT, DEMO_ADMIN_SUBJECT, "softliq:anything"] {
+            let e = Tokens::new(vec![entry(subject, "0123456789abcdef")]).unwrap_err();
+            assert!(
+                e.contains("tokens[0].subject") && e.contains("reserved"),
+                "{e}"
+            );
+            // The variable splits on ':', so a reserved subject cannot even be written there.
+            if let Ok(t) = Tokens::parse_env(&format!("account:{subject}:0123456789abcdef")) {
+                assert!(
+                    t.entries
+                        .iter()
+                        .all(|e| !e.subject.starts_with(RESERVED_PREFIX))
+                );
+            }
+        }
+        let user = Tokens::new(vec![entry("keeper", "user-token-000000001")]).unwrap();
+        let all = user
+            .with_internal(vec![entry(KEEPER_SUBJECT, "keeper-token-00000001")])
+            .unwrap();
+        let (mine, keeper) = (
+            all.find("user-token-000000001").unwrap(),
+            all.find("keeper-token-00000001").unwrap(),
+        );
+        assert_ne!(mine.subject, keeper.subject);
+        assert!(KEEPER_SUBJECT.starts_with(RESERVED_PREFIX));
+        assert!(DEMO_ADMIN_SUBJECT.starts_with(RESERVED_PREFIX));
+        let e = Tokens::default()
+            .with_internal(vec![entry("keeper", "keeper-token-00000001")])
+            .unwrap_err();
+        assert!(e.contains("must start with"), "{e}");
     }
 }

@@ -127,7 +127,9 @@ impl Hub {
         let limit = limit.clamp(1, PAGE_MAX);
         {
             let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-            let in_ring = recent.front().is_some_and(|f| f.seq <= after + 1);
+            let in_ring = recent
+                .front()
+                .is_some_and(|f| f.seq <= after.saturating_add(1));
             if in_ring || after >= self.head() {
                 let skip = recent.front().map_or(0, |f| {
                     usize::try_from(after.saturating_sub(f.seq - 1)).unwrap_or(usize::MAX)

@@ -122,6 +122,14 @@ fn cases_for(doc: &Value, path: &str, op: &Value, m: &Market) -> Vec<Case> {
             good.clone(),
             "id",
         ));
+        for bad in ["+3", "03", " 3"] {
+            out.push(case(
+                &format!("path id {bad:?}"),
+                &path.replace("{id}", bad),
+                good.clone(),
+                "id",
+            ));
+        }
         out.push(case(
             "path id unknown",
             &path.replace("{id}", "99999999"),
@@ -189,6 +197,11 @@ fn cases_for(doc: &Value, path: &str, op: &Value, m: &Market) -> Vec<Case> {
                 "1,5",
                 "0.0000000000000000000000000000001",
                 "9999999999999999999999999999999999999999",
+                // Exact text: no padding, no line end, no leading zeros.
+                " 1",
+                "1 ",
+                "1\n",
+                "00000000000000000001",
             ];
             if !zero_allowed {
                 bad.extend(["0", "0.000"]);
@@ -245,5 +258,36 @@ async fn every_post_refuses_bad_input_with_the_field_named_and_changes_nothing()
     }
     assert_eq!(posts, 17, "POST endpoints in the document");
     assert!(checked > 250, "only {checked} cases");
+    s.stop().await;
+}
+
+/// Numeric query parameters are bounded: a sequence number beyond the log's range is a 422
+/// naming the parameter, not a panic in the handler (`since` = 2^64 − 1 overflowed `since + 1`
+/// and answered 503 "attempt to add with overflow"); the largest valid one is an empty page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_numbers_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    seed(&s).await;
+    for path in [
+        "/v1/events?since=18446744073709551615",
+        "/v1/events?since=9223372036854775808",
+        "/v1/stream?since=18446744073709551615",
+    ] {
+        let (status, e) = s.get(path).await;
+        assert_eq!(status, 422, "{path}: {e}");
+        assert_eq!(e["error"]["field"], "since", "{path}: {e}");
+    }
+    let (status, page) = s.get("/v1/events?since=9223372036854775807").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["entries"].as_array().map(Vec::len), Some(0));
+    for path in [
+        "/v1/events?limit=0",
+        "/v1/events?limit=18446744073709551615",
+    ] {
+        let (status, e) = s.get(path).await;
+        assert_eq!(status, 422, "{path}: {e}");
+        assert_eq!(e["error"]["field"], "limit", "{path}: {e}");
+    }
     s.stop().await;
 }

@@ -1,8 +1,10 @@
 //! Exact conversion between decimal strings ("1234.567891") and scaled integers.
 //!
-//! The grammar is deliberately small: `digits [ "." digits ]`, optional surrounding white
-//! space, no sign, no exponent, no separators. Anything else is refused with the field named,
-//! because a number that parses "approximately" is how money goes missing.
+//! The grammar is deliberately small: `digits [ "." digits ]`, no white space, no sign, no
+//! exponent, no separators, and no leading zeros (`0` alone before the point is the only
+//! integer part that starts with one). Anything else is refused with the field named, because
+//! a number that parses "approximately" is how money goes missing: `" 1"`, `"1\n"` and
+//! `"0001"` are each one typo or one encoding bug away from a different amount.
 
 use std::fmt;
 
@@ -27,6 +29,10 @@ pub enum ParseProblem {
     Negative,
     #[error("not a plain decimal number (digits, optionally one '.' followed by digits)")]
     Malformed,
+    #[error("white space is not allowed in a number")]
+    WhiteSpace,
+    #[error("leading zeros are not allowed (write 1, not 01)")]
+    LeadingZeros,
     #[error("more than {max} decimal places")]
     TooManyDecimals { max: u8 },
     #[error("out of range: at most {max}")]
@@ -44,9 +50,12 @@ pub fn parse_scaled(field: &str, text: &str, scale: u8) -> Result<u128, ParseErr
         text: text.to_owned(),
         problem,
     };
-    let t = text.trim();
+    let t = text;
     if t.is_empty() {
         return Err(fail(ParseProblem::Empty));
+    }
+    if t.chars().any(char::is_whitespace) {
+        return Err(fail(ParseProblem::WhiteSpace));
     }
     if t.starts_with('-') {
         return Err(fail(ParseProblem::Negative));
@@ -58,6 +67,9 @@ pub fn parse_scaled(field: &str, text: &str, scale: u8) -> Result<u128, ParseErr
     let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if !all_digits(int_part) || frac_part.is_some_and(|f| !all_digits(f)) {
         return Err(fail(ParseProblem::Malformed));
+    }
+    if int_part.len() > 1 && int_part.starts_with('0') {
+        return Err(fail(ParseProblem::LeadingZeros));
     }
     let frac = frac_part.unwrap_or("").trim_end_matches('0');
     if frac.len() > usize::from(scale) {
@@ -121,13 +133,13 @@ mod tests {
     fn parses_exactly() {
         assert_eq!(parse_scaled("x", "1234.567891", 6), Ok(1_234_567_891));
         assert_eq!(parse_scaled("x", "1", 18), Ok(10u128.pow(18)));
-        assert_eq!(parse_scaled("x", " 0.5 ", 1), Ok(5));
+        assert_eq!(parse_scaled("x", "0.5", 1), Ok(5));
+        assert_eq!(parse_scaled("x", "0", 1), Ok(0));
         assert_eq!(
             parse_scaled("x", "1.500", 1),
             Ok(15),
             "trailing zeros are not decimals"
         );
-        assert_eq!(parse_scaled("x", "007", 0), Ok(7));
     }
 
     #[test]
@@ -146,6 +158,14 @@ mod tests {
             ("1,000", ParseProblem::Malformed),
             ("+1", ParseProblem::Malformed),
             ("1.2.3", ParseProblem::Malformed),
+            // Money input is exact text: no padding, no line ends, no leading zeros.
+            (" 1", ParseProblem::WhiteSpace),
+            ("1 ", ParseProblem::WhiteSpace),
+            ("1\n", ParseProblem::WhiteSpace),
+            (" 0.5 ", ParseProblem::WhiteSpace),
+            ("00000000000000000001", ParseProblem::LeadingZeros),
+            ("007", ParseProblem::LeadingZeros),
+            ("00.5", ParseProblem::LeadingZeros),
         ] {
             assert_eq!(
                 parse_scaled("f", text, 6).unwrap_err().problem,

@@ -42,10 +42,10 @@ pub struct TakeRequest {
     /// The account (owned by the calling token) that receives the collateral.
     pub keeper: u64,
     /// Most collateral tokens to buy.
-    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "2.5")]
+    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "2.5")]
     pub amount: String,
     /// Most USD per collateral token to pay.
-    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "2850")]
+    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "2850")]
     pub max_price: String,
 }
 

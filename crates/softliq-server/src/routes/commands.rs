@@ -69,7 +69,7 @@ pub struct SetPolicyRequest {
 pub struct PostPriceRequest {
     pub asset: u16,
     /// USD per whole token.
-    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "1834.25")]
+    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "1834.25")]
     pub price: String,
     /// When the price was observed (Unix seconds); now when absent.
     pub published_s: Option<u64>,
@@ -80,7 +80,7 @@ pub struct PostPriceRequest {
 pub struct AssetAmountRequest {
     pub asset: u16,
     /// Whole tokens, at most the asset's decimals.
-    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "1.5")]
+    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "1.5")]
     pub amount: String,
 }
 
@@ -97,10 +97,10 @@ pub struct LiquidateRequest {
     pub debt_asset: u16,
     pub collateral_asset: u16,
     /// Most debt tokens to repay; the policy may allow less.
-    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "1000")]
+    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "1000")]
     pub max_repay: String,
     /// Least collateral tokens to receive, else the call is refused (zero allowed: no floor).
-    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "0.5")]
+    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "0.5")]
     pub min_collateral_out: String,
 }
 
@@ -148,9 +148,21 @@ async fn run_at(
 
 /// Parses a path id, naming the path parameter when it is not a number.
 pub fn path_id<T: std::str::FromStr>(field: &str, text: &str) -> Result<T, ApiError> {
-    text.parse().map_err(|_| {
-        ApiError::unprocessable("invalid_path", field, format!("not a valid id: {text:?}"))
-    })
+    let invalid = || {
+        ApiError::unprocessable(
+            "invalid_path",
+            field,
+            format!("not a valid id (decimal digits, no sign, no leading zeros): {text:?}"),
+        )
+    };
+    // `u64::from_str` takes "+3"; an id is its canonical digits and nothing else.
+    let canonical = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && !(text.len() > 1 && text.starts_with('0'));
+    if !canonical {
+        return Err(invalid());
+    }
+    text.parse().map_err(|_| invalid())
 }
 
 /// Checks that `account` exists and that the caller's token owns it.
@@ -404,10 +416,10 @@ pub struct BuyCollateralRequest {
     /// The asset paid with.
     pub pay_asset: u16,
     /// Most tokens of `pay_asset` to pay.
-    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "1000")]
+    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "1000")]
     pub max_pay: String,
     /// Least tokens of `asset` to receive, else refused (zero allowed: no floor).
-    #[schema(pattern = r"^[0-9]+(\.[0-9]+)?$", example = "0.5")]
+    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "0.5")]
     pub min_out: String,
 }
 

@@ -112,6 +112,22 @@ fn markets_of(engine: &mut Engine) -> Result<MarketsView, String> {
 }
 
 /// A page size from the query: `default` when absent, else 1 to [`PAGE_MAX`].
+/// The largest sequence number a query may name: the log stores them as SQLite integers.
+pub const SEQ_MAX: u64 = i64::MAX as u64;
+
+/// A sequence number from a query, bounded by [`SEQ_MAX`].
+pub(crate) fn seq_param(field: &str, seq: u64) -> Result<u64, ApiError> {
+    if seq <= SEQ_MAX {
+        Ok(seq)
+    } else {
+        Err(ApiError::unprocessable(
+            "invalid_query",
+            field,
+            format!("at most {SEQ_MAX}, got {seq}"),
+        ))
+    }
+}
+
 fn page_limit(limit: Option<usize>, default: usize) -> Result<usize, ApiError> {
     let limit = limit.unwrap_or(default);
     if (1..=PAGE_MAX).contains(&limit) {
@@ -511,7 +527,7 @@ pub async fn status(State(state): Shared) -> Result<Json<StatusView>, ApiError> 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
-    /// Entries with a sequence number above this (default 0).
+    /// Entries with a sequence number above this (default 0; at most 2^63 − 1).
     pub since: Option<u64>,
     /// Most entries (1–1000, default 100).
     pub limit: Option<usize>,
@@ -525,7 +541,7 @@ pub async fn events(
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let limit = page_limit(q.limit, 100)?;
-    let since = q.since.unwrap_or(0);
+    let since = seq_param("since", q.since.unwrap_or(0))?;
     let hub = state.hub.clone();
     let head = hub.head();
     let page = tokio::task::spawn_blocking(move || hub.page(since, limit))

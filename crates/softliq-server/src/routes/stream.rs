@@ -111,10 +111,17 @@ pub async fn stream(
             })
         })
         .transpose()?;
-    let since = q
-        .since
-        .or(last_event_id)
-        .unwrap_or_else(|| state.hub.head());
+    let since = match q.since.or(last_event_id) {
+        Some(seq) => super::queries::seq_param(
+            if q.since.is_some() {
+                "since"
+            } else {
+                "Last-Event-ID"
+            },
+            seq,
+        )?,
+        None => state.hub.head(),
+    };
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(pump(
         state.hub.clone(),

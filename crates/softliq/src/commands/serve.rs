@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use softliq_core::money::Value;
+use softliq_server::auth::{DEMO_ADMIN_SUBJECT, KEEPER_SUBJECT};
 use softliq_server::demo::{self, DemoConfig};
 use softliq_server::keeper::{self, KeeperConfig};
 use softliq_server::{Role, Server, ServerConfig, TokenEntry, Tokens};
@@ -133,18 +134,16 @@ pub fn run(args: &Args) -> Result<()> {
     let mut extra = vec![TokenEntry {
         token: keeper_token.clone(),
         role: Role::Liquidator,
-        subject: "keeper".into(),
+        subject: KEEPER_SUBJECT.into(),
     }];
     if args.demo {
         extra.push(TokenEntry {
             token: admin_token.clone(),
             role: Role::Admin,
-            subject: "demo-admin".into(),
+            subject: DEMO_ADMIN_SUBJECT.into(),
         });
     }
-    let tokens = tokens
-        .merged(Tokens::new(extra).map_err(|e| anyhow!(e))?)
-        .map_err(|e| anyhow!(e))?;
+    let tokens = tokens.with_internal(extra).map_err(|e| anyhow!(e))?;
     let mut config = ServerConfig::new(args.data.clone(), args.listen, tokens);
     config.body_limit_bytes = args.body_limit;
     config.audit = args.audit || cfg!(debug_assertions);
