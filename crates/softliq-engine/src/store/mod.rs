@@ -1,6 +1,6 @@
 //! Durability: an append-only log of accepted commands with their events, and snapshots of
 //! the state, behind the [`Store`] trait so that the engine never knows which database holds
-//! them. [`SqliteStore`] is the embedded default; a PostgreSQL store implements the same trait.
+//! them. [`SqliteStore`] is the embedded default (and, so far, the only store).
 //!
 //! - [`recover`]: latest snapshot, then the tail of the log re-applied and checked event for
 //!   event against what was logged;
@@ -11,10 +11,12 @@
 mod node;
 mod recover;
 mod sqlite;
+pub mod watermark;
 
 pub use node::{Ack, Handle, NodeConfig, NodeError, Observer, spawn, spawn_observed};
 pub use recover::{Recovery, recover, replay_all};
 pub use sqlite::SqliteStore;
+pub use watermark::{Chain, Watermark};
 
 use crate::command::Command;
 use crate::event::Events;
@@ -38,6 +40,9 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("replay: {0}")]
     Diverged(String),
+    /// The store lost or changed what it had acknowledged (or cannot show it did not).
+    #[error("store damaged: {0}")]
+    Damaged(String),
 }
 
 /// Where the log and the snapshots live.
@@ -75,4 +80,21 @@ pub trait Store: Send {
     /// # Errors
     /// The database failed.
     fn last_seq(&mut self) -> Result<u64, StoreError>;
+
+    /// The last entry the store acknowledged as durable, as recorded outside the log; `None`
+    /// when it keeps no such record (or has acknowledged nothing).
+    ///
+    /// # Errors
+    /// The record cannot be read, or is missing where the log shows there must be one.
+    fn acknowledged(&mut self) -> Result<Option<Watermark>, StoreError> {
+        Ok(None)
+    }
+
+    /// Entry `seq`'s chain hash, when the store keeps one.
+    ///
+    /// # Errors
+    /// The database failed, or the entry is missing.
+    fn chain_at(&mut self, _seq: u64) -> Result<Option<Chain>, StoreError> {
+        Ok(None)
+    }
 }

@@ -65,6 +65,7 @@ pub fn recover(
         Ok(())
     })?;
     let seq = engine.state().seq;
+    check_acknowledged(store, seq)?;
     Ok((
         engine,
         Recovery {
@@ -75,6 +76,33 @@ pub fn recover(
     ))
 }
 
+/// Refuses a log that ends before what the store acknowledged, or whose entry at the
+/// acknowledgement watermark has another hash (the tail was rewritten).
+fn check_acknowledged(store: &mut dyn Store, last: u64) -> Result<(), StoreError> {
+    let Some(w) = store.acknowledged()? else {
+        return Ok(());
+    };
+    if last < w.seq {
+        return Err(StoreError::Damaged(format!(
+            "the log ends at entry {last}, but entries up to {} were acknowledged: {} \
+             acknowledged commands are missing (a damaged or deleted WAL, or rows removed). \
+             The last good entry is {last}. Restore the data directory from a backup taken \
+             after entry {}; `softliq replay --data DIR` inspects what is there",
+            w.seq,
+            w.seq - last,
+            w.seq
+        )));
+    }
+    if w.seq > 0 && store.chain_at(w.seq)? != Some(w.chain) {
+        return Err(StoreError::Damaged(format!(
+            "entry {} is not the entry that was acknowledged (its hash differs from the \
+             watermark's): the log was rewritten from there on",
+            w.seq
+        )));
+    }
+    Ok(())
+}
+
 /// Replays the whole log from an empty state, ignoring snapshots: the reference that a
 /// recovered state's hash must equal.
 ///
@@ -82,6 +110,8 @@ pub fn recover(
 /// As [`recover`].
 pub fn replay_all(store: &mut dyn Store, config: EngineConfig) -> Result<Engine, StoreError> {
     let mut engine = Engine::new(config);
+    // Reading from the start verifies every link of the hash chain.
     store.read_after(0, &mut |entry| apply_logged(&mut engine, &entry))?;
+    check_acknowledged(store, engine.state().seq)?;
     Ok(engine)
 }

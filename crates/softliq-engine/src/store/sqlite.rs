@@ -3,12 +3,32 @@
 //!
 //! Records are postcard-encoded; the command and its events share one row, so a batch is one
 //! transaction of inserts and nothing is ever half-written.
+//!
+//! Each row carries a chain hash, `chain = BLAKE3(previous chain · seq · record)` (the first
+//! row links from 32 zero bytes), so a row changed, removed or reordered anywhere breaks every
+//! link after it; reading the log verifies the links it walks. After each commit the last
+//! entry's chain is written to the watermark file (`watermark.rs`) before `append` returns, so
+//! a tail lost below the watermark is found at start. Rows written before chains existed have
+//! none: they are read unverified, and the chain starts at the first row that has one.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::watermark::{self, Chain, Watermark, WatermarkFile};
 use super::{Entry, Store, StoreError};
+
+/// The link before the first chained row.
+const CHAIN_START: Chain = [0; 32];
+
+/// The chain hash of the row `(seq, record)` after a row whose chain is `prev`.
+fn link(prev: &Chain, seq: u64, record: &[u8]) -> Chain {
+    let mut h = blake3::Hasher::new();
+    h.update(prev);
+    h.update(&seq.to_le_bytes());
+    h.update(record);
+    *h.finalize().as_bytes()
+}
 
 /// How many snapshots to keep (the newest, plus one in case the newest is ever unreadable).
 const SNAPSHOTS_KEPT: u64 = 2;
@@ -16,6 +36,11 @@ const SNAPSHOTS_KEPT: u64 = 2;
 /// A SQLite database file holding the log and the snapshots.
 pub struct SqliteStore {
     conn: Connection,
+    dir: PathBuf,
+    /// The last row's sequence number and chain, once known (the writer keeps it current).
+    tip: Option<(u64, Chain)>,
+    /// Opened at the first append: readers beside the writer never write it.
+    watermark: Option<WatermarkFile>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -45,8 +70,78 @@ impl SqliteStore {
                  state BLOB NOT NULL
              );",
         )?;
-        Ok(Self { conn })
+        let chained = conn
+            .prepare("SELECT 1 FROM pragma_table_info('log') WHERE name = 'chain'")?
+            .exists([])?;
+        if !chained {
+            conn.execute_batch("ALTER TABLE log ADD COLUMN chain BLOB")?;
+        }
+        Ok(Self {
+            conn,
+            dir: dir.to_owned(),
+            tip: None,
+            watermark: None,
+        })
     }
+
+    /// The chain of the last row (the start link for an empty log or one without chains).
+    fn tip(&mut self) -> Result<(u64, Chain), StoreError> {
+        if let Some(tip) = self.tip {
+            return Ok(tip);
+        }
+        let last = self
+            .conn
+            .query_row(
+                "SELECT seq, chain FROM log ORDER BY seq DESC LIMIT 1",
+                [],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)? as u64,
+                        row.get::<_, Option<Vec<u8>>>(1)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let tip = match last {
+            None => (0, CHAIN_START),
+            Some((seq, chain)) => (seq, chain_of(seq, chain.as_deref())?.unwrap_or(CHAIN_START)),
+        };
+        self.tip = Some(tip);
+        Ok(tip)
+    }
+
+    /// The row `seq`'s chain: `None` for a row written before chains, an error when the row
+    /// is missing.
+    fn row_chain(&self, seq: u64) -> Result<Option<Chain>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT chain FROM log WHERE seq = ?1",
+                params![seq as i64],
+                |row| row.get::<_, Option<Vec<u8>>>(0),
+            )
+            .optional()?;
+        match row {
+            Some(chain) => chain_of(seq, chain.as_deref()),
+            None => Err(StoreError::Damaged(format!(
+                "the log has no entry {seq}, which a snapshot or the watermark names"
+            ))),
+        }
+    }
+}
+
+/// A stored chain value as a hash; `None` when the row has none.
+fn chain_of(seq: u64, stored: Option<&[u8]>) -> Result<Option<Chain>, StoreError> {
+    stored
+        .map(|b| {
+            Chain::try_from(b).map_err(|_| {
+                StoreError::Damaged(format!(
+                    "entry {seq}: its chain hash has {} bytes, not 32",
+                    b.len()
+                ))
+            })
+        })
+        .transpose()
 }
 
 impl SqliteStore {
@@ -71,7 +166,11 @@ impl SqliteStore {
 fn decode_row(row: &rusqlite::Row<'_>) -> Result<Entry, StoreError> {
     let seq = row.get::<_, i64>(0)? as u64;
     let record: Vec<u8> = row.get(1)?;
-    let (command, events) = postcard::from_bytes(&record).map_err(|err| StoreError::Corrupt {
+    decode(seq, &record)
+}
+
+fn decode(seq: u64, record: &[u8]) -> Result<Entry, StoreError> {
+    let (command, events) = postcard::from_bytes(record).map_err(|err| StoreError::Corrupt {
         seq,
         problem: err.to_string(),
     })?;
@@ -82,16 +181,42 @@ fn decode_row(row: &rusqlite::Row<'_>) -> Result<Entry, StoreError> {
     })
 }
 
+/// Checks one row's link. `prev` is the previous row's chain (`None`: it had none, or this is
+/// the first row). A row without a chain may only follow rows without one.
+fn verify_link(
+    prev: Option<Chain>,
+    seq: u64,
+    record: &[u8],
+    chain: Option<Chain>,
+) -> Result<Option<Chain>, StoreError> {
+    let broken = |why: &str| {
+        StoreError::Damaged(format!(
+            "the log's hash chain breaks at entry {seq} ({why}); the last good entry is {}",
+            seq.saturating_sub(1)
+        ))
+    };
+    match (prev, chain) {
+        (_, Some(c)) if c == link(&prev.unwrap_or(CHAIN_START), seq, record) => Ok(Some(c)),
+        (_, Some(_)) => Err(broken(
+            "its hash does not follow from the entry before it and its own record",
+        )),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(broken("it has no hash after entries that have one")),
+    }
+}
+
 impl Store for SqliteStore {
     fn append(
         &mut self,
         entries: &[Entry],
         snapshot: Option<(u64, &[u8])>,
     ) -> Result<(), StoreError> {
+        let (_, mut chain) = self.tip()?;
         let tx = self.conn.transaction()?;
         {
-            let mut insert =
-                tx.prepare_cached("INSERT INTO log (seq, client_id, record) VALUES (?1, ?2, ?3)")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO log (seq, client_id, record, chain) VALUES (?1, ?2, ?3, ?4)",
+            )?;
             for e in entries {
                 let record = postcard::to_stdvec(&(&e.command, &e.events)).map_err(|err| {
                     StoreError::Corrupt {
@@ -99,10 +224,12 @@ impl Store for SqliteStore {
                         problem: err.to_string(),
                     }
                 })?;
+                chain = link(&chain, e.seq, &record);
                 insert.execute(params![
                     e.seq as i64,
                     e.command.client_id.0.to_le_bytes().as_slice(),
-                    record
+                    record,
+                    chain.as_slice()
                 ])?;
             }
         }
@@ -118,6 +245,20 @@ impl Store for SqliteStore {
             )?;
         }
         tx.commit()?;
+        if let Some(last) = entries.last() {
+            self.tip = Some((last.seq, chain));
+            // Durable before anything in the batch is acknowledged (the caller acknowledges
+            // only after this returns).
+            if self.watermark.is_none() {
+                self.watermark = Some(WatermarkFile::open(&self.dir)?);
+            }
+            if let Some(w) = self.watermark.as_mut() {
+                w.write(Watermark {
+                    seq: last.seq,
+                    chain,
+                })?;
+            }
+        }
         Ok(())
     }
 
@@ -137,14 +278,46 @@ impl Store for SqliteStore {
         after: u64,
         f: &mut dyn FnMut(Entry) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        let mut prev = if after == 0 {
+            None
+        } else {
+            self.row_chain(after)?
+        };
         let mut stmt = self
             .conn
-            .prepare("SELECT seq, record FROM log WHERE seq > ?1 ORDER BY seq")?;
+            .prepare("SELECT seq, record, chain FROM log WHERE seq > ?1 ORDER BY seq")?;
         let mut rows = stmt.query(params![after as i64])?;
         while let Some(row) = rows.next()? {
-            f(decode_row(row)?)?;
+            let seq = row.get::<_, i64>(0)? as u64;
+            let record: Vec<u8> = row.get(1)?;
+            let chain = chain_of(seq, row.get::<_, Option<Vec<u8>>>(2)?.as_deref())?;
+            prev = verify_link(prev, seq, &record, chain)?;
+            f(decode(seq, &record)?)?;
         }
         Ok(())
+    }
+
+    fn acknowledged(&mut self) -> Result<Option<Watermark>, StoreError> {
+        let recorded = watermark::read(&self.dir)?;
+        if recorded.is_none() {
+            let chained: Option<i64> = self.conn.query_row(
+                "SELECT MAX(seq) FROM log WHERE chain IS NOT NULL",
+                [],
+                |row| row.get(0),
+            )?;
+            if let Some(seq) = chained {
+                return Err(StoreError::Damaged(format!(
+                    "{} is missing while the log holds chained entries up to {seq}: which \
+                     commands were acknowledged cannot be checked",
+                    watermark::path(&self.dir).display()
+                )));
+            }
+        }
+        Ok(recorded)
+    }
+
+    fn chain_at(&mut self, seq: u64) -> Result<Option<Chain>, StoreError> {
+        self.row_chain(seq)
     }
 
     fn last_seq(&mut self) -> Result<u64, StoreError> {

@@ -1,0 +1,161 @@
+//! A store that lost or changed acknowledged entries is refused at start, naming the last good
+//! entry, instead of starting on a shorter log that is consistent with itself. Each case
+//! writes a log through the store's own `append` (which returns only once an entry may be
+//! acknowledged), stops as `kill -9` would (the connection is never closed, so the WAL keeps
+//! its frames), copies the files as a crash leaves them, damages the copy and recovers it.
+
+use std::path::Path;
+
+use softliq_engine::store::{self, SqliteStore, Store, StoreError, watermark};
+use softliq_engine::workload::Workload;
+use softliq_engine::{Engine, EngineConfig};
+
+const BATCH: usize = 10;
+const BATCHES: usize = 20;
+
+/// A data directory holding `BATCH · BATCHES` acknowledged entries, left as a crash leaves it.
+fn crashed_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut db = SqliteStore::open(dir.path()).expect("open");
+    let mut engine = Engine::new(EngineConfig::default());
+    let mut w = Workload::new(3, 20, 20);
+    let mut commands = w
+        .setup()
+        .into_iter()
+        .chain(std::iter::repeat_with(|| w.next_command()));
+    let mut written = 0;
+    while written < BATCH * BATCHES {
+        let mut batch = Vec::new();
+        while batch.len() < BATCH {
+            let cmd = commands.next().expect("endless");
+            if let Ok(events) = engine.apply(&cmd) {
+                batch.push(store::Entry {
+                    seq: engine.state().seq,
+                    command: cmd,
+                    events,
+                });
+            }
+        }
+        db.append(&batch, None).expect("append");
+        written += batch.len();
+    }
+    // As after kill -9: nothing checkpoints the WAL or closes the database.
+    std::mem::forget(db);
+    let copy = tempfile::tempdir().expect("tempdir");
+    for name in ["softliq.db", "softliq.db-wal", watermark::FILE_NAME] {
+        let from = dir.path().join(name);
+        if from.exists() {
+            std::fs::copy(&from, copy.path().join(name)).expect("copy");
+        }
+    }
+    assert!(
+        copy.path().join("softliq.db-wal").exists(),
+        "the WAL holds the commits"
+    );
+    copy
+}
+
+fn recover(dir: &Path) -> Result<u64, StoreError> {
+    let mut db = SqliteStore::open(dir)?;
+    let (engine, _) = store::recover(&mut db, EngineConfig::default())?;
+    Ok(engine.state().seq)
+}
+
+fn damaged(result: Result<u64, StoreError>, what: &str) -> String {
+    match result {
+        Err(StoreError::Damaged(m)) => m,
+        other => panic!("{what}: expected the store to be refused as damaged, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_undamaged_crash_recovers_every_acknowledged_entry() {
+    let dir = crashed_dir();
+    assert_eq!(
+        recover(dir.path()).expect("recover"),
+        (BATCH * BATCHES) as u64
+    );
+    let mut db = SqliteStore::open(dir.path()).expect("open");
+    store::replay_all(&mut db, EngineConfig::default()).expect("the whole chain verifies");
+}
+
+#[test]
+fn deleted_tail_rows_are_found() {
+    let dir = crashed_dir();
+    let conn = rusqlite::Connection::open(dir.path().join("softliq.db")).expect("open");
+    conn.execute("DELETE FROM log WHERE seq > 195", [])
+        .expect("delete");
+    drop(conn);
+    let m = damaged(recover(dir.path()), "5 rows deleted");
+    assert!(
+        m.contains("ends at entry 195") && m.contains("up to 200"),
+        "{m}"
+    );
+    assert!(m.contains("last good entry is 195"), "{m}");
+}
+
+fn damage_wal(dir: &Path, damage: impl FnOnce(&mut Vec<u8>)) {
+    let wal = dir.join("softliq.db-wal");
+    let mut bytes = std::fs::read(&wal).expect("wal");
+    damage(&mut bytes);
+    std::fs::write(&wal, bytes).expect("write wal");
+}
+
+#[test]
+fn a_damaged_or_missing_wal_is_found() {
+    // 16 bytes flipped in the WAL's middle: SQLite drops every frame from there on.
+    let dir = crashed_dir();
+    damage_wal(dir.path(), |b| {
+        let mid = b.len() / 2;
+        for x in &mut b[mid..mid + 16] {
+            *x ^= 0xa5;
+        }
+    });
+    let m = damaged(recover(dir.path()), "flipped WAL bytes");
+    assert!(m.contains("acknowledged commands are missing"), "{m}");
+    // Truncated to half.
+    let dir = crashed_dir();
+    damage_wal(dir.path(), |b| b.truncate(b.len() / 2));
+    let m = damaged(recover(dir.path()), "half a WAL");
+    assert!(m.contains("acknowledged commands are missing"), "{m}");
+    // Deleted.
+    let dir = crashed_dir();
+    std::fs::remove_file(dir.path().join("softliq.db-wal")).expect("rm wal");
+    let m = damaged(recover(dir.path()), "no WAL");
+    assert!(m.contains("up to 200"), "{m}");
+}
+
+#[test]
+fn a_changed_entry_breaks_the_chain_at_that_entry() {
+    let dir = crashed_dir();
+    let conn = rusqlite::Connection::open(dir.path().join("softliq.db")).expect("open");
+    // Entry 50 replaced by entry 49's record (a valid record, in the wrong place).
+    conn.execute(
+        "UPDATE log SET record = (SELECT record FROM log WHERE seq = 49) WHERE seq = 50",
+        [],
+    )
+    .expect("update");
+    drop(conn);
+    let m = damaged(recover(dir.path()), "entry 50 changed");
+    assert!(
+        m.contains("breaks at entry 50") && m.contains("last good entry is 49"),
+        "{m}"
+    );
+    let mut db = SqliteStore::open(dir.path()).expect("open");
+    let m = damaged(
+        store::replay_all(&mut db, EngineConfig::default()).map(|e| e.state().seq),
+        "replay",
+    );
+    assert!(m.contains("breaks at entry 50"), "{m}");
+}
+
+#[test]
+fn a_missing_watermark_is_refused_when_the_log_is_chained() {
+    let dir = crashed_dir();
+    std::fs::remove_file(dir.path().join(watermark::FILE_NAME)).expect("rm ack");
+    let m = damaged(recover(dir.path()), "no watermark");
+    assert!(
+        m.contains("is missing while the log holds chained entries up to 200"),
+        "{m}"
+    );
+}
