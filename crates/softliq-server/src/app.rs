@@ -24,6 +24,8 @@ pub struct ServerConfig {
     pub tokens: Tokens,
     /// Largest request body accepted.
     pub body_limit_bytes: usize,
+    /// Connections, header and request timeouts.
+    pub limits: crate::connections::Limits,
     pub node: NodeConfig,
     /// Check every invariant after every command (slower; always on in debug builds).
     pub audit: bool,
@@ -42,6 +44,7 @@ impl ServerConfig {
             listen,
             tokens,
             body_limit_bytes: 64 * 1024,
+            limits: crate::connections::Limits::default(),
             node: NodeConfig::default(),
             audit: cfg!(debug_assertions),
             risk_refresh: Duration::from_millis(500),

@@ -4,6 +4,7 @@
 //! - [`app`]: the running service (node, event hub, metrics, risk board, clock);
 //! - [`routes`]: the endpoints; [`openapi`]: their OpenAPI document;
 //! - [`auth`]: bearer tokens and roles; [`error`]: JSON errors naming the field;
+//! - [`connections`]: accepting connections within timeouts and a connection limit;
 //! - [`hub`]: the durable event feed; [`metrics`]: `/metrics`; [`risk`]: the at-risk board;
 //! - [`keeper`]: the liquidation bot (over HTTP, in or out of process);
 //! - [`demo`]: `serve --demo`, a market replaying a real crash;
@@ -12,6 +13,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod connections;
 pub mod demo;
 pub mod error;
 pub mod hub;
@@ -35,6 +37,7 @@ pub struct Server {
     pub addr: std::net::SocketAddr,
     listener: tokio::net::TcpListener,
     body_limit_bytes: usize,
+    limits: connections::Limits,
 }
 
 impl Server {
@@ -53,6 +56,7 @@ impl Server {
             addr,
             listener,
             body_limit_bytes: config.body_limit_bytes,
+            limits: config.limits,
         })
     }
 
@@ -71,8 +75,7 @@ impl Server {
             shutdown.await;
             closing.send_replace(true);
         };
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
+        let served = connections::serve(self.listener, app, self.limits, shutdown)
             .await
             .map_err(|e| e.to_string());
         let state = self.state.clone();

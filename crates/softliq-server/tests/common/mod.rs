@@ -42,6 +42,11 @@ pub fn tokens() -> Tokens {
 
 impl TestServer {
     pub async fn start(dir: &Path) -> Self {
+        Self::start_with(dir, |_| {}).await
+    }
+
+    /// Starts with the test configuration changed by `adjust`.
+    pub async fn start_with(dir: &Path, adjust: impl FnOnce(&mut ServerConfig)) -> Self {
         let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let mut config = ServerConfig::new(dir.to_path_buf(), listen, tokens());
         config.body_limit_bytes = 16 * 1024;
@@ -49,6 +54,7 @@ impl TestServer {
         // Ten engine seconds per wall second: two prices of one asset may follow each other
         // 100 ms apart, and WETH (max_staleness_s = 3600) stays fresh for six minutes.
         config.clock_speed = 10;
+        adjust(&mut config);
         let server = Server::bind(&config).await.unwrap();
         let url = format!("http://{}", server.addr);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -43,6 +43,16 @@ pub struct Args {
     /// Largest request body, bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     body_limit: usize,
+    /// Most connections open at once; one more is answered 503 and closed.
+    #[arg(long, default_value_t = 512)]
+    connections_max: usize,
+    /// Seconds a request's headers may take to arrive (also how long an idle keep-alive
+    /// connection stays open).
+    #[arg(long, default_value_t = 30)]
+    header_timeout_s: u64,
+    /// Seconds to answer a request, its body included (408 after that).
+    #[arg(long, default_value_t = 30)]
+    request_timeout_s: u64,
     /// Check every invariant after every command.
     #[arg(long)]
     audit: bool,
@@ -146,6 +156,7 @@ pub fn run(args: &Args) -> Result<()> {
     let tokens = tokens.with_internal(extra).map_err(|e| anyhow!(e))?;
     let mut config = ServerConfig::new(args.data.clone(), args.listen, tokens);
     config.body_limit_bytes = args.body_limit;
+    config.limits = connection_limits(args);
     config.audit = args.audit || cfg!(debug_assertions);
     let demo_config = DemoConfig {
         borrowers: args.demo_borrowers,
@@ -220,4 +231,32 @@ pub fn run_keeper(args: &KeeperArgs) -> Result<()> {
         stats.liquidations, stats.absorbs, stats.skipped, stats.failed
     );
     Ok(())
+}
+
+/// Descriptors kept for the database, the watermark and the process itself.
+const FDS_RESERVED: u64 = 64;
+
+/// The connection limits of `args`, within the process's descriptor limit (raised to the hard
+/// limit where the system allows), so that a full house of connections still leaves the store
+/// its files.
+fn connection_limits(args: &Args) -> softliq_server::connections::Limits {
+    let fds = rlimit::increase_nofile_limit(u64::MAX).ok();
+    let mut connections_max = args.connections_max.max(1);
+    if let Some(fds) = fds {
+        let room = usize::try_from(fds.saturating_sub(FDS_RESERVED)).unwrap_or(usize::MAX);
+        if room < connections_max {
+            tracing::warn!(
+                fds,
+                connections_max = room.max(1),
+                "--connections-max lowered to fit the descriptor limit"
+            );
+            connections_max = room.max(1);
+        }
+    }
+    softliq_server::connections::Limits {
+        connections_max,
+        header_read_timeout: Duration::from_secs(args.header_timeout_s.max(1)),
+        request_timeout: Duration::from_secs(args.request_timeout_s.max(1)),
+        ..softliq_server::connections::Limits::default()
+    }
 }
