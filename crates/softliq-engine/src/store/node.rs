@@ -9,9 +9,14 @@
 //! size follows the load and one fsync serves many commands.
 //!
 //! Reads run on the engine thread and see every applied command, including ones whose batch is
-//! not yet durable; acknowledgements never get ahead of the disk. If a write fails, the node
-//! stops taking commands: the engine is ahead of the store, and only a restart (recovery from
-//! the store) brings them back together.
+//! not yet durable; acknowledgements never get ahead of the disk.
+//!
+//! If a write fails (a full disk, an I/O error) the node stops taking commands — each is
+//! refused with the store's error — and the writer keeps the failed batch, with whatever was
+//! already queued behind it, and tries it again every `retry_every` until it is written. Then
+//! the held acknowledgements go out and commands are taken again: nothing acknowledged is lost,
+//! nothing is written out of order, and no restart is needed once space returns. A stop while
+//! the store is failing answers the held commands with the error (none was acknowledged).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -37,6 +42,8 @@ pub struct NodeConfig {
     pub snapshot_every: u64,
     /// Most commands queued before submitters block (back-pressure).
     pub queue_max: usize,
+    /// How long the writer waits before trying a failed write again.
+    pub retry_every: Duration,
 }
 
 impl Default for NodeConfig {
@@ -46,6 +53,7 @@ impl Default for NodeConfig {
             wait_max: Duration::ZERO,
             snapshot_every: 100_000,
             queue_max: 65_536,
+            retry_every: Duration::from_secs(1),
         }
     }
 }
@@ -66,7 +74,9 @@ pub struct Ack {
 pub enum NodeError {
     #[error(transparent)]
     Rejected(#[from] Rejection),
-    #[error("store failed, node stopped: {0}")]
+    #[error(
+        "the store cannot write, commands are refused until it can (nothing acknowledged is lost): {0}"
+    )]
     Store(String),
     #[error("node stopped")]
     Stopped,
@@ -203,7 +213,7 @@ pub fn spawn_observed<S: Store + 'static>(
     let (tx, rx) = mpsc::sync_channel(config.queue_max);
     let (wtx, wrx) = mpsc::sync_channel(config.queue_max);
     let durable = Arc::new(AtomicU64::new(engine.state().seq));
-    let failed = Arc::new(AtomicBool::new(false));
+    let failed = Arc::new(Failure::default());
     let writer = {
         let (durable, failed) = (durable.clone(), failed.clone());
         std::thread::Builder::new()
@@ -221,13 +231,42 @@ pub fn spawn_observed<S: Store + 'static>(
     }
 }
 
+/// The store's current failure, shared by the writer (which sets and clears it) and the
+/// engine thread (which refuses commands while it is set).
+#[derive(Default)]
+struct Failure {
+    failing: AtomicBool,
+    reason: std::sync::Mutex<String>,
+}
+
+impl Failure {
+    fn set(&self, reason: String) {
+        *self.reason.lock().unwrap_or_else(|e| e.into_inner()) = reason;
+        self.failing.store(true, Ordering::Release);
+    }
+
+    fn clear(&self) {
+        self.failing.store(false, Ordering::Release);
+    }
+
+    /// The reason, while the store is failing.
+    fn current(&self) -> Option<String> {
+        self.failing.load(Ordering::Acquire).then(|| {
+            self.reason
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        })
+    }
+}
+
 fn engine_loop(
     mut engine: Engine,
     rx: &Receiver<EngineMsg>,
     wtx: &SyncSender<WriterMsg>,
     config: NodeConfig,
     durable: &AtomicU64,
-    failed: &AtomicBool,
+    failed: &Failure,
 ) {
     let mut last_snapshot = engine.state().seq;
     while let Ok(msg) = rx.recv() {
@@ -238,8 +277,8 @@ fn engine_loop(
                 return;
             }
             EngineMsg::Command(cmd, reply) => {
-                if failed.load(Ordering::Acquire) {
-                    reply(Err(NodeError::Store("an earlier write failed".into())));
+                if let Some(reason) = failed.current() {
+                    reply(Err(NodeError::Store(reason)));
                     continue;
                 }
                 let before = engine.state().seq;
@@ -327,68 +366,95 @@ fn write_loop<S: Store>(
     rx: &Receiver<WriterMsg>,
     config: NodeConfig,
     durable: &AtomicU64,
-    failed: &AtomicBool,
+    failed: &Failure,
     mut observer: Option<Observer>,
 ) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = Batch::default();
-        batch.take(first);
-        let deadline = Instant::now() + config.wait_max;
-        while !batch.closed(&config) {
-            let next = match rx.try_recv() {
-                Ok(msg) => msg,
-                Err(_) if config.wait_max.is_zero() => break,
-                Err(_) => match rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                {
-                    Ok(msg) => msg,
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-                },
-            };
-            batch.take(next);
-        }
+    let mut held: Option<Batch> = None;
+    loop {
+        let mut batch = match held.take() {
+            // Retrying a failed write: with it goes what was queued behind it since.
+            Some(mut batch) => {
+                while let Ok(msg) = rx.try_recv() {
+                    batch.take(msg);
+                }
+                batch
+            }
+            None => {
+                let Ok(first) = rx.recv() else { return };
+                let mut batch = Batch::default();
+                batch.take(first);
+                fill(&mut batch, rx, &config);
+                batch
+            }
+        };
         let snapshot = batch.snapshot.as_ref().map(|(s, b)| (*s, b.as_slice()));
         let written = if batch.entries.is_empty() && snapshot.is_none() {
             Ok(())
         } else {
             store.append(&batch.entries, snapshot)
         };
-        match written {
-            Ok(()) => {
-                if let Some(last) = batch.entries.last() {
-                    durable.store(last.seq, Ordering::Release);
-                }
-                if let Some(observe) = observer.as_mut().filter(|_| !batch.entries.is_empty()) {
-                    observe(&batch.entries);
-                }
-                for (outcome, reply) in batch.replies {
-                    let ack = match outcome {
-                        Outcome::Written(i, applied_ns) => {
-                            let entry = &mut batch.entries[i];
-                            Ack {
-                                seq: entry.seq,
-                                events: std::mem::take(&mut entry.events),
-                                applied_ns,
-                            }
-                        }
-                        Outcome::Retry(seq, events) => Ack {
-                            seq,
-                            events,
-                            applied_ns: 0,
-                        },
-                    };
-                    reply(Ok(ack));
-                }
-            }
-            Err(e) => {
-                failed.store(true, Ordering::Release);
+        if let Err(e) = written {
+            failed.set(e.to_string());
+            if let Some(done) = batch.stop {
                 for (_, reply) in batch.replies {
                     reply(Err(NodeError::Store(e.to_string())));
                 }
+                let _ = done.send(());
+                return;
             }
+            std::thread::sleep(config.retry_every);
+            held = Some(batch);
+            continue;
         }
+        failed.clear();
+        if let Some(last) = batch.entries.last() {
+            durable.store(last.seq, Ordering::Release);
+        }
+        if let Some(observe) = observer.as_mut().filter(|_| !batch.entries.is_empty()) {
+            observe(&batch.entries);
+        }
+        acknowledge(&mut batch);
         if let Some(done) = batch.stop {
             let _ = done.send(());
             return;
         }
+    }
+}
+
+/// Takes what is waiting into `batch`, up to its limits (waiting up to `wait_max`).
+fn fill(batch: &mut Batch, rx: &Receiver<WriterMsg>, config: &NodeConfig) {
+    let deadline = Instant::now() + config.wait_max;
+    while !batch.closed(config) {
+        let next = match rx.try_recv() {
+            Ok(msg) => msg,
+            Err(_) if config.wait_max.is_zero() => break,
+            Err(_) => match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(msg) => msg,
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+            },
+        };
+        batch.take(next);
+    }
+}
+
+/// Sends the acknowledgements of a durable batch.
+fn acknowledge(batch: &mut Batch) {
+    for (outcome, reply) in std::mem::take(&mut batch.replies) {
+        let ack = match outcome {
+            Outcome::Written(i, applied_ns) => {
+                let entry = &mut batch.entries[i];
+                Ack {
+                    seq: entry.seq,
+                    events: std::mem::take(&mut entry.events),
+                    applied_ns,
+                }
+            }
+            Outcome::Retry(seq, events) => Ack {
+                seq,
+                events,
+                applied_ns: 0,
+            },
+        };
+        reply(Ok(ack));
     }
 }
