@@ -43,6 +43,9 @@ enum Command {
     /// Drive the seeded synthetic workload into a data directory (used by the crash test).
     #[command(hide = true)]
     Drive(commands::drive::Args),
+    /// A long randomized run of the engine (calm, crash-prone and auction markets), checking
+    /// every invariant after every command with --audit; exit 1 on any break.
+    Soak(commands::soak::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => commands::replay::run(&args),
         Command::Sim(args) => commands::sim::run(&args),
         Command::Drive(args) => commands::drive::run(&args),
+        Command::Soak(args) => commands::soak::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Keeper(args) => commands::serve::run_keeper(&args),
     };

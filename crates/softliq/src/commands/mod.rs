@@ -5,3 +5,4 @@ pub mod liquidate;
 pub mod replay;
 pub mod serve;
 pub mod sim;
+pub mod soak;
