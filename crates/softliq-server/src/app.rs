@@ -123,7 +123,7 @@ impl AppState {
     /// # Errors
     /// The store cannot be opened or recovery fails (the message says why).
     pub fn start(config: &ServerConfig) -> Result<Arc<Self>, String> {
-        let mut store = SqliteStore::open(&config.data_dir).map_err(|e| e.to_string())?;
+        let mut store = SqliteStore::open_writer(&config.data_dir).map_err(|e| e.to_string())?;
         let (engine, recovery) = store::recover(
             &mut store,
             EngineConfig {

@@ -15,7 +15,7 @@ pub mod watermark;
 
 pub use node::{Ack, Handle, NodeConfig, NodeError, Observer, spawn, spawn_observed};
 pub use recover::{Recovery, recover, replay_all};
-pub use sqlite::SqliteStore;
+pub use sqlite::{LOCK_FILE, SqliteStore};
 pub use watermark::{Chain, Watermark};
 
 use crate::command::Command;
@@ -43,6 +43,9 @@ pub enum StoreError {
     /// The store lost or changed what it had acknowledged (or cannot show it did not).
     #[error("store damaged: {0}")]
     Damaged(String),
+    /// Another process writes to this data directory.
+    #[error("store: {0}")]
+    Locked(String),
 }
 
 /// Where the log and the snapshots live.

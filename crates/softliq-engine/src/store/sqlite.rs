@@ -41,7 +41,12 @@ pub struct SqliteStore {
     tip: Option<(u64, Chain)>,
     /// Opened at the first append: readers beside the writer never write it.
     watermark: Option<WatermarkFile>,
+    /// The data directory's lock, held by the one writer ([`SqliteStore::open_writer`]).
+    _lock: Option<std::fs::File>,
 }
+
+/// The lock file in a data directory; it holds the writer's process id.
+pub const LOCK_FILE: &str = "softliq.lock";
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -81,7 +86,51 @@ impl SqliteStore {
             dir: dir.to_owned(),
             tip: None,
             watermark: None,
+            _lock: None,
         })
+    }
+
+    /// Opens `dir` as its one writer: takes an exclusive lock on `dir/softliq.lock` (held until
+    /// the store is dropped, released by the system if the process dies) and writes this
+    /// process's id into it. Two writers on one directory would interleave their logs; a
+    /// second one is refused, naming the holder.
+    ///
+    /// # Errors
+    /// Another process holds the lock, or the directory or database cannot be opened.
+    pub fn open_writer(dir: &Path) -> Result<Self, StoreError> {
+        use std::io::{Read, Seek, Write};
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(LOCK_FILE);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                return Err(StoreError::Locked(format!(
+                    "{} is in use by another softliq process (pid {}); stop it, or give \
+                     another data directory",
+                    dir.display(),
+                    holder
+                        .trim()
+                        .parse::<u32>()
+                        .map_or_else(|_| "unknown".to_owned(), |p| p.to_string())
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        write!(file, "{}", std::process::id())?;
+        file.sync_data()?;
+        let mut store = Self::open(dir)?;
+        store._lock = Some(file);
+        Ok(store)
     }
 
     /// The chain of the last row (the start link for an empty log or one without chains).

@@ -28,7 +28,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let mut db = SqliteStore::open(&args.data).context("opening the store")?;
+    let mut db = SqliteStore::open_writer(&args.data).context("opening the store")?;
     let (engine, _) = store::recover(&mut db, EngineConfig::default()).context("recovering")?;
     let done = engine.state().receipts.last().map_or(0, |r| r.client_id.0);
     let node = store::spawn(
