@@ -291,3 +291,53 @@ async fn query_numbers_are_bounded() {
     }
     s.stop().await;
 }
+
+/// The OpenAPI document declares each parameter where it is read: a path parameter is a
+/// `{name}` of its path and every `{name}` is declared as one; query parameters are `in: query`.
+/// (Nine query parameters, `limit` on GET `/v1/accounts` among them, were declared as path
+/// parameters, which made the document invalid.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_parameters_are_declared_where_they_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let (_, doc) = s.get("/openapi.json").await;
+    let mut query = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let mut declared = Vec::new();
+            for p in &params {
+                let (name, place) = (p["name"].as_str().unwrap(), p["in"].as_str().unwrap());
+                match place {
+                    "path" => {
+                        assert!(
+                            path.contains(&format!("{{{name}}}")),
+                            "{method} {path}: {name} is no part of the path"
+                        );
+                        assert_eq!(p["required"], true, "{method} {path}: {name}");
+                        declared.push(name.to_owned());
+                    }
+                    "query" => query += 1,
+                    other => panic!("{method} {path}: {name} in {other}"),
+                }
+            }
+            for segment in path.split('/').filter(|x| x.starts_with('{')) {
+                let name = segment.trim_matches(|c| c == '{' || c == '}');
+                assert!(
+                    declared.iter().any(|d| d == name),
+                    "{method} {path}: {{{name}}} is not declared"
+                );
+            }
+        }
+    }
+    assert!(query >= 8, "query parameters in the document: {query}");
+    let in_query = |path: &str, name: &str| {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == name && p["in"] == "query")
+    };
+    assert!(in_query("/v1/accounts", "limit") && in_query("/v1/events", "since"));
+    s.stop().await;
+}

@@ -191,6 +191,7 @@ pub async fn account(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AtRiskQuery {
     /// Most accounts to list (1–1000, default 50).
@@ -296,6 +297,7 @@ pub async fn at_risk(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct QuoteQuery {
     /// With `collateral_asset`: quote this pair; without both, the most profitable pair.
@@ -525,6 +527,7 @@ pub async fn status(State(state): Shared) -> Result<Json<StatusView>, ApiError> 
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// Entries with a sequence number above this (default 0; at most 2^63 − 1).

@@ -24,6 +24,7 @@ use crate::hub::{Hub, PAGE_MAX, Published};
 use crate::json::ApiQuery;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StreamQuery {
     /// Start after this sequence number (default: `Last-Event-ID`, else only new entries).
