@@ -116,6 +116,7 @@ fn a_full_disk_stops_acknowledgements_and_the_node_resumes_when_space_returns() 
         node.apply(c.clone()).expect("acknowledged after recovery");
     }
     node.shutdown();
+    assert_eq!(node.store_failure(), None, "a clean stop");
 
     // Everything acknowledged is in the log, in order, and the log replays to it.
     let mut db = SqliteStore::open(dir.path()).unwrap();
@@ -145,6 +146,11 @@ fn a_stop_while_the_store_fails_answers_the_held_commands_with_the_error() {
     let held = node.submit(commands[0].clone());
     std::thread::sleep(Duration::from_millis(60));
     node.shutdown();
+    // The stop found the store failing: the server turns this into a non-zero exit.
+    assert!(
+        node.store_failure()
+            .is_some_and(|why| why.contains("No space left"))
+    );
     match held.recv_timeout(Duration::from_secs(5)) {
         Ok(Err(NodeError::Store(why))) => assert!(why.contains("No space left"), "{why}"),
         other => panic!("expected the store's error, got {other:?}"),

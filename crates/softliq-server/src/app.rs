@@ -273,7 +273,14 @@ impl AppState {
     }
 
     /// Stops the node: everything accepted is written before this returns.
-    pub fn shutdown(&self) {
+    pub fn shutdown(&self) -> Result<(), String> {
         self.handle.shutdown();
+        match self.handle.store_failure() {
+            None => Ok(()),
+            Some(why) => Err(format!(
+                "stopped while the store could not write ({why}); the commands held then were \
+                 refused and none of them was acknowledged"
+            )),
+        }
     }
 }

@@ -64,7 +64,7 @@ impl Server {
     /// finish, and writes everything accepted before returning.
     ///
     /// # Errors
-    /// The listener failed.
+    /// The listener failed, or the store could not write when the server stopped.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -79,9 +79,10 @@ impl Server {
             .await
             .map_err(|e| e.to_string());
         let state = self.state.clone();
+        // A stop that found the store failing is an error: the process must not exit 0.
         tokio::task::spawn_blocking(move || state.shutdown())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())??;
         served
     }
 }

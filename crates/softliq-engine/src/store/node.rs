@@ -106,6 +106,7 @@ enum WriterMsg {
 pub struct Handle {
     tx: SyncSender<EngineMsg>,
     threads: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+    failure: Arc<Failure>,
 }
 
 impl std::fmt::Debug for Handle {
@@ -174,6 +175,13 @@ impl Handle {
             .map_err(|_| NodeError::Stopped)
     }
 
+    /// Why the store cannot write, while it cannot (and after a stop that found it failing:
+    /// the commands held then were answered with this error, none acknowledged).
+    #[must_use]
+    pub fn store_failure(&self) -> Option<String> {
+        self.failure.current()
+    }
+
     /// Stops taking commands, writes everything accepted, and joins both threads.
     pub fn shutdown(&self) {
         let (tx, rx) = mpsc::channel();
@@ -221,13 +229,15 @@ pub fn spawn_observed<S: Store + 'static>(
             .spawn(move || write_loop(store, &wrx, config, &durable, &failed, observer))
             .expect("spawn writer thread")
     };
+    let engine_failed = failed.clone();
     let engine_thread = std::thread::Builder::new()
         .name("softliq-engine".into())
-        .spawn(move || engine_loop(engine, &rx, &wtx, config, &durable, &failed))
+        .spawn(move || engine_loop(engine, &rx, &wtx, config, &durable, &engine_failed))
         .expect("spawn engine thread");
     Handle {
         tx,
         threads: Arc::new(std::sync::Mutex::new(vec![engine_thread, writer])),
+        failure: failed,
     }
 }
 
