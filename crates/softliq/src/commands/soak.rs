@@ -43,7 +43,8 @@ fn workload(lane: u64, seed: u64, borrowers: u64) -> (Workload, &'static str) {
     }
 }
 
-/// The serde name of a value's variant (`deposit`, `liquidated`, ...).
+/// The serde name of a value's variant (`liquidated`, `not_liquidatable`, ...), for the kinds
+/// that have no name method of their own (commands use `CommandBody::kind`).
 fn kind<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::Object(map)) => map.keys().next().cloned().unwrap_or_default(),
@@ -77,7 +78,7 @@ pub fn run(args: &Args) -> Result<()> {
             let cmd = setup
                 .next()
                 .unwrap_or_else(|| w.next_command_for(engine.state()));
-            let name = kind(&cmd.body);
+            let name = cmd.body.kind().to_owned();
             match engine.apply(&cmd) {
                 Ok(events) => {
                     *tally.accepted.entry(name).or_default() += 1;
