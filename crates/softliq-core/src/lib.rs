@@ -9,6 +9,7 @@
 //! - [`account`]: an account's shares per asset;
 //! - [`health`]: health factor, risk level and liquidation prices of an account at a snapshot;
 //! - [`liquidation`]: the policies, quotes, settlement, bad debt and the keeper's plan;
+//! - [`perp`]: perpetual positions, unified margin, funding, soft unwinding, backstop and ADL;
 //! - [`bands`]: band conversion (Curve LLAMMA): a loan's collateral in price bands that
 //!   arbitrageurs convert as the price moves.
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@ pub mod bands;
 pub mod health;
 pub mod liquidation;
 pub mod money;
+pub mod perp;
 pub mod pool;
 #[doc(hidden)]
 pub mod testing;

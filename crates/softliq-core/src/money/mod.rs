@@ -8,10 +8,12 @@
 
 mod decimal;
 pub mod muldiv;
+mod signed;
 mod units;
 
 pub use decimal::{ParseError, ParseProblem, Scaled, format_scaled, parse_scaled};
 pub use muldiv::Wide;
+pub use signed::{SignedRatio, SignedValue};
 pub use units::{Amount, Decimals, Index, Price, Ratio, Shares, Value, WeightedSum};
 
 /// 10^18: the scale of prices, values and ratios.

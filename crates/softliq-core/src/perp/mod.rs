@@ -1,0 +1,56 @@
+//! Perpetual markets (SPEC §7): positions in the same account as lending positions, one
+//! unified margin, funding, and soft unwinding with its backstop, insurance and
+//! auto-deleveraging.
+//!
+//! Layers, bottom up (each pure, exact, with its rounding named):
+//! - [`params`]: a market's parameters (tiered margin, fees, funding, mark, liquidation) and
+//!   their validation;
+//! - [`position`]: signed positions, cost basis and the average-entry rules, funding settled on
+//!   touch, and the account's perp wallet;
+//! - [`market`]: the running state of a market (mark premium, cumulative funding, funding
+//!   pool, open interest, fees, insurance fund, bad debt) and the funding-rate formula;
+//! - [`margin`]: equity, IM and MM, the one health number of a unified account;
+//! - [`liquidation_price`]: the isolated formula, and the exact prices from the predicate;
+//! - [`book`]: one side of an order book as liquidation sees it;
+//! - [`unwind`]: chunked soft unwinding within the slippage tolerance;
+//! - [`waterfall`]: backstop vault, insurance fund, auto-deleveraging, bad debt.
+
+pub mod book;
+pub mod liquidation_price;
+pub mod margin;
+pub mod market;
+pub mod params;
+pub mod position;
+#[cfg(test)]
+mod tests;
+pub mod unwind;
+pub mod waterfall;
+
+pub use book::{BookFill, BookSide, Level, Side};
+pub use liquidation_price::{
+    Crossings, asset_liquidation_price, isolated_formula, mark_liquidation_price,
+};
+pub use margin::{IsolatedMargin, Margin, PerpRisk, PerpSnapshot, PositionMargin};
+pub use market::{PerpMarketState, funding_rate};
+pub use params::{FundingParams, MarginTier, MarkParams, PerpMarketId, PerpParams, perp_bounds};
+pub use position::{Fill, PerpAccount, PerpPosition};
+pub use unwind::{Books, ChunkFill, Exposure, Round, Scope, chunk_limit, unwind_round};
+pub use waterfall::{AdlFill, Backstop, Transfer, adl_ranking, backstop};
+
+use crate::health::HealthError;
+use crate::money::MathError;
+
+/// Why a perp computation or liquidation step was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PerpError {
+    #[error("perp market {} is not listed or has no mark price", .0.0)]
+    MissingMarket(PerpMarketId),
+    #[error("the index price of perp market {} is stale", .0.0)]
+    StalePrice(PerpMarketId),
+    #[error("the account is not below its maintenance line")]
+    NotLiquidatable,
+    #[error(transparent)]
+    Health(#[from] HealthError),
+    #[error(transparent)]
+    Math(#[from] MathError),
+}
