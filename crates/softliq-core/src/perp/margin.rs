@@ -125,14 +125,14 @@ impl PositionMargin {
         } else {
             SignedValue::positive(pos.basis)?.minus(notional)?
         };
-        let p = &risk.params;
+        let (initial, maintenance) = risk.params.requirements(notional)?;
         Ok(Self {
             market: pos.market,
             notional,
             upnl,
             funding_owed: pos.funding_owed(risk.cumulative_funding, d)?,
-            initial: p.requirement(notional, |t| t.initial)?,
-            maintenance: p.requirement(notional, |t| t.maintenance)?,
+            initial,
+            maintenance,
         })
     }
 

@@ -34,7 +34,7 @@ pub use margin::{IsolatedMargin, Margin, PerpRisk, PerpSnapshot, PositionMargin}
 pub use market::{PerpMarketState, funding_rate};
 pub use params::{FundingParams, MarginTier, MarkParams, PerpMarketId, PerpParams, perp_bounds};
 pub use position::{Fill, PerpAccount, PerpPosition};
-pub use unwind::{Books, ChunkFill, Exposure, Round, Scope, chunk_limit, unwind_round};
+pub use unwind::{Books, ChunkFill, Exposure, Mode, Round, Scope, chunk_limit, unwind_round};
 pub use waterfall::{AdlFill, Backstop, Transfer, adl_ranking, backstop};
 
 use crate::health::HealthError;

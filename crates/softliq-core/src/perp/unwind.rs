@@ -172,22 +172,37 @@ fn to_lot(q: u128, lot: Amount, up: bool) -> u128 {
     }
 }
 
+/// How a round sizes and bounds its orders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Mode {
+    /// Chunks sized to the target, within the tolerance; `started` when an earlier round began
+    /// this unwinding and it is not done yet.
+    Soft { started: bool },
+    /// The baseline: every position of the scope at once, as deep into the book as the
+    /// bankruptcy price allows (what a venue's liquidation order does).
+    Hard,
+}
+
 /// Runs one round of soft unwinding on `scope`. Funding of the scope's positions must already
 /// be settled (the caller touches the account first). Fees: the liquidator's share is returned
 /// in each chunk; the rest goes to the market's insurance fund.
 ///
 /// Unwinding starts when the scope is liquidatable (equity ≤ MM) and goes on, round after
 /// round, until the target (`equity ≥ unwind_target · IM`) even though the account rises above
-/// MM on the way: `started` says an earlier round began it and it is not done yet (the caller
-/// keeps that flag until a round reports `done`).
+/// MM on the way: `Soft { started }` says an earlier round began it and it is not done yet (the
+/// caller keeps that flag until a round reports `done`).
+///
+/// Every order is also bounded by the scope's **bankruptcy price** for its size (the fill at
+/// which equity would reach zero): no fill ever leaves a loss for the insurance fund; what
+/// cannot fill above it is left to the backstop, which takes it at the mark.
 ///
 /// # Errors
-/// `NotLiquidatable` when the scope is neither liquidatable nor `started`; `StalePrice` for a
+/// `NotLiquidatable` when the scope is neither liquidatable nor a started soft unwinding; `StalePrice` for a
 /// market whose index is stale; a missing price; `Overflow`.
 // Each argument is a separate piece of state the round reads or moves money between.
 #[allow(clippy::too_many_arguments)]
 pub fn unwind_round(
-    started: bool,
+    mode: Mode,
     scope: Scope,
     lending: &Account,
     perp: &mut PerpAccount,
@@ -197,7 +212,7 @@ pub fn unwind_round(
     books: &mut impl Books,
 ) -> Result<Round, PerpError> {
     let start = Exposure::of(scope, lending, perp, risk, perps)?;
-    if !start.is_liquidatable() && !started {
+    if !start.is_liquidatable() && mode != (Mode::Soft { started: true }) {
         return Err(PerpError::NotLiquidatable);
     }
     let mut round = Round::default();
@@ -209,23 +224,35 @@ pub fn unwind_round(
             return Err(PerpError::StalePrice(market));
         }
         let gap = exposure.gap(p.unwind_target)?;
-        if gap.raw() <= 0 {
+        if gap.raw() <= 0 && mode != Mode::Hard {
             break;
         }
         let Some(pos) = perp.position(market) else {
             continue;
         };
         let hit = if pos.is_long() { Side::Bid } else { Side::Ask };
-        let limit = chunk_limit(r.index, p.slippage_tolerance, hit)?;
         let Some(book) = books.side_for(market, hit) else {
             continue;
         };
-        let q = chunk_size(
-            gap.positive_part(),
-            pos.abs_size(),
-            r,
-            book.absorbable(limit),
-        )?;
+        let (q, limit) = if mode == Mode::Hard {
+            let q = pos.abs_size();
+            (q, bankruptcy_limit(exposure.equity, q, r, hit)?)
+        } else {
+            let tolerance = chunk_limit(r.index, p.slippage_tolerance, hit)?;
+            let q = chunk_size(
+                gap.positive_part(),
+                pos.abs_size(),
+                r,
+                book.absorbable(tolerance),
+            )?;
+            let bankrupt = bankruptcy_limit(exposure.equity, q, r, hit)?;
+            let tighter = if hit == Side::Bid {
+                tolerance.max(bankrupt)
+            } else {
+                tolerance.min(bankrupt)
+            };
+            (q, tighter)
+        };
         if q.is_zero() {
             continue;
         }
@@ -259,7 +286,7 @@ pub fn unwind_round(
     }
     let end = Exposure::of(scope, lending, perp, risk, perps)?;
     let target = perps_target(scope, perp, perps)?;
-    round.done = end.maintenance.is_zero() || end.gap(target)?.raw() <= 0;
+    round.done = end.maintenance.is_zero() || (mode != Mode::Hard && end.gap(target)?.raw() <= 0);
     Ok(round)
 }
 
@@ -346,6 +373,31 @@ fn chunk_size(
         q.min(book)
     };
     Ok(Amount::from_raw(q))
+}
+
+/// The worst price at which `q` may fill without taking the scope's equity below zero: a sale
+/// no lower than `m − E/q` (rounded up), a purchase no higher than `m + E/q` (rounded down);
+/// with no positive equity, the mark itself.
+fn bankruptcy_limit(
+    equity: SignedValue,
+    q: Amount,
+    r: &super::PerpRisk,
+    hit: Side,
+) -> Result<Price, MathError> {
+    if q.is_zero() {
+        return Ok(r.mark);
+    }
+    let unit = r.params.decimals.unit();
+    Ok(match hit {
+        Side::Bid => {
+            let per = mul_div(equity.positive_part().raw(), unit, q.raw(), Rounding::Down)?;
+            Price::from_raw(r.mark.raw().saturating_sub(per))
+        }
+        Side::Ask => {
+            let per = mul_div(equity.positive_part().raw(), unit, q.raw(), Rounding::Down)?;
+            Price::from_raw(r.mark.raw().checked_add(per).ok_or(MathError::Overflow)?)
+        }
+    })
 }
 
 /// Equity after a chunk, before its fee, at most the exact figure: closing at the mark leaves

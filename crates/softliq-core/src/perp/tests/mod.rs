@@ -518,7 +518,7 @@ fn a_round_reduces_the_largest_risk_within_tolerance_to_the_target() {
     .unwrap();
     assert!(before.is_liquidatable());
     let round = unwind_round(
-        false,
+        Mode::Soft { started: false },
         Scope::Cross,
         &Account::new(),
         &mut a,
@@ -560,7 +560,7 @@ fn a_round_reduces_the_largest_risk_within_tolerance_to_the_target() {
         "above MM after the first chunk, still below IM"
     );
     let round = unwind_round(
-        true,
+        Mode::Soft { started: true },
         Scope::Cross,
         &Account::new(),
         &mut a,
