@@ -11,6 +11,7 @@
 //! - [`screen`]: the float mirror that makes a per-step scan of 100,000 accounts cheap;
 //! - [`venue`]: market depth, execution prices and recovery;
 //! - [`run`]: one mechanism over one seed, step by step;
+//! - [`perp`]: perpetual-market crash runs (hard close, soft unwinding, backstop vault);
 //! - [`batch`]: seeds × mechanisms × sweep points in parallel, deterministically;
 //! - [`stats`]: means, percentiles and confidence intervals over seeds;
 //! - [`report`]: `summary.json`, `runs.csv` and the self-contained `report.html`.
@@ -21,6 +22,7 @@ pub mod error;
 pub mod ledger;
 pub mod metrics;
 pub mod paths;
+pub mod perp;
 pub mod population;
 pub mod report;
 pub mod run;

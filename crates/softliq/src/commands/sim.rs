@@ -65,6 +65,9 @@ pub fn run(args: &Args) -> Result<()> {
     let Some(file) = &args.scenario else {
         bail!("scenario: give a scenario file, e.g. `softliq sim scenarios/crash-2022-06-13.toml`");
     };
+    if softliq_sim::perp::is_perp_file(file) {
+        return run_perp(args, file);
+    }
     let mut loaded = softliq_sim::scenario::load(file)?;
     let overrides = args
         .sets
@@ -164,6 +167,41 @@ fn run_fit(args: &FitArgs) -> Result<()> {
     }
     let fitted = fit(&series, 3_600)?;
     print!("{}", fitted.to_toml(args.steps));
+    Ok(())
+}
+
+/// `softliq sim` on a perp scenario: every mechanism over the seeds, a table on stdout, and
+/// `summary.json` and `table.txt` in the output directory.
+fn run_perp(args: &Args, file: &Path) -> Result<()> {
+    if !args.sets.is_empty() || args.audit {
+        bail!(
+            "--set and --audit: not available for perp scenarios yet (every perp run checks conservation at its end)"
+        );
+    }
+    let scenario = softliq_sim::perp::PerpScenario::load(file)?;
+    let seeds = args.seeds.unwrap_or(scenario.seeds);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("sim-out").join(&scenario.name));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .context("threads")?;
+    let started = Instant::now();
+    let summary = pool.install(|| softliq_sim::perp::run_all(&scenario, seeds))?;
+    summary.write(&out)?;
+    println!(
+        "{}: {} mechanisms × {} seeds, {} traders, {} steps in {:.1} s",
+        scenario.name,
+        summary.mechanisms.len(),
+        seeds,
+        summary.traders,
+        summary.steps,
+        started.elapsed().as_secs_f64()
+    );
+    print!("{}", summary.table());
+    println!("wrote {}", out.join("summary.json").display());
     Ok(())
 }
 
