@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use softliq_sim::perp::{PerpMechanism, PerpScenario, load_paths, run};
+use softliq_sim::perp::{PerpMechanism, PerpScenario, load_paths, run, run_with};
 
 fn scenario(traders: u32) -> PerpScenario {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/perp-2025-10-10.toml");
@@ -85,4 +85,33 @@ fn a_bad_scenario_names_its_field() {
     let e = PerpScenario::load(&file).unwrap_err().to_string();
     assert!(e.contains("population.traders"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn screen_skips_nobody_the_exact_scan_would_liquidate() {
+    let s = scenario(2_000);
+    let paths = load_paths(&s).unwrap();
+    for m in [
+        PerpMechanism::HardClose,
+        PerpMechanism::SoftUnwind,
+        PerpMechanism::BackstopVault,
+    ] {
+        let mut screened = run_with(&s, &paths, m, 3, true).unwrap();
+        let mut full = run_with(&s, &paths, m, 3, false).unwrap();
+        assert!(
+            screened.exact_share < 0.5 * full.exact_share,
+            "the screen skips most checks"
+        );
+        eprintln!(
+            "{m:?}: exact checks per trader-step {:.3} screened, {:.3} full",
+            screened.exact_share, full.exact_share
+        );
+        screened.exact_share = 0.0;
+        full.exact_share = 0.0;
+        assert_eq!(
+            serde_json::to_string(&screened).unwrap(),
+            serde_json::to_string(&full).unwrap(),
+            "{m:?}"
+        );
+    }
 }

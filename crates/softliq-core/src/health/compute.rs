@@ -136,11 +136,22 @@ impl Totals {
 
     /// Rounds each total once: `B`, `C` down, `D` up.
     pub(crate) fn health(&self) -> Result<Health, MathError> {
+        // A side with no positions skips its divisions (an account without debt is common).
+        let (b, c) = if self.collateral_value.is_zero() {
+            (Value::ZERO, Value::ZERO)
+        } else {
+            (self.b.total(Rounding::Down)?, self.c.total(Rounding::Down)?)
+        };
+        let d = if self.debt_value.is_zero() {
+            Value::ZERO
+        } else {
+            self.d.total(Rounding::Up)?
+        };
         Ok(Health {
             collateral_value: self.collateral_value,
-            borrowing_power: self.b.total(Rounding::Down)?,
-            liquidation_collateral: self.c.total(Rounding::Down)?,
-            weighted_debt: self.d.total(Rounding::Up)?,
+            borrowing_power: b,
+            liquidation_collateral: c,
+            weighted_debt: d,
             debt_value: self.debt_value,
         })
     }

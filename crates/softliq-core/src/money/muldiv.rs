@@ -113,6 +113,18 @@ impl Wide {
         round(q, r != 0 || shifted_out != 0, rounding)
     }
 
+    /// `⌊self / 10^k⌋` and whether the division was inexact (so `⌈self / 10^k⌉` is one more):
+    /// both roundings from one division.
+    ///
+    /// # Errors
+    /// As [`Wide::div_pow10`].
+    #[inline(always)]
+    pub fn div_pow10_inexact(self, k: u8) -> Result<(u128, bool), MathError> {
+        let down = self.div_pow10(k, Rounding::Down)?;
+        let back = Self::product(down, 10u128.pow(u32::from(k.min(38))));
+        Ok((down, back != self))
+    }
+
     /// `self / d`, rounded as asked.
     ///
     /// # Errors

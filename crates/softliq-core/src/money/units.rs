@@ -314,6 +314,27 @@ impl Amount {
         mul_div_pow10(self.0, price.0, decimals.get(), rounding).map(Value)
     }
 
+    /// `amount · price / 10^decimals` rounded down and rounded up, from one product and one
+    /// division (a long's mark value is the first, the notional its requirement is taken on
+    /// the second).
+    ///
+    /// # Errors
+    /// `Overflow` when the value does not fit.
+    #[inline(always)]
+    pub fn value_at_down_up(
+        self,
+        price: Price,
+        decimals: Decimals,
+    ) -> Result<(Value, Value), MathError> {
+        let (down, inexact) = Wide::product(self.0, price.0).div_pow10_inexact(decimals.get())?;
+        let up = if inexact {
+            down.checked_add(1).ok_or(MathError::Overflow)?
+        } else {
+            down
+        };
+        Ok((Value(down), Value(up)))
+    }
+
     /// `amount / index`: the shares that stand for this amount.
     ///
     /// # Errors

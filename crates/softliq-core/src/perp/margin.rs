@@ -117,10 +117,8 @@ impl PositionMargin {
     #[inline]
     pub fn of(pos: &PerpPosition, risk: &PerpRisk) -> Result<Self, MathError> {
         let d = risk.decimals();
-        let abs = pos.abs_size();
-        let notional = abs.value_at(risk.mark, d, Rounding::Up)?;
+        let (value, notional) = pos.abs_size().value_at_down_up(risk.mark, d)?;
         let upnl = if pos.size >= 0 {
-            let value = abs.value_at(risk.mark, d, Rounding::Down)?;
             SignedValue::positive(value)?.minus(pos.basis)?
         } else {
             SignedValue::positive(pos.basis)?.minus(notional)?

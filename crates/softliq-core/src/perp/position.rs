@@ -26,6 +26,8 @@
 //! sum of all quotes, fees, the insurance fund and the funding pool is constant: see
 //! [`PerpAccount::quote`].
 
+use smallvec::SmallVec;
+
 use crate::money::{Amount, Decimals, MathError, Rounding, SignedValue, Value};
 
 use super::PerpMarketId;
@@ -187,11 +189,12 @@ impl PerpPosition {
 }
 
 /// An account's perp side: its cross-margin cash (USD, may be negative after losses) and its
-/// positions, at most one per market, sorted by market.
+/// positions, at most one per market, sorted by market. One position (most accounts) is held
+/// inline, so valuing an account in a book of many touches one place in memory, not two.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PerpAccount {
     pub cash: SignedValue,
-    positions: Vec<PerpPosition>,
+    positions: SmallVec<[PerpPosition; 1]>,
 }
 
 impl PerpAccount {
@@ -199,7 +202,7 @@ impl PerpAccount {
     pub const fn new() -> Self {
         Self {
             cash: SignedValue::ZERO,
-            positions: Vec::new(),
+            positions: SmallVec::new_const(),
         }
     }
 
@@ -208,7 +211,7 @@ impl PerpAccount {
     pub const fn with_cash(cash: SignedValue) -> Self {
         Self {
             cash,
-            positions: Vec::new(),
+            positions: SmallVec::new_const(),
         }
     }
 

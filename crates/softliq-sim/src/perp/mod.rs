@@ -5,12 +5,13 @@
 
 pub mod run;
 pub mod scenario;
+pub mod venue;
 
 use std::path::Path;
 
 use rayon::prelude::*;
 
-pub use run::{PerpMetrics, run};
+pub use run::{PerpMetrics, run, run_with};
 pub use scenario::{PerpMechanism, PerpPath, PerpScenario, load_paths};
 
 use crate::error::SimError;
@@ -46,7 +47,7 @@ pub struct MechanismSummary {
 type Metric = (&'static str, fn(&PerpMetrics) -> f64);
 
 /// Metric names in report order, with their accessor.
-const METRICS: [Metric; 13] = [
+const METRICS: [Metric; 15] = [
     ("traders_liquidated", |m| m.traders_liquidated),
     ("liquidated_notional_usd", |m| m.liquidated_notional_usd),
     ("trader_loss_usd", |m| m.trader_loss_usd),
@@ -54,12 +55,14 @@ const METRICS: [Metric; 13] = [
     ("slippage_bp", |m| m.slippage_bp),
     ("insurance_drawdown_usd", |m| m.insurance_drawdown_usd),
     ("adl_events", |m| m.adl_events),
+    ("adl_fills", |m| m.adl_fills),
     ("adl_volume_usd", |m| m.adl_volume_usd),
     ("adl_haircut_usd", |m| m.adl_haircut_usd),
     ("bad_debt_usd", |m| m.bad_debt_usd),
     ("price_impact_max_pct", |m| m.price_impact_max_pct),
     ("vault_pnl_usd", |m| m.vault_pnl_usd),
     ("open_interest_usd", |m| m.open_interest_usd),
+    ("exact_share", |m| m.exact_share),
 ];
 
 /// Runs every mechanism over `seeds` seeds (in parallel; results do not depend on the thread
