@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use softliq_sim::perp::{PerpMechanism, PerpScenario, load_paths, run, run_with};
+use softliq_sim::perp::{PerpMechanism, PerpScenario, load_paths, run, run_all, run_with};
 
 fn scenario(traders: u32) -> PerpScenario {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/perp-2025-10-10.toml");
@@ -114,4 +114,21 @@ fn screen_skips_nobody_the_exact_scan_would_liquidate() {
             "{m:?}"
         );
     }
+}
+
+#[test]
+fn the_anchor_crash_is_calibrated() {
+    // The bundled 2025-10-10 world: the baseline liquidates the reported share of open
+    // interest (at a smaller population than the file's, two seeds).
+    let mut s = scenario(8_000);
+    s.mechanisms = vec![PerpMechanism::HardClose];
+    let summary = run_all(&s, 2).unwrap();
+    let c = summary
+        .calibration
+        .expect("the anchor has a calibration range");
+    assert!(
+        c.within,
+        "{:.3} outside {}..{}",
+        c.baseline_mean, c.min, c.max
+    );
 }

@@ -35,6 +35,18 @@ pub struct PerpSummary {
     pub traders: u32,
     pub steps: usize,
     pub mechanisms: Vec<MechanismSummary>,
+    /// The scenario's calibration range and where the baseline (`hard_close`) landed.
+    pub calibration: Option<Calibration>,
+}
+
+/// The liquidated share of open interest the scenario's world must reproduce under the
+/// baseline, and what it did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Calibration {
+    pub min: f64,
+    pub max: f64,
+    pub baseline_mean: f64,
+    pub within: bool,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -47,13 +59,17 @@ pub struct MechanismSummary {
 type Metric = (&'static str, fn(&PerpMetrics) -> f64);
 
 /// Metric names in report order, with their accessor.
-const METRICS: [Metric; 15] = [
+const METRICS: [Metric; 20] = [
     ("traders_liquidated", |m| m.traders_liquidated),
     ("liquidated_notional_usd", |m| m.liquidated_notional_usd),
+    ("book_notional_usd", |m| m.book_notional_usd),
+    ("vault_notional_usd", |m| m.vault_notional_usd),
+    ("fees_usd", |m| m.fees_usd),
     ("trader_loss_usd", |m| m.trader_loss_usd),
     ("trader_loss_bp", |m| m.trader_loss_bp),
     ("slippage_bp", |m| m.slippage_bp),
     ("insurance_drawdown_usd", |m| m.insurance_drawdown_usd),
+    ("insurance_net_usd", |m| m.insurance_net_usd),
     ("adl_events", |m| m.adl_events),
     ("adl_fills", |m| m.adl_fills),
     ("adl_volume_usd", |m| m.adl_volume_usd),
@@ -62,6 +78,7 @@ const METRICS: [Metric; 15] = [
     ("price_impact_max_pct", |m| m.price_impact_max_pct),
     ("vault_pnl_usd", |m| m.vault_pnl_usd),
     ("open_interest_usd", |m| m.open_interest_usd),
+    ("liquidated_share", |m| m.liquidated_share),
     ("exact_share", |m| m.exact_share),
 ];
 
@@ -94,14 +111,25 @@ pub fn run_all(s: &PerpScenario, seeds: u32) -> Result<PerpSummary, SimError> {
                 .collect(),
         })
         .collect();
-    Ok(PerpSummary {
+    let mut summary = PerpSummary {
         scenario: s.name.clone(),
         description: s.description.clone(),
         seeds,
         traders: s.population.traders,
         steps: paths.iter().map(|p| p.index.len()).min().unwrap_or(0),
         mechanisms,
-    })
+        calibration: None,
+    };
+    summary.calibration = s.calibration.as_ref().and_then(|c| {
+        let mean = summary.mean(PerpMechanism::HardClose.name(), "liquidated_share")?;
+        Some(Calibration {
+            min: c.liquidated_share.min,
+            max: c.liquidated_share.max,
+            baseline_mean: mean,
+            within: (c.liquidated_share.min..=c.liquidated_share.max).contains(&mean),
+        })
+    });
+    Ok(summary)
 }
 
 impl PerpSummary {
@@ -132,6 +160,15 @@ impl PerpSummary {
                 out.push_str(&format!("{v:>18.2}"));
             }
             out.push('\n');
+        }
+        if let Some(c) = &self.calibration {
+            out.push_str(&format!(
+                "calibration: hard_close liquidated {:.1}% of open interest; the range is {:.1}%–{:.1}%: {}\n",
+                c.baseline_mean * 100.0,
+                c.min * 100.0,
+                c.max * 100.0,
+                if c.within { "within" } else { "OUTSIDE" }
+            ));
         }
         out
     }

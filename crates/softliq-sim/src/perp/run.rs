@@ -43,6 +43,11 @@ pub struct PerpMetrics {
     pub traders_liquidated: f64,
     /// Notional at the mark of everything liquidated (sold, transferred).
     pub liquidated_notional_usd: f64,
+    /// Of which sold into the book, and taken by the backstop vault.
+    pub book_notional_usd: f64,
+    pub vault_notional_usd: f64,
+    /// Liquidation fees charged (the liquidator's and the insurance fund's parts).
+    pub fees_usd: f64,
     /// Fees + slippage against the mark + margin kept by the vault: what liquidation cost the
     /// liquidated traders beyond the price move itself.
     pub trader_loss_usd: f64,
@@ -52,6 +57,8 @@ pub struct PerpMetrics {
     pub slippage_bp: f64,
     pub insurance_drawdown_usd: f64,
     pub insurance_end_usd: f64,
+    /// Fund at the end less at the start: liquidation-fee income less deficits paid.
+    pub insurance_net_usd: f64,
     /// Backstops whose deficit the insurance fund could not cover, so ADL ran.
     pub adl_events: f64,
     /// Counterparties deleveraged (one per position closed by ADL).
@@ -63,6 +70,8 @@ pub struct PerpMetrics {
     pub price_impact_max_pct: f64,
     pub vault_pnl_usd: f64,
     pub open_interest_usd: f64,
+    /// `liquidated_notional_usd / open_interest_usd`: what the calibration range is about.
+    pub liquidated_share: f64,
     /// Exact valuations per trader-step (the screen's pass rate).
     pub exact_share: f64,
 }
@@ -72,6 +81,8 @@ struct Trader {
     market: PerpMarketId,
     started: bool,
     empty_rounds: u32,
+    /// Soft rounds in the current unwinding.
+    rounds: u32,
     liquidated: bool,
     /// Value exactly when the mark is at or below this (long) or at or above it (short).
     trigger: f64,
@@ -154,8 +165,11 @@ pub fn run_with(
     let deposits = r.conservation_sum()?;
     let steps = paths.iter().map(|p| p.index.len()).min().unwrap_or(0);
     for t in 0..steps {
-        let (perps, prices) = r.marks(t)?;
-        r.liquidate_step(&perps, &prices)?;
+        let subs = if t == 0 { 1 } else { s.substeps.max(1) };
+        for k in 1..=subs {
+            let (perps, prices) = r.marks(t, k, subs)?;
+            r.liquidate_step(&perps, &prices)?;
+        }
     }
     let end = r.conservation_sum()?;
     if end != deposits {
@@ -262,6 +276,7 @@ impl<'a> PerpRun<'a> {
             market,
             started: false,
             empty_rounds: 0,
+            rounds: 0,
             liquidated: false,
             trigger: 0.0,
         };
@@ -321,25 +336,41 @@ impl<'a> PerpRun<'a> {
         }
     }
 
-    /// Step `t`'s marks: each book's pushed mid over the index, smoothed and bounded by the
-    /// core; funding at its interval (then every trader's trigger is refreshed). Returns the
-    /// snapshot and the traded prices the books are built around.
-    fn marks(&mut self, t: usize) -> Result<(PerpSnapshot, Vec<f64>), SimError> {
+    /// Sub-step `k` of `subs` of step `t`'s marks: index and traded price interpolated from
+    /// step `t − 1` to step `t` (liquidation rounds run at the engine's cadence, many per price
+    /// sample; a straight line between samples favours no mechanism), each book's pushed mid
+    /// over the index, smoothed and bounded by the core; funding at its interval on the last
+    /// sub-step (then every trader's trigger is refreshed). Returns the snapshot and the traded
+    /// prices the books are built around.
+    fn marks(
+        &mut self,
+        t: usize,
+        k: usize,
+        subs: usize,
+    ) -> Result<(PerpSnapshot, Vec<f64>), SimError> {
         let mut perps = PerpSnapshot::new();
         let mut prices = Vec::with_capacity(self.paths.len());
-        let decay = 0.5f64.powf(1.0 / self.s.books.recovery_half_life_steps.max(1e-9));
-        let funding = t > 0 && t.is_multiple_of(self.s.market.funding_interval_steps as usize);
+        #[allow(clippy::cast_precision_loss)]
+        let (frac, per_sub) = (k as f64 / subs as f64, 1.0 / subs as f64);
+        let decay = 0.5f64.powf(per_sub / self.s.books.recovery_half_life_steps.max(1e-9));
+        let funding =
+            k == subs && t > 0 && t.is_multiple_of(self.s.market.funding_interval_steps as usize);
+        let at = |series: &[f64]| {
+            let prev = series[t.saturating_sub(1)];
+            prev + (series[t] - prev) * frac
+        };
         self.adl_cache.iter_mut().for_each(|c| *c = None);
         for (m, p) in self.paths.iter().enumerate() {
             let d = &mut self.depth[m];
             d.recover(decay);
             let [bid, ask] = d.push_pct();
             self.out.price_impact_max_pct = self.out.price_impact_max_pct.max(bid).max(ask);
-            let mid = p.perp[t] * (1.0 + (ask - bid) / 200.0);
-            prices.push(p.perp[t]);
-            let index = Price::from_raw(to_raw(p.index[t]));
+            let (traded, index_f) = (at(&p.perp), at(&p.index));
+            let mid = traded * (1.0 + (ask - bid) / 200.0);
+            prices.push(traded);
+            let index = Price::from_raw(to_raw(index_f));
             #[allow(clippy::cast_possible_truncation)]
-            let premium = SignedRatio::from_raw(((mid / p.index[t] - 1.0) * 1e18) as i128);
+            let premium = SignedRatio::from_raw(((mid / index_f - 1.0) * 1e18) as i128);
             let st = &mut self.state[m];
             st.observe_premium(&self.params[m].mark, premium)
                 .map_err(err)?;
@@ -418,8 +449,24 @@ impl<'a> PerpRun<'a> {
             PerpMechanism::BackstopVault => true,
             PerpMechanism::HardClose => self.unwind(i, Mode::Hard, perps, prices)?,
             PerpMechanism::SoftUnwind => {
-                let started = self.traders[i].started;
-                self.unwind(i, Mode::Soft { started }, perps, prices)?
+                let t = &mut self.traders[i];
+                let escalate = self.s.market.escalate_after_rounds;
+                t.rounds = if t.started { t.rounds + 1 } else { 0 };
+                let below = Exposure::of(
+                    Scope::Cross,
+                    &Account::new(),
+                    &t.account,
+                    &RiskSnapshot::new(),
+                    perps,
+                )
+                .map_err(err)?
+                .is_liquidatable();
+                let mode = if escalate > 0 && t.rounds >= escalate && below {
+                    Mode::Hard
+                } else {
+                    Mode::Soft { started: t.started }
+                };
+                self.unwind(i, mode, perps, prices)?
             }
         };
         if to_backstop {
@@ -513,6 +560,8 @@ impl<'a> PerpRun<'a> {
                 notional - at_mark
             };
             self.out.liquidated_notional_usd += at_mark;
+            self.out.book_notional_usd += at_mark;
+            self.out.fees_usd += c.fee.to_f64();
             self.out.trader_loss_usd += slip + c.fee.to_f64();
             self.slip_usd += slip;
             self.depth[c.market.index()].take(c.size, notional);
@@ -623,6 +672,7 @@ impl<'a> PerpRun<'a> {
     ) -> Result<(), SimError> {
         for tf in &b.transfers {
             self.out.liquidated_notional_usd += tf.notional.to_f64();
+            self.out.vault_notional_usd += tf.notional.to_f64();
         }
         self.out.trader_loss_usd += b.margin_to_vault.to_f64();
         self.out.adl_fills += f64::from(u32::try_from(b.adl.len()).unwrap_or(u32::MAX));
@@ -667,7 +717,9 @@ impl<'a> PerpRun<'a> {
         let o = &mut self.out;
         o.insurance_end_usd = self.state.iter().map(|st| st.insurance_fund.to_f64()).sum();
         o.insurance_drawdown_usd = self.fund_start - self.fund_min;
+        o.insurance_net_usd = o.insurance_end_usd - self.fund_start;
         o.trader_loss_bp = bp(o.trader_loss_usd, o.liquidated_notional_usd);
+        o.liquidated_share = o.liquidated_notional_usd / o.open_interest_usd.max(1.0);
         o.slippage_bp = bp(self.slip_usd, o.liquidated_notional_usd);
         #[allow(clippy::cast_precision_loss)]
         let trader_steps = (self.traders.len() * steps).max(1) as f64;

@@ -51,6 +51,11 @@ pub struct Prices {
     pub event: String,
     /// Perp market name → series name in the file (`BTC-PERP = "btc_usdt"`).
     pub markets: BTreeMap<String, String>,
+    /// For windows without perp bars (before 2024): per market, a `timestamp,close` file of the
+    /// perp's hourly mark price; each bar's perp price is then the spot price moved by that
+    /// hour's premium of the mark over the spot close. Empty: the window's `usdm_perp` bars.
+    #[serde(default)]
+    pub mark_files: BTreeMap<String, PathBuf>,
 }
 
 #[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
@@ -104,6 +109,24 @@ pub struct Market {
     pub unwind_target: String,
     pub backstop_line: String,
     pub empty_rounds_max: u32,
+    /// `soft_unwind` closes the rest at once (a hard round) when an unwinding is not done after
+    /// this many rounds; 0 never.
+    #[serde(default)]
+    pub escalate_after_rounds: u32,
+}
+
+/// A `{ min, max }` range.
+#[derive(Clone, Copy, Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    pub min: f64,
+    pub max: f64,
+}
+
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerpCalibration {
+    pub liquidated_share: Range,
 }
 
 /// A perp scenario as read from TOML.
@@ -121,6 +144,13 @@ pub struct PerpScenario {
     pub market: Market,
     /// The insurance fund at the start, as a share of the population's open interest.
     pub insurance_share_of_oi: f64,
+    /// The share of open interest the baseline (`hard_close`) must liquidate over the window,
+    /// from the day's reported totals; checked in the summary.
+    #[serde(default)]
+    pub calibration: Option<PerpCalibration>,
+    /// Liquidation passes per price step, the prices interpolated between the step's samples
+    /// (the engine runs rounds far more often than the data samples prices).
+    pub substeps: usize,
 }
 
 fn ratio(field: &str, text: &str) -> Result<Ratio, SimError> {
@@ -145,6 +175,9 @@ impl PerpScenario {
         })?;
         if let Some(dir) = path.parent() {
             s.prices.file = dir.join(&s.prices.file);
+            for f in s.prices.mark_files.values_mut() {
+                *f = dir.join(&*f);
+            }
         }
         s.validate()?;
         Ok(s)
@@ -154,6 +187,9 @@ impl PerpScenario {
         let bad = |field: &str, bound: &str| Err(SimError::field(field, bound));
         if self.kind != "perp" {
             return bad("kind", "must be \"perp\"");
+        }
+        if self.substeps == 0 || self.substeps > 1_000 {
+            return bad("substeps", "1..=1000");
         }
         if self.seeds == 0 {
             return bad("seeds", "at least 1");
@@ -283,12 +319,16 @@ pub fn load_paths(s: &PerpScenario) -> Result<Vec<PerpPath>, SimError> {
                 })
                 .collect()
         };
-        let (spot, perp) = (bars("spot"), bars("usdm_perp"));
+        let spot = bars("spot");
+        let perp = match s.prices.mark_files.get(name) {
+            Some(file) => premium_bars(&spot, &times(&text, s, series), file)?,
+            None => bars("usdm_perp"),
+        };
         if spot.is_empty() || spot.len() != perp.len() {
             return Err(SimError::field(
-                "scenario",
+                "prices",
                 format!(
-                    "prices: {name} ({series}) needs spot and usdm_perp bars for {} (found {} and {})",
+                    "{name} ({series}) needs spot and perp bars for {} (found {} and {}); windows before 2024 need mark_files",
                     s.prices.event,
                     spot.len(),
                     perp.len()
@@ -313,4 +353,40 @@ pub fn load_paths(s: &PerpScenario) -> Result<Vec<PerpPath>, SimError> {
         });
     }
     Ok(out)
+}
+
+/// The bar timestamps of `series`' spot bars in the event's window.
+fn times(text: &str, s: &PerpScenario, series: &str) -> Vec<u64> {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f.len() == 8 && f[0] == s.prices.event && f[1] == series && f[2] == "spot")
+                .then(|| f[3].parse().unwrap_or(0))
+        })
+        .collect()
+}
+
+/// Perp bars from spot bars and an hourly mark-price file: each bar moved by the premium
+/// `mark_close / spot_close − 1` of its hour.
+fn premium_bars(spot: &[[f64; 4]], times: &[u64], file: &Path) -> Result<Vec<[f64; 4]>, SimError> {
+    let text = std::fs::read_to_string(file).map_err(|e| SimError::in_file(file, "", e))?;
+    let marks: BTreeMap<u64, f64> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let (t, c) = l.split_once(',')?;
+            Some((t.parse().ok()?, c.parse().ok()?))
+        })
+        .collect();
+    spot.iter()
+        .zip(times)
+        .map(|(bar, t)| {
+            let mark = marks.get(t).ok_or_else(|| {
+                SimError::in_file(file, "prices.mark_files", format!("no mark price at {t}"))
+            })?;
+            let k = mark / bar[3];
+            Ok(bar.map(|x| x * k))
+        })
+        .collect()
 }
