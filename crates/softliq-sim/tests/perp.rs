@@ -95,6 +95,7 @@ fn screen_skips_nobody_the_exact_scan_would_liquidate() {
         PerpMechanism::HardClose,
         PerpMechanism::SoftUnwind,
         PerpMechanism::BackstopVault,
+        PerpMechanism::SoftVault,
     ] {
         let mut screened = run_with(&s, &paths, m, 3, true).unwrap();
         let mut full = run_with(&s, &paths, m, 3, false).unwrap();

@@ -35,7 +35,7 @@ pub use market::{PerpMarketState, funding_rate};
 pub use params::{FundingParams, MarginTier, MarkParams, PerpMarketId, PerpParams, perp_bounds};
 pub use position::{Fill, PerpAccount, PerpPosition};
 pub use unwind::{Books, ChunkFill, Exposure, Mode, Round, Scope, chunk_limit, unwind_round};
-pub use waterfall::{AdlFill, Backstop, Transfer, adl_ranking, backstop};
+pub use waterfall::{AdlFill, Backstop, Transfer, adl_ranking, backstop, transfer_to_target};
 
 use crate::health::HealthError;
 use crate::money::MathError;

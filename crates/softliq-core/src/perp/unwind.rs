@@ -160,7 +160,7 @@ pub fn chunk_limit(index: Price, tol: Ratio, hit: Side) -> Result<Price, MathErr
 }
 
 /// Rounds `q` up (`up`) or down to a multiple of `lot`.
-fn to_lot(q: u128, lot: Amount, up: bool) -> u128 {
+pub(crate) fn to_lot(q: u128, lot: Amount, up: bool) -> u128 {
     let l = lot.raw().max(1);
     let r = q % l;
     if r == 0 {
@@ -311,7 +311,7 @@ fn in_scope(scope: Scope, perp: &PerpAccount) -> impl Iterator<Item = &super::Pe
 }
 
 /// The scope's markets by maintenance requirement, largest first (ties: lower market id).
-fn by_risk(
+pub(crate) fn by_risk(
     scope: Scope,
     perp: &PerpAccount,
     perps: &PerpSnapshot,

@@ -294,3 +294,90 @@ pub fn adl_ranking(
     scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     Ok(scored.into_iter().map(|(_, i)| i).collect())
 }
+
+/// Moves to the vault, at the mark, just enough of the scope's largest position to bring it to
+/// its unwinding target, and no more: the rest stays with the trader. The vault's price is the
+/// market's liquidation fee on the part it takes (capped at the equity left): what a chunk sold
+/// to the book would have paid, now paid to whoever takes the risk. This is the soft answer to a book too thin for the tolerance: what the book cannot
+/// absorb within it this round leaves the trader's risk now, at the mark, instead of waiting
+/// for the next round with the price still moving.
+///
+/// # Size (derivation)
+/// Moving `q` at the mark `m` leaves equity unchanged but for the vault's price `fee · q m` at
+/// most, and lowers the target requirement by at least `target · im₀ · q m`, so with gap `G`:
+/// `q = ⌈G / (m · (target · im₀ − fee))⌉`, rounded up to the lot and capped by the position
+/// (`target · im₀ > tolerance + fee` is checked when the market is listed).
+///
+/// # Errors
+/// A missing price; `StalePrice`; `Overflow`. `Ok(None)` when the scope is at its target.
+pub fn transfer_to_target(
+    scope: Scope,
+    lending: &crate::account::Account,
+    perp: &mut PerpAccount,
+    risk: &crate::health::RiskSnapshot,
+    perps: &PerpSnapshot,
+    vault: &mut PerpAccount,
+) -> Result<Option<Transfer>, PerpError> {
+    let exposure = super::Exposure::of(scope, lending, perp, risk, perps)?;
+    let Some(&market) = super::unwind::by_risk(scope, perp, perps)?.first() else {
+        return Ok(None);
+    };
+    let r = perps.get(market)?;
+    if r.stale {
+        return Err(PerpError::StalePrice(market));
+    }
+    let p = &r.params;
+    let gap = exposure.gap(p.unwind_target)?;
+    let Some(pos) = perp.position(market).copied() else {
+        return Ok(None);
+    };
+    if gap.raw() <= 0 {
+        return Ok(None);
+    }
+    let tier = p.base_tier();
+    let k = tier
+        .initial
+        .mul(p.unwind_target, Rounding::Down)?
+        .saturating_sub(p.liquidation_fee);
+    let per_unit = Value::from_raw(r.mark.raw()).mul_ratio(k, Rounding::Down)?;
+    let open = pos.size.unsigned_abs();
+    let q = if per_unit.is_zero() {
+        open
+    } else {
+        let q = mul_div(
+            gap.positive_part().raw(),
+            p.decimals.unit(),
+            per_unit.raw(),
+            Rounding::Up,
+        )?;
+        super::unwind::to_lot(q, p.lot_size, true).min(open)
+    };
+    let rounding = if pos.is_long() {
+        Rounding::Down
+    } else {
+        Rounding::Up
+    };
+    let notional = Amount::from_raw(q).value_at(r.mark, p.decimals, rounding)?;
+    let price = notional
+        .mul_ratio(p.liquidation_fee, Rounding::Up)?
+        .min(exposure.equity.positive_part());
+    let size = i128::try_from(q).map_err(|_| MathError::Overflow)?;
+    let size = if pos.is_long() { size } else { -size };
+    let cum = r.cumulative_funding;
+    perp.trade(
+        market,
+        Fill {
+            size: -size,
+            notional,
+        },
+        price,
+        cum,
+    )?;
+    vault.trade(market, Fill { size, notional }, Value::ZERO, cum)?;
+    vault.cash = vault.cash.plus(price)?;
+    Ok(Some(Transfer {
+        market,
+        size,
+        notional,
+    }))
+}

@@ -59,12 +59,14 @@ pub struct MechanismSummary {
 type Metric = (&'static str, fn(&PerpMetrics) -> f64);
 
 /// Metric names in report order, with their accessor.
-const METRICS: [Metric; 20] = [
+const METRICS: [Metric; 22] = [
     ("traders_liquidated", |m| m.traders_liquidated),
     ("liquidated_notional_usd", |m| m.liquidated_notional_usd),
     ("book_notional_usd", |m| m.book_notional_usd),
     ("vault_notional_usd", |m| m.vault_notional_usd),
     ("fees_usd", |m| m.fees_usd),
+    ("vault_margin_usd", |m| m.vault_margin_usd),
+    ("backstops", |m| m.backstops),
     ("trader_loss_usd", |m| m.trader_loss_usd),
     ("trader_loss_bp", |m| m.trader_loss_bp),
     ("slippage_bp", |m| m.slippage_bp),

@@ -22,7 +22,7 @@ use softliq_core::health::RiskSnapshot;
 use softliq_core::money::{Amount, Price, Rounding, SignedRatio, SignedValue, Value};
 use softliq_core::perp::{
     Backstop, Exposure, Fill, Mode, PerpAccount, PerpMarketId, PerpMarketState, PerpParams,
-    PerpRisk, PerpSnapshot, Round, Scope, backstop, unwind_round,
+    PerpRisk, PerpSnapshot, Round, Scope, backstop, transfer_to_target, unwind_round,
 };
 
 use super::scenario::{LogNormal, PerpMechanism, PerpPath, PerpScenario};
@@ -48,6 +48,10 @@ pub struct PerpMetrics {
     pub vault_notional_usd: f64,
     /// Liquidation fees charged (the liquidator's and the insurance fund's parts).
     pub fees_usd: f64,
+    /// What the vault was paid for taking positions (full backstops and partial transfers).
+    pub vault_margin_usd: f64,
+    /// Full backstops (every position of the account to the vault).
+    pub backstops: f64,
     /// Fees + slippage against the mark + margin kept by the vault: what liquidation cost the
     /// liquidated traders beyond the price move itself.
     pub trader_loss_usd: f64,
@@ -468,6 +472,14 @@ impl<'a> PerpRun<'a> {
                 };
                 self.unwind(i, mode, perps, prices)?
             }
+            PerpMechanism::SoftVault => {
+                let started = self.traders[i].started;
+                let to_backstop = self.unwind(i, Mode::Soft { started }, perps, prices)?;
+                if !to_backstop && self.traders[i].started {
+                    self.transfer_rest(i, perps)?;
+                }
+                to_backstop
+            }
         };
         if to_backstop {
             self.backstop(i, perps)?;
@@ -531,6 +543,31 @@ impl<'a> PerpRun<'a> {
         Ok(mode == Mode::Hard
             || (after.is_liquidatable() && after.below_line(p.backstop_line))
             || t.empty_rounds >= p.empty_rounds_max)
+    }
+
+    /// Moves to the vault what the round could not sell of the reduction the target needs.
+    fn transfer_rest(&mut self, i: usize, perps: &PerpSnapshot) -> Result<(), SimError> {
+        let vault_cash = self.vault.cash;
+        let t = &mut self.traders[i];
+        let moved = transfer_to_target(
+            Scope::Cross,
+            &Account::new(),
+            &mut t.account,
+            &RiskSnapshot::new(),
+            perps,
+            &mut self.vault,
+        )
+        .map_err(err)?;
+        t.started = false;
+        if let Some(tf) = moved {
+            let n = tf.notional.to_f64();
+            self.out.liquidated_notional_usd += n;
+            self.out.vault_notional_usd += n;
+            let price = self.vault.cash.checked_sub(vault_cash).map_err(err)?;
+            self.out.trader_loss_usd += price.to_f64();
+            self.out.vault_margin_usd += price.to_f64();
+        }
+        Ok(())
     }
 
     /// Books a round's chunks: the makers take the other side, the liquidator its fee share,
@@ -675,6 +712,8 @@ impl<'a> PerpRun<'a> {
             self.out.vault_notional_usd += tf.notional.to_f64();
         }
         self.out.trader_loss_usd += b.margin_to_vault.to_f64();
+        self.out.vault_margin_usd += b.margin_to_vault.to_f64();
+        self.out.backstops += 1.0;
         self.out.adl_fills += f64::from(u32::try_from(b.adl.len()).unwrap_or(u32::MAX));
         self.out.adl_events += f64::from(u8::from(!b.adl.is_empty()));
         let d = self.params[m.index()].decimals;

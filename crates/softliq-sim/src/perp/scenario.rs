@@ -20,6 +20,10 @@ pub enum PerpMechanism {
     SoftUnwind,
     /// Straight to the backstop vault at the mark (Hyperliquid's backstop, used alone).
     BackstopVault,
+    /// Soft chunks within the tolerance, and what the book could not absorb of the reduction
+    /// the target needs moved to the vault at the mark in the same round (the rest of the
+    /// position stays with the trader).
+    SoftVault,
 }
 
 impl PerpMechanism {
@@ -29,6 +33,7 @@ impl PerpMechanism {
             Self::HardClose => "hard_close",
             Self::SoftUnwind => "soft_unwind",
             Self::BackstopVault => "backstop_vault",
+            Self::SoftVault => "soft_vault",
         }
     }
 }

@@ -201,7 +201,7 @@ proptest! {
         let mut w = World::new(&cash);
         let (start, _) = w.totals();
         prop_assert_eq!(start, w.deposits);
-        let mut counts = [0u32; 3];
+        let mut counts = [0u32; 4];
         for s in steps {
             match s {
                 Step::Trade { a, b, lots, bp } => w.trade(a, b, lots, bp),
@@ -222,7 +222,7 @@ proptest! {
         }
         COUNTS.with(|c| {
             let mut c = c.borrow_mut();
-            for i in 0..3 { c[i] += counts[i]; }
+            for i in 0..4 { c[i] += counts[i]; }
         });
     }
 }
@@ -231,21 +231,24 @@ thread_local! {
     // Per-thread tallies of rounds, backstops and ADL fills reached by the conservation
     // property; the test below runs it in this thread and checks them (not shared with any
     // other test: proptest runs the cases of one test on the calling thread).
-    static COUNTS: std::cell::RefCell<[u32; 3]> = const { std::cell::RefCell::new([0; 3]) };
+    static COUNTS: std::cell::RefCell<[u32; 4]> = const { std::cell::RefCell::new([0; 4]) };
 }
 
 #[test]
 fn conservation_reaches_rounds_backstops_and_adl() {
-    COUNTS.with(|c| *c.borrow_mut() = [0; 3]);
+    COUNTS.with(|c| *c.borrow_mut() = [0; 4]);
     value_is_conserved_and_sizes_net_to_zero();
-    let [rounds, backstops, adl] = COUNTS.with(|c| *c.borrow());
-    eprintln!("conservation property: {rounds} rounds, {backstops} backstops, {adl} ADL fills");
+    let [rounds, backstops, adl, transfers] = COUNTS.with(|c| *c.borrow());
+    eprintln!(
+        "conservation property: {rounds} rounds, {backstops} backstops, {adl} ADL fills, {transfers} transfers to target"
+    );
+    assert!(transfers > 10, "transfers {transfers}");
     assert!(rounds > 50, "rounds {rounds}");
     assert!(backstops > 10, "backstops {backstops}");
     assert!(adl > 0, "adl fills {adl}");
 }
 
-fn liquidate_all(w: &mut World, depth_lots: u32, counts: &mut [u32; 3]) {
+fn liquidate_all(w: &mut World, depth_lots: u32, counts: &mut [u32; 4]) {
     for i in 0..w.traders.len() {
         w.settle(i);
         let snap = w.snap();
@@ -321,6 +324,33 @@ fn liquidate_all(w: &mut World, depth_lots: u32, counts: &mut [u32; 3]) {
             w.traders[i] = bankrupt;
             counts[1] += 1;
             counts[2] += u32::try_from(out.adl.len()).unwrap();
+        } else if !round.done && depth_lots.is_multiple_of(2) {
+            // The rest of the reduction the target needs goes to the vault at the mark.
+            let moved = transfer_to_target(
+                Scope::Cross,
+                &Account::new(),
+                &mut w.traders[i],
+                &RiskSnapshot::new(),
+                &snap,
+                &mut w.vault,
+            )
+            .unwrap();
+            if moved.is_some() {
+                let e = Exposure::of(
+                    Scope::Cross,
+                    &Account::new(),
+                    &w.traders[i],
+                    &RiskSnapshot::new(),
+                    &snap,
+                )
+                .unwrap();
+                assert!(
+                    e.gap(risk_at("1").params.unwind_target).unwrap().raw() <= 0
+                        || w.traders[i].is_flat(),
+                    "a transfer reaches the target"
+                );
+                counts[3] += 1;
+            }
         }
     }
 }
