@@ -248,18 +248,16 @@ fn conservation_reaches_rounds_backstops_and_adl() {
     assert!(adl > 0, "adl fills {adl}");
 }
 
+/// The cross exposure of a perp-only account.
+fn cross(a: &PerpAccount, snap: &PerpSnapshot) -> Exposure {
+    Exposure::of(Scope::Cross, &Account::new(), a, &RiskSnapshot::new(), snap).unwrap()
+}
+
 fn liquidate_all(w: &mut World, depth_lots: u32, counts: &mut [u32; 4]) {
     for i in 0..w.traders.len() {
         w.settle(i);
         let snap = w.snap();
-        let exp = Exposure::of(
-            Scope::Cross,
-            &Account::new(),
-            &w.traders[i],
-            &RiskSnapshot::new(),
-            &snap,
-        )
-        .unwrap();
+        let exp = cross(&w.traders[i], &snap);
         if !exp.is_liquidatable() {
             continue;
         }
@@ -295,14 +293,7 @@ fn liquidate_all(w: &mut World, depth_lots: u32, counts: &mut [u32; 4]) {
                 .unwrap();
             w.liquidator = w.liquidator.checked_add(c.fee_to_liquidator).unwrap();
         }
-        let after = Exposure::of(
-            Scope::Cross,
-            &Account::new(),
-            &w.traders[i],
-            &RiskSnapshot::new(),
-            &snap,
-        )
-        .unwrap();
+        let after = cross(&w.traders[i], &snap);
         if after.is_liquidatable() && after.below_line(risk_at("1").params.backstop_line) {
             for j in 0..w.traders.len() {
                 w.settle(j);
@@ -336,14 +327,7 @@ fn liquidate_all(w: &mut World, depth_lots: u32, counts: &mut [u32; 4]) {
             )
             .unwrap();
             if moved.is_some() {
-                let e = Exposure::of(
-                    Scope::Cross,
-                    &Account::new(),
-                    &w.traders[i],
-                    &RiskSnapshot::new(),
-                    &snap,
-                )
-                .unwrap();
+                let e = cross(&w.traders[i], &snap);
                 assert!(
                     e.gap(risk_at("1").params.unwind_target).unwrap().raw() <= 0
                         || w.traders[i].is_flat(),
@@ -376,7 +360,7 @@ proptest! {
         let mut a = PerpAccount::with_cash(SignedValue::positive(cash).unwrap());
         a.trade(BTC, Fill { size, notional }, Value::ZERO, SignedValue::ZERO).unwrap();
         let snap = snap_at(mark, SignedValue::ZERO);
-        let exp = Exposure::of(Scope::Cross, &Account::new(), &a, &RiskSnapshot::new(), &snap).unwrap();
+        let exp = cross(&a, &snap);
         prop_assume!(exp.is_liquidatable());
         let hit = if long { Side::Bid } else { Side::Ask };
         let original = book(hit, mark, step_bp, levels, u128::from(each_lots) * 1_000);
@@ -391,7 +375,7 @@ proptest! {
             let within = if long { worst >= bound } else { worst <= bound };
             prop_assert!(within, "chunk filled at {} outside the band", c.worst_price);
         }
-        let after = Exposure::of(Scope::Cross, &Account::new(), &a, &RiskSnapshot::new(), &snap).unwrap();
+        let after = cross(&a, &snap);
         // No fill goes past the bankruptcy price: equity that was positive stays so (to the
         // units of the mark's rounding).
         if exp.equity.raw() >= 0 {
