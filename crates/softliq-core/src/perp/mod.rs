@@ -5,6 +5,7 @@
 //! Layers, bottom up (each pure, exact, with its rounding named):
 //! - [`params`]: a market's parameters (tiered margin, fees, funding, mark, liquidation) and
 //!   their validation;
+//! - [`order`]: what a trade must satisfy (lot, tick, open-interest cap, initial margin);
 //! - [`position`]: signed positions, cost basis and the average-entry rules, funding settled on
 //!   touch, and the account's perp wallet;
 //! - [`market`]: the running state of a market (mark premium, cumulative funding, funding
@@ -19,6 +20,7 @@ pub mod book;
 pub mod liquidation_price;
 pub mod margin;
 pub mod market;
+pub mod order;
 pub mod params;
 pub mod position;
 #[cfg(test)]
@@ -32,6 +34,9 @@ pub use liquidation_price::{
 };
 pub use margin::{IsolatedMargin, Margin, PerpRisk, PerpSnapshot, PositionMargin};
 pub use market::{PerpMarketState, funding_rate};
+pub use order::{
+    OrderError, check_margin, check_open_interest, check_order, open_interest_change, reduces_only,
+};
 pub use params::{FundingParams, MarginTier, MarkParams, PerpMarketId, PerpParams, perp_bounds};
 pub use position::{Fill, PerpAccount, PerpPosition};
 pub use unwind::{Books, ChunkFill, Exposure, Mode, Round, Scope, chunk_limit, unwind_round};

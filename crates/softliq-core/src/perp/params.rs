@@ -208,6 +208,13 @@ impl PerpParams {
         if self.tick_size.is_zero() {
             return Err(err("tick_size", "tick_size > 0", self.tick_size));
         }
+        if self.open_interest_cap.is_some_and(|c| c.is_zero()) {
+            return Err(err(
+                "open_interest_cap",
+                "open_interest_cap > 0 when set",
+                0,
+            ));
+        }
         at_most(
             "taker_fee",
             "taker_fee <= 1%",

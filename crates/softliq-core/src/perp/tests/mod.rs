@@ -714,3 +714,75 @@ fn uncovered_loss_is_written_off_as_bad_debt() {
     assert_eq!(markets[0].bad_debt, usd("100"));
     assert_eq!(a.cash, SignedValue::ZERO);
 }
+
+#[test]
+fn orders_are_checked_with_field_and_limit() {
+    let mut p = perp_params(AssetId(0));
+    assert_eq!(check_order(&p, 0, price("100")), Err(OrderError::ZeroSize));
+    let e = check_order(&p, 1_500, price("100")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "size: 1500 base units is not a multiple of lot_size 1000"
+    );
+    let e = check_order(&p, -2_000, price("100.005")).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("price: 100.005 is not a multiple of tick_size 0.01"),
+        "{e}"
+    );
+    assert!(check_order(&p, -2_000, price("100.01")).is_ok());
+    // Open interest: a flip from short 2 to long 3 adds 3 of long size; the cap refuses growth only.
+    assert_eq!(open_interest_change(-2, 3), 3);
+    assert_eq!(open_interest_change(5, 1), -4);
+    p.open_interest_cap = Some(Amount::from_raw(10));
+    let state = PerpMarketState {
+        open_interest: Amount::from_raw(8),
+        ..PerpMarketState::default()
+    };
+    assert_eq!(check_open_interest(&p, &state, 2), Ok(Amount::from_raw(10)));
+    let e = check_open_interest(&p, &state, 3).unwrap_err();
+    assert_eq!(
+        e,
+        OrderError::OpenInterest {
+            after: Amount::from_raw(11),
+            cap: Amount::from_raw(10)
+        }
+    );
+    let full = PerpMarketState {
+        open_interest: Amount::from_raw(12),
+        ..PerpMarketState::default()
+    };
+    assert_eq!(
+        check_open_interest(&p, &full, -1),
+        Ok(Amount::from_raw(11)),
+        "lowering is never refused"
+    );
+    p.open_interest_cap = Some(Amount::ZERO);
+    assert_eq!(p.validate().unwrap_err().field, "open_interest_cap");
+}
+
+#[test]
+fn adding_risk_needs_initial_margin_reducing_never_does() {
+    // 1,000 of cash: 10 contracts at 1,000 need IM 1,000 (10%): allowed at exactly IM; 11 are not.
+    let a = |n: &str| {
+        let mut a = PerpAccount::with_cash(sv("1000"));
+        a.trade(BTC, fill(n, "1000"), Value::ZERO, SignedValue::ZERO)
+            .unwrap();
+        Margin::of(&Account::new(), &a, &RiskSnapshot::new(), &snapshot("1000")).unwrap()
+    };
+    assert!(check_margin(0, contracts("10"), &a("10")).is_ok());
+    let e = check_margin(0, contracts("11"), &a("11")).unwrap_err();
+    assert_eq!(
+        e,
+        OrderError::Margin {
+            equity: sv("1000"),
+            required: usd("1100")
+        }
+    );
+    assert!(e.to_string().contains("reduce the size or add collateral"));
+    // From 11 (under-margined) down to 10.5: a reduction, allowed though still below IM.
+    assert!(check_margin(contracts("11"), contracts("10.5"), &a("10.5")).is_ok());
+    assert!(
+        reduces_only(5, 0) && reduces_only(-5, -2) && !reduces_only(5, -1) && !reduces_only(0, 1)
+    );
+}
