@@ -39,14 +39,14 @@ pub fn check_order(params: &PerpParams, size: i128, price: Price) -> Result<(), 
         return Err(OrderError::ZeroSize);
     }
     let lot = params.lot_size;
-    if abs % lot.raw().max(1) != 0 {
+    if !abs.is_multiple_of(lot.raw().max(1)) {
         return Err(OrderError::Lot {
             size: Amount::from_raw(abs),
             lot,
         });
     }
     let tick = params.tick_size;
-    if price.raw() % tick.raw().max(1) != 0 {
+    if !price.raw().is_multiple_of(tick.raw().max(1)) {
         return Err(OrderError::Tick { price, tick });
     }
     Ok(())
