@@ -134,6 +134,27 @@ impl Totals {
         Ok(())
     }
 
+    /// `C`, rounded down (zero without collateral, without a division).
+    pub(crate) fn liquidation_collateral(&self) -> Result<Value, MathError> {
+        if self.collateral_value.is_zero() {
+            return Ok(Value::ZERO);
+        }
+        self.c.total(Rounding::Down)
+    }
+
+    /// `D`, rounded up (zero without debt, without a division).
+    pub(crate) fn weighted_debt(&self) -> Result<Value, MathError> {
+        if self.debt_value.is_zero() {
+            return Ok(Value::ZERO);
+        }
+        self.d.total(Rounding::Up)
+    }
+
+    /// The exact sum behind `B`, for callers that round it only when they need it.
+    pub(crate) const fn borrowing_power_sum(&self) -> WeightedSum {
+        self.b
+    }
+
     /// Rounds each total once: `B`, `C` down, `D` up.
     pub(crate) fn health(&self) -> Result<Health, MathError> {
         // A side with no positions skips its divisions (an account without debt is common).

@@ -18,14 +18,15 @@
 //! the same line but for exact equality, and one account cannot have two lines.
 //!
 //! Rounding, against the account: a long's mark value rounds down and a short's up; funding
-//! owed rounds up and funding due down; requirements round up (they are computed on the
-//! notional rounded up).
+//! owed rounds up and funding due down; requirements are taken on the notional rounded up, and
+//! an account's IM and MM are the exact sums of every position's bracket terms rounded up once
+//! (as the lending side's `B`, `C` and `D` are).
 
 use std::sync::Arc;
 
 use crate::account::Account;
-use crate::health::{Health, RiskSnapshot};
-use crate::money::{Decimals, MathError, Price, Ratio, Rounding, SignedValue, Value};
+use crate::health::{RiskSnapshot, Totals};
+use crate::money::{Decimals, MathError, Price, Ratio, Rounding, SignedValue, Value, WeightedSum};
 
 use super::{PerpAccount, PerpError, PerpMarketId, PerpParams, PerpPosition};
 
@@ -116,19 +117,13 @@ impl PositionMargin {
     /// `Overflow`.
     #[inline]
     pub fn of(pos: &PerpPosition, risk: &PerpRisk) -> Result<Self, MathError> {
-        let d = risk.decimals();
-        let (value, notional) = pos.abs_size().value_at_down_up(risk.mark, d)?;
-        let upnl = if pos.size >= 0 {
-            SignedValue::positive(value)?.minus(pos.basis)?
-        } else {
-            SignedValue::positive(pos.basis)?.minus(notional)?
-        };
+        let (notional, upnl, funding_owed) = value(pos, risk)?;
         let (initial, maintenance) = risk.params.requirements(notional)?;
         Ok(Self {
             market: pos.market,
             notional,
             upnl,
-            funding_owed: pos.funding_owed(risk.cumulative_funding, d)?,
+            funding_owed,
             initial,
             maintenance,
         })
@@ -143,15 +138,47 @@ impl PositionMargin {
     }
 }
 
+/// A position's notional at the mark (rounded up), its unrealised PnL (a long's mark value
+/// rounded down, a short's up) and the funding it owes: one product and division for the mark
+/// value's two roundings, one for the funding.
+#[inline]
+fn value(
+    pos: &PerpPosition,
+    risk: &PerpRisk,
+) -> Result<(Value, SignedValue, SignedValue), MathError> {
+    let d = risk.decimals();
+    let (value, notional) = pos.abs_size().value_at_down_up(risk.mark, d)?;
+    let upnl = if pos.size >= 0 {
+        SignedValue::positive(value)?.minus(pos.basis)?
+    } else {
+        SignedValue::positive(pos.basis)?.minus(notional)?
+    };
+    let owed = if pos.funding_index == risk.cumulative_funding {
+        SignedValue::ZERO
+    } else {
+        pos.funding_owed(risk.cumulative_funding, d)?
+    };
+    Ok((notional, upnl, owed))
+}
+
 /// The account's cross margin at one moment.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Margin {
-    pub lending: Health,
+    /// `C` of the lending side (rounded down).
+    pub liquidation_collateral: Value,
+    /// `D` of the lending side (rounded up).
+    pub weighted_debt: Value,
+    /// The exact sum behind `B`, rounded down only by [`Margin::borrowing_power`]: the
+    /// liquidation check never needs it, so it costs no division there.
+    borrowing_power_sum: WeightedSum,
     /// `cash + Σ_cross (uPnL − funding owed)`.
     pub perp_equity: SignedValue,
     /// Σ of cross positions' notionals at the mark.
     pub notional: Value,
-    pub initial: Value,
+    /// The exact terms behind IM, rounded up only by [`Margin::initial`] (the liquidation check
+    /// does not need it).
+    initial_sum: WeightedSum,
+    /// MM: every position's bracket terms summed exactly, rounded up once.
     pub maintenance: Value,
 }
 
@@ -167,30 +194,46 @@ impl Margin {
         perps: &PerpSnapshot,
     ) -> Result<Self, PerpError> {
         let mut m = Self {
-            lending: if lending.positions().is_empty() {
-                Health::default()
-            } else {
-                Health::of(lending, risk)?
-            },
             perp_equity: perp.cash,
             ..Self::default()
         };
+        if !lending.positions().is_empty() {
+            let t = Totals::of(lending, risk)?;
+            m.liquidation_collateral = t.liquidation_collateral()?;
+            m.weighted_debt = t.weighted_debt()?;
+            m.borrowing_power_sum = t.borrowing_power_sum();
+        }
+        let mut maintenance = WeightedSum::ZERO;
         for pos in perp.positions() {
             if pos.isolated.is_some() {
                 continue;
             }
-            let pm = PositionMargin::of(pos, perps.get(pos.market)?)?;
-            m.add(&pm)?;
+            let risk = perps.get(pos.market)?;
+            let (notional, upnl, owed) = value(pos, risk)?;
+            m.perp_equity = m.perp_equity.checked_add(upnl.checked_sub(owed)?)?;
+            m.notional = m.notional.checked_add(notional)?;
+            let p = &risk.params;
+            p.add_requirement(notional, |t| t.initial, &mut m.initial_sum)?;
+            p.add_requirement(notional, |t| t.maintenance, &mut maintenance)?;
         }
+        m.maintenance = maintenance.total(Rounding::Up)?;
         Ok(m)
     }
 
-    fn add(&mut self, pm: &PositionMargin) -> Result<(), MathError> {
-        self.perp_equity = self.perp_equity.checked_add(pm.pnl()?)?;
-        self.notional = self.notional.checked_add(pm.notional)?;
-        self.initial = self.initial.checked_add(pm.initial)?;
-        self.maintenance = self.maintenance.checked_add(pm.maintenance)?;
-        Ok(())
+    /// IM, rounded up.
+    ///
+    /// # Errors
+    /// `Overflow`.
+    pub fn initial(&self) -> Result<Value, MathError> {
+        self.initial_sum.total(Rounding::Up)
+    }
+
+    /// `B` of the lending side, rounded down.
+    ///
+    /// # Errors
+    /// `Overflow`.
+    pub fn borrowing_power(&self) -> Result<Value, MathError> {
+        self.borrowing_power_sum.total(Rounding::Down)
     }
 
     /// `Em = C − D + pe`.
@@ -198,8 +241,8 @@ impl Margin {
     /// # Errors
     /// `Overflow`.
     pub fn maintenance_equity(&self) -> Result<SignedValue, MathError> {
-        SignedValue::positive(self.lending.liquidation_collateral)?
-            .minus(self.lending.weighted_debt)?
+        SignedValue::positive(self.liquidation_collateral)?
+            .minus(self.weighted_debt)?
             .checked_add(self.perp_equity)
     }
 
@@ -208,8 +251,8 @@ impl Margin {
     /// # Errors
     /// `Overflow`.
     pub fn initial_equity(&self) -> Result<SignedValue, MathError> {
-        SignedValue::positive(self.lending.borrowing_power)?
-            .minus(self.lending.weighted_debt)?
+        SignedValue::positive(self.borrowing_power()?)?
+            .minus(self.weighted_debt)?
             .checked_add(self.perp_equity)
     }
 
@@ -218,8 +261,7 @@ impl Margin {
     /// # Errors
     /// `Overflow`.
     pub fn assets(&self) -> Result<Value, MathError> {
-        self.lending
-            .liquidation_collateral
+        self.liquidation_collateral
             .checked_add(self.perp_equity.positive_part())
     }
 
@@ -228,8 +270,7 @@ impl Margin {
     /// # Errors
     /// `Overflow`.
     pub fn liabilities(&self) -> Result<Value, MathError> {
-        self.lending
-            .weighted_debt
+        self.weighted_debt
             .checked_add(self.maintenance)?
             .checked_add(self.perp_equity.negative_part())
     }
@@ -268,8 +309,11 @@ impl Margin {
     /// `Ei ≥ IM`: what every trade that adds risk, and every withdrawal, must leave true.
     #[must_use]
     pub fn meets_initial(&self) -> bool {
-        self.initial_equity()
-            .is_ok_and(|e| e >= SignedValue::positive(self.initial).unwrap_or(SignedValue::ZERO))
+        self.initial_equity().is_ok_and(|e| {
+            self.initial()
+                .and_then(SignedValue::positive)
+                .is_ok_and(|im| e >= im)
+        })
     }
 
     /// `Em − target · IM`: how far the account is above (positive) or below the unwinding
@@ -278,7 +322,7 @@ impl Margin {
     /// # Errors
     /// `Overflow`.
     pub fn surplus_over(&self, target: Ratio) -> Result<SignedValue, MathError> {
-        let need = self.initial.mul_ratio(target, Rounding::Up)?;
+        let need = self.initial()?.mul_ratio(target, Rounding::Up)?;
         self.maintenance_equity()?.minus(need)
     }
 

@@ -102,6 +102,6 @@ pub fn check_margin(before: i128, after: i128, margin_after: &Margin) -> Result<
     }
     Err(OrderError::Margin {
         equity: margin_after.initial_equity().unwrap_or(SignedValue::ZERO),
-        required: margin_after.initial,
+        required: margin_after.initial().unwrap_or(Value::MAX),
     })
 }

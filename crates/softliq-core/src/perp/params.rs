@@ -330,6 +330,22 @@ impl PerpParams {
         ratio: impl Fn(&MarginTier) -> Ratio,
     ) -> Result<Value, crate::money::MathError> {
         let mut sum = WeightedSum::ZERO;
+        self.add_requirement(notional, ratio, &mut sum)?;
+        sum.total(Rounding::Up)
+    }
+
+    /// Adds the exact terms of [`PerpParams::requirement`] to `sum`, unrounded, so that an
+    /// account's requirement over all its positions is rounded once.
+    ///
+    /// # Errors
+    /// `Overflow`.
+    #[inline]
+    pub fn add_requirement(
+        &self,
+        notional: Value,
+        ratio: impl Fn(&MarginTier) -> Ratio,
+        sum: &mut WeightedSum,
+    ) -> Result<(), crate::money::MathError> {
         let mut lower = Value::ZERO;
         for t in &self.tiers {
             let upper = t.notional_max.map_or(notional, |m| m.min(notional));
@@ -341,7 +357,7 @@ impl PerpParams {
             }
             lower = upper;
         }
-        sum.total(Rounding::Up)
+        Ok(())
     }
 
     /// `(IM, MM)` of a notional in one pass over the brackets, each rounded up; a notional

@@ -67,7 +67,7 @@ impl Exposure {
                 let m = Margin::of(lending, perp, risk, perps)?;
                 Ok(Self {
                     equity: m.maintenance_equity()?,
-                    initial: m.initial,
+                    initial: m.initial()?,
                     maintenance: m.maintenance,
                 })
             }

@@ -262,7 +262,7 @@ fn margin_of_a_perp_account() {
     let a = long_10x();
     let m = Margin::of(&Account::new(), &a, &RiskSnapshot::new(), &snapshot("9500")).unwrap();
     assert_eq!(m.perp_equity, sv("500"));
-    assert_eq!(m.initial, usd("950"));
+    assert_eq!(m.initial().unwrap(), usd("950"));
     assert_eq!(m.maintenance, usd("475"));
     assert_eq!(
         m.health_factor(),
