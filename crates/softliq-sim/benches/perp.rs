@@ -54,7 +54,10 @@ fn snapshots() -> (RiskSnapshot, PerpSnapshot) {
 
 fn main() {
     margin();
-    scenario();
+    // For profiling the margin figure alone.
+    if std::env::var_os("SOFTLIQ_BENCH_MARGIN_ONLY").is_none() {
+        scenario();
+    }
 }
 
 fn scenario() {

@@ -97,6 +97,7 @@ pub(crate) struct Totals {
 }
 
 impl Totals {
+    #[inline]
     pub(crate) fn of(account: &Account, snapshot: &RiskSnapshot) -> Result<Self, HealthError> {
         let mut t = Self::default();
         for pos in account.positions() {

@@ -231,6 +231,7 @@ impl SignedValue {
     ///
     /// # Errors
     /// `Overflow`.
+    #[inline]
     pub fn of_units(
         units: i128,
         per_token: Self,

@@ -187,6 +187,7 @@ impl Margin {
     ///
     /// # Errors
     /// A lending asset or perp market without a price; `Overflow`.
+    #[inline]
     pub fn of(
         lending: &Account,
         perp: &PerpAccount,

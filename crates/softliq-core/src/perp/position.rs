@@ -176,6 +176,7 @@ impl PerpPosition {
     ///
     /// # Errors
     /// `Overflow`.
+    #[inline]
     pub fn funding_owed(
         &self,
         cumulative: SignedValue,
