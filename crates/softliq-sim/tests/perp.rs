@@ -133,3 +133,26 @@ fn the_anchor_crash_is_calibrated() {
         c.baseline_mean, c.min, c.max
     );
 }
+
+#[test]
+fn overrides_apply_before_validation_and_name_their_field() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/perp-2025-10-10.toml");
+    let set = |p: &str, v: toml::Value| (p.to_owned(), v);
+    let s = PerpScenario::load_with(
+        &file,
+        &[set("population.traders", toml::Value::Integer(500))],
+    )
+    .unwrap();
+    assert_eq!(s.population.traders, 500);
+    let e = PerpScenario::load_with(&file, &[set("market.nope", toml::Value::Integer(1))])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("market.nope"), "{e}");
+    let e = PerpScenario::load_with(
+        &file,
+        &[set("market.backstop_line", toml::Value::String("1".into()))],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("backstop_line"), "{e}");
+}

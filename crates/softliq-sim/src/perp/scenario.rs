@@ -168,23 +168,31 @@ impl PerpScenario {
     /// # Errors
     /// Unreadable or invalid file, with the field named.
     pub fn load(path: &Path) -> Result<Self, SimError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| SimError::field("scenario", format!("{}: {e}", path.display())))?;
-        let de = toml::Deserializer::parse(&text)
-            .map_err(|e| SimError::field("scenario", format!("{}: {e}", path.display())))?;
-        let mut s: Self = serde_path_to_error::deserialize(de).map_err(|e| {
-            SimError::field(
-                "scenario",
-                format!("{}: {}: {}", path.display(), e.path(), e.inner()),
-            )
-        })?;
+        Self::load_with(path, &[])
+    }
+
+    /// Reads a scenario file with `--set`-style overrides (dotted path, TOML value) applied
+    /// before it is read into its types and validated.
+    ///
+    /// # Errors
+    /// As [`PerpScenario::load`]; an override naming no field of the file.
+    pub fn load_with(path: &Path, overrides: &[(String, toml::Value)]) -> Result<Self, SimError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SimError::in_file(path, "", e))?;
+        let mut tree: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| SimError::in_file(path, "", e))?;
+        for (field, value) in overrides {
+            crate::scenario::apply_override(&mut tree, field, value.clone())?;
+        }
+        let mut s: Self = serde_path_to_error::deserialize(toml::Value::Table(tree))
+            .map_err(|e| SimError::in_file(path, e.path().to_string(), e.inner()))?;
         if let Some(dir) = path.parent() {
             s.prices.file = dir.join(&s.prices.file);
             for f in s.prices.mark_files.values_mut() {
                 *f = dir.join(&*f);
             }
         }
-        s.validate()?;
+        s.validate().map_err(|e| e.at_file(path))?;
         Ok(s)
     }
 

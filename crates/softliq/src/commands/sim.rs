@@ -173,12 +173,17 @@ fn run_fit(args: &FitArgs) -> Result<()> {
 /// `softliq sim` on a perp scenario: every mechanism over the seeds, a table on stdout, and
 /// `summary.json` and `table.txt` in the output directory.
 fn run_perp(args: &Args, file: &Path) -> Result<()> {
-    if !args.sets.is_empty() || args.audit {
+    if args.audit {
         bail!(
-            "--set and --audit: not available for perp scenarios yet (every perp run checks conservation at its end)"
+            "--audit: not available for perp scenarios (every perp run checks conservation at its end)"
         );
     }
-    let scenario = softliq_sim::perp::PerpScenario::load(file)?;
+    let overrides = args
+        .sets
+        .iter()
+        .map(|s| softliq_sim::scenario::parse_set(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let scenario = softliq_sim::perp::PerpScenario::load_with(file, &overrides)?;
     let seeds = args.seeds.unwrap_or(scenario.seeds);
     let out = args
         .out
