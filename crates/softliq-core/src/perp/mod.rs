@@ -13,6 +13,8 @@
 //! - [`margin`]: equity, IM and MM, the one health number of a unified account;
 //! - [`liquidation_price`]: the isolated formula, and the exact prices from the predicate;
 //! - [`book`]: one side of an order book as liquidation sees it;
+//! - [`matching`]: a market's order book, price-time priority, time in force, self-trade
+//!   prevention;
 //! - [`unwind`]: chunked soft unwinding within the slippage tolerance;
 //! - [`waterfall`]: backstop vault, insurance fund, auto-deleveraging, bad debt.
 
@@ -20,6 +22,7 @@ pub mod book;
 pub mod liquidation_price;
 pub mod margin;
 pub mod market;
+pub mod matching;
 pub mod order;
 pub mod params;
 pub mod position;
@@ -34,6 +37,7 @@ pub use liquidation_price::{
 };
 pub use margin::{IsolatedMargin, Margin, PerpRisk, PerpSnapshot, PositionMargin};
 pub use market::{PerpMarketState, funding_rate};
+pub use matching::{BookError, Match, Order, OrderBook, OrderId, Placed, Resting, TimeInForce};
 pub use order::{
     OrderError, check_margin, check_open_interest, check_order, open_interest_change, reduces_only,
 };
