@@ -13,12 +13,14 @@
 //! - [`margin`]: equity, IM and MM, the one health number of a unified account;
 //! - [`liquidation_price`]: the isolated formula, and the exact prices from the predicate;
 //! - [`book`]: one side of an order book as liquidation sees it;
+//! - [`exchange`]: the controller: markets, wallets, orders, funding, and one invariant check;
 //! - [`matching`]: a market's order book, price-time priority, time in force, self-trade
 //!   prevention;
 //! - [`unwind`]: chunked soft unwinding within the slippage tolerance;
 //! - [`waterfall`]: backstop vault, insurance fund, auto-deleveraging, bad debt.
 
 pub mod book;
+pub mod exchange;
 pub mod liquidation_price;
 pub mod margin;
 pub mod market;
@@ -32,6 +34,7 @@ pub mod unwind;
 pub mod waterfall;
 
 pub use book::{BookFill, BookSide, Level, Side};
+pub use exchange::{Exchange, ExchangeError, OrderRequest, PerpMarket};
 pub use liquidation_price::{
     Crossings, asset_liquidation_price, isolated_formula, mark_liquidation_price,
 };

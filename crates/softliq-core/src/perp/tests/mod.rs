@@ -2,6 +2,7 @@
 //! liquidation prices (long and short, isolated and cross), a round of unwinding, the
 //! backstop, insurance and ADL.
 
+mod exchange;
 mod matching;
 mod props;
 

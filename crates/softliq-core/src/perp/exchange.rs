@@ -1,0 +1,462 @@
+//! The perp controller: markets (parameters, running state, order book, index price) and every
+//! account's perp wallet, with the operations the engine turns into commands — list a market,
+//! set its index, observe its book, fund, deposit and withdraw margin, place and cancel
+//! orders — each applied whole or refused with nothing changed, and one `check` of every
+//! invariant the tests and `--audit` run after each operation.
+//!
+//! Rules a trade follows here:
+//! - lot and tick ([`check_order`]), post-only/IOC/market semantics of the book;
+//! - **reduce-only** orders are cut to the position they reduce and refused when they would
+//!   not reduce anything;
+//! - **margin**: a risk-adding order must leave `Ei ≥ IM` if it filled whole at its limit price
+//!   (for a market order, at the index moved by the slippage tolerance against the taker): the
+//!   equity change and the requirement are both linear in the filled size, so every partial
+//!   fill passes too. Resting orders reserve no margin: a maker fill is booked like a
+//!   liquidation fill, without the check (a simplification this part keeps; venues reserve
+//!   order margin);
+//! - **open interest**: refused when `open interest + size` would pass the cap (a trade moves
+//!   open interest by at most its size);
+//! - each fill's notional is `size · price` rounded down, booked on both sides; the taker pays
+//!   `taker_fee`, the maker `maker_fee`, both rounded up, to the market's fees.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::account::{Account, AccountId};
+use crate::health::RiskSnapshot;
+use crate::money::{Amount, MathError, Price, Rounding, SignedValue, Value};
+
+use super::{
+    BookError, Fill, Margin, Order, OrderBook, OrderError, OrderId, PerpAccount, PerpError,
+    PerpMarketId, PerpMarketState, PerpParams, PerpRisk, PerpSnapshot, Placed, Side, TimeInForce,
+    check_open_interest, check_order, open_interest_change,
+};
+
+/// One listed perp market.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PerpMarket {
+    pub symbol: String,
+    pub params: Arc<PerpParams>,
+    pub state: PerpMarketState,
+    pub book: OrderBook,
+    /// The latest accepted index (oracle) price, if any.
+    pub index: Option<Price>,
+}
+
+/// An order as an account submits it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OrderRequest {
+    pub market: PerpMarketId,
+    pub side: Side,
+    /// `None`: a market order.
+    pub price: Option<Price>,
+    pub size: Amount,
+    pub tif: TimeInForce,
+    pub reduce_only: bool,
+}
+
+/// Why the controller refused an operation (nothing changed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExchangeError {
+    #[error("market: perp market {} is not listed", .0.0)]
+    UnknownMarket(PerpMarketId),
+    #[error("market: perp market {} has no index price yet", .0.0)]
+    NoIndex(PerpMarketId),
+    #[error("order_id: {} is not this account's resting order", .0.0)]
+    NotYourOrder(OrderId),
+    #[error("reduce_only: the order would not reduce the position")]
+    WouldNotReduce,
+    #[error("amount: withdrawing {asked} USD would leave initial equity below the initial margin")]
+    WithdrawBelowMargin { asked: Value },
+    #[error(transparent)]
+    Order(#[from] OrderError),
+    #[error(transparent)]
+    Book(#[from] BookError),
+    #[error(transparent)]
+    Param(#[from] crate::asset::ParamError),
+    #[error(transparent)]
+    Perp(#[from] PerpError),
+    #[error(transparent)]
+    Math(#[from] MathError),
+}
+
+/// Every perp market and wallet.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Exchange {
+    markets: Vec<PerpMarket>,
+    accounts: BTreeMap<AccountId, PerpAccount>,
+    /// USD deposited less withdrawn: what the conservation sum must equal.
+    deposits: SignedValue,
+    next_order: u64,
+}
+
+impl Exchange {
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    #[must_use]
+    pub fn markets(&self) -> &[PerpMarket] {
+        &self.markets
+    }
+
+    #[must_use]
+    pub fn account(&self, id: AccountId) -> Option<&PerpAccount> {
+        self.accounts.get(&id)
+    }
+
+    fn market(&self, id: PerpMarketId) -> Result<&PerpMarket, ExchangeError> {
+        self.markets
+            .get(id.index())
+            .ok_or(ExchangeError::UnknownMarket(id))
+    }
+
+    /// Lists a market; its id is the next free one.
+    ///
+    /// # Errors
+    /// `Param` naming the field out of bounds.
+    pub fn list(
+        &mut self,
+        symbol: &str,
+        params: PerpParams,
+    ) -> Result<PerpMarketId, ExchangeError> {
+        params.validate()?;
+        let id = PerpMarketId(u16::try_from(self.markets.len()).map_err(|_| MathError::Overflow)?);
+        self.markets.push(PerpMarket {
+            symbol: symbol.to_owned(),
+            params: Arc::new(params),
+            state: PerpMarketState::default(),
+            book: OrderBook::new(),
+            index: None,
+        });
+        Ok(id)
+    }
+
+    /// Accepts an index price (the engine's oracle guards decide before calling).
+    ///
+    /// # Errors
+    /// `UnknownMarket`.
+    pub fn set_index(&mut self, id: PerpMarketId, index: Price) -> Result<(), ExchangeError> {
+        self.market(id)?;
+        self.markets[id.index()].index = Some(index);
+        Ok(())
+    }
+
+    /// Folds the book's mid over the index into the smoothed premium (no book side: nothing).
+    ///
+    /// # Errors
+    /// `UnknownMarket`, `NoIndex`; `Math`.
+    pub fn observe(&mut self, id: PerpMarketId) -> Result<(), ExchangeError> {
+        let m = self.market(id)?;
+        let index = m.index.ok_or(ExchangeError::NoIndex(id))?;
+        let (Some(bid), Some(ask)) = m.book.best() else {
+            return Ok(());
+        };
+        // Mid rounded down; premium = mid / index − 1, magnitude rounded toward zero.
+        let mid =
+            Value::from_raw(bid.raw() / 2 + ask.raw() / 2 + (bid.raw() % 2 + ask.raw() % 2) / 2);
+        let ratio = crate::money::SignedRatio::positive(
+            mid.ratio_to(Value::from_raw(index.raw()), Rounding::Down)?,
+        )?
+        .minus(crate::money::Ratio::ONE)?;
+        let m = &mut self.markets[id.index()];
+        m.state.observe_premium(&m.params.mark, ratio)?;
+        Ok(())
+    }
+
+    /// A funding tick at the index.
+    ///
+    /// # Errors
+    /// `UnknownMarket`, `NoIndex`; `Math`.
+    pub fn fund(&mut self, id: PerpMarketId) -> Result<crate::money::SignedRatio, ExchangeError> {
+        let m = self.market(id)?;
+        let index = m.index.ok_or(ExchangeError::NoIndex(id))?;
+        let m = &mut self.markets[id.index()];
+        Ok(m.state.fund(&m.params.funding, index)?)
+    }
+
+    /// The snapshot margin reads: every market with an index, at its mark.
+    ///
+    /// # Errors
+    /// `Math`.
+    pub fn snapshot(&self) -> Result<PerpSnapshot, ExchangeError> {
+        let mut s = PerpSnapshot::new();
+        for (i, m) in self.markets.iter().enumerate() {
+            let Some(index) = m.index else { continue };
+            s.set(
+                PerpMarketId(u16::try_from(i).map_err(|_| MathError::Overflow)?),
+                PerpRisk {
+                    mark: m.state.mark_price(&m.params.mark, index)?,
+                    index,
+                    cumulative_funding: m.state.cumulative_funding,
+                    params: Arc::clone(&m.params),
+                    stale: false,
+                },
+            );
+        }
+        Ok(s)
+    }
+
+    /// Adds `amount` USD of margin to `account`'s cash.
+    ///
+    /// # Errors
+    /// `Math`.
+    pub fn deposit(&mut self, account: AccountId, amount: Value) -> Result<(), ExchangeError> {
+        let deposits = self.deposits.plus(amount)?;
+        let a = self.accounts.entry(account).or_default();
+        a.cash = a.cash.plus(amount)?;
+        self.deposits = deposits;
+        Ok(())
+    }
+
+    /// Takes `amount` USD out of `account`'s cash, if it leaves `Ei ≥ IM` (and the cash ≥ 0).
+    ///
+    /// # Errors
+    /// `WithdrawBelowMargin`; `Math`.
+    pub fn withdraw(&mut self, account: AccountId, amount: Value) -> Result<(), ExchangeError> {
+        let snap = self.snapshot()?;
+        let mut a = self.accounts.get(&account).cloned().unwrap_or_default();
+        let paid = Self::settle_all(&mut a, &snap)?;
+        a.cash = a.cash.minus(amount)?;
+        let m = Margin::of(&Account::new(), &a, &RiskSnapshot::new(), &snap)?;
+        if a.cash.is_negative() || !m.meets_initial() {
+            return Err(ExchangeError::WithdrawBelowMargin { asked: amount });
+        }
+        self.deposits = self.deposits.minus(amount)?;
+        self.book_paid(&paid)?;
+        self.accounts.insert(account, a);
+        Ok(())
+    }
+
+    /// Settles funding of every position of `a` at the snapshot; returns what each market's
+    /// pool receives, for the caller to book once the operation is accepted.
+    fn settle_all(
+        a: &mut PerpAccount,
+        snap: &PerpSnapshot,
+    ) -> Result<Vec<(PerpMarketId, SignedValue)>, ExchangeError> {
+        let markets: Vec<PerpMarketId> = a.positions().iter().map(|p| p.market).collect();
+        let mut paid = Vec::with_capacity(markets.len());
+        for id in markets {
+            let r = snap.get(id)?;
+            paid.push((
+                id,
+                a.settle_funding(id, r.cumulative_funding, r.decimals())?,
+            ));
+        }
+        Ok(paid)
+    }
+
+    fn book_paid(&mut self, paid: &[(PerpMarketId, SignedValue)]) -> Result<(), ExchangeError> {
+        for &(id, amount) in paid {
+            self.markets[id.index()].state.book_funding(amount)?;
+        }
+        Ok(())
+    }
+
+    /// Places an order for `account`. Returns the order's id and what the book did.
+    ///
+    /// # Errors
+    /// Every rule in the module docs, naming the field; nothing changes on a refusal.
+    pub fn place(
+        &mut self,
+        account: AccountId,
+        req: OrderRequest,
+    ) -> Result<(OrderId, Placed), ExchangeError> {
+        let m = self.market(req.market)?;
+        let index = m.index.ok_or(ExchangeError::NoIndex(req.market))?;
+        let params = Arc::clone(&m.params);
+        check_order(
+            &params,
+            i128::try_from(req.size.raw()).map_err(|_| MathError::Overflow)?,
+            req.price.unwrap_or(params.tick_size),
+        )?;
+        let snap = self.snapshot()?;
+        let mut taker = self.accounts.get(&account).cloned().unwrap_or_default();
+        let paid = Self::settle_all(&mut taker, &snap)?;
+        let held = taker.position(req.market).map_or(0, |p| p.size);
+        let sign = if req.side == Side::Bid { 1 } else { -1 };
+        let mut size = req.size;
+        let reduces = held != 0 && (held > 0) != (sign > 0);
+        if req.reduce_only {
+            if !reduces {
+                return Err(ExchangeError::WouldNotReduce);
+            }
+            size = size.min(Amount::from_raw(held.unsigned_abs()));
+        }
+        let q = i128::try_from(size.raw()).map_err(|_| MathError::Overflow)?;
+        if !(reduces && q <= held.abs()) {
+            check_open_interest(&params, &m.state, q)?;
+            self.check_worst_fill(&taker, &snap, &req, q * sign, index)?;
+        }
+        let id = OrderId(self.next_order);
+        let order = Order {
+            id,
+            owner: account.0,
+            side: req.side,
+            price: req.price,
+            size,
+            tif: req.tif,
+        };
+        let placed = self.markets[req.market.index()].book.place(order)?;
+        self.next_order += 1;
+        self.book_paid(&paid)?;
+        self.accounts.insert(account, taker);
+        for f in &placed.fills {
+            self.book_fill(req.market, account, req.side, f)?;
+        }
+        Ok((id, placed))
+    }
+
+    /// Refuses a risk-adding order whose whole size, filled at its limit (a market order: the
+    /// index moved by the tolerance against the taker), would leave `Ei < IM`.
+    fn check_worst_fill(
+        &self,
+        taker: &PerpAccount,
+        snap: &PerpSnapshot,
+        req: &OrderRequest,
+        signed: i128,
+        index: Price,
+    ) -> Result<(), ExchangeError> {
+        let params = &self.market(req.market)?.params;
+        let price = match req.price {
+            Some(p) => p,
+            None => super::chunk_limit(
+                index,
+                params.slippage_tolerance,
+                if req.side == Side::Bid {
+                    Side::Ask
+                } else {
+                    Side::Bid
+                },
+            )?,
+        };
+        let notional = Amount::from_raw(signed.unsigned_abs()).value_at(
+            price,
+            params.decimals,
+            Rounding::Up,
+        )?;
+        let fee = notional.mul_ratio(params.taker_fee, Rounding::Up)?;
+        let mut after = taker.clone();
+        let cum = snap.get(req.market)?.cumulative_funding;
+        after.trade(
+            req.market,
+            Fill {
+                size: signed,
+                notional,
+            },
+            fee,
+            cum,
+        )?;
+        let m = Margin::of(&Account::new(), &after, &RiskSnapshot::new(), snap)?;
+        super::check_margin(
+            taker.position(req.market).map_or(0, |p| p.size),
+            after.position(req.market).map_or(0, |p| p.size),
+            &m,
+        )?;
+        Ok(())
+    }
+
+    /// Books one fill on the taker and the maker, with their fees and open interest.
+    fn book_fill(
+        &mut self,
+        id: PerpMarketId,
+        taker: AccountId,
+        side: Side,
+        f: &super::Match,
+    ) -> Result<(), ExchangeError> {
+        let snap_cum = self.markets[id.index()].state.cumulative_funding;
+        let params = Arc::clone(&self.markets[id.index()].params);
+        let notional = f.size.value_at(f.price, params.decimals, Rounding::Down)?;
+        let taker_fee = notional.mul_ratio(params.taker_fee, Rounding::Up)?;
+        let maker_fee = notional.mul_ratio(params.maker_fee, Rounding::Up)?;
+        let q = i128::try_from(f.size.raw()).map_err(|_| MathError::Overflow)?;
+        let q = if side == Side::Bid { q } else { -q };
+        let maker_id = AccountId(f.maker_owner);
+        let mut oi = 0;
+        for (who, size, fee) in [(taker, q, taker_fee), (maker_id, -q, maker_fee)] {
+            let a = self.accounts.entry(who).or_default();
+            let paid = a.settle_funding(id, snap_cum, params.decimals)?;
+            let before = a.position(id).map_or(0, |p| p.size);
+            a.trade(id, Fill { size, notional }, fee, snap_cum)?;
+            oi += open_interest_change(before, a.position(id).map_or(0, |p| p.size));
+            let state = &mut self.markets[id.index()].state;
+            state.book_funding(paid)?;
+            state.fees = state.fees.checked_add(fee)?;
+        }
+        let state = &mut self.markets[id.index()].state;
+        let now = state.open_interest.raw();
+        let after = if oi >= 0 {
+            now.checked_add(oi.unsigned_abs())
+        } else {
+            now.checked_sub(oi.unsigned_abs())
+        };
+        state.open_interest = Amount::from_raw(after.ok_or(MathError::Overflow)?);
+        Ok(())
+    }
+
+    /// Cancels `account`'s resting order.
+    ///
+    /// # Errors
+    /// `UnknownMarket`, `NotYourOrder`.
+    pub fn cancel(
+        &mut self,
+        account: AccountId,
+        market: PerpMarketId,
+        order: OrderId,
+    ) -> Result<(), ExchangeError> {
+        let m = self.market(market)?;
+        if m.book.order(order).is_none_or(|r| r.owner != account.0) {
+            return Err(ExchangeError::NotYourOrder(order));
+        }
+        self.markets[market.index()].book.cancel(order)?;
+        Ok(())
+    }
+
+    /// Every invariant: value conserved (quotes + fees + insurance + funding pools − bad debt =
+    /// deposits), sizes net to zero per market, open interest equal to the longs, every book
+    /// sound.
+    ///
+    /// # Errors
+    /// What is broken, in words.
+    pub fn check(&self) -> Result<(), String> {
+        let mut total = SignedValue::ZERO;
+        let mut net = vec![0i128; self.markets.len()];
+        let mut longs = vec![0u128; self.markets.len()];
+        for a in self.accounts.values() {
+            total = total
+                .checked_add(a.quote().map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?;
+            for p in a.positions() {
+                net[p.market.index()] += p.size;
+                longs[p.market.index()] += u128::try_from(p.size.max(0)).unwrap_or(0);
+            }
+        }
+        for (i, m) in self.markets.iter().enumerate() {
+            let s = &m.state;
+            total = total
+                .plus(s.fees)
+                .and_then(|t| t.plus(s.insurance_fund))
+                .and_then(|t| t.checked_add(s.funding_pool))
+                .and_then(|t| t.minus(s.bad_debt))
+                .map_err(|e| e.to_string())?;
+            if net[i] != 0 {
+                return Err(format!("{}: sizes net to {} base units", m.symbol, net[i]));
+            }
+            if s.open_interest.raw() != longs[i] {
+                return Err(format!(
+                    "{}: open interest {} != longs {}",
+                    m.symbol, s.open_interest, longs[i]
+                ));
+            }
+            m.book.check().map_err(|e| format!("{}: {e}", m.symbol))?;
+        }
+        if total != self.deposits {
+            return Err(format!(
+                "conservation: {total} held against {} deposited",
+                self.deposits
+            ));
+        }
+        Ok(())
+    }
+}
