@@ -80,11 +80,31 @@ pub enum ExchangeError {
     Math(#[from] MathError),
 }
 
+/// An account's unwinding in progress: started rounds continue to the target.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Unwinding {
+    pub empty_rounds: u32,
+}
+
+/// What one liquidation step did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Liquidation {
+    pub round: super::Round,
+    /// The backstop, when the account crossed its line or the book stayed empty.
+    pub backstop: Option<super::Backstop>,
+    /// Resting orders of the account cancelled before the round.
+    pub cancelled: Vec<OrderId>,
+}
+
+/// The backstop vault's account.
+pub const VAULT: AccountId = AccountId(u64::MAX);
+
 /// Every perp market and wallet.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Exchange {
     markets: Vec<PerpMarket>,
     accounts: BTreeMap<AccountId, PerpAccount>,
+    unwinding: BTreeMap<AccountId, Unwinding>,
     /// USD deposited less withdrawn: what the conservation sum must equal.
     deposits: SignedValue,
     next_order: u64,
@@ -285,18 +305,35 @@ impl Exchange {
             size = size.min(Amount::from_raw(held.unsigned_abs()));
         }
         let q = i128::try_from(size.raw()).map_err(|_| MathError::Overflow)?;
+        // A market order is an IOC bounded by the index moved by the slippage tolerance against
+        // the taker (price protection): it never fills further from the oracle than that.
+        let limit = match req.price {
+            Some(p) => p,
+            None => {
+                let hit = if req.side == Side::Bid {
+                    Side::Ask
+                } else {
+                    Side::Bid
+                };
+                super::chunk_limit(index, params.slippage_tolerance, hit)?
+            }
+        };
         if !(reduces && q <= held.abs()) {
             check_open_interest(&params, &m.state, q)?;
-            self.check_worst_fill(&taker, &snap, &req, q * sign, index)?;
+            self.check_worst_fill(&taker, &snap, req.market, limit, q * sign)?;
         }
         let id = OrderId(self.next_order);
         let order = Order {
             id,
             owner: account.0,
             side: req.side,
-            price: req.price,
+            price: Some(limit),
             size,
-            tif: req.tif,
+            tif: if req.price.is_none() {
+                TimeInForce::Ioc
+            } else {
+                req.tif
+            },
         };
         let placed = self.markets[req.market.index()].book.place(order)?;
         self.next_order += 1;
@@ -308,29 +345,17 @@ impl Exchange {
         Ok((id, placed))
     }
 
-    /// Refuses a risk-adding order whose whole size, filled at its limit (a market order: the
-    /// index moved by the tolerance against the taker), would leave `Ei < IM`.
+    /// Refuses a risk-adding order whose whole size, filled at its limit `price`, would leave
+    /// `Ei < IM`.
     fn check_worst_fill(
         &self,
         taker: &PerpAccount,
         snap: &PerpSnapshot,
-        req: &OrderRequest,
+        market: PerpMarketId,
+        price: Price,
         signed: i128,
-        index: Price,
     ) -> Result<(), ExchangeError> {
-        let params = &self.market(req.market)?.params;
-        let price = match req.price {
-            Some(p) => p,
-            None => super::chunk_limit(
-                index,
-                params.slippage_tolerance,
-                if req.side == Side::Bid {
-                    Side::Ask
-                } else {
-                    Side::Bid
-                },
-            )?,
-        };
+        let params = &self.market(market)?.params;
         let notional = Amount::from_raw(signed.unsigned_abs()).value_at(
             price,
             params.decimals,
@@ -338,9 +363,9 @@ impl Exchange {
         )?;
         let fee = notional.mul_ratio(params.taker_fee, Rounding::Up)?;
         let mut after = taker.clone();
-        let cum = snap.get(req.market)?.cumulative_funding;
+        let cum = snap.get(market)?.cumulative_funding;
         after.trade(
-            req.market,
+            market,
             Fill {
                 size: signed,
                 notional,
@@ -350,8 +375,8 @@ impl Exchange {
         )?;
         let m = Margin::of(&Account::new(), &after, &RiskSnapshot::new(), snap)?;
         super::check_margin(
-            taker.position(req.market).map_or(0, |p| p.size),
-            after.position(req.market).map_or(0, |p| p.size),
+            taker.position(market).map_or(0, |p| p.size),
+            after.position(market).map_or(0, |p| p.size),
             &m,
         )?;
         Ok(())
@@ -413,6 +438,218 @@ impl Exchange {
         Ok(())
     }
 
+    /// One liquidation step on `account`'s cross margin, run by `liquidator` (who receives the
+    /// liquidator's share of each chunk's fee): the account's resting orders are cancelled, a
+    /// soft round sends its chunks to the books as IOC orders within the tolerance (the makers
+    /// they hit are booked with their fees), and the backstop takes the rest to the vault at the
+    /// mark when the account is below `backstop_line · MM` or the books absorbed nothing for
+    /// `empty_rounds_max` rounds — with the insurance fund and ADL behind it.
+    ///
+    /// # Errors
+    /// `Perp(NotLiquidatable)` for an account neither below its line nor being unwound; a
+    /// market without an index. Nothing changes on a refusal.
+    pub fn liquidate(
+        &mut self,
+        account: AccountId,
+        liquidator: AccountId,
+    ) -> Result<Liquidation, ExchangeError> {
+        let snap = self.snapshot()?;
+        let mut a = self.accounts.get(&account).cloned().unwrap_or_default();
+        let paid = Self::settle_all(&mut a, &snap)?;
+        let e = super::Exposure::of(
+            super::Scope::Cross,
+            &Account::new(),
+            &a,
+            &RiskSnapshot::new(),
+            &snap,
+        )?;
+        let started = self.unwinding.contains_key(&account);
+        if !e.is_liquidatable() && !started {
+            return Err(PerpError::NotLiquidatable.into());
+        }
+        self.book_paid(&paid)?;
+        let mut out = Liquidation {
+            cancelled: self.cancel_all(account),
+            ..Liquidation::default()
+        };
+        let mut states: Vec<PerpMarketState> = self.markets.iter().map(|m| m.state).collect();
+        let mut view = BookView {
+            markets: &self.markets,
+            built: None,
+        };
+        let round = super::unwind_round(
+            super::Mode::Soft { started },
+            super::Scope::Cross,
+            &Account::new(),
+            &mut a,
+            &RiskSnapshot::new(),
+            &snap,
+            &mut states,
+            &mut view,
+        )?;
+        for (m, st) in self.markets.iter_mut().zip(states) {
+            m.state = st;
+        }
+        self.accounts.insert(account, a);
+        for c in &round.chunks {
+            self.fill_chunk(account, c)?;
+            let l = self.accounts.entry(liquidator).or_default();
+            l.cash = l.cash.plus(c.fee_to_liquidator)?;
+        }
+        let mut u = self.unwinding.get(&account).copied().unwrap_or_default();
+        u.empty_rounds = if round.chunks.is_empty() {
+            u.empty_rounds + 1
+        } else {
+            0
+        };
+        let a = &self.accounts[&account];
+        let after = super::Exposure::of(
+            super::Scope::Cross,
+            &Account::new(),
+            a,
+            &RiskSnapshot::new(),
+            &snap,
+        )?;
+        let (line, empty_max) =
+            a.positions()
+                .first()
+                .map_or((crate::money::Ratio::ZERO, u32::MAX), |p| {
+                    let q = &self.markets[p.market.index()].params;
+                    (q.backstop_line, q.empty_rounds_max)
+                });
+        if !a.is_flat()
+            && ((after.is_liquidatable() && after.below_line(line)) || u.empty_rounds >= empty_max)
+        {
+            out.backstop = Some(self.backstop(account, &snap)?);
+            self.unwinding.remove(&account);
+        } else if round.done || a.is_flat() {
+            self.unwinding.remove(&account);
+        } else {
+            self.unwinding.insert(account, u);
+        }
+        out.round = round;
+        Ok(out)
+    }
+
+    /// Cancels every resting order of `account`.
+    fn cancel_all(&mut self, account: AccountId) -> Vec<OrderId> {
+        let mut out = Vec::new();
+        for m in &mut self.markets {
+            for id in m.book.orders_of(account.0) {
+                if m.book.cancel(id).is_ok() {
+                    out.push(id);
+                }
+            }
+        }
+        out
+    }
+
+    /// Replays a chunk the round planned on a view of the book as an IOC order at the chunk's
+    /// limit (it meets the same levels), books each maker's side — its notional rounded down,
+    /// the last maker taking what makes the makers' total the chunk's — and their fees.
+    fn fill_chunk(
+        &mut self,
+        account: AccountId,
+        c: &super::ChunkFill,
+    ) -> Result<(), ExchangeError> {
+        let id = c.market;
+        let order = Order {
+            id: OrderId(self.next_order),
+            owner: account.0,
+            side: if c.size > 0 { Side::Bid } else { Side::Ask },
+            price: Some(c.limit),
+            size: Amount::from_raw(c.size.unsigned_abs()),
+            tif: TimeInForce::Ioc,
+        };
+        self.next_order += 1;
+        let placed = self.markets[id.index()].book.place(order)?;
+        let params = Arc::clone(&self.markets[id.index()].params);
+        let cum = self.markets[id.index()].state.cumulative_funding;
+        let mut left = c.notional;
+        let n = placed.fills.len();
+        let mut filled = 0u128;
+        for (k, f) in placed.fills.iter().enumerate() {
+            let notional = if k + 1 == n {
+                left
+            } else {
+                f.size
+                    .value_at(f.price, params.decimals, Rounding::Down)?
+                    .min(left)
+            };
+            left = left.checked_sub(notional)?;
+            filled += f.size.raw();
+            let q = i128::try_from(f.size.raw()).map_err(|_| MathError::Overflow)?;
+            let maker_size = if c.size > 0 { -q } else { q };
+            let fee = notional.mul_ratio(params.maker_fee, Rounding::Up)?;
+            let maker = self.accounts.entry(AccountId(f.maker_owner)).or_default();
+            let paid = maker.settle_funding(id, cum, params.decimals)?;
+            maker.trade(
+                id,
+                Fill {
+                    size: maker_size,
+                    notional,
+                },
+                fee,
+                cum,
+            )?;
+            let state = &mut self.markets[id.index()].state;
+            state.book_funding(paid)?;
+            state.fees = state.fees.checked_add(fee)?;
+        }
+        if filled != c.size.unsigned_abs() || !left.is_zero() {
+            return Err(PerpError::Math(MathError::Negative).into());
+        }
+        self.recount_open_interest(id);
+        Ok(())
+    }
+
+    /// The backstop on `account`: the vault at the mark, insurance, then ADL against every other
+    /// account (the core ranks them).
+    fn backstop(
+        &mut self,
+        account: AccountId,
+        snap: &PerpSnapshot,
+    ) -> Result<super::Backstop, ExchangeError> {
+        let mut bankrupt = self.accounts.remove(&account).unwrap_or_default();
+        let mut vault = self.accounts.remove(&VAULT).unwrap_or_default();
+        let mut states: Vec<PerpMarketState> = self.markets.iter().map(|m| m.state).collect();
+        let result = {
+            let mut others: Vec<&mut PerpAccount> = self.accounts.values_mut().collect();
+            super::backstop(
+                super::Scope::Cross,
+                &mut bankrupt,
+                Value::ZERO,
+                snap,
+                &mut states,
+                &mut vault,
+                &mut others,
+            )
+        };
+        self.accounts.insert(account, bankrupt);
+        self.accounts.insert(VAULT, vault);
+        let result = result?;
+        for (m, st) in self.markets.iter_mut().zip(states) {
+            m.state = st;
+        }
+        for i in 0..self.markets.len() {
+            self.recount_open_interest(PerpMarketId(
+                u16::try_from(i).map_err(|_| MathError::Overflow)?,
+            ));
+        }
+        Ok(result)
+    }
+
+    /// Open interest from the wallets (after a liquidation step moved positions between many).
+    fn recount_open_interest(&mut self, id: PerpMarketId) {
+        let longs = self
+            .accounts
+            .values()
+            .filter_map(|a| a.position(id))
+            .map(|p| p.size.max(0).unsigned_abs())
+            .fold(0u128, u128::saturating_add);
+        self.markets[id.index()].state.open_interest = Amount::from_raw(longs);
+    }
+
     /// Every invariant: value conserved (quotes + fees + insurance + funding pools − bad debt =
     /// deposits), sizes net to zero per market, open interest equal to the longs, every book
     /// sound.
@@ -458,5 +695,21 @@ impl Exchange {
             ));
         }
         Ok(())
+    }
+}
+
+/// The books as a liquidation round plans against them: each side whole, as a [`BookSide`]
+/// copy; the round's chunks are then replayed on the real books.
+struct BookView<'a> {
+    markets: &'a [PerpMarket],
+    built: Option<super::BookSide>,
+}
+
+impl super::Books for BookView<'_> {
+    fn side_for(&mut self, market: PerpMarketId, hit: Side) -> Option<&mut super::BookSide> {
+        let m = self.markets.get(market.index())?;
+        let side = super::BookSide::new(hit, m.book.levels(hit, usize::MAX));
+        self.built = Some(side);
+        self.built.as_mut()
     }
 }

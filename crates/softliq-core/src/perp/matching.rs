@@ -124,6 +124,16 @@ impl OrderBook {
         self.orders.get(&id)
     }
 
+    /// The resting orders of `owner`, by id.
+    #[must_use]
+    pub fn orders_of(&self, owner: u64) -> Vec<OrderId> {
+        self.orders
+            .iter()
+            .filter(|(_, r)| r.owner == owner)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// Number of resting orders.
     #[must_use]
     pub fn len(&self) -> usize {

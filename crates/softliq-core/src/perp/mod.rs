@@ -34,7 +34,9 @@ pub mod unwind;
 pub mod waterfall;
 
 pub use book::{BookFill, BookSide, Level, Side};
-pub use exchange::{Exchange, ExchangeError, OrderRequest, PerpMarket};
+pub use exchange::{
+    Exchange, ExchangeError, Liquidation, OrderRequest, PerpMarket, Unwinding, VAULT,
+};
 pub use liquidation_price::{
     Crossings, asset_liquidation_price, isolated_formula, mark_liquidation_price,
 };

@@ -14,6 +14,8 @@ use crate::testing::perp_params;
 
 const A: AccountId = AccountId(2);
 const B: AccountId = AccountId(3);
+/// The property's market maker.
+const MAKER: AccountId = AccountId(9);
 
 fn exchange() -> (Exchange, PerpMarketId) {
     let mut x = Exchange::new();
@@ -168,18 +170,34 @@ enum Op {
     Index {
         bp: i32,
     },
+    /// The market maker quotes both sides 0.5% around the index.
+    Quote {
+        lots: u32,
+    },
+    /// `who` deposits 100 and opens about 9x against the maker at the index.
+    Lever {
+        who: u8,
+        long: bool,
+    },
     Fund,
+    Liquidate {
+        who: u8,
+        by: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        1 => (0u8..4, 1u32..5_000).prop_map(|(who, usd)| Op::Deposit { who, usd }),
-        1 => (0u8..4, 1u32..2_000).prop_map(|(who, usd)| Op::Withdraw { who, usd }),
-        8 => (0u8..4, any::<bool>(), -300i32..300, 1u32..3_000, 0u8..3, proptest::bool::weighted(0.15), proptest::bool::weighted(0.15))
+        1 => (0u8..4, 50u32..300).prop_map(|(who, usd)| Op::Deposit { who, usd }),
+        1 => (0u8..4, 1u32..200).prop_map(|(who, usd)| Op::Withdraw { who, usd }),
+        8 => (0u8..4, any::<bool>(), -300i32..300, 1u32..8_000, 0u8..3, proptest::bool::weighted(0.15), proptest::bool::weighted(0.15))
             .prop_map(|(who, bid, off_bp, lots, tif, market, reduce)| Op::Place { who, bid, off_bp, lots, tif, market, reduce }),
         2 => (0u8..4, 0usize..64).prop_map(|(who, nth)| Op::Cancel { who, nth }),
-        2 => (-200i32..200).prop_map(|bp| Op::Index { bp }),
+        3 => (-700i32..600).prop_map(|bp| Op::Index { bp }),
         1 => Just(Op::Fund),
+        5 => (0u8..4, 0u8..4).prop_map(|(who, by)| Op::Liquidate { who, by }),
+        3 => (1u32..5_000).prop_map(|lots| Op::Quote { lots }),
+        2 => (0u8..4, any::<bool>()).prop_map(|(who, long)| Op::Lever { who, long }),
     ]
 }
 
@@ -197,8 +215,9 @@ proptest! {
     // Run by `the_controller_property_reaches_trades`, which checks how much it exercised.
     fn every_operation_keeps_the_invariants(ops in proptest::collection::vec(op(), 1..150)) {
         let (mut x, m) = exchange();
+        x.deposit(MAKER, usd("1000000")).unwrap();
         let mut index = price("100");
-        let mut tally = [0u32; 2]; // fills, refusals
+        let mut tally = [0u32; 4]; // fills, refusals, chunks, backstops
         for o in ops {
             let before = x.clone();
             let result = match o {
@@ -221,6 +240,47 @@ proptest! {
                     x.set_index(m, index).and_then(|()| x.observe(m)).map(|()| None)
                 }
                 Op::Fund => x.fund(m).map(|_| None),
+                Op::Lever { who, long } => {
+                    let who = AccountId(u64::from(who));
+                    x.deposit(who, usd("100")).unwrap();
+                    let at = Price::from_raw(index.raw() / 10u128.pow(16) * 10u128.pow(16));
+                    let px = Some(at);
+                    let (maker_side, taker_side) = if long { (Side::Ask, Side::Bid) } else { (Side::Bid, Side::Ask) };
+                    let q = u128::from(9u32) * 100 * 10u128.pow(6) * 10u128.pow(18) / at.raw() / 1_000 * 1_000;
+                    let size = Amount::from_raw(q);
+                    let quote = OrderRequest { market: m, side: maker_side, price: px, size, tif: TimeInForce::Gtc, reduce_only: false };
+                    let take = OrderRequest { market: m, side: taker_side, price: px, size, tif: TimeInForce::Ioc, reduce_only: false };
+                    let before_quote = x.clone();
+                    if x.place(MAKER, quote).is_err() {
+                        prop_assert_eq!(&x, &before_quote);
+                    }
+                    let held = x.account(who).and_then(|a| a.position(m)).map_or(0, |p| p.size);
+                    let before_take = x.clone();
+                    match x.place(who, take) {
+                        Err(_) => {
+                            prop_assert_eq!(&x, &before_take);
+                            Ok(None)
+                        }
+                        Ok((_, p)) => Ok(Some((who, held, p))),
+                    }
+                }
+                Op::Quote { lots } => {
+                    let size = Amount::from_raw(u128::from(lots) * 1_000);
+                    for (side, bp) in [(Side::Bid, -50), (Side::Ask, 50)] {
+                        // Each side is its own operation: a refused one changes nothing.
+                        let r = OrderRequest { market: m, side, price: Some(at_bp(index, bp)), size, tif: TimeInForce::PostOnly, reduce_only: false };
+                        let before_side = x.clone();
+                        if x.place(MAKER, r).is_err() {
+                            prop_assert_eq!(&x, &before_side);
+                        }
+                    }
+                    Ok(None)
+                }
+                Op::Liquidate { who, by } => x.liquidate(AccountId(u64::from(who)), AccountId(u64::from(by))).map(|l| {
+                    tally[2] += u32::try_from(l.round.chunks.len()).unwrap();
+                    tally[3] += u32::from(l.backstop.is_some());
+                    None
+                }),
             };
             match result {
                 Err(_) => {
@@ -241,21 +301,73 @@ proptest! {
             }
             prop_assert!(x.check().is_ok(), "{:?}", x.check());
         }
-        TALLY.with(|t| { let mut t = t.borrow_mut(); t[0] += tally[0]; t[1] += tally[1]; });
+        TALLY.with(|t| { let mut t = t.borrow_mut(); for i in 0..4 { t[i] += tally[i]; } });
     }
 }
 
 thread_local! {
-    static TALLY: std::cell::RefCell<[u32; 2]> = const { std::cell::RefCell::new([0; 2]) };
+    static TALLY: std::cell::RefCell<[u32; 4]> = const { std::cell::RefCell::new([0; 4]) };
 }
 
 #[test]
 fn the_controller_property_reaches_trades_and_refusals() {
-    TALLY.with(|t| *t.borrow_mut() = [0; 2]);
+    TALLY.with(|t| *t.borrow_mut() = [0; 4]);
     every_operation_keeps_the_invariants();
-    let [fills, refusals] = TALLY.with(|t| *t.borrow());
-    eprintln!("controller property: {fills} fills, {refusals} refusals");
+    let [fills, refusals, chunks, backstops] = TALLY.with(|t| *t.borrow());
+    eprintln!(
+        "controller property: {fills} fills, {refusals} refusals, {chunks} liquidation chunks, {backstops} backstops"
+    );
+    assert!(chunks > 20, "chunks {chunks}");
+    assert!(backstops > 5, "backstops {backstops}");
     assert!(fills > 500, "fills {fills}");
     assert!(refusals > 200, "refusals {refusals}");
     let _ = SignedValue::ZERO;
+}
+
+#[test]
+fn a_liquidation_sends_chunks_to_the_book_then_the_backstop_takes_the_rest() {
+    let (mut x, m) = exchange();
+    x.deposit(A, usd("100")).unwrap();
+    x.deposit(B, usd("100000")).unwrap();
+    let ask = req(m, Side::Ask, Some("100"), 10_000_000, TimeInForce::Gtc);
+    x.place(B, ask).unwrap();
+    let buy = req(m, Side::Bid, Some("100"), 9_000_000, TimeInForce::Ioc);
+    x.place(A, buy).unwrap();
+    // A: 9 long at 100 with 99.55 of cash left; a resting bid of A's is cancelled first.
+    let bid = req(m, Side::Bid, Some("90"), 1_000_000, TimeInForce::Gtc);
+    x.place(A, bid).unwrap();
+    let refused = x.liquidate(A, B);
+    assert!(matches!(
+        refused,
+        Err(ExchangeError::Perp(PerpError::NotLiquidatable))
+    ));
+    // Index 93.5: equity 99.55 − 58.5 = 41.05 ≤ MM 42.075.
+    x.set_index(m, price("93.5")).unwrap();
+    // B bids 1 contract within the 2% tolerance (down to 91.63).
+    let b_bid = req(m, Side::Bid, Some("93"), 1_000_000, TimeInForce::Gtc);
+    x.place(B, b_bid).unwrap();
+    let l = x.liquidate(A, AccountId(7)).unwrap();
+    assert_eq!(l.cancelled.len(), 1);
+    assert_eq!(l.round.chunks.len(), 1);
+    assert_eq!(l.round.chunks[0].size, -1_000_000);
+    assert!(l.backstop.is_none());
+    assert!(
+        x.account(AccountId(7)).unwrap().cash.raw() > 0,
+        "the liquidator got its share"
+    );
+    x.check().unwrap();
+    // Empty book for the next rounds: after empty_rounds_max (3) the vault takes the rest.
+    let mut backstopped = false;
+    for _ in 0..3 {
+        let l = x.liquidate(A, AccountId(7)).unwrap();
+        assert!(l.round.chunks.is_empty());
+        backstopped |= l.backstop.is_some();
+        x.check().unwrap();
+    }
+    assert!(backstopped);
+    assert!(x.account(A).unwrap().is_flat());
+    assert_eq!(
+        x.account(VAULT).unwrap().position(m).unwrap().size,
+        8_000_000
+    );
 }
