@@ -324,7 +324,8 @@ fn engine_loop(
                         let _ = wtx.send(WriterMsg::Entry(entry, applied_ns, reply));
                         if seq - last_snapshot >= config.snapshot_every {
                             last_snapshot = seq;
-                            let _ = wtx.send(WriterMsg::Snapshot(seq, engine.state().encode()));
+                            let _ = wtx
+                                .send(WriterMsg::Snapshot(seq, engine.state().encode_snapshot()));
                         }
                     }
                 }

@@ -15,6 +15,9 @@ pub struct Recovery {
     pub replayed: u64,
     /// The last sequence number now applied.
     pub seq: u64,
+    /// Why the latest snapshot was not used, when it was not (an older format, or damage):
+    /// recovery then replayed the whole log, which is authoritative.
+    pub snapshot_skipped: Option<String>,
 }
 
 fn apply_logged(engine: &mut Engine, entry: &Entry) -> Result<(), StoreError> {
@@ -41,20 +44,24 @@ fn apply_logged(engine: &mut Engine, entry: &Entry) -> Result<(), StoreError> {
 
 /// Rebuilds the engine from `store`: latest snapshot, then the log after it.
 ///
+/// A snapshot of another format, or one that does not decode, is skipped (and the reason
+/// reported): the whole log is replayed instead.
+///
 /// # Errors
-/// The store failed, a snapshot does not decode, or the log diverges from the engine.
+/// The store failed, or the log diverges from the engine.
 pub fn recover(
     store: &mut dyn Store,
     config: EngineConfig,
 ) -> Result<(Engine, Recovery), StoreError> {
+    let mut snapshot_skipped = None;
     let (snapshot_seq, state) = match store.latest_snapshot()? {
-        Some((seq, bytes)) => {
-            let state = State::decode(&bytes).map_err(|e| StoreError::Corrupt {
-                seq,
-                problem: e.to_string(),
-            })?;
-            (seq, state)
-        }
+        Some((seq, bytes)) => match State::decode_snapshot(&bytes) {
+            Ok(state) => (seq, state),
+            Err(why) => {
+                snapshot_skipped = Some(format!("snapshot at {seq}: {why}"));
+                (0, State::default())
+            }
+        },
         None => (0, State::default()),
     };
     let mut engine = Engine::from_state(state, config);
@@ -72,6 +79,7 @@ pub fn recover(
             snapshot_seq,
             replayed,
             seq,
+            snapshot_skipped,
         },
     ))
 }

@@ -40,6 +40,7 @@ pub fn run(args: &Args) -> Result<()> {
             "commands": full.state().seq,
             "snapshot_seq": report.snapshot_seq,
             "replayed_after_snapshot": report.replayed,
+            "snapshot_skipped": report.snapshot_skipped,
             "state_hash": h_recovered.to_hex().as_str(),
             "replay_hash": h_full.to_hex().as_str(),
             "hashes_match": h_recovered == h_full,
@@ -56,6 +57,9 @@ pub fn run(args: &Args) -> Result<()> {
             "snapshot         at {} (+{} replayed)",
             report.snapshot_seq, report.replayed
         );
+        if let Some(why) = &report.snapshot_skipped {
+            println!("snapshot skipped {why}; the whole log was replayed");
+        }
         println!("accounts         {}", full.state().accounts.len());
         println!("state hash       {}", h_recovered.to_hex());
         println!("replay hash      {}", h_full.to_hex());
