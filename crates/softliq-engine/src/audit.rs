@@ -157,6 +157,9 @@ pub(crate) fn after_command(
     events: &[Event],
 ) -> Result<(), String> {
     let state = &engine.state;
+    if is_perp(&cmd.body) {
+        state.perps.check().map_err(|e| format!("perp: {e}"))?;
+    }
     for (asset, old, (held_supply, held_debt)) in &before.pools {
         check_pool(state, *asset)?;
         let new = &state.pools[asset.index()];
@@ -306,6 +309,7 @@ fn check_loss(engine: &Engine, q: &Quote) -> Result<(), String> {
 /// Invariant 1 over every account and pool, and 6: the flag times are those of exactly the
 /// flagged accounts, none in the future.
 pub(crate) fn full(state: &State) -> Result<(), String> {
+    state.perps.check().map_err(|e| format!("perp: {e}"))?;
     let times: Vec<AccountId> = state.flagged_since_s.keys().copied().collect();
     let flagged: Vec<AccountId> = state.flagged.iter().collect();
     if times != flagged || state.flagged_since_s.values().any(|s| *s > state.now_s) {
@@ -349,4 +353,19 @@ pub(crate) fn full(state: &State) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Commands that change the perp controller (and so take its invariant check after them).
+fn is_perp(body: &CommandBody) -> bool {
+    matches!(
+        body,
+        CommandBody::ListPerpMarket { .. }
+            | CommandBody::PerpDeposit { .. }
+            | CommandBody::PerpWithdraw { .. }
+            | CommandBody::PlaceOrder { .. }
+            | CommandBody::CancelOrder { .. }
+            | CommandBody::PerpLiquidate { .. }
+            | CommandBody::PostPrice { .. }
+            | CommandBody::AdvanceTime
+    )
 }

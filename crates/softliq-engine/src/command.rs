@@ -10,6 +10,7 @@ use softliq_core::account::AccountId;
 use softliq_core::asset::{AssetId, AssetParams};
 use softliq_core::liquidation::Policy;
 use softliq_core::liquidation::auction::AuctionId;
+use softliq_core::perp::{OrderId, OrderRequest, PerpMarketId, PerpParams};
 
 /// A client-chosen command id. Repeating an id returns the first outcome and changes nothing;
 /// the same id with a different body is refused.
@@ -158,6 +159,38 @@ pub enum CommandBody {
         max_pay: String,
         min_out: String,
     },
+    /// Lists a perpetual market; its id is the next free one. Its index is the oracle price of
+    /// `params.index_asset`.
+    ListPerpMarket {
+        symbol: String,
+        params: PerpParams,
+    },
+    /// Adds `amount` USD of margin to the account's perp wallet, from outside.
+    PerpDeposit {
+        account: AccountId,
+        amount: String,
+    },
+    /// Takes `amount` USD out of the perp wallet, if it leaves initial equity ≥ IM.
+    PerpWithdraw {
+        account: AccountId,
+        amount: String,
+    },
+    /// Places an order (limit GTC / IOC / post-only, or market, optionally reduce-only).
+    PlaceOrder {
+        account: AccountId,
+        order: OrderRequest,
+    },
+    CancelOrder {
+        account: AccountId,
+        market: PerpMarketId,
+        order: OrderId,
+    },
+    /// One soft-unwinding step on `account` (and the backstop when due); `liquidator` receives
+    /// the liquidator's share of the fees. Permissionless.
+    PerpLiquidate {
+        liquidator: AccountId,
+        account: AccountId,
+    },
 }
 
 impl CommandBody {
@@ -182,6 +215,12 @@ impl CommandBody {
             Self::FundInsurance { .. } => "fund_insurance",
             Self::Absorb { .. } => "absorb",
             Self::BuyCollateral { .. } => "buy_collateral",
+            Self::ListPerpMarket { .. } => "list_perp_market",
+            Self::PerpDeposit { .. } => "perp_deposit",
+            Self::PerpWithdraw { .. } => "perp_withdraw",
+            Self::PlaceOrder { .. } => "place_order",
+            Self::CancelOrder { .. } => "cancel_order",
+            Self::PerpLiquidate { .. } => "perp_liquidate",
         }
     }
 

@@ -204,10 +204,33 @@ impl Engine {
                 asset,
                 price,
                 published_s,
-            } => self.post_price(t, *asset, price, *published_s),
-            CommandBody::AdvanceTime => self.advance_time(t),
+            } => {
+                let events = self.post_price(t, *asset, price, *published_s)?;
+                self.perp_price(t, *asset)?;
+                Ok(events)
+            }
+            CommandBody::AdvanceTime => {
+                let mut events = self.advance_time(t)?;
+                self.perp_funding(t, &mut events)?;
+                Ok(events)
+            }
             CommandBody::Absorb { absorber, borrower } => self.absorb(t, *absorber, *borrower),
             CommandBody::BuyCollateral { .. } => self.buy_collateral(t, &cmd.body),
+            CommandBody::ListPerpMarket { symbol, params } => {
+                self.list_perp_market(t, symbol, params)
+            }
+            CommandBody::PerpDeposit { account, amount } => self.perp_deposit(*account, amount),
+            CommandBody::PerpWithdraw { account, amount } => self.perp_withdraw(*account, amount),
+            CommandBody::PlaceOrder { account, order } => self.place_order(*account, order),
+            CommandBody::CancelOrder {
+                account,
+                market,
+                order,
+            } => self.cancel_order(*account, *market, *order),
+            CommandBody::PerpLiquidate {
+                liquidator,
+                account,
+            } => self.perp_liquidate(t, *liquidator, *account),
         }
     }
 

@@ -6,7 +6,8 @@ use softliq_core::account::AccountId;
 use softliq_core::asset::AssetId;
 use softliq_core::liquidation::auction::{AuctionId, Step};
 use softliq_core::liquidation::{Absorption, BadDebtEvent, Policy, Quote, Sale};
-use softliq_core::money::{Amount, Index, Price, Ratio, Shares};
+use softliq_core::money::{Amount, Index, Price, Ratio, Shares, SignedRatio, Value};
+use softliq_core::perp::{Match, OrderId, OrderRequest, PerpMarketId};
 
 use crate::command::PriceSource;
 
@@ -125,6 +126,32 @@ pub enum Event {
     Absorbed(Box<Absorbed>),
     /// A storefront sale of the treasury's collateral.
     CollateralBought(Box<Bought>),
+    PerpMarketListed {
+        market: PerpMarketId,
+        symbol: String,
+    },
+    PerpDeposited {
+        account: AccountId,
+        amount: Value,
+    },
+    PerpWithdrawn {
+        account: AccountId,
+        amount: Value,
+    },
+    /// An order and what the book did with it (fills at the makers' prices).
+    OrderPlaced(Box<OrderPlaced>),
+    OrderCancelled {
+        account: AccountId,
+        market: PerpMarketId,
+        order: OrderId,
+    },
+    /// A funding tick: `rate` per interval, longs pay when positive.
+    Funding {
+        market: PerpMarketId,
+        rate: SignedRatio,
+    },
+    /// One liquidation step on a perp account.
+    PerpLiquidated(Box<PerpLiquidated>),
 }
 
 /// Interest accrued on `asset` since its last accrual, and the indices after it.
@@ -163,6 +190,41 @@ pub struct Absorbed {
 pub struct Bought {
     pub buyer: AccountId,
     pub sale: Sale,
+}
+
+/// What placing an order did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderPlaced {
+    pub account: AccountId,
+    pub order: OrderId,
+    pub request: OrderRequest,
+    pub fills: Vec<Match>,
+    pub rested: Amount,
+    pub cancelled: Amount,
+    pub self_trade_cancels: Vec<OrderId>,
+}
+
+/// One chunk of a perp liquidation round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PerpChunk {
+    pub market: PerpMarketId,
+    pub size: i128,
+    pub notional: Value,
+    pub fee: Value,
+}
+
+/// A perp liquidation step: the round's chunks and, when it ran, the backstop's outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PerpLiquidated {
+    pub account: AccountId,
+    pub liquidator: AccountId,
+    pub chunks: Vec<PerpChunk>,
+    pub orders_cancelled: Vec<OrderId>,
+    pub backstop: bool,
+    pub margin_to_vault: Value,
+    pub insurance_paid: Value,
+    pub adl_fills: u32,
+    pub bad_debt: Value,
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::command::PriceSource;
 use crate::flags::Flags;
 use crate::oracle::Oracle;
 pub use crate::receipts::{Receipt, Receipts};
+use softliq_core::perp::Exchange;
 
 /// The treasury: receives the protocol's part of each penalty (SPEC §4.2).
 pub const TREASURY: AccountId = AccountId(0);
@@ -29,7 +30,7 @@ pub const IDEMPOTENCY_WINDOW_S: u64 = 86_400;
 /// The first bytes of every snapshot.
 pub const SNAPSHOT_MAGIC: &[u8; 4] = b"SLQS";
 /// The snapshot format: bumped whenever `State`'s encoding changes shape.
-pub const SNAPSHOT_FORMAT: u16 = 1;
+pub const SNAPSHOT_FORMAT: u16 = 2;
 /// Most assets one market lists.
 pub const ASSETS_MAX: usize = 256;
 
@@ -110,6 +111,8 @@ pub struct State {
     pub receipts: Receipts,
     /// Set when an invariant broke: the engine takes no more commands.
     pub halted: Option<String>,
+    /// Perpetual markets and the accounts' perp wallets (`softliq_core::perp::Exchange`).
+    pub perps: Exchange,
 }
 
 impl Default for State {
@@ -135,6 +138,7 @@ impl Default for State {
             auctions: Auctions::default(),
             receipts: Receipts::default(),
             halted: None,
+            perps: Exchange::new(),
         }
     }
 }

@@ -33,7 +33,7 @@ use super::{
 };
 
 /// One listed perp market.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PerpMarket {
     pub symbol: String,
     pub params: Arc<PerpParams>,
@@ -41,6 +41,8 @@ pub struct PerpMarket {
     pub book: OrderBook,
     /// The latest accepted index (oracle) price, if any.
     pub index: Option<Price>,
+    /// When the last funding tick was (command time); 0 before the first index price.
+    pub last_funding_s: u64,
 }
 
 /// An order as an account submits it.
@@ -100,7 +102,7 @@ pub struct Liquidation {
 pub const VAULT: AccountId = AccountId(u64::MAX);
 
 /// Every perp market and wallet.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Exchange {
     markets: Vec<PerpMarket>,
     accounts: BTreeMap<AccountId, PerpAccount>,
@@ -149,6 +151,7 @@ impl Exchange {
             state: PerpMarketState::default(),
             book: OrderBook::new(),
             index: None,
+            last_funding_s: 0,
         });
         Ok(id)
     }
@@ -183,6 +186,65 @@ impl Exchange {
         let m = &mut self.markets[id.index()];
         m.state.observe_premium(&m.params.mark, ratio)?;
         Ok(())
+    }
+
+    /// Funding ticks due at `now_s`: every market with an index pays one tick per whole
+    /// `funding.interval_s` since its last (the first index price starts the clock). At most
+    /// `FUNDING_CATCH_UP_MAX` ticks per call, so a long gap cannot make one command unbounded.
+    ///
+    /// # Errors
+    /// `Math`.
+    pub fn advance(
+        &mut self,
+        now_s: u64,
+    ) -> Result<Vec<(PerpMarketId, crate::money::SignedRatio)>, ExchangeError> {
+        const FUNDING_CATCH_UP_MAX: u32 = 1_000;
+        let mut ticks = Vec::new();
+        for i in 0..self.markets.len() {
+            let id = PerpMarketId(u16::try_from(i).map_err(|_| MathError::Overflow)?);
+            let m = &self.markets[i];
+            if m.index.is_none() {
+                continue;
+            }
+            if m.last_funding_s == 0 {
+                self.markets[i].last_funding_s = now_s;
+                continue;
+            }
+            if now_s < m.last_funding_s {
+                continue;
+            }
+            let interval = m.params.funding.interval_s;
+            let mut n = 0;
+            while self.markets[i].last_funding_s.saturating_add(interval) <= now_s
+                && n < FUNDING_CATCH_UP_MAX
+            {
+                ticks.push((id, self.fund(id)?));
+                self.markets[i].last_funding_s += interval;
+                n += 1;
+            }
+        }
+        Ok(ticks)
+    }
+
+    /// Starts the funding clock at `now_s` of every market that has an index and no clock yet
+    /// (the engine calls it when a price arrives).
+    pub fn start_funding(&mut self, now_s: u64) {
+        for m in &mut self.markets {
+            if m.index.is_some() && m.last_funding_s == 0 {
+                m.last_funding_s = now_s;
+            }
+        }
+    }
+
+    /// The markets whose index is `asset`'s price.
+    #[must_use]
+    pub fn indexed_on(&self, asset: crate::asset::AssetId) -> Vec<PerpMarketId> {
+        self.markets
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.params.index_asset == asset)
+            .map(|(i, _)| PerpMarketId(u16::try_from(i).unwrap_or(u16::MAX)))
+            .collect()
     }
 
     /// A funding tick at the index.

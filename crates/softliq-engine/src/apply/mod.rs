@@ -6,6 +6,7 @@ mod admin;
 mod auction;
 mod funds;
 mod liquidate;
+mod perp;
 
 use softliq_core::account::AccountId;
 use softliq_core::asset::{Asset, AssetId};

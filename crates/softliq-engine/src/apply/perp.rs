@@ -1,0 +1,253 @@
+//! Perpetual-market commands: thin wrappers over `softliq_core::perp::Exchange`, which applies
+//! each whole or refuses it unchanged; here only parsing, account checks, the mapping of its
+//! refusals to rejections naming the field, and the events.
+
+use softliq_core::account::AccountId;
+use softliq_core::asset::AssetId;
+use softliq_core::money::Value;
+use softliq_core::perp::{
+    ExchangeError, OrderError, OrderId, OrderRequest, PerpError, PerpMarketId, PerpParams,
+};
+
+use crate::engine::Engine;
+use crate::event::{Event, OrderPlaced, PerpChunk, PerpLiquidated};
+use crate::rejection::{Code, Rejection};
+
+/// A refusal of the perp controller as a rejection: the field its message starts with, and
+/// the code of its rule.
+fn reject(e: &ExchangeError) -> Rejection {
+    let code = match e {
+        ExchangeError::UnknownMarket(_) => Code::UnknownAsset,
+        ExchangeError::NoIndex(_) => Code::NoPrice,
+        ExchangeError::WithdrawBelowMargin { .. }
+        | ExchangeError::Order(OrderError::Margin { .. }) => Code::Unhealthy,
+        ExchangeError::Order(OrderError::OpenInterest { .. }) => Code::CapExceeded,
+        ExchangeError::Perp(PerpError::NotLiquidatable) => Code::NotLiquidatable,
+        ExchangeError::Perp(PerpError::StalePrice(_)) => Code::StalePrice,
+        ExchangeError::Param(p) => return Rejection::params(p),
+        ExchangeError::Math(_) | ExchangeError::Perp(PerpError::Math(_)) => Code::Overflow,
+        _ => Code::InvalidParams,
+    };
+    let text = e.to_string();
+    match text.split_once(": ") {
+        Some((field, message)) if !field.contains(' ') => Rejection::new(code, field, message),
+        _ => Rejection::new(code, "order", text),
+    }
+}
+
+fn usd(field: &str, text: &str) -> Result<Value, Rejection> {
+    let v = Value::parse(field, text).map_err(|e| Rejection::parse(&e))?;
+    if v.is_zero() {
+        return Err(Rejection::new(
+            Code::ZeroAmount,
+            field,
+            "must be greater than zero",
+        ));
+    }
+    Ok(v)
+}
+
+impl Engine {
+    pub(crate) fn list_perp_market(
+        &mut self,
+        now_s: u64,
+        symbol: &str,
+        params: &PerpParams,
+    ) -> Result<Vec<Event>, Rejection> {
+        self.asset_ref("params.index_asset", params.index_asset)?;
+        let mut perps = self.state.perps.clone();
+        let market = perps.list(symbol, params.clone()).map_err(|e| reject(&e))?;
+        self.sync_index(&mut perps, params.index_asset)?;
+        perps.start_funding(now_s);
+        self.state.perps = perps;
+        Ok(vec![Event::PerpMarketListed {
+            market,
+            symbol: symbol.to_owned(),
+        }])
+    }
+
+    /// Feeds the accepted oracle price of `asset` to the perp markets indexed on it, and their
+    /// books' mids into their premiums.
+    fn sync_index(
+        &self,
+        perps: &mut softliq_core::perp::Exchange,
+        asset: AssetId,
+    ) -> Result<(), Rejection> {
+        let Some(price) = self.state.oracles[asset.index()].price else {
+            return Ok(());
+        };
+        for id in perps.indexed_on(asset) {
+            perps.set_index(id, price).map_err(|e| reject(&e))?;
+            perps.observe(id).map_err(|e| reject(&e))?;
+        }
+        Ok(())
+    }
+
+    /// After an accepted price: the perp markets indexed on `asset` follow it.
+    pub(crate) fn perp_price(&mut self, now_s: u64, asset: AssetId) -> Result<(), Rejection> {
+        if self.state.perps.indexed_on(asset).is_empty() {
+            return Ok(());
+        }
+        let mut perps = self.state.perps.clone();
+        self.sync_index(&mut perps, asset)?;
+        perps.start_funding(now_s);
+        self.state.perps = perps;
+        Ok(())
+    }
+
+    /// After the clock moved: the funding ticks due.
+    pub(crate) fn perp_funding(
+        &mut self,
+        now_s: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<(), Rejection> {
+        if self.state.perps.markets().is_empty() {
+            return Ok(());
+        }
+        let ticks = self.state.perps.advance(now_s).map_err(|e| reject(&e))?;
+        events.extend(
+            ticks
+                .into_iter()
+                .map(|(market, rate)| Event::Funding { market, rate }),
+        );
+        Ok(())
+    }
+
+    /// The oracle guards of every index the account's positions are marked on: a stale index
+    /// or an open breaker makes liquidation wait, as on the lending side.
+    fn perp_guards(&self, now_s: u64, account: AccountId) -> Result<(), Rejection> {
+        let Some(a) = self.state.perps.account(account) else {
+            return Ok(());
+        };
+        for p in a.positions() {
+            let Some(m) = self.state.perps.markets().get(p.market.index()) else {
+                continue;
+            };
+            let asset = m.params.index_asset;
+            let guards = self.asset_ref("account", asset)?.params().oracle;
+            let oracle = &self.state.oracles[asset.index()];
+            if oracle.is_stale(now_s, &guards) {
+                return Err(Rejection::new(
+                    Code::StalePrice,
+                    "account",
+                    format!("the index of {} is stale", m.symbol),
+                ));
+            }
+            if oracle.open_breaker(now_s).is_some() {
+                return Err(Rejection::new(
+                    Code::BreakerOpen,
+                    "account",
+                    format!("the circuit breaker of {}'s index is open", m.symbol),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn perp_deposit(
+        &mut self,
+        account: AccountId,
+        text: &str,
+    ) -> Result<Vec<Event>, Rejection> {
+        self.user_account("account", account)?;
+        let amount = usd("amount", text)?;
+        self.state
+            .perps
+            .deposit(account, amount)
+            .map_err(|e| reject(&e))?;
+        Ok(vec![Event::PerpDeposited { account, amount }])
+    }
+
+    pub(crate) fn perp_withdraw(
+        &mut self,
+        account: AccountId,
+        text: &str,
+    ) -> Result<Vec<Event>, Rejection> {
+        self.user_account("account", account)?;
+        let amount = usd("amount", text)?;
+        self.state
+            .perps
+            .withdraw(account, amount)
+            .map_err(|e| reject(&e))?;
+        Ok(vec![Event::PerpWithdrawn { account, amount }])
+    }
+
+    pub(crate) fn place_order(
+        &mut self,
+        account: AccountId,
+        request: &OrderRequest,
+    ) -> Result<Vec<Event>, Rejection> {
+        self.user_account("account", account)?;
+        let (order, placed) = self
+            .state
+            .perps
+            .place(account, *request)
+            .map_err(|e| reject(&e))?;
+        Ok(vec![Event::OrderPlaced(Box::new(OrderPlaced {
+            account,
+            order,
+            request: *request,
+            fills: placed.fills,
+            rested: placed.rested,
+            cancelled: placed.cancelled,
+            self_trade_cancels: placed.self_trade_cancels,
+        }))])
+    }
+
+    pub(crate) fn cancel_order(
+        &mut self,
+        account: AccountId,
+        market: PerpMarketId,
+        order: OrderId,
+    ) -> Result<Vec<Event>, Rejection> {
+        self.user_account("account", account)?;
+        self.state
+            .perps
+            .cancel(account, market, order)
+            .map_err(|e| reject(&e))?;
+        Ok(vec![Event::OrderCancelled {
+            account,
+            market,
+            order,
+        }])
+    }
+
+    pub(crate) fn perp_liquidate(
+        &mut self,
+        now_s: u64,
+        liquidator: AccountId,
+        account: AccountId,
+    ) -> Result<Vec<Event>, Rejection> {
+        self.user_account("liquidator", liquidator)?;
+        self.user_account("account", account)?;
+        self.perp_guards(now_s, account)?;
+        let mut perps = self.state.perps.clone();
+        let l = perps
+            .liquidate(account, liquidator)
+            .map_err(|e| reject(&e))?;
+        self.state.perps = perps;
+        let backstop = l.backstop.is_some();
+        let b = l.backstop.clone().unwrap_or_default();
+        Ok(vec![Event::PerpLiquidated(Box::new(PerpLiquidated {
+            account,
+            liquidator,
+            chunks: l
+                .round
+                .chunks
+                .iter()
+                .map(|c| PerpChunk {
+                    market: c.market,
+                    size: c.size,
+                    notional: c.notional,
+                    fee: c.fee,
+                })
+                .collect(),
+            orders_cancelled: l.cancelled,
+            backstop,
+            margin_to_vault: b.margin_to_vault,
+            insurance_paid: b.insurance_paid,
+            adl_fills: u32::try_from(b.adl.len()).unwrap_or(u32::MAX),
+            bad_debt: b.bad_debt,
+        }))])
+    }
+}
