@@ -8,6 +8,9 @@
 //! 3. Durable: the stream through SQLite with group commit: capacity with everything
 //!    submitted at once, then ack p50/p99 at a steady load of 80% of it (at most 100,000/s).
 //! 4. Recovery: a snapshot of the 1,000,000-account state plus 100,000 logged commands.
+//! 5. Perp mix (`perp`): 100,000 traders on one perp market; 500,000 commands of resting
+//!    post-only quotes (40%), cancels of them (20%), IOC takers (30%) and index updates (10%),
+//!    in memory (target ≥ 500,000 commands/s), with fills counted.
 //!
 //! `SOFTLIQ_BENCH_ACCOUNTS` overrides the account count (for a quick run);
 //! `SOFTLIQ_BENCH_PARTS` picks parts by name (`mix,detection,durable,recovery`, all by default;
@@ -72,6 +75,163 @@ fn main() {
     if part("recovery") {
         recovery(engine, &mut w);
     }
+    if part("perp") {
+        perp_mix();
+    }
+}
+
+/// 5. The perp mix (see the module's doc).
+fn perp_mix() {
+    use rand::{RngExt, SeedableRng};
+    use softliq_core::account::AccountId;
+    use softliq_core::asset::AssetId;
+    use softliq_core::money::{Amount, Price};
+    use softliq_core::perp::{OrderId, OrderRequest, PerpMarketId, Side, TimeInForce};
+
+    const TRADERS: u64 = 100_000;
+    const COMMANDS: usize = 500_000;
+    let mut engine = Engine::new(fast());
+    let mut id = 1u128;
+    let mut now = 1_700_000_000u64;
+    let mut apply = |engine: &mut Engine, now: u64, body: CommandBody| {
+        let c = Command {
+            client_id: ClientId(id),
+            timestamp_s: now,
+            body,
+        };
+        id += 1;
+        engine.apply(&c)
+    };
+    let weth = AssetId(0);
+    let m = PerpMarketId(0);
+    let setup = [
+        CommandBody::ListAsset {
+            symbol: "WETH".into(),
+            params: softliq_engine::workload::params(18, 8_000, 8_250),
+        },
+        CommandBody::PostPrice {
+            asset: weth,
+            price: "3000".into(),
+            published_s: now,
+        },
+        CommandBody::ListPerpMarket {
+            symbol: "WETH-PERP".into(),
+            params: softliq_core::testing::perp_params(weth),
+        },
+    ];
+    for body in setup {
+        apply(&mut engine, now, body).expect("setup");
+    }
+    let t = Instant::now();
+    for k in 0..TRADERS {
+        apply(
+            &mut engine,
+            now,
+            CommandBody::OpenAccount {
+                owner: format!("t{k}"),
+            },
+        )
+        .expect("open");
+        let account = AccountId(k + 2);
+        apply(
+            &mut engine,
+            now,
+            CommandBody::PerpDeposit {
+                account,
+                amount: "10000".into(),
+            },
+        )
+        .expect("deposit");
+    }
+    println!(
+        "perp setup: {TRADERS} traders opened and funded in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let mut index = 3_000_000u128; // milli-USD
+    let mut resting: Vec<(AccountId, OrderId)> = Vec::new();
+    let (mut fills, mut refused) = (0usize, 0usize);
+    let t = Instant::now();
+    for _ in 0..COMMANDS {
+        let roll = rng.random_range(0..100u32);
+        let account = AccountId(rng.random_range(2..TRADERS + 2));
+        let side = if rng.random_bool(0.5) {
+            Side::Bid
+        } else {
+            Side::Ask
+        };
+        let tick = |milli: u128| Price::from_raw(milli / 10 * 10 * 10u128.pow(15));
+        let body = if roll < 40 {
+            let off = rng.random_range(1..200u128);
+            let px = if side == Side::Bid {
+                index - off * 10
+            } else {
+                index + off * 10
+            };
+            CommandBody::PlaceOrder {
+                account,
+                order: OrderRequest {
+                    market: m,
+                    side,
+                    price: Some(tick(px)),
+                    size: Amount::from_raw(rng.random_range(1..20u128) * 1_000),
+                    tif: TimeInForce::PostOnly,
+                    reduce_only: false,
+                },
+            }
+        } else if roll < 60 && !resting.is_empty() {
+            let (owner, order) = resting.swap_remove(rng.random_range(0..resting.len()));
+            CommandBody::CancelOrder {
+                account: owner,
+                market: m,
+                order,
+            }
+        } else if roll < 90 {
+            let px = if side == Side::Bid {
+                index + 3_000
+            } else {
+                index - 3_000
+            };
+            CommandBody::PlaceOrder {
+                account,
+                order: OrderRequest {
+                    market: m,
+                    side,
+                    price: Some(tick(px)),
+                    size: Amount::from_raw(rng.random_range(1..10u128) * 1_000),
+                    tif: TimeInForce::Ioc,
+                    reduce_only: false,
+                },
+            }
+        } else {
+            index = index * rng.random_range(9_990..10_011u128) / 10_000;
+            now += 1;
+            CommandBody::PostPrice {
+                asset: weth,
+                price: Price::from_raw(index * 10u128.pow(15)).to_string(),
+                published_s: now,
+            }
+        };
+        match apply(&mut engine, now, body) {
+            Ok(events) => {
+                for e in events.iter() {
+                    if let Event::OrderPlaced(p) = e {
+                        fills += p.fills.len();
+                        if !p.rested.is_zero() {
+                            resting.push((p.account, p.order));
+                        }
+                    }
+                }
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "perp mix: {COMMANDS} commands ({refused} refused, {fills} fills, {} resting at the end) in {secs:.2} s: {:.0} commands/s (target >= 500,000)",
+        engine.state().perps.markets()[0].book.len(),
+        COMMANDS as f64 / secs
+    );
 }
 
 /// 1. The in-memory mix: a million commands of the workload, timed apply by apply.

@@ -78,21 +78,26 @@ impl Engine {
         };
         for id in perps.indexed_on(asset) {
             perps.set_index(id, price).map_err(|e| reject(&e))?;
-            perps.observe(id).map_err(|e| reject(&e))?;
+            // A premium too large to represent (a book mid absurdly far from the index) is not
+            // observed: the mark stays on its last premium, still bounded by `premium_max`.
+            let _ = perps.observe(id);
         }
         Ok(())
     }
 
-    /// After an accepted price: the perp markets indexed on `asset` follow it.
+    /// After an accepted price: the perp markets indexed on `asset` follow it. In place: only
+    /// the affected markets' index and premium change (a copy of the controller would copy every
+    /// wallet at every price update); setting the index of a listed market cannot fail and a
+    /// premium that cannot be represented is skipped, so the price update is never half done.
     pub(crate) fn perp_price(&mut self, now_s: u64, asset: AssetId) -> Result<(), Rejection> {
         if self.state.perps.indexed_on(asset).is_empty() {
             return Ok(());
         }
-        let mut perps = self.state.perps.clone();
-        self.sync_index(&mut perps, asset)?;
+        let mut perps = std::mem::take(&mut self.state.perps);
+        let synced = self.sync_index(&mut perps, asset);
         perps.start_funding(now_s);
         self.state.perps = perps;
-        Ok(())
+        synced
     }
 
     /// After the clock moved: the funding ticks due.
