@@ -219,8 +219,8 @@ impl Engine {
             CommandBody::ListPerpMarket { symbol, params } => {
                 self.list_perp_market(t, symbol, params)
             }
-            CommandBody::PerpDeposit { account, amount } => self.perp_deposit(*account, amount),
-            CommandBody::PerpWithdraw { account, amount } => self.perp_withdraw(*account, amount),
+            CommandBody::PerpDeposit { account, amount } => self.perp_cash(*account, amount, false),
+            CommandBody::PerpWithdraw { account, amount } => self.perp_cash(*account, amount, true),
             CommandBody::PlaceOrder { account, order } => self.place_order(*account, order),
             CommandBody::CancelOrder {
                 account,

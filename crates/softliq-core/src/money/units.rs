@@ -62,6 +62,13 @@ macro_rules! checked_arithmetic {
             pub const fn saturating_sub(self, other: Self) -> Self {
                 Self(self.0.saturating_sub(other.0))
             }
+
+            /// `self + other`, saturating at the maximum (sums of book depth and report
+            /// figures; ledger paths use `checked_add`).
+            #[must_use]
+            pub const fn saturating_add(self, other: Self) -> Self {
+                Self(self.0.saturating_add(other.0))
+            }
         }
     };
 }

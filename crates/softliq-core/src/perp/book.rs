@@ -122,11 +122,3 @@ impl BookSide {
         })
     }
 }
-
-impl Amount {
-    /// `self + other`, saturating at the maximum (for sums of book depth, never ledger paths).
-    #[must_use]
-    pub const fn saturating_add(self, other: Self) -> Self {
-        Self::from_raw(self.raw().saturating_add(other.raw()))
-    }
-}

@@ -675,8 +675,27 @@ impl Exchange {
         let mut bankrupt = self.accounts.remove(&account).unwrap_or_default();
         let mut vault = self.accounts.remove(&VAULT).unwrap_or_default();
         let mut states: Vec<PerpMarketState> = self.markets.iter().map(|m| m.state).collect();
+        // Counterparties matter only when the fund cannot cover the deficit (ADL): otherwise
+        // none are gathered, so a backstop does not walk every wallet.
+        let e = super::Exposure::of(
+            super::Scope::Cross,
+            &Account::new(),
+            &bankrupt,
+            &RiskSnapshot::new(),
+            snap,
+        )?;
+        let fund: Value = bankrupt
+            .positions()
+            .iter()
+            .map(|p| states[p.market.index()].insurance_fund)
+            .fold(Value::ZERO, Value::saturating_add);
+        let needs_adl = e.equity.negative_part() > fund;
         let result = {
-            let mut others: Vec<&mut PerpAccount> = self.accounts.values_mut().collect();
+            let mut others: Vec<&mut PerpAccount> = if needs_adl {
+                self.accounts.values_mut().collect()
+            } else {
+                Vec::new()
+            };
             super::backstop(
                 super::Scope::Cross,
                 &mut bankrupt,

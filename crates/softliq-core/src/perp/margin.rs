@@ -316,28 +316,6 @@ impl Margin {
                 .is_ok_and(|im| e >= im)
         })
     }
-
-    /// `Em − target · IM`: how far the account is above (positive) or below the unwinding
-    /// target (the target requirement rounded up).
-    ///
-    /// # Errors
-    /// `Overflow`.
-    pub fn surplus_over(&self, target: Ratio) -> Result<SignedValue, MathError> {
-        let need = self.initial()?.mul_ratio(target, Rounding::Up)?;
-        self.maintenance_equity()?.minus(need)
-    }
-
-    /// `Em < line · MM` (the line rounded down, so an account exactly at it is not moved).
-    #[must_use]
-    pub fn below_backstop_line(&self, line: Ratio) -> bool {
-        let Ok(bound) = self.maintenance.mul_ratio(line, Rounding::Down) else {
-            return true;
-        };
-        match (self.maintenance_equity(), SignedValue::positive(bound)) {
-            (Ok(e), Ok(b)) => e < b,
-            _ => true,
-        }
-    }
 }
 
 /// An isolated position's own margin: its wallet plus its PnL against its own requirements.

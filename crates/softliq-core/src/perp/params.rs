@@ -360,20 +360,12 @@ impl PerpParams {
         Ok(())
     }
 
-    /// `(IM, MM)` of a notional in one pass over the brackets, each rounded up; a notional
-    /// inside the first bracket (most positions) costs one product per figure.
+    /// `(IM, MM)` of a notional, each rounded up.
     ///
     /// # Errors
     /// `Overflow`.
     #[inline]
     pub fn requirements(&self, notional: Value) -> Result<(Value, Value), crate::money::MathError> {
-        let first = &self.tiers[0];
-        if first.notional_max.is_none_or(|m| notional <= m) {
-            return Ok((
-                notional.mul_ratio(first.initial, Rounding::Up)?,
-                notional.mul_ratio(first.maintenance, Rounding::Up)?,
-            ));
-        }
         Ok((
             self.requirement(notional, |t| t.initial)?,
             self.requirement(notional, |t| t.maintenance)?,

@@ -149,32 +149,28 @@ impl Engine {
         Ok(())
     }
 
-    pub(crate) fn perp_deposit(
+    /// `perp_deposit` (`withdraw` false) or `perp_withdraw`: USD margin in or out of the
+    /// account's perp wallet.
+    pub(crate) fn perp_cash(
         &mut self,
         account: AccountId,
         text: &str,
+        withdraw: bool,
     ) -> Result<Vec<Event>, Rejection> {
         self.user_account("account", account)?;
         let amount = usd("amount", text)?;
-        self.state
-            .perps
-            .deposit(account, amount)
-            .map_err(|e| reject(&e))?;
-        Ok(vec![Event::PerpDeposited { account, amount }])
-    }
-
-    pub(crate) fn perp_withdraw(
-        &mut self,
-        account: AccountId,
-        text: &str,
-    ) -> Result<Vec<Event>, Rejection> {
-        self.user_account("account", account)?;
-        let amount = usd("amount", text)?;
-        self.state
-            .perps
-            .withdraw(account, amount)
-            .map_err(|e| reject(&e))?;
-        Ok(vec![Event::PerpWithdrawn { account, amount }])
+        let perps = &mut self.state.perps;
+        let moved = if withdraw {
+            perps.withdraw(account, amount)
+        } else {
+            perps.deposit(account, amount)
+        };
+        moved.map_err(|e| reject(&e))?;
+        Ok(vec![if withdraw {
+            Event::PerpWithdrawn { account, amount }
+        } else {
+            Event::PerpDeposited { account, amount }
+        }])
     }
 
     pub(crate) fn place_order(
