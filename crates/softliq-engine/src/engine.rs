@@ -17,7 +17,7 @@ use crate::event::{Event, Events};
 use crate::rejection::{Code, Rejection};
 use crate::state::{FIRST_USER_ACCOUNT, Receipt, State};
 use crate::views::Views;
-use crate::watch::{DetectionStats, Watch};
+use crate::watch::{DetectionStats, PerpWatch, Watch};
 
 /// How the engine runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +41,7 @@ pub struct Engine {
     pub(crate) state: State,
     pub(crate) views: Views,
     pub(crate) watch: Watch,
+    pub(crate) perp_watch: PerpWatch,
     /// Detection's candidate list, kept between commands: a crash update's thousands of
     /// candidates would otherwise grow a fresh vector, page by page, every time.
     candidates: Vec<AccountId>,
@@ -61,9 +62,13 @@ impl Engine {
             state,
             views: Views::default(),
             watch: Watch::default(),
+            perp_watch: PerpWatch::default(),
             candidates: Vec::new(),
             config,
         };
+        engine
+            .perp_watch
+            .rebuild(&engine.state.perps, &engine.state.perp_flagged);
         engine.views.refresh(&engine.state, engine.state.now_s);
         engine
             .watch
@@ -136,6 +141,7 @@ impl Engine {
         }
         self.views.refresh(&self.state, cmd.timestamp_s);
         self.detect(cmd, &mut events);
+        self.detect_perps(&cmd.body, &mut events);
         if let Some(before) = before
             && let Err(broken) = audit::after_command(self, &before, cmd, &events)
         {

@@ -152,6 +152,17 @@ pub enum Event {
     },
     /// One liquidation step on a perp account.
     PerpLiquidated(Box<PerpLiquidated>),
+    /// Perp detection: the wallet's maintenance equity reached its maintenance margin (or it is
+    /// being unwound). `health_factor` is its unified HF (perp side), `None` when flat.
+    PerpBecameLiquidatable {
+        account: AccountId,
+        health_factor: Option<Ratio>,
+    },
+    /// Perp detection: the wallet is no longer liquidatable.
+    PerpRecovered {
+        account: AccountId,
+        health_factor: Option<Ratio>,
+    },
 }
 
 /// Interest accrued on `asset` since its last accrual, and the indices after it.
@@ -220,11 +231,24 @@ pub struct PerpLiquidated {
     pub liquidator: AccountId,
     pub chunks: Vec<PerpChunk>,
     pub orders_cancelled: Vec<OrderId>,
+    /// The makers the chunks filled against.
+    pub makers: Vec<AccountId>,
     pub backstop: bool,
     pub margin_to_vault: Value,
     pub insurance_paid: Value,
-    pub adl_fills: u32,
+    /// Auto-deleveraging: the positions closed against the bankrupt account's.
+    pub adl: Vec<PerpAdl>,
     pub bad_debt: Value,
+}
+
+/// One auto-deleveraging fill: `size` of `account`'s position in `market` closed at the
+/// bankruptcy price, its realised profit cut by `haircut`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PerpAdl {
+    pub account: AccountId,
+    pub market: PerpMarketId,
+    pub size: Amount,
+    pub haircut: Value,
 }
 
 #[cfg(test)]

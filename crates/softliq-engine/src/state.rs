@@ -2,7 +2,7 @@
 //! covers and a snapshot stores. Indexes that can be rebuilt from it (the detection index, the
 //! cached risk snapshots) live beside it in the engine.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use softliq_core::account::{Account, AccountId};
@@ -30,7 +30,7 @@ pub const IDEMPOTENCY_WINDOW_S: u64 = 86_400;
 /// The first bytes of every snapshot.
 pub const SNAPSHOT_MAGIC: &[u8; 4] = b"SLQS";
 /// The snapshot format: bumped whenever `State`'s encoding changes shape.
-pub const SNAPSHOT_FORMAT: u16 = 2;
+pub const SNAPSHOT_FORMAT: u16 = 3;
 /// Most assets one market lists.
 pub const ASSETS_MAX: usize = 256;
 
@@ -113,6 +113,9 @@ pub struct State {
     pub halted: Option<String>,
     /// Perpetual markets and the accounts' perp wallets (`softliq_core::perp::Exchange`).
     pub perps: Exchange,
+    /// Perp wallets the engine has reported liquidatable (`Exchange::liquidatable`) and not yet
+    /// recovered.
+    pub perp_flagged: BTreeSet<AccountId>,
 }
 
 impl Default for State {
@@ -139,6 +142,7 @@ impl Default for State {
             receipts: Receipts::default(),
             halted: None,
             perps: Exchange::new(),
+            perp_flagged: BTreeSet::new(),
         }
     }
 }

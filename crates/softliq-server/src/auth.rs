@@ -6,6 +6,7 @@
 //! | `oracle` | post prices |
 //! | `account` | open accounts (owned by the token's subject) and move funds in the accounts it owns |
 //! | `liquidator` | what `account` may, and liquidate any liquidatable account, paid into an account it owns |
+//! | `maker` | open accounts it owns, move their perp margin, place post-only orders and cancel them: a quoting key that can never take liquidity by mistake |
 //!
 //! Reads are public, as they are on a chain: the dashboard needs no token. Tokens come from a
 //! TOML file (`[[tokens]] token, role, subject`) or `SOFTLIQ_TOKENS`
@@ -27,15 +28,29 @@ pub enum Role {
     Oracle,
     Account,
     Liquidator,
+    Maker,
 }
 
 impl Role {
+    /// The role's name as tokens and messages spell it.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Oracle => "oracle",
+            Self::Account => "account",
+            Self::Liquidator => "liquidator",
+            Self::Maker => "maker",
+        }
+    }
+
     fn parse(text: &str) -> Option<Self> {
         match text {
             "admin" => Some(Self::Admin),
             "oracle" => Some(Self::Oracle),
             "account" => Some(Self::Account),
             "liquidator" => Some(Self::Liquidator),
+            "maker" => Some(Self::Maker),
             _ => None,
         }
     }
@@ -157,7 +172,7 @@ impl Tokens {
             };
             let role = Role::parse(role).ok_or_else(|| {
                 format!(
-                    "SOFTLIQ_TOKENS[{i}]: role {role:?}: one of admin, oracle, account, liquidator"
+                    "SOFTLIQ_TOKENS[{i}]: role {role:?}: one of admin, oracle, account, liquidator, maker"
                 )
             })?;
             entries.push(TokenEntry {
@@ -211,16 +226,13 @@ impl Principal {
         if roles.contains(&self.role) {
             Ok(())
         } else {
-            let names: Vec<String> = roles
-                .iter()
-                .map(|r| format!("{r:?}").to_lowercase())
-                .collect();
+            let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
             Err(ApiError::forbidden(
                 field,
                 format!(
-                    "needs the role {}; this token has {:?}",
+                    "needs the role {}; this token has {}",
                     names.join(" or "),
-                    self.role
+                    self.role.name()
                 ),
             ))
         }
@@ -229,7 +241,7 @@ impl Principal {
     /// Whether the caller may move funds in accounts (opens and owns them).
     #[must_use]
     pub fn owns_accounts(&self) -> bool {
-        matches!(self.role, Role::Account | Role::Liquidator)
+        matches!(self.role, Role::Account | Role::Liquidator | Role::Maker)
     }
 }
 

@@ -5,6 +5,12 @@
 //! that need it, and buys a whole lot once its value at the oracle price, less the same cost
 //! model, clears `min_profit` against what it costs at the auction's falling price.
 //!
+//! Perp wallets: every pass it reads the perp liquidation queue (`GET /v1/perps/liquidations`,
+//! the wallets detection flagged) and sends one liquidation step for each
+//! (`POST /v1/perps/liquidations`). The engine plans the step — the chunks sent to the book
+//! within the tolerance, or the backstop to the vault — so the keeper carries no inventory: it
+//! earns the liquidator's share of the liquidation fee and pays `fee_per_call`.
+//!
 //! It follows the live stream (`became_liquidatable` / `recovered` events) to keep its own
 //! set of candidates, seeded from the at-risk list at start. For each candidate it asks for
 //! the policy's best quote and submits it when the profit after its cost model clears
@@ -130,6 +136,15 @@ struct AtRiskRow {
 }
 
 #[derive(Deserialize)]
+struct PerpQueue {
+    seq: u64,
+    accounts: Vec<AtRiskRow>,
+}
+
+/// Most perp liquidation steps one pass sends (the rest wait for the next pass).
+const PERP_STEPS_PER_PASS: usize = 256;
+
+#[derive(Deserialize)]
 struct AuctionsBody {
     policy: String,
     auctions: Vec<AuctionRow>,
@@ -162,6 +177,8 @@ pub struct KeeperStats {
     pub auctions_started: u64,
     pub takes: u64,
     pub resets: u64,
+    /// Perp liquidation steps accepted.
+    pub perp_steps: u64,
 }
 
 struct Keeper {
@@ -375,6 +392,27 @@ impl Keeper {
         Ok(())
     }
 
+    /// One liquidation step for each wallet in the perp queue. The key carries the queue's
+    /// sequence number: a retry of this pass's step is the same command, the next pass's is a
+    /// new step.
+    async fn keep_perps(&self) -> Result<(), String> {
+        let (_, Some(queue)) = self.get::<PerpQueue>("/v1/perps/liquidations").await? else {
+            return Ok(());
+        };
+        for row in queue.accounts.iter().take(PERP_STEPS_PER_PASS) {
+            if row.account == self.account {
+                continue;
+            }
+            let key = format!("keeper-perp-{}-{}-{}", self.account, row.account, queue.seq);
+            let body = serde_json::json!({"liquidator": self.account, "account": row.account});
+            if let Some(out) = self.submit("/v1/perps/liquidations", &key, &body).await? {
+                tracing::info!(account = row.account, seq = %out["seq"], "keeper: perp step");
+                self.stats().perp_steps += 1;
+            }
+        }
+        Ok(())
+    }
+
     /// One pass over the candidates and, in a `dutch` market, the running auctions.
     async fn pass(&self) {
         let auctions = match self.get::<AuctionsBody>("/v1/auctions").await {
@@ -399,6 +437,9 @@ impl Keeper {
         if let Some(list) = auctions
             && let Err(e) = self.keep_auctions(&list).await
         {
+            tracing::warn!("{e}");
+        }
+        if let Err(e) = self.keep_perps().await {
             tracing::warn!("{e}");
         }
     }

@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auctions, commands, queries, stream};
+use crate::routes::{auctions, commands, perps, queries, stream};
 
 struct Bearer;
 
@@ -46,6 +46,17 @@ impl Modify for Bearer {
         auctions::redo,
         auctions::auctions,
         auctions::auction,
+        perps::list_perp,
+        perps::perp_deposit,
+        perps::perp_withdraw,
+        perps::place_order,
+        perps::cancel_order,
+        perps::perp_liquidate,
+        perps::perp_markets,
+        perps::book,
+        perps::wallet,
+        perps::queue,
+        perps::adl,
         queries::markets,
         queries::account,
         queries::at_risk,

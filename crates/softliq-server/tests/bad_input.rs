@@ -18,16 +18,26 @@ fn token_for(path: &str) -> &'static str {
         | "/v1/insurance"
         | "/v1/time" => ADMIN,
         "/v1/prices" => ORACLE,
-        "/v1/liquidations" | "/v1/absorptions" | "/v1/storefront" => LIQUIDATOR,
+        "/v1/liquidations" | "/v1/absorptions" | "/v1/storefront" | "/v1/perps/liquidations" => {
+            LIQUIDATOR
+        }
+        "/v1/perps" => ADMIN,
+        p if p.starts_with("/v1/perps/") => ALICE,
         p if p.starts_with("/v1/auctions") => LIQUIDATOR,
         p if p.starts_with("/v1/accounts") => ALICE,
         other => panic!("no role known for the new endpoint {other}: add it to token_for"),
     }
 }
 
-/// A valid value for a property, by name; a new property must be added here.
-fn valid(name: &str, m: &Market) -> Value {
+/// A valid value for a property, by name (and path, where one name means two things); a new
+/// property must be added here.
+fn valid(name: &str, path: &str, m: &Market) -> Value {
     match name {
+        "params" if path == "/v1/perps" => perp_params(),
+        "account" => json!(m.alice),
+        "side" => json!("buy"),
+        "size" => json!("1"),
+        "tif" | "reduce_only" => Value::Null,
         "asset" | "debt_asset" => json!(0),
         "collateral_asset" => json!(1),
         "borrower" => json!(m.alice),
@@ -67,7 +77,9 @@ fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
 fn cases_for(doc: &Value, path: &str, op: &Value, m: &Market) -> Vec<Case> {
     let concrete = path
         .replace("{id}", &m.alice.to_string())
-        .replace("{asset}", "1");
+        .replace("{asset}", "1")
+        .replace("{market}", "0")
+        .replace("{order}", "1");
     let schema = resolve(
         doc,
         &op["requestBody"]["content"]["application/json"]["schema"],
@@ -82,7 +94,7 @@ fn cases_for(doc: &Value, path: &str, op: &Value, m: &Market) -> Vec<Case> {
         .unwrap_or_default();
     let mut base = serde_json::Map::new();
     for name in props.keys() {
-        let v = valid(name, m);
+        let v = valid(name, path, m);
         if !v.is_null() {
             base.insert(name.clone(), v);
         }
@@ -135,6 +147,33 @@ fn cases_for(doc: &Value, path: &str, op: &Value, m: &Market) -> Vec<Case> {
             &path.replace("{id}", "99999999"),
             good,
             "id",
+        ));
+    }
+    for param in ["market", "order"] {
+        let hole = format!("{{{param}}}");
+        if !path.contains(&hole) {
+            continue;
+        }
+        let good = Value::Object(base.clone()).to_string().into_bytes();
+        let at = |id: &str| {
+            let mut p = path.replace("{id}", &m.alice.to_string());
+            for (other, other_id) in [("market", "0"), ("order", "1")] {
+                let value = if other == param { id } else { other_id };
+                p = p.replace(&format!("{{{other}}}"), value);
+            }
+            p
+        };
+        out.push(case(
+            &format!("path {param} not a number"),
+            &at("x"),
+            good.clone(),
+            param,
+        ));
+        out.push(case(
+            &format!("path {param} unknown"),
+            &at("9999"),
+            good,
+            param,
         ));
     }
     if path.contains("{asset}") {
@@ -232,6 +271,25 @@ async fn every_post_refuses_bad_input_with_the_field_named_and_changes_nothing()
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
     let m = seed(&s).await;
+    // A perp market 0 on WETH, and Alice's order 1 resting on it, for the perp endpoints.
+    s.ok(
+        "/v1/perps",
+        ADMIN,
+        json!({"symbol": "WETH-PERP", "params": perp_params()}),
+    )
+    .await;
+    s.ok(
+        &format!("/v1/accounts/{}/perp/deposit", m.alice),
+        ALICE,
+        json!({"amount": "1000"}),
+    )
+    .await;
+    s.ok(
+        "/v1/perps/0/orders",
+        ALICE,
+        json!({"account": m.alice, "side": "buy", "price": "1000", "size": "0.1"}),
+    )
+    .await;
     let (_, doc) = s.get("/openapi.json").await;
     let mut posts = 0;
     let mut checked = 0;
@@ -256,7 +314,7 @@ async fn every_post_refuses_bad_input_with_the_field_named_and_changes_nothing()
             checked += 1;
         }
     }
-    assert_eq!(posts, 17, "POST endpoints in the document");
+    assert_eq!(posts, 23, "POST endpoints in the document");
     assert!(checked > 250, "only {checked} cases");
     s.stop().await;
 }

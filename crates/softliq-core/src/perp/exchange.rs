@@ -64,7 +64,7 @@ pub enum ExchangeError {
     UnknownMarket(PerpMarketId),
     #[error("market: perp market {} has no index price yet", .0.0)]
     NoIndex(PerpMarketId),
-    #[error("order_id: {} is not this account's resting order", .0.0)]
+    #[error("order: {} is not this account's resting order", .0.0)]
     NotYourOrder(OrderId),
     #[error("reduce_only: the order would not reduce the position")]
     WouldNotReduce,
@@ -96,6 +96,10 @@ pub struct Liquidation {
     pub backstop: Option<super::Backstop>,
     /// Resting orders of the account cancelled before the round.
     pub cancelled: Vec<OrderId>,
+    /// The makers the round's chunks filled against, in fill order (repeats removed).
+    pub makers: Vec<AccountId>,
+    /// The counterparty of each of the backstop's ADL fills, in the same order.
+    pub adl_accounts: Vec<AccountId>,
 }
 
 /// The backstop vault's account.
@@ -126,6 +130,51 @@ impl Exchange {
     #[must_use]
     pub fn account(&self, id: AccountId) -> Option<&PerpAccount> {
         self.accounts.get(&id)
+    }
+
+    /// Every perp wallet (the vault's included), by account.
+    pub fn accounts(&self) -> impl Iterator<Item = (AccountId, &PerpAccount)> {
+        self.accounts.iter().map(|(id, a)| (*id, a))
+    }
+
+    /// Whether `account` is being unwound: its started rounds continue to the target whatever
+    /// its margin.
+    #[must_use]
+    pub fn is_unwinding(&self, account: AccountId) -> bool {
+        self.unwinding.contains_key(&account)
+    }
+
+    /// `account`'s cross exposure at `snap`, funding owed counted (not settled).
+    ///
+    /// # Errors
+    /// A market without a mark; `Overflow`.
+    pub fn exposure(
+        &self,
+        account: AccountId,
+        snap: &PerpSnapshot,
+    ) -> Result<super::Exposure, ExchangeError> {
+        let a = self.accounts.get(&account);
+        Ok(super::Exposure::of(
+            super::Scope::Cross,
+            &Account::new(),
+            a.unwrap_or(&PerpAccount::new()),
+            &RiskSnapshot::new(),
+            snap,
+        )?)
+    }
+
+    /// The one rule for who may be liquidated: an account being unwound, or one whose
+    /// maintenance equity is at or below its MM (`Exposure::is_liquidatable`). Detection flags
+    /// by it and [`Exchange::liquidate`] refuses what it does not accept.
+    ///
+    /// # Errors
+    /// A market without a mark; `Overflow`.
+    pub fn liquidatable(
+        &self,
+        account: AccountId,
+        snap: &PerpSnapshot,
+    ) -> Result<bool, ExchangeError> {
+        Ok(self.is_unwinding(account) || self.exposure(account, snap)?.is_liquidatable())
     }
 
     fn market(&self, id: PerpMarketId) -> Result<&PerpMarket, ExchangeError> {
@@ -516,19 +565,12 @@ impl Exchange {
         liquidator: AccountId,
     ) -> Result<Liquidation, ExchangeError> {
         let snap = self.snapshot()?;
-        let mut a = self.accounts.get(&account).cloned().unwrap_or_default();
-        let paid = Self::settle_all(&mut a, &snap)?;
-        let e = super::Exposure::of(
-            super::Scope::Cross,
-            &Account::new(),
-            &a,
-            &RiskSnapshot::new(),
-            &snap,
-        )?;
-        let started = self.unwinding.contains_key(&account);
-        if !e.is_liquidatable() && !started {
+        if !self.liquidatable(account, &snap)? {
             return Err(PerpError::NotLiquidatable.into());
         }
+        let started = self.is_unwinding(account);
+        let mut a = self.accounts.get(&account).cloned().unwrap_or_default();
+        let paid = Self::settle_all(&mut a, &snap)?;
         self.book_paid(&paid)?;
         let mut out = Liquidation {
             cancelled: self.cancel_all(account),
@@ -554,7 +596,11 @@ impl Exchange {
         }
         self.accounts.insert(account, a);
         for c in &round.chunks {
-            self.fill_chunk(account, c)?;
+            for maker in self.fill_chunk(account, c)? {
+                if !out.makers.contains(&maker) {
+                    out.makers.push(maker);
+                }
+            }
             let l = self.accounts.entry(liquidator).or_default();
             l.cash = l.cash.plus(c.fee_to_liquidator)?;
         }
@@ -582,7 +628,9 @@ impl Exchange {
         if !a.is_flat()
             && ((after.is_liquidatable() && after.below_line(line)) || u.empty_rounds >= empty_max)
         {
-            out.backstop = Some(self.backstop(account, &snap)?);
+            let (backstop, adl_accounts) = self.backstop(account, &snap)?;
+            out.backstop = Some(backstop);
+            out.adl_accounts = adl_accounts;
             self.unwinding.remove(&account);
         } else if round.done || a.is_flat() {
             self.unwinding.remove(&account);
@@ -609,11 +657,12 @@ impl Exchange {
     /// Replays a chunk the round planned on a view of the book as an IOC order at the chunk's
     /// limit (it meets the same levels), books each maker's side — its notional rounded down,
     /// the last maker taking what makes the makers' total the chunk's — and their fees.
+    /// Returns the makers, one per fill.
     fn fill_chunk(
         &mut self,
         account: AccountId,
         c: &super::ChunkFill,
-    ) -> Result<(), ExchangeError> {
+    ) -> Result<Vec<AccountId>, ExchangeError> {
         let id = c.market;
         let order = Order {
             id: OrderId(self.next_order),
@@ -662,16 +711,20 @@ impl Exchange {
             return Err(PerpError::Math(MathError::Negative).into());
         }
         self.recount_open_interest(id);
-        Ok(())
+        Ok(placed
+            .fills
+            .iter()
+            .map(|f| AccountId(f.maker_owner))
+            .collect())
     }
 
     /// The backstop on `account`: the vault at the mark, insurance, then ADL against every other
-    /// account (the core ranks them).
+    /// account (the core ranks them). Returns the outcome and each ADL fill's counterparty.
     fn backstop(
         &mut self,
         account: AccountId,
         snap: &PerpSnapshot,
-    ) -> Result<super::Backstop, ExchangeError> {
+    ) -> Result<(super::Backstop, Vec<AccountId>), ExchangeError> {
         let mut bankrupt = self.accounts.remove(&account).unwrap_or_default();
         let mut vault = self.accounts.remove(&VAULT).unwrap_or_default();
         let mut states: Vec<PerpMarketState> = self.markets.iter().map(|m| m.state).collect();
@@ -690,6 +743,11 @@ impl Exchange {
             .map(|p| states[p.market.index()].insurance_fund)
             .fold(Value::ZERO, Value::saturating_add);
         let needs_adl = e.equity.negative_part() > fund;
+        let ids: Vec<AccountId> = if needs_adl {
+            self.accounts.keys().copied().collect()
+        } else {
+            Vec::new()
+        };
         let result = {
             let mut others: Vec<&mut PerpAccount> = if needs_adl {
                 self.accounts.values_mut().collect()
@@ -717,7 +775,8 @@ impl Exchange {
                 u16::try_from(i).map_err(|_| MathError::Overflow)?,
             ));
         }
-        Ok(result)
+        let adl = result.adl.iter().map(|f| ids[f.counterparty]).collect();
+        Ok((result, adl))
     }
 
     /// Open interest from the wallets (after a liquidation step moved positions between many).

@@ -88,18 +88,27 @@ impl PerpMarketState {
     /// # Errors
     /// `Overflow`.
     pub fn fund(&mut self, params: &FundingParams, index: Price) -> Result<SignedRatio, MathError> {
-        let premium = if self.premium_samples == 0 {
-            self.premium_ema
-        } else {
-            SignedRatio::from_raw(self.premium_sum.raw() / i128::from(self.premium_samples))
-        };
-        let rate = funding_rate(params, premium)?;
+        let rate = self.next_rate(params)?;
         self.cumulative_funding = self
             .cumulative_funding
             .checked_add(rate.mul_price(index, Rounding::Down)?)?;
         self.premium_sum = SignedRatio::ZERO;
         self.premium_samples = 0;
         Ok(rate)
+    }
+
+    /// The rate the next funding tick pays if no premium is observed before it: from the
+    /// interval's average premium so far (the smoothed premium when none was sampled).
+    ///
+    /// # Errors
+    /// `Overflow`.
+    pub fn next_rate(&self, params: &FundingParams) -> Result<SignedRatio, MathError> {
+        let premium = if self.premium_samples == 0 {
+            self.premium_ema
+        } else {
+            SignedRatio::from_raw(self.premium_sum.raw() / i128::from(self.premium_samples))
+        };
+        funding_rate(params, premium)
     }
 
     /// Books a settlement: `paid` (positive: the position paid in) goes to the pool.

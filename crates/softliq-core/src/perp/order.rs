@@ -12,6 +12,8 @@ use super::{Margin, PerpMarketState, PerpParams};
 pub enum OrderError {
     #[error("size: must not be zero")]
     ZeroSize,
+    #[error("price: must be greater than zero")]
+    ZeroPrice,
     #[error("size: {size} base units is not a multiple of lot_size {lot}")]
     Lot { size: Amount, lot: Amount },
     #[error("price: {price} is not a multiple of tick_size {tick}")]
@@ -32,7 +34,7 @@ pub enum OrderError {
 /// Size a multiple of the lot, price a multiple of the tick.
 ///
 /// # Errors
-/// `ZeroSize`, `Lot`, `Tick`.
+/// `ZeroSize`, `ZeroPrice`, `Lot`, `Tick`.
 pub fn check_order(params: &PerpParams, size: i128, price: Price) -> Result<(), OrderError> {
     let abs = size.unsigned_abs();
     if abs == 0 {
@@ -44,6 +46,9 @@ pub fn check_order(params: &PerpParams, size: i128, price: Price) -> Result<(), 
             size: Amount::from_raw(abs),
             lot,
         });
+    }
+    if price.is_zero() {
+        return Err(OrderError::ZeroPrice);
     }
     let tick = params.tick_size;
     if !price.raw().is_multiple_of(tick.raw().max(1)) {

@@ -257,10 +257,10 @@ fn deleverage(
 ///
 /// # Errors
 /// A missing price; `Overflow`.
-pub fn adl_ranking(
+pub fn adl_ranking<A: std::ops::Deref<Target = PerpAccount>>(
     market: PerpMarketId,
     bankrupt_long: bool,
-    counterparties: &[&mut PerpAccount],
+    counterparties: &[A],
     r: &super::PerpRisk,
 ) -> Result<Vec<usize>, PerpError> {
     let mut scored = Vec::new();

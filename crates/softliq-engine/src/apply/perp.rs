@@ -2,16 +2,20 @@
 //! each whole or refuses it unchanged; here only parsing, account checks, the mapping of its
 //! refusals to rejections naming the field, and the events.
 
-use softliq_core::account::AccountId;
+use softliq_core::account::{Account, AccountId};
 use softliq_core::asset::AssetId;
+use softliq_core::health::RiskSnapshot;
 use softliq_core::money::Value;
 use softliq_core::perp::{
-    ExchangeError, OrderError, OrderId, OrderRequest, PerpError, PerpMarketId, PerpParams,
+    ExchangeError, Margin, OrderError, OrderId, OrderRequest, PerpError, PerpMarketId, PerpParams,
+    PerpSnapshot, VAULT,
 };
 
+use crate::command::CommandBody;
 use crate::engine::Engine;
-use crate::event::{Event, OrderPlaced, PerpChunk, PerpLiquidated};
+use crate::event::{Event, OrderPlaced, PerpAdl, PerpChunk, PerpLiquidated};
 use crate::rejection::{Code, Rejection};
+use crate::state::FIRST_USER_ACCOUNT;
 
 /// A refusal of the perp controller as a rejection: the field its message starts with, and
 /// the code of its rule.
@@ -244,11 +248,131 @@ impl Engine {
                 })
                 .collect(),
             orders_cancelled: l.cancelled,
+            makers: l.makers,
             backstop,
             margin_to_vault: b.margin_to_vault,
             insurance_paid: b.insurance_paid,
-            adl_fills: u32::try_from(b.adl.len()).unwrap_or(u32::MAX),
+            adl: b
+                .adl
+                .iter()
+                .zip(&l.adl_accounts)
+                .map(|(f, &account)| PerpAdl {
+                    account,
+                    market: f.market,
+                    size: f.size,
+                    haircut: f.haircut,
+                })
+                .collect(),
             bad_debt: b.bad_debt,
         }))])
+    }
+}
+
+/// The perp wallets a command's events say it changed: the account of each perp command, the
+/// makers its fills hit, a liquidation's liquidator and ADL counterparties.
+fn perp_touched(events: &[Event], out: &mut Vec<AccountId>) {
+    for e in events {
+        match e {
+            Event::PerpDeposited { account, .. }
+            | Event::PerpWithdrawn { account, .. }
+            | Event::OrderCancelled { account, .. } => out.push(*account),
+            Event::OrderPlaced(p) => {
+                out.push(p.account);
+                out.extend(p.fills.iter().map(|f| AccountId(f.maker_owner)));
+            }
+            Event::PerpLiquidated(l) => {
+                out.extend([l.account, l.liquidator]);
+                out.extend(l.makers.iter().copied());
+                out.extend(l.adl.iter().map(|a| a.account));
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Engine {
+    /// Perp detection after an accepted command, as on the lending side: a command that moves
+    /// marks or funding (a price, the clock, a listing) takes the perp watch's candidates, every
+    /// command re-evaluates the wallets it touched, and each candidate's flag is made equal to
+    /// [`softliq_core::perp::Exchange::liquidatable`], with an event when it flips. A wallet
+    /// that cannot be valued is not liquidatable (as on the lending side) and sits in the near
+    /// list.
+    pub(crate) fn detect_perps(&mut self, body: &CommandBody, events: &mut Vec<Event>) {
+        if self.state.perps.markets().is_empty() {
+            return;
+        }
+        // The mark of a market whose premium overflowed is unchanged since its last update, so
+        // a snapshot cannot fail once markets have marks; with none, nothing is flagged.
+        let Ok(snap) = self.state.perps.snapshot() else {
+            return;
+        };
+        let mut ids = Vec::new();
+        perp_touched(events, &mut ids);
+        if matches!(
+            body,
+            CommandBody::PostPrice { .. }
+                | CommandBody::AdvanceTime
+                | CommandBody::ListPerpMarket { .. }
+        ) {
+            self.perp_watch.fired(&snap, &mut ids);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            if id.0 >= FIRST_USER_ACCOUNT && id != VAULT {
+                self.perp_redetect(&snap, id, events);
+            }
+        }
+    }
+
+    fn perp_redetect(&mut self, snap: &PerpSnapshot, id: AccountId, events: &mut Vec<Event>) {
+        let perps = &self.state.perps;
+        let Some(wallet) = perps.account(id) else {
+            return;
+        };
+        let now = perps.liquidatable(id, snap).unwrap_or(false);
+        let was = self.state.perp_flagged.contains(&id);
+        self.perp_watch.settle(perps, snap, id, wallet, now);
+        if now == was {
+            return;
+        }
+        let health_factor = Margin::of(&Account::new(), wallet, &RiskSnapshot::new(), snap)
+            .ok()
+            .and_then(|m| m.health_factor());
+        if now {
+            self.state.perp_flagged.insert(id);
+            events.push(Event::PerpBecameLiquidatable {
+                account: id,
+                health_factor,
+            });
+        } else {
+            self.state.perp_flagged.remove(&id);
+            events.push(Event::PerpRecovered {
+                account: id,
+                health_factor,
+            });
+        }
+    }
+
+    /// Every liquidatable perp wallet, by valuing all of them: the reference the perp watch is
+    /// tested against.
+    #[must_use]
+    pub fn scan_perp_liquidatable(&self) -> std::collections::BTreeSet<AccountId> {
+        let perps = &self.state.perps;
+        let Ok(snap) = perps.snapshot() else {
+            return std::collections::BTreeSet::new();
+        };
+        perps
+            .accounts()
+            .map(|(id, _)| id)
+            .filter(|&id| id.0 >= FIRST_USER_ACCOUNT && id != VAULT)
+            .filter(|&id| perps.liquidatable(id, &snap).unwrap_or(false))
+            .collect()
+    }
+
+    /// Entries in the perp watch and wallets in its near list.
+    #[must_use]
+    pub fn perp_detection_size(&self) -> (usize, usize) {
+        self.perp_watch.size()
     }
 }

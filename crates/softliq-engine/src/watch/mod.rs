@@ -53,12 +53,14 @@
 //! flags). The index is derived data: never hashed, rebuilt on recovery, and a property test
 //! checks it against a full scan after every market-wide change.
 
+mod perp;
 mod queue;
 
 use softliq_core::account::{Account, AccountId};
 
 use crate::screen::{Estimate, Factors, RELATIVE, Screen, Term, WEI_USD};
 use crate::state::{FIRST_USER_ACCOUNT, State};
+pub(crate) use perp::PerpWatch;
 use queue::{Entry, Queue};
 
 /// Share of each threshold's margin kept back against the float rounding of the threshold

@@ -306,7 +306,7 @@ pub async fn post_price(
     run_at(&state, &principal, &headers, body).await
 }
 
-/// Open an account owned by the calling token (account, liquidator).
+/// Open an account owned by the calling token (account, liquidator, maker).
 #[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = EmptyRequest,
     security(("bearer" = [])),
     responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
@@ -316,7 +316,10 @@ pub async fn open_account(
     headers: HeaderMap,
     ApiJson(EmptyRequest {}): ApiJson<EmptyRequest>,
 ) -> Result<Json<CommandOutcome>, ApiError> {
-    principal.require("Authorization", &[Role::Account, Role::Liquidator])?;
+    principal.require(
+        "Authorization",
+        &[Role::Account, Role::Liquidator, Role::Maker],
+    )?;
     let body = CommandBody::OpenAccount {
         owner: principal.subject.clone(),
     };

@@ -3,6 +3,7 @@
 
 pub mod auctions;
 pub mod commands;
+pub mod perps;
 pub mod queries;
 pub mod stream;
 
@@ -22,6 +23,7 @@ use crate::metrics::Gauges;
 pub fn router(state: Arc<AppState>, body_limit_bytes: usize) -> Router {
     use auctions as a;
     use commands as c;
+    use perps as p;
     use queries as q;
     Router::new()
         .route("/", get(dashboard))
@@ -48,6 +50,21 @@ pub fn router(state: Arc<AppState>, body_limit_bytes: usize) -> Router {
         .route("/v1/auctions/{id}", get(a::auction))
         .route("/v1/auctions/{id}/take", post(a::take))
         .route("/v1/auctions/{id}/redo", post(a::redo))
+        .route("/v1/perps", post(p::list_perp).get(p::perp_markets))
+        .route(
+            "/v1/perps/liquidations",
+            post(p::perp_liquidate).get(p::queue),
+        )
+        .route("/v1/perps/{market}/book", get(p::book))
+        .route("/v1/perps/{market}/adl", get(p::adl))
+        .route("/v1/perps/{market}/orders", post(p::place_order))
+        .route(
+            "/v1/perps/{market}/orders/{order}/cancel",
+            post(p::cancel_order),
+        )
+        .route("/v1/accounts/{id}/perp", get(p::wallet))
+        .route("/v1/accounts/{id}/perp/deposit", post(p::perp_deposit))
+        .route("/v1/accounts/{id}/perp/withdraw", post(p::perp_withdraw))
         .route("/v1/markets", get(q::markets))
         .route("/v1/protocol", get(q::protocol))
         .route("/v1/status", get(q::status))

@@ -16,6 +16,7 @@ pub const ORACLE: &str = "oracle-token-000000001";
 pub const ALICE: &str = "alice-token-0000000001";
 pub const BOB: &str = "bob-token-000000000001";
 pub const LIQUIDATOR: &str = "liquidator-token-00001";
+pub const MAKER: &str = "maker-token-0000000001";
 
 pub struct TestServer {
     pub url: String,
@@ -36,6 +37,7 @@ pub fn tokens() -> Tokens {
         t(ALICE, Role::Account, "alice"),
         t(BOB, Role::Account, "bob"),
         t(LIQUIDATOR, Role::Liquidator, "liq"),
+        t(MAKER, Role::Maker, "mm"),
     ])
     .unwrap()
 }
@@ -212,4 +214,12 @@ pub async fn owes_debt(s: &TestServer, id: u64) -> bool {
         .expect("positions")
         .iter()
         .any(|p| p["side"] == "debt")
+}
+
+/// The core's test parameters of a perp market on WETH (asset 1), as the API takes them.
+pub fn perp_params() -> Value {
+    serde_json::to_value(softliq_core::testing::perp_params(
+        softliq_core::asset::AssetId(1),
+    ))
+    .unwrap()
 }

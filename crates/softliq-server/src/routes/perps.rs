@@ -1,0 +1,766 @@
+//! Perpetual markets over HTTP: listing (admin), margin in and out, orders and cancels
+//! (account, liquidator, maker), liquidation steps (liquidator), and the reads a trader, a
+//! market maker and a risk desk need — markets with mark, index, funding and open interest,
+//! book levels, a wallet's positions with uPnL, margin and liquidation prices, the liquidation
+//! queue, the ADL ranking. Every figure is the core's, computed on the engine thread from one
+//! consistent state; the perp events reach the SSE stream like every other event.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use softliq_core::account::{Account, AccountId};
+use softliq_core::health::RiskSnapshot;
+use softliq_core::money::{Amount, Price, SignedValue};
+use softliq_core::perp::{
+    Margin, OrderRequest, PerpAccount, PerpMarketId, PerpParams, PerpSnapshot, PositionMargin,
+    Scope, Side, TimeInForce, adl_ranking, mark_liquidation_price,
+};
+use softliq_engine::{CommandBody, Engine};
+use utoipa::{IntoParams, ToSchema};
+
+use super::commands::{CommandOutcome, error_responses, path_id, require_owner, run};
+use crate::app::AppState;
+use crate::auth::{Principal, Role};
+use crate::error::{ApiError, ErrorBody};
+use crate::json::{ApiJson, ApiQuery};
+
+type Shared = State<Arc<AppState>>;
+
+/// The roles that trade: an account holder, a liquidator, a market maker.
+const TRADERS: [Role; 3] = [Role::Account, Role::Liquidator, Role::Maker];
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListPerpRequest {
+    /// Ticker, for example `BTC-PERP`.
+    pub symbol: String,
+    /// Market parameters (see docs/perpetuals.md): index asset, decimals, margin tiers, lot and
+    /// tick, fees, funding, mark, liquidation and backstop settings.
+    #[schema(value_type = Object)]
+    pub params: PerpParams,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsdRequest {
+    /// USD.
+    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "1000")]
+    pub amount: String,
+}
+
+#[derive(Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderSide {
+    Buy,
+    Sell,
+}
+
+#[derive(Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderTif {
+    /// Rests until filled or cancelled.
+    Gtc,
+    /// Fills what it can now; the rest is cancelled.
+    Ioc,
+    /// Refused if any of it would fill on arrival.
+    PostOnly,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrderRequest {
+    /// The account (owned by the calling token) that trades.
+    pub account: u64,
+    pub side: OrderSide,
+    /// Limit price (USD per contract, a multiple of the tick); absent: a market order, filled
+    /// no further from the index than the market's slippage tolerance.
+    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "64250.5")]
+    pub price: Option<String>,
+    /// Contracts (a multiple of the lot).
+    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "0.25")]
+    pub size: String,
+    /// Default `gtc` for a limit order; a market order is always `ioc`. A `maker` token may
+    /// only send `post_only` orders.
+    pub tif: Option<OrderTif>,
+    /// Only reduce the position (cut to its size); refused when it would not reduce it.
+    #[serde(default)]
+    pub reduce_only: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelOrderRequest {
+    /// The account (owned by the calling token) whose order it is.
+    pub account: u64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PerpLiquidateRequest {
+    /// The account (owned by the calling token) that receives the liquidator's share of fees.
+    pub liquidator: u64,
+    /// The flagged wallet to run one liquidation step on.
+    pub account: u64,
+}
+
+/// A signed size in base units as decimal contracts (`-0.25` for a short).
+fn contracts(size: i128, decimals: softliq_core::money::Decimals) -> String {
+    let sign = if size < 0 { "-" } else { "" };
+    format!(
+        "{sign}{}",
+        Amount::from_raw(size.unsigned_abs()).display_tokens(decimals)
+    )
+}
+
+fn market_id(text: &str) -> Result<PerpMarketId, ApiError> {
+    Ok(PerpMarketId(path_id("market", text)?))
+}
+
+/// List a perpetual market (admin).
+#[utoipa::path(post, path = "/v1/perps", tag = "perps", request_body = ListPerpRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn list_perp(
+    State(state): Shared,
+    principal: Principal,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<ListPerpRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Admin])?;
+    let body = CommandBody::ListPerpMarket {
+        symbol: req.symbol,
+        params: req.params,
+    };
+    run(&state, &principal, &headers, body).await
+}
+
+macro_rules! perp_cash_endpoint {
+    ($name:ident, $variant:ident, $path:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "perps", request_body = UsdRequest,
+            params(("id" = u64, Path, description = "account id")), security(("bearer" = [])),
+            responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+        pub async fn $name(
+            State(state): Shared,
+            principal: Principal,
+            Path(id): Path<String>,
+            headers: HeaderMap,
+            ApiJson(req): ApiJson<UsdRequest>,
+        ) -> Result<Json<CommandOutcome>, ApiError> {
+            principal.require("Authorization", &TRADERS)?;
+            let account: u64 = path_id("id", &id)?;
+            require_owner(&state, &principal, "id", account).await?;
+            let body = CommandBody::$variant {
+                account: AccountId(account),
+                amount: req.amount,
+            };
+            run(&state, &principal, &headers, body).await
+        }
+    };
+}
+
+perp_cash_endpoint!(
+    perp_deposit,
+    PerpDeposit,
+    "/v1/accounts/{id}/perp/deposit",
+    "Add USD margin to the perp wallet of an account you own."
+);
+perp_cash_endpoint!(
+    perp_withdraw,
+    PerpWithdraw,
+    "/v1/accounts/{id}/perp/withdraw",
+    "Take USD margin out of the perp wallet of an account you own (initial margin must still be met)."
+);
+
+/// Place an order (account, liquidator, maker; a maker's must be post-only).
+#[utoipa::path(post, path = "/v1/perps/{market}/orders", tag = "perps", request_body = PlaceOrderRequest,
+    params(("market" = u16, Path, description = "perp market id")), security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn place_order(
+    State(state): Shared,
+    principal: Principal,
+    Path(market): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<PlaceOrderRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &TRADERS)?;
+    let market = market_id(&market)?;
+    let tif = match (req.price.is_some(), req.tif) {
+        (false, None | Some(OrderTif::Ioc)) => TimeInForce::Ioc,
+        (false, Some(_)) => {
+            return Err(ApiError::unprocessable(
+                "invalid_order",
+                "tif",
+                "a market order (no price) is immediate-or-cancel",
+            ));
+        }
+        (true, None | Some(OrderTif::Gtc)) => TimeInForce::Gtc,
+        (true, Some(OrderTif::Ioc)) => TimeInForce::Ioc,
+        (true, Some(OrderTif::PostOnly)) => TimeInForce::PostOnly,
+    };
+    if principal.role == Role::Maker && tif != TimeInForce::PostOnly {
+        return Err(ApiError::forbidden(
+            "tif",
+            "a maker token may only place post_only orders",
+        ));
+    }
+    require_owner(&state, &principal, "account", req.account).await?;
+    let decimals = state
+        .read(move |e| {
+            e.state()
+                .perps
+                .markets()
+                .get(market.index())
+                .map(|m| m.params.decimals)
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("market", format!("no perp market {}", market.0)))?;
+    let invalid = |e: softliq_core::money::ParseError| {
+        ApiError::unprocessable("invalid_amount", &e.field.clone(), e.to_string())
+    };
+    let size = Amount::parse_tokens("size", &req.size, decimals).map_err(invalid)?;
+    let price = req
+        .price
+        .as_deref()
+        .map(|p| Price::parse("price", p))
+        .transpose()
+        .map_err(invalid)?;
+    let body = CommandBody::PlaceOrder {
+        account: AccountId(req.account),
+        order: OrderRequest {
+            market,
+            side: match req.side {
+                OrderSide::Buy => Side::Bid,
+                OrderSide::Sell => Side::Ask,
+            },
+            price,
+            size,
+            tif,
+            reduce_only: req.reduce_only,
+        },
+    };
+    run(&state, &principal, &headers, body).await
+}
+
+/// Cancel a resting order of an account you own (account, liquidator, maker).
+#[utoipa::path(post, path = "/v1/perps/{market}/orders/{order}/cancel", tag = "perps", request_body = CancelOrderRequest,
+    params(("market" = u16, Path, description = "perp market id"), ("order" = u64, Path, description = "order id")),
+    security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn cancel_order(
+    State(state): Shared,
+    principal: Principal,
+    Path((market, order)): Path<(String, String)>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<CancelOrderRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &TRADERS)?;
+    let market = market_id(&market)?;
+    let order = softliq_core::perp::OrderId(path_id("order", &order)?);
+    require_owner(&state, &principal, "account", req.account).await?;
+    let body = CommandBody::CancelOrder {
+        account: AccountId(req.account),
+        market,
+        order,
+    };
+    run(&state, &principal, &headers, body).await
+}
+
+/// Run one liquidation step on a flagged perp wallet (liquidator): a soft round of chunks sent
+/// to the books within the tolerance, or the backstop when the wallet is past its line or the
+/// books stayed empty. The liquidator's share of the fees goes to `liquidator`.
+#[utoipa::path(post, path = "/v1/perps/liquidations", tag = "perps", request_body = PerpLiquidateRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn perp_liquidate(
+    State(state): Shared,
+    principal: Principal,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<PerpLiquidateRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Liquidator])?;
+    require_owner(&state, &principal, "liquidator", req.liquidator).await?;
+    let body = CommandBody::PerpLiquidate {
+        liquidator: AccountId(req.liquidator),
+        account: AccountId(req.account),
+    };
+    run(&state, &principal, &headers, body).await
+}
+
+/// One perp market as a trader sees it.
+#[derive(Serialize, ToSchema)]
+pub struct PerpMarketView {
+    pub market: u16,
+    pub symbol: String,
+    pub index_asset: u16,
+    /// `null` until the index asset has a price.
+    pub index: Option<String>,
+    pub mark: Option<String>,
+    /// The smoothed premium of the book over the index (bounded by `premium_max` in the mark).
+    pub premium: String,
+    /// The rate the next funding tick pays at the premium so far (longs pay when positive).
+    pub next_funding_rate: String,
+    pub next_funding_s: Option<u64>,
+    pub cumulative_funding: String,
+    /// Contracts long (= short).
+    pub open_interest: String,
+    pub open_interest_usd: Option<String>,
+    pub best_bid: Option<String>,
+    pub best_ask: Option<String>,
+    pub fees: String,
+    pub insurance_fund: String,
+    pub funding_pool: String,
+    pub bad_debt: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PerpMarketsView {
+    pub seq: u64,
+    pub now_s: u64,
+    pub markets: Vec<PerpMarketView>,
+    /// Wallets flagged liquidatable now.
+    pub flagged: usize,
+}
+
+fn perp_markets_of(engine: &Engine) -> Result<PerpMarketsView, String> {
+    let state = engine.state();
+    let perps = &state.perps;
+    let snap = perps.snapshot().map_err(|e| e.to_string())?;
+    let mut markets = Vec::new();
+    for (i, m) in perps.markets().iter().enumerate() {
+        let id = PerpMarketId(u16::try_from(i).map_err(|e| e.to_string())?);
+        let mark = snap.get(id).ok().map(|r| r.mark);
+        let (bid, ask) = m.book.best();
+        let p = &m.params;
+        let oi_usd = mark
+            .map(|x| {
+                m.state
+                    .open_interest
+                    .value_at(x, p.decimals, softliq_core::money::Rounding::Down)
+            })
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        markets.push(PerpMarketView {
+            market: id.0,
+            symbol: m.symbol.clone(),
+            index_asset: p.index_asset.0,
+            index: m.index.map(|x| x.to_string()),
+            mark: mark.map(|x| x.to_string()),
+            premium: m.state.premium_ema.to_string(),
+            next_funding_rate: m
+                .state
+                .next_rate(&p.funding)
+                .map_err(|e| e.to_string())?
+                .to_string(),
+            next_funding_s: (m.last_funding_s > 0)
+                .then(|| m.last_funding_s.saturating_add(p.funding.interval_s)),
+            cumulative_funding: m.state.cumulative_funding.to_string(),
+            open_interest: m.state.open_interest.display_tokens(p.decimals).to_string(),
+            open_interest_usd: oi_usd.map(|v| v.to_string()),
+            best_bid: bid.map(|x| x.to_string()),
+            best_ask: ask.map(|x| x.to_string()),
+            fees: m.state.fees.to_string(),
+            insurance_fund: m.state.insurance_fund.to_string(),
+            funding_pool: m.state.funding_pool.to_string(),
+            bad_debt: m.state.bad_debt.to_string(),
+        });
+    }
+    Ok(PerpMarketsView {
+        seq: state.seq,
+        now_s: state.now_s,
+        markets,
+        flagged: state.perp_flagged.len(),
+    })
+}
+
+/// Every perp market with its index, mark, funding, open interest and funds.
+#[utoipa::path(get, path = "/v1/perps", tag = "perps", responses((status = 200, body = PerpMarketsView)))]
+pub async fn perp_markets(State(state): Shared) -> Result<Json<PerpMarketsView>, ApiError> {
+    state
+        .read(|e| perp_markets_of(e))
+        .await?
+        .map(Json)
+        .map_err(ApiError::unavailable)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DepthQuery {
+    /// Price levels per side (1–500, default 20).
+    pub depth: Option<usize>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LevelView {
+    pub price: String,
+    /// Contracts resting at the price.
+    pub size: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BookView {
+    pub market: u16,
+    pub seq: u64,
+    /// Best first.
+    pub bids: Vec<LevelView>,
+    pub asks: Vec<LevelView>,
+}
+
+/// Most levels per side a book read returns.
+const DEPTH_MAX: usize = 500;
+
+/// The book's price levels, best first (aggregated per price).
+#[utoipa::path(get, path = "/v1/perps/{market}/book", tag = "perps", params(("market" = u16, Path, description = "perp market id"), DepthQuery),
+    responses((status = 200, body = BookView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn book(
+    State(state): Shared,
+    Path(market): Path<String>,
+    ApiQuery(q): ApiQuery<DepthQuery>,
+) -> Result<Json<BookView>, ApiError> {
+    let market = market_id(&market)?;
+    let depth = q.depth.unwrap_or(20);
+    if !(1..=DEPTH_MAX).contains(&depth) {
+        return Err(ApiError::unprocessable(
+            "invalid_query",
+            "depth",
+            format!("between 1 and {DEPTH_MAX}, got {depth}"),
+        ));
+    }
+    state
+        .read(move |e| {
+            let s = e.state();
+            let m = s.perps.markets().get(market.index()).ok_or_else(|| {
+                ApiError::not_found("market", format!("no perp market {}", market.0))
+            })?;
+            let d = m.params.decimals;
+            let side = |side| {
+                m.book
+                    .levels(side, depth)
+                    .into_iter()
+                    .map(|l| LevelView {
+                        price: l.price.to_string(),
+                        size: l.size.display_tokens(d).to_string(),
+                    })
+                    .collect()
+            };
+            Ok(BookView {
+                market: market.0,
+                seq: s.seq,
+                bids: side(Side::Bid),
+                asks: side(Side::Ask),
+            })
+        })
+        .await?
+        .map(Json)
+}
+
+/// One position valued at its market's mark.
+#[derive(Serialize, ToSchema)]
+pub struct PerpPositionView {
+    pub market: u16,
+    pub symbol: String,
+    /// Contracts, negative for a short.
+    pub size: String,
+    pub entry_price: Option<String>,
+    pub mark: String,
+    pub notional: String,
+    /// Unrealised PnL at the mark, less the funding owed since the position last settled.
+    pub unrealised_pnl: String,
+    pub funding_owed: String,
+    pub initial_margin: String,
+    pub maintenance_margin: String,
+    /// The mark at which the wallet crosses its maintenance line with every other mark held
+    /// (below for a long, above for a short); `null` when no such mark exists.
+    pub liquidation_price: Option<String>,
+}
+
+/// A resting order.
+#[derive(Serialize, ToSchema)]
+pub struct RestingOrderView {
+    pub market: u16,
+    pub order: u64,
+    pub side: OrderSide,
+    pub price: String,
+    pub size: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PerpWalletView {
+    pub account: u64,
+    pub cash: String,
+    /// Cash plus every position's PnL.
+    pub equity: String,
+    pub initial_margin: String,
+    pub maintenance_margin: String,
+    /// `(equity⁺) / (MM + equity⁻)`; `null` with no position.
+    pub health_factor: Option<String>,
+    /// Flagged liquidatable by detection.
+    pub flagged: bool,
+    /// A liquidation is under way: its rounds continue to the target.
+    pub unwinding: bool,
+    pub positions: Vec<PerpPositionView>,
+    pub orders: Vec<RestingOrderView>,
+}
+
+fn position_view(
+    engine: &Engine,
+    wallet: &PerpAccount,
+    snap: &PerpSnapshot,
+    p: &softliq_core::perp::PerpPosition,
+) -> Result<PerpPositionView, String> {
+    let m = &engine.state().perps.markets()[p.market.index()];
+    let r = snap.get(p.market).map_err(|e| e.to_string())?;
+    let pm = PositionMargin::of(p, r).map_err(|e| e.to_string())?;
+    let crossing = mark_liquidation_price(
+        Scope::Cross,
+        &Account::new(),
+        wallet,
+        &RiskSnapshot::new(),
+        snap,
+        p.market,
+    )
+    .map_err(|e| e.to_string())?;
+    let liquidation = if p.size > 0 {
+        crossing.down
+    } else {
+        crossing.up
+    };
+    Ok(PerpPositionView {
+        market: p.market.0,
+        symbol: m.symbol.clone(),
+        size: contracts(p.size, m.params.decimals),
+        entry_price: p.entry_price(m.params.decimals).map(|x| x.to_string()),
+        mark: r.mark.to_string(),
+        notional: pm.notional.to_string(),
+        unrealised_pnl: pm.pnl().map_err(|e| e.to_string())?.to_string(),
+        funding_owed: pm.funding_owed.to_string(),
+        initial_margin: pm.initial.to_string(),
+        maintenance_margin: pm.maintenance.to_string(),
+        liquidation_price: liquidation.map(|x| x.to_string()),
+    })
+}
+
+fn wallet_of(engine: &Engine, id: AccountId) -> Result<PerpWalletView, String> {
+    let state = engine.state();
+    let perps = &state.perps;
+    let snap = perps.snapshot().map_err(|e| e.to_string())?;
+    let empty = PerpAccount::new();
+    let wallet = perps.account(id).unwrap_or(&empty);
+    let margin = Margin::of(&Account::new(), wallet, &RiskSnapshot::new(), &snap)
+        .map_err(|e| e.to_string())?;
+    let mut positions = Vec::new();
+    for p in wallet.positions().iter().filter(|p| p.size != 0) {
+        positions.push(position_view(engine, wallet, &snap, p)?);
+    }
+    let mut orders = Vec::new();
+    for (i, m) in perps.markets().iter().enumerate() {
+        for oid in m.book.orders_of(id.0) {
+            if let Some(o) = m.book.order(oid) {
+                orders.push(RestingOrderView {
+                    market: u16::try_from(i).unwrap_or(u16::MAX),
+                    order: oid.0,
+                    side: if o.side == Side::Bid {
+                        OrderSide::Buy
+                    } else {
+                        OrderSide::Sell
+                    },
+                    price: o.price.to_string(),
+                    size: o.size.display_tokens(m.params.decimals).to_string(),
+                });
+            }
+        }
+    }
+    Ok(PerpWalletView {
+        account: id.0,
+        cash: wallet.cash.to_string(),
+        equity: margin.perp_equity.to_string(),
+        initial_margin: margin.initial().map_err(|e| e.to_string())?.to_string(),
+        maintenance_margin: margin.maintenance.to_string(),
+        health_factor: margin.health_factor().map(|h| h.to_string()),
+        flagged: state.perp_flagged.contains(&id),
+        unwinding: perps.is_unwinding(id),
+        positions,
+        orders,
+    })
+}
+
+/// An account's perp wallet: cash, equity, margin, health, positions with uPnL and liquidation
+/// prices, resting orders.
+#[utoipa::path(get, path = "/v1/accounts/{id}/perp", tag = "perps",
+    params(("id" = u64, Path, description = "account id")),
+    responses((status = 200, body = PerpWalletView), (status = 404, body = ErrorBody)))]
+pub async fn wallet(
+    State(state): Shared,
+    Path(id): Path<String>,
+) -> Result<Json<PerpWalletView>, ApiError> {
+    let id = AccountId(path_id("id", &id)?);
+    state
+        .read(move |e| {
+            if e.state().account(id).is_none() {
+                return Err(ApiError::not_found("id", format!("no account {}", id.0)));
+            }
+            wallet_of(e, id).map_err(ApiError::unavailable)
+        })
+        .await?
+        .map(Json)
+}
+
+/// A flagged wallet in the liquidation queue.
+#[derive(Serialize, ToSchema)]
+pub struct PerpQueueRow {
+    pub account: u64,
+    pub equity: String,
+    pub maintenance_margin: String,
+    pub health_factor: Option<String>,
+    pub unwinding: bool,
+    /// Σ |notional| of its positions.
+    pub notional: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PerpQueueView {
+    pub seq: u64,
+    /// Lowest health first.
+    pub accounts: Vec<PerpQueueRow>,
+}
+
+/// The perp liquidation queue: every flagged wallet, lowest health first.
+#[utoipa::path(get, path = "/v1/perps/liquidations", tag = "perps",
+    responses((status = 200, body = PerpQueueView)))]
+pub async fn queue(State(state): Shared) -> Result<Json<PerpQueueView>, ApiError> {
+    state
+        .read(|e| {
+            let s = e.state();
+            let snap = s.perps.snapshot().map_err(|e| e.to_string())?;
+            let mut rows = Vec::new();
+            for &id in &s.perp_flagged {
+                let Some(w) = s.perps.account(id) else {
+                    continue;
+                };
+                let m = Margin::of(&Account::new(), w, &RiskSnapshot::new(), &snap)
+                    .map_err(|e| e.to_string())?;
+                rows.push((
+                    m.health_factor(),
+                    PerpQueueRow {
+                        account: id.0,
+                        equity: m.perp_equity.to_string(),
+                        maintenance_margin: m.maintenance.to_string(),
+                        health_factor: m.health_factor().map(|h| h.to_string()),
+                        unwinding: s.perps.is_unwinding(id),
+                        notional: m.notional.to_string(),
+                    },
+                ));
+            }
+            rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.account.cmp(&b.1.account)));
+            Ok::<_, String>(PerpQueueView {
+                seq: s.seq,
+                accounts: rows.into_iter().map(|(_, r)| r).collect(),
+            })
+        })
+        .await?
+        .map(Json)
+        .map_err(ApiError::unavailable)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AdlRow {
+    pub account: u64,
+    pub size: String,
+    pub unrealised_pnl: String,
+    pub notional: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AdlView {
+    pub market: u16,
+    pub seq: u64,
+    /// Shorts deleveraged first if a long goes bankrupt past the insurance fund.
+    pub against_longs: Vec<AdlRow>,
+    /// Longs deleveraged first if a short does.
+    pub against_shorts: Vec<AdlRow>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AdlQuery {
+    /// Most accounts per side (1–500, default 20).
+    pub limit: Option<usize>,
+}
+
+/// The ADL ranking of a market (profit share × leverage, best first): who is closed first
+/// against a bankrupt position the insurance fund cannot cover.
+#[utoipa::path(get, path = "/v1/perps/{market}/adl", tag = "perps",
+    params(("market" = u16, Path, description = "perp market id"), AdlQuery),
+    responses((status = 200, body = AdlView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn adl(
+    State(state): Shared,
+    Path(market): Path<String>,
+    ApiQuery(q): ApiQuery<AdlQuery>,
+) -> Result<Json<AdlView>, ApiError> {
+    let market = market_id(&market)?;
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=DEPTH_MAX).contains(&limit) {
+        return Err(ApiError::unprocessable(
+            "invalid_query",
+            "limit",
+            format!("between 1 and {DEPTH_MAX}, got {limit}"),
+        ));
+    }
+    state
+        .read(move |e| {
+            let s = e.state();
+            let m = s.perps.markets().get(market.index()).ok_or_else(|| {
+                ApiError::not_found("market", format!("no perp market {}", market.0))
+            })?;
+            let snap = s
+                .perps
+                .snapshot()
+                .map_err(|e| ApiError::unavailable(e.to_string()))?;
+            let r = snap
+                .get(market)
+                .map_err(|e| ApiError::conflict("no_price", "market", e.to_string()))?;
+            let holders: Vec<(AccountId, &PerpAccount)> = s
+                .perps
+                .accounts()
+                .filter(|(_, w)| w.position(market).is_some_and(|p| p.size != 0))
+                .collect();
+            let wallets: Vec<&PerpAccount> = holders.iter().map(|(_, w)| *w).collect();
+            let side = |bankrupt_long: bool| -> Result<Vec<AdlRow>, ApiError> {
+                let order = adl_ranking(market, bankrupt_long, &wallets, r)
+                    .map_err(|e| ApiError::unavailable(e.to_string()))?;
+                order
+                    .into_iter()
+                    .take(limit)
+                    .map(|i| {
+                        let (id, w) = holders[i];
+                        let p = w
+                            .position(market)
+                            .ok_or_else(|| ApiError::unavailable("position"))?;
+                        let pm = PositionMargin::of(p, r)
+                            .map_err(|e| ApiError::unavailable(e.to_string()))?;
+                        let signed: SignedValue =
+                            pm.pnl().map_err(|e| ApiError::unavailable(e.to_string()))?;
+                        Ok(AdlRow {
+                            account: id.0,
+                            size: contracts(p.size, m.params.decimals),
+                            unrealised_pnl: signed.to_string(),
+                            notional: pm.notional.to_string(),
+                        })
+                    })
+                    .collect()
+            };
+            Ok(AdlView {
+                market: market.0,
+                seq: s.seq,
+                against_longs: side(true)?,
+                against_shorts: side(false)?,
+            })
+        })
+        .await?
+        .map(Json)
+}

@@ -1,0 +1,209 @@
+//! Perpetual markets over HTTP: an admin lists WETH-PERP, a maker quotes post-only (and may
+//! not take), a trader opens 9x long, the index falls until detection flags the wallet, the
+//! liquidation queue lists it, a liquidator runs a step, and every read (markets, book,
+//! wallet with liquidation price, queue, ADL ranking) answers with the engine's figures.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+/// Ten engine seconds per wall second: 150 ms is a new engine second.
+async fn next_second() {
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+}
+
+fn has_event(out: &Value, name: &str) -> bool {
+    out["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e.get(name).is_some())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_perp_market_from_listing_to_a_liquidation_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let m = seed(&s).await;
+    let body = json!({"symbol": "WETH-PERP", "params": perp_params()});
+    let (st, _) = s.post("/v1/perps", ALICE, body.clone()).await;
+    assert_eq!(st, 403);
+    let out = s.ok("/v1/perps", ADMIN, body).await;
+    assert!(has_event(&out, "perp_market_listed"), "{out}");
+
+    let maker = opened(&s.ok("/v1/accounts", MAKER, json!({})).await);
+    s.ok(
+        &format!("/v1/accounts/{maker}/perp/deposit"),
+        MAKER,
+        json!({"amount": "1000000"}),
+    )
+    .await;
+    s.ok(
+        &format!("/v1/accounts/{}/perp/deposit", m.alice),
+        ALICE,
+        json!({"amount": "2500"}),
+    )
+    .await;
+    // Another token's account: 403 naming the id.
+    let (st, e) = s
+        .post(
+            &format!("/v1/accounts/{}/perp/deposit", m.alice),
+            BOB,
+            json!({"amount": "1"}),
+        )
+        .await;
+    assert_eq!((st, e["error"]["field"].as_str()), (403, Some("id")), "{e}");
+
+    // The maker quotes; a maker token may not take liquidity.
+    let quote = |side: &str, price: &str| json!({"account": maker, "side": side, "price": price, "size": "10", "tif": "post_only"});
+    s.ok("/v1/perps/0/orders", MAKER, quote("sell", "2001"))
+        .await;
+    s.ok("/v1/perps/0/orders", MAKER, quote("buy", "1999"))
+        .await;
+    let (st, e) = s
+        .post(
+            "/v1/perps/0/orders",
+            MAKER,
+            json!({"account": maker, "side": "buy", "size": "1"}),
+        )
+        .await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (403, Some("tif")),
+        "{e}"
+    );
+    // Sizes off the lot and unknown markets are named.
+    let (st, e) = s
+        .post(
+            "/v1/perps/0/orders",
+            ALICE,
+            json!({"account": m.alice, "side": "buy", "size": "0.0001"}),
+        )
+        .await;
+    assert_eq!(st, 422, "{e}");
+    let (st, e) = s
+        .post(
+            "/v1/perps/7/orders",
+            ALICE,
+            json!({"account": m.alice, "side": "buy", "size": "1"}),
+        )
+        .await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (404, Some("market")),
+        "{e}"
+    );
+
+    // Alice buys 9 at market (about 18,000 USD on 2,500 of margin).
+    let out = s
+        .ok(
+            "/v1/perps/0/orders",
+            ALICE,
+            json!({"account": m.alice, "side": "buy", "size": "9"}),
+        )
+        .await;
+    let fills = out["events"][0]["order_placed"]["fills"]
+        .as_array()
+        .unwrap();
+    assert_eq!(fills.len(), 1, "{out}");
+
+    let (st, markets) = s.get("/v1/perps").await;
+    assert_eq!(st, 200);
+    let weth = &markets["markets"][0];
+    assert_eq!(weth["symbol"], "WETH-PERP");
+    assert_eq!(weth["open_interest"], "9");
+    assert_eq!(weth["index"], "2000");
+    assert_eq!(weth["best_bid"], "1999");
+    let (st, book) = s.get("/v1/perps/0/book?depth=5").await;
+    assert_eq!(st, 200);
+    assert_eq!(book["asks"][0]["price"], "2001");
+    assert_eq!(book["asks"][0]["size"], "1");
+    assert_eq!(book["bids"][0]["size"], "10");
+    let (st, e) = s.get("/v1/perps/0/book?depth=0").await;
+    assert_eq!((st, e["error"]["field"].as_str()), (422, Some("depth")));
+
+    let (st, w) = s.get(&format!("/v1/accounts/{}/perp", m.alice)).await;
+    assert_eq!(st, 200, "{w}");
+    let pos = &w["positions"][0];
+    assert_eq!(pos["size"], "9");
+    assert_eq!(pos["entry_price"], "2001");
+    // Cross wallet: equity 2,500 − 9.0045 fee − 9·(2,001 − p) = 0.05 · 9p ⇒ p ≈ 1,815.
+    let liq: f64 = pos["liquidation_price"].as_str().unwrap().parse().unwrap();
+    assert!((1_810.0..1_820.0).contains(&liq), "{liq}");
+    assert_eq!(w["flagged"], false);
+
+    // The index falls below the liquidation price: the price post's events flag Alice.
+    next_second().await;
+    let out = s
+        .ok("/v1/prices", ORACLE, json!({"asset": 1, "price": "1850"}))
+        .await;
+    assert!(!has_event(&out, "perp_became_liquidatable"), "{out}");
+    next_second().await;
+    let out = s
+        .ok("/v1/prices", ORACLE, json!({"asset": 1, "price": "1780"}))
+        .await;
+    assert!(has_event(&out, "perp_became_liquidatable"), "{out}");
+    let (_, q) = s.get("/v1/perps/liquidations").await;
+    assert_eq!(q["accounts"][0]["account"], m.alice, "{q}");
+    let (_, w) = s.get(&format!("/v1/accounts/{}/perp", m.alice)).await;
+    assert_eq!(w["flagged"], true);
+
+    // The maker re-quotes within the tolerance; only a liquidator may run a step.
+    s.ok("/v1/perps/0/orders", MAKER, quote("buy", "1775"))
+        .await;
+    let step = json!({"liquidator": m.liquidator, "account": m.alice});
+    let (st, _) = s.post("/v1/perps/liquidations", ALICE, step.clone()).await;
+    assert_eq!(st, 403);
+    // The keeper reads the queue and sends the steps; the engine plans them.
+    let v = |x: &str| softliq_core::money::Value::parse("v", x).unwrap();
+    let config = softliq_server::keeper::KeeperConfig {
+        url: s.url.clone(),
+        token: LIQUIDATOR.into(),
+        account: Some(m.liquidator),
+        min_profit: v("1"),
+        fee_per_call: v("0"),
+        depth: v("100000000"),
+        interval: std::time::Duration::from_millis(100),
+    };
+    let stats = softliq_server::keeper::run(
+        config,
+        tokio::time::sleep(std::time::Duration::from_secs(2)),
+    )
+    .await
+    .unwrap();
+    assert!(stats.perp_steps >= 1, "{stats:?}");
+    let (_, w) = s.get(&format!("/v1/accounts/{}/perp", m.alice)).await;
+    assert_eq!(w["flagged"], false, "{w}");
+    let left: f64 = w["positions"][0]["size"].as_str().unwrap().parse().unwrap();
+    assert!(left < 9.0, "{w}");
+    let (_, log) = s.get("/v1/events?limit=1000").await;
+    let step = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["events"].as_array().unwrap().iter())
+        .find_map(|e| e.get("perp_liquidated"))
+        .expect("a perp_liquidated event")
+        .clone();
+    assert_eq!(step["liquidator"], m.liquidator, "{step}");
+    assert_eq!(step["makers"][0], maker, "{step}");
+
+    // The ADL ranking: the maker is short and in profit, first against a bankrupt long.
+    let (st, adl) = s.get("/v1/perps/0/adl").await;
+    assert_eq!(st, 200, "{adl}");
+    assert_eq!(adl["against_longs"][0]["account"], maker, "{adl}");
+
+    let (_, doc) = s.get("/openapi.json").await;
+    for path in [
+        "/v1/perps",
+        "/v1/perps/{market}/book",
+        "/v1/perps/{market}/orders",
+        "/v1/accounts/{id}/perp",
+        "/v1/perps/liquidations",
+        "/v1/perps/{market}/adl",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} not documented");
+    }
+    s.stop().await;
+}
