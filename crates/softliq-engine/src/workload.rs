@@ -15,7 +15,7 @@ use softliq_core::account::AccountId;
 use softliq_core::asset::{AssetId, AssetParams, OracleGuards, RateModel};
 use softliq_core::liquidation::auction::Curve;
 use softliq_core::liquidation::{Policy, Rule};
-use softliq_core::money::{Amount, Decimals, Ratio};
+use softliq_core::money::{Amount, Decimals, Price, Ratio};
 
 use crate::command::{ClientId, Command, CommandBody, PriceSource};
 
@@ -94,6 +94,10 @@ pub struct Workload {
     /// Sell collateral by Dutch auction: `setup` sets the `dutch` policy and liquidation calls
     /// become starts, takes and resets.
     dutch: bool,
+    /// A WETH-PERP market beside the lending one (see [`Workload::with_perps`]).
+    perps: bool,
+    /// Orders placed so far (ids are dense from 0), for cancels aimed at recent ones.
+    orders_placed: u64,
 }
 
 impl Workload {
@@ -115,7 +119,20 @@ impl Workload {
             jump_probability: 0.002,
             crashes_only: false,
             dutch: false,
+            perps: false,
+            orders_placed: 0,
         }
+    }
+
+    /// A WETH-PERP market on WETH's oracle beside the lending market: the lender is also its
+    /// market maker (100M USD of margin, post-only quotes around the index), every borrower
+    /// trades it with 1,000–20,000 USD of margin (market and limit orders up to 10 contracts),
+    /// and 40% of the stream's commands become perp commands: quotes, takers, cancels of recent
+    /// orders, liquidation steps.
+    #[must_use]
+    pub const fn with_perps(mut self) -> Self {
+        self.perps = true;
+        self
     }
 
     /// A Dutch-auction market: a linear curve over 20 minutes, reset after 10 or below 60% of
@@ -186,6 +203,12 @@ impl Workload {
                 params: params(8, 7_300, 7_800),
             }),
         ];
+        if self.perps {
+            out.push(self.command(CommandBody::ListPerpMarket {
+                symbol: "WETH-PERP".into(),
+                params: softliq_core::testing::perp_params(WETH),
+            }));
+        }
         out.push(self.price(0));
         out.push(self.price(1));
         out.push(self.price(2));
@@ -212,7 +235,94 @@ impl Workload {
         for i in 0..self.borrowers {
             out.extend(self.borrower(AccountId(LENDER.0 + 1 + i)));
         }
+        if self.perps {
+            out.push(self.command(CommandBody::PerpDeposit {
+                account: LENDER,
+                amount: "100000000".into(),
+            }));
+            for i in 0..self.borrowers {
+                let usd = self.rng.random_range(1_000..=20_000u64);
+                out.push(self.command(CommandBody::PerpDeposit {
+                    account: AccountId(LENDER.0 + 1 + i),
+                    amount: usd.to_string(),
+                }));
+            }
+        }
         out
+    }
+
+    /// WETH's price moved by `bps` basis points, in whole cents (the test market's tick).
+    fn weth_cents(&self, bps: i64) -> String {
+        let cents = i64::try_from(self.prices_micro[1] / 10_000).unwrap_or(i64::MAX);
+        decimal(
+            u64::try_from((cents + cents * bps / 10_000).max(1)).unwrap_or(1),
+            2,
+        )
+    }
+
+    /// One perp command of the stream.
+    fn perp_command(&mut self) -> Command {
+        use softliq_core::perp::{OrderId, OrderRequest, PerpMarketId, Side, TimeInForce};
+        let roll = self.rng.random_range(0..100u32);
+        let side = if self.rng.random_bool(0.5) {
+            Side::Bid
+        } else {
+            Side::Ask
+        };
+        let order = |price: Option<Price>, milli: u64, tif| OrderRequest {
+            market: PerpMarketId(0),
+            side,
+            price,
+            size: Amount::from_raw(u128::from(milli) * 1_000),
+            tif,
+            reduce_only: false,
+        };
+        let body = match roll {
+            0..35 => {
+                let away = self.rng.random_range(5..200i64);
+                let bps = if side == Side::Bid { -away } else { away };
+                let price = Price::parse("price", &self.weth_cents(bps)).ok();
+                let milli = self.rng.random_range(1_000..=20_000);
+                CommandBody::PlaceOrder {
+                    account: LENDER,
+                    order: order(price, milli, TimeInForce::PostOnly),
+                }
+            }
+            35..80 => {
+                let limit = self.rng.random_bool(0.25);
+                let bps = self.rng.random_range(-100..=100i64);
+                let price = limit
+                    .then(|| self.weth_cents(bps))
+                    .and_then(|p| Price::parse("price", &p).ok());
+                let milli = self.rng.random_range(100..=10_000);
+                let tif = if limit {
+                    TimeInForce::Gtc
+                } else {
+                    TimeInForce::Ioc
+                };
+                CommandBody::PlaceOrder {
+                    account: self.random_borrower(),
+                    order: order(price, milli, tif),
+                }
+            }
+            80..90 => {
+                let recent = self.orders_placed.saturating_sub(200);
+                let id = self.rng.random_range(recent..=self.orders_placed);
+                CommandBody::CancelOrder {
+                    account: LENDER,
+                    market: PerpMarketId(0),
+                    order: OrderId(id),
+                }
+            }
+            _ => CommandBody::PerpLiquidate {
+                liquidator: LENDER,
+                account: self.random_borrower(),
+            },
+        };
+        if matches!(body, CommandBody::PlaceOrder { .. }) {
+            self.orders_placed += 1;
+        }
+        self.command(body)
     }
 
     fn borrower(&mut self, id: AccountId) -> Vec<Command> {
@@ -258,6 +368,15 @@ impl Workload {
     /// (as a keeper would) rather than at random.
     pub fn next_command_for(&mut self, state: &crate::state::State) -> Command {
         let mut cmd = self.next_command();
+        if let CommandBody::PerpLiquidate { account, .. } = &mut cmd.body
+            && let Some(target) = state
+                .perp_flagged
+                .range(*account..)
+                .next()
+                .or_else(|| state.perp_flagged.iter().next())
+        {
+            *account = *target;
+        }
         if self.dutch && matches!(cmd.body, CommandBody::Liquidate { .. }) {
             cmd.body = self.auction_command(state);
             return cmd;
@@ -329,6 +448,9 @@ impl Workload {
 
     /// The next command of the mixed stream.
     pub fn next_command(&mut self) -> Command {
+        if self.perps && self.rng.random_bool(0.4) {
+            return self.perp_command();
+        }
         let roll = self.rng.random_range(0..100u32);
         let account = self.random_borrower();
         let small = |rng: &mut ChaCha8Rng, max: u64| rng.random_range(1..=max);

@@ -1,5 +1,6 @@
-//! Crash test with a real process. `softliq drive` applies the seeded workload to a data
-//! directory and prints each acknowledgement; this test kills it with SIGKILL at random
+//! Crash test with a real process. `softliq drive` applies the seeded workload (lending and a
+//! perp market: quotes, orders, cancels, funding, liquidation steps) to a data directory and
+//! prints each acknowledgement; this test kills it with SIGKILL at random
 //! points, 30 times, and after every kill checks that
 //! - every acknowledged command is in the log with the sequence number it was acknowledged
 //!   with (nothing acknowledged is lost);
@@ -30,7 +31,15 @@ fn sigkill_at_random_points_loses_nothing_acknowledged() {
     let mut killed_mid_stream = 0;
     for round in 0..ROUNDS {
         let mut child = Command::new(env!("CARGO_BIN_EXE_softliq"))
-            .args(["drive", "--seed", "3", "--borrowers", "40", "--count"])
+            .args([
+                "drive",
+                "--perps",
+                "--seed",
+                "3",
+                "--borrowers",
+                "40",
+                "--count",
+            ])
             .arg("1000000")
             .args(["--snapshot-every", "300", "--data"])
             .arg(&dir)
@@ -97,6 +106,30 @@ fn sigkill_at_random_points_loses_nothing_acknowledged() {
         "killed {killed_mid_stream}"
     );
     assert!(acked.len() > 1_000, "only {} acknowledgements", acked.len());
+    // The perp side was exercised: fills and positions survive the kills.
+    let mut db = SqliteStore::open(&dir).expect("open store");
+    let (recovered, _) = store::recover(&mut db, EngineConfig { audit: true }).expect("recover");
+    let perps = &recovered.state().perps;
+    let open = perps
+        .accounts()
+        .filter(|(_, w)| w.positions().iter().any(|p| p.size != 0))
+        .count();
+    assert!(open >= 10, "only {open} perp wallets hold a position");
+    let (mut fills, mut steps, mut flags) = (0, 0, 0);
+    db.read_after(0, &mut |e| {
+        for ev in e.events.iter() {
+            match ev {
+                softliq_engine::Event::OrderPlaced(p) => fills += p.fills.len(),
+                softliq_engine::Event::PerpLiquidated(_) => steps += 1,
+                softliq_engine::Event::PerpBecameLiquidatable { .. } => flags += 1,
+                _ => {}
+            }
+        }
+        Ok(())
+    })
+    .expect("read log");
+    eprintln!("perp: {fills} fills, {flags} flags, {steps} liquidation steps");
+    assert!(fills >= 100 && flags >= 1, "{fills} fills, {flags} flags");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

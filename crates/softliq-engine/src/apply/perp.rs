@@ -330,9 +330,13 @@ impl Engine {
         let Some(wallet) = perps.account(id) else {
             return;
         };
-        let now = perps.liquidatable(id, snap).unwrap_or(false);
+        // `Exchange::liquidatable`, with the exposure kept for the watch.
+        let exposure = perps.exposure(id, snap).ok();
+        let now = perps.is_unwinding(id) || exposure.is_some_and(|e| e.is_liquidatable());
+        debug_assert_eq!(now, perps.liquidatable(id, snap).unwrap_or(false));
         let was = self.state.perp_flagged.contains(&id);
-        self.perp_watch.settle(perps, snap, id, wallet, now);
+        self.perp_watch
+            .settle(perps, snap, id, wallet, now, exposure.as_ref());
         if now == was {
             return;
         }

@@ -47,7 +47,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use smallvec::SmallVec;
 use softliq_core::account::AccountId;
-use softliq_core::perp::{Exchange, PerpAccount, PerpMarketId, PerpSnapshot};
+use softliq_core::perp::{Exchange, Exposure, PerpAccount, PerpMarketId, PerpSnapshot};
 
 /// Share of each budget kept back against the float rounding of the thresholds.
 const SHAVE: f64 = 1e-9;
@@ -107,7 +107,8 @@ impl PerpWatch {
             return;
         };
         for (id, a) in perps.accounts() {
-            self.settle(perps, &snap, id, a, flagged.contains(&id));
+            let e = perps.exposure(id, &snap).ok();
+            self.settle(perps, &snap, id, a, flagged.contains(&id), e.as_ref());
         }
     }
 
@@ -130,7 +131,10 @@ impl PerpWatch {
     }
 
     /// Keys `id` anew at `snap`, given its current flag (`flagged`, which the caller has just
-    /// made equal to its exact state).
+    /// made equal to its exact state) and its exposure there (`None`: it could not be valued).
+    /// Levels it already has that would fire no later than the new ones are kept as they are:
+    /// firing early only costs a re-evaluation, and a trade that lowered the wallet's risk (or
+    /// left it nearly unchanged) then touches no set.
     pub(crate) fn settle(
         &mut self,
         perps: &Exchange,
@@ -138,78 +142,26 @@ impl PerpWatch {
         id: AccountId,
         wallet: &PerpAccount,
         flagged: bool,
+        exposure: Option<&Exposure>,
     ) {
-        self.forget(id);
         if perps.is_unwinding(id) || wallet.is_flat() {
+            self.forget(id);
             return;
         }
-        let Ok(e) = perps.exposure(id, snap) else {
+        let Some(keys) = exposure.and_then(|e| levels(snap, wallet, flagged, e)) else {
+            self.forget(id);
             self.near.insert(id);
             return;
         };
-        let Ok(gap) = e.equity.minus(e.maintenance) else {
-            self.near.insert(id);
-            return;
-        };
-        let mut notional = 0.0;
-        let mut open = 0.0;
-        for p in wallet.positions() {
-            if p.size == 0 || p.isolated.is_some() {
-                continue;
-            }
-            let Ok(r) = snap.get(p.market) else {
-                self.near.insert(id);
-                return;
-            };
-            notional += units(p.size, r.decimals()).abs() * r.mark.to_f64();
-            open += 1.0;
-        }
-        let slack = SLACK_PER_POSITION * (open + 1.0) / 1e18
-            + SLACK_RELATIVE * (notional + wallet.cash.to_f64().abs());
-        let budget = (wad(gap.raw()).abs() - slack) * (1.0 - SHAVE);
-        if open == 0.0 || budget <= BUDGET_MIN * notional {
-            self.near.insert(id);
+        if let Some(old) = self.keys.get(&id)
+            && old.len() == keys.len()
+            && old.iter().zip(&keys).all(|(o, n)| o.no_later_than(n))
+        {
             return;
         }
-        let mut keys = SmallVec::new();
-        for p in wallet.positions() {
-            if p.size == 0 || p.isolated.is_some() {
-                continue;
-            }
-            let Ok(r) = snap.get(p.market) else { continue };
-            let u = units(p.size, r.decimals()).abs();
-            let mark = r.mark.to_f64();
-            let share = budget * u * mark / notional;
-            let r_max = r
-                .params
-                .tiers
-                .last()
-                .map_or(1.0, |t| t.maintenance.to_f64());
-            let mark_move = MARK_SHARE * share / (u * (1.0 + r_max));
-            let funding_move = (1.0 - MARK_SHARE) * share / u;
-            let funding = r.cumulative_funding.to_f64();
-            // A healthy long fears the mark falling and funding rising; a flagged one recovers
-            // the other way; shorts are the mirror image.
-            let fears_fall = (p.size > 0) != flagged;
-            let (mark_way, mark_level) = if fears_fall {
-                (Way::MarkBelow, mark - mark_move)
-            } else {
-                (Way::MarkAbove, mark + mark_move)
-            };
-            let (funding_way, funding_level) = if fears_fall {
-                (Way::FundingAbove, funding + funding_move)
-            } else {
-                (Way::FundingBelow, funding - funding_move)
-            };
-            for (way, level) in [(mark_way, mark_level), (funding_way, funding_level)] {
-                let key = Key {
-                    market: p.market,
-                    way,
-                    level: ordered(level),
-                };
-                self.queue(key).insert((key.level, id));
-                keys.push(key);
-            }
+        self.forget(id);
+        for k in &keys {
+            self.queue(*k).insert((k.level, id));
         }
         self.keys.insert(id, keys);
     }
@@ -257,6 +209,85 @@ impl PerpWatch {
     pub(crate) fn size(&self) -> (usize, usize) {
         (self.keys.values().map(SmallVec::len).sum(), self.near.len())
     }
+}
+
+impl Key {
+    /// Whether this level fires no later than `new` would (same market and way, and at least
+    /// as close to the current level).
+    fn no_later_than(&self, new: &Self) -> bool {
+        self.market == new.market
+            && self.way == new.way
+            && match self.way {
+                Way::MarkBelow | Way::FundingBelow => self.level >= new.level,
+                Way::MarkAbove | Way::FundingAbove => self.level <= new.level,
+            }
+    }
+}
+
+/// The levels of a wallet with positions at `snap` (see the module docs), or `None` when it
+/// belongs in the near list.
+fn levels(
+    snap: &PerpSnapshot,
+    wallet: &PerpAccount,
+    flagged: bool,
+    e: &Exposure,
+) -> Option<SmallVec<[Key; 2]>> {
+    let gap = e.equity.minus(e.maintenance).ok()?;
+    let mut notional = 0.0;
+    let mut open = 0.0;
+    for p in wallet.positions() {
+        if p.size == 0 || p.isolated.is_some() {
+            continue;
+        }
+        let r = snap.get(p.market).ok()?;
+        notional += units(p.size, r.decimals()).abs() * r.mark.to_f64();
+        open += 1.0;
+    }
+    let slack = SLACK_PER_POSITION * (open + 1.0) / 1e18
+        + SLACK_RELATIVE * (notional + wallet.cash.to_f64().abs());
+    let budget = (wad(gap.raw()).abs() - slack) * (1.0 - SHAVE);
+    if open == 0.0 || budget <= BUDGET_MIN * notional {
+        return None;
+    }
+    let mut keys = SmallVec::new();
+    for p in wallet.positions() {
+        if p.size == 0 || p.isolated.is_some() {
+            continue;
+        }
+        let r = snap.get(p.market).ok()?;
+        let u = units(p.size, r.decimals()).abs();
+        let mark = r.mark.to_f64();
+        let share = budget * u * mark / notional;
+        let r_max = r
+            .params
+            .tiers
+            .last()
+            .map_or(1.0, |t| t.maintenance.to_f64());
+        let mark_move = MARK_SHARE * share / (u * (1.0 + r_max));
+        let funding_move = (1.0 - MARK_SHARE) * share / u;
+        let funding = r.cumulative_funding.to_f64();
+        // A healthy long fears the mark falling and funding rising; a flagged one recovers
+        // the other way; shorts are the mirror image.
+        let fears_fall = (p.size > 0) != flagged;
+        let (mark_way, mark_level) = if fears_fall {
+            (Way::MarkBelow, mark - mark_move)
+        } else {
+            (Way::MarkAbove, mark + mark_move)
+        };
+        let (funding_way, funding_level) = if fears_fall {
+            (Way::FundingAbove, funding + funding_move)
+        } else {
+            (Way::FundingBelow, funding - funding_move)
+        };
+        for (way, level) in [(mark_way, mark_level), (funding_way, funding_level)] {
+            keys.push(Key {
+                market: p.market,
+                way,
+                level: ordered(level),
+            });
+        }
+    }
+    Some(keys)
 }
 
 /// A signed size in base units as whole contracts.

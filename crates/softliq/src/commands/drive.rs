@@ -25,6 +25,9 @@ pub struct Args {
     count: u64,
     #[arg(long, default_value_t = 500)]
     snapshot_every: u64,
+    /// Add a WETH-PERP market to the stream (quotes, orders, cancels, liquidation steps).
+    #[arg(long)]
+    perps: bool,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -41,6 +44,9 @@ pub fn run(args: &Args) -> Result<()> {
         },
     );
     let mut w = Workload::new(args.seed, args.borrowers, 20).volatile();
+    if args.perps {
+        w = w.with_perps();
+    }
     let commands = w
         .setup()
         .into_iter()
