@@ -2,6 +2,8 @@
 //! borrowers, and a real crash replayed as oracle updates at an accelerated pace, so the
 //! dashboard shows soft liquidations within seconds of starting.
 //!
+//! With `perp_traders > 0` the perp markets of `perp_demo` run beside them on the same bars.
+//!
 //! The replay walks the bundled crash windows (hourly Binance OHLC of ETH and BTC around
 //! 2020-03-12, 2021-05-19, 2022-06-13, 2022-11-08, 2024-08-05 and 2025-10-10) one bar per
 //! `bar_ms`, posting WETH and WBTC. The first window is posted at its real prices; each later
@@ -39,6 +41,8 @@ pub struct DemoConfig {
     pub use_low: bool,
     /// Bars of the first window skipped on a new market, so the first crash arrives soon.
     pub first_bar: usize,
+    /// Leveraged traders on the perp markets (`perp_demo`); 0: no perp markets.
+    pub perp_traders: usize,
 }
 
 impl DemoConfig {
@@ -61,6 +65,7 @@ impl Default for DemoConfig {
             use_low: false,
             // 2020-03-12's window opens on the 9th; its fall starts on the 12th (bar 72+).
             first_bar: 60,
+            perp_traders: 400,
         }
     }
 }
@@ -334,6 +339,12 @@ pub async fn run(state: Arc<AppState>, config: DemoConfig) -> Result<(), String>
             };
         }
     }
+    let mut perps = if config.perp_traders > 0 {
+        Some(crate::perp_demo::PerpDemo::start(&state, config.perp_traders, config.seed).await?)
+    } else {
+        None
+    };
+    let mut first_bar = true;
     state.set_clock_speed(config.clock_speed());
     loop {
         for (event, bars) in &windows {
@@ -349,11 +360,19 @@ pub async fn run(state: Arc<AppState>, config: DemoConfig) -> Result<(), String>
                     eth: bar.eth * se,
                     btc: bar.btc * sb,
                 };
+                if let Some(p) = perps.as_mut() {
+                    p.requote(&state, scaled).await.map_err(|e| e.message)?;
+                }
                 if let Err(e) = post_prices(&state, scaled).await {
                     tracing::warn!(field = %e.field, message = %e.message, "demo: price refused");
                     if e.status.is_server_error() {
                         return Err(e.message);
                     }
+                }
+                if let Some(p) = perps.as_mut() {
+                    p.after_prices(&state, scaled, std::mem::take(&mut first_bar))
+                        .await
+                        .map_err(|e| e.message)?;
                 }
                 level = scaled;
             }

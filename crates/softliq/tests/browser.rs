@@ -205,6 +205,30 @@ async fn dashboard_shows_a_liquidation_from_the_demo() {
         markets["value"].is_object(),
         "markets table empty: {markets}"
     );
+    // The perp panels: both markets with a mark, a drawn depth chart, and perp liquidation
+    // steps arriving in the feed as the crash reaches the leveraged longs.
+    let perps = json!({
+        "script": "const rows = [...document.querySelectorAll('#perps tbody tr')].map((r) => r.cells[2].textContent); const depth = document.querySelectorAll('#depth-chart polyline').length; const step = document.querySelector('#feed li.perp-liquidation'); return rows.length === 2 && rows.every((m) => m !== '–') && depth > 0 && step ? step.textContent : null;",
+        "args": []
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let step = loop {
+        let found = d
+            .call(reqwest::Method::POST, "/execute/sync", Some(perps.clone()))
+            .await;
+        if let Some(text) = found["value"].as_str() {
+            break text.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "perp panels not filled or no perp liquidation step in the feed after 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        step.contains("USD sold to the book") || step.contains("backstop"),
+        "{step}"
+    );
 
     let shot = d.call(reqwest::Method::GET, "/screenshot", None).await;
     let png = base64::engine::general_purpose::STANDARD

@@ -35,6 +35,9 @@ pub struct Args {
     /// Replay each bar's low instead of its close.
     #[arg(long)]
     demo_lows: bool,
+    /// Leveraged traders on the demo's BTC-PERP and ETH-PERP (0: no perp markets).
+    #[arg(long, default_value_t = 400)]
+    demo_perp_traders: usize,
     /// Run the keeper in process (always on with --demo).
     #[arg(long)]
     keeper: bool,
@@ -162,6 +165,7 @@ pub fn run(args: &Args) -> Result<()> {
         borrowers: args.demo_borrowers,
         bar: Duration::from_millis(args.demo_bar_ms),
         use_low: args.demo_lows,
+        perp_traders: args.demo_perp_traders,
         ..DemoConfig::default()
     };
 
