@@ -360,6 +360,7 @@ fn is_perp(body: &CommandBody) -> bool {
     matches!(
         body,
         CommandBody::ListPerpMarket { .. }
+            | CommandBody::UpdatePerpMarket { .. }
             | CommandBody::PerpDeposit { .. }
             | CommandBody::PerpWithdraw { .. }
             | CommandBody::PlaceOrder { .. }

@@ -165,6 +165,11 @@ pub enum CommandBody {
         symbol: String,
         params: PerpParams,
     },
+    /// Replaces a perp market's parameters (index asset and decimals are fixed at listing).
+    UpdatePerpMarket {
+        market: PerpMarketId,
+        params: PerpParams,
+    },
     /// Adds `amount` USD of margin to the account's perp wallet, from outside.
     PerpDeposit {
         account: AccountId,
@@ -216,6 +221,7 @@ impl CommandBody {
             Self::Absorb { .. } => "absorb",
             Self::BuyCollateral { .. } => "buy_collateral",
             Self::ListPerpMarket { .. } => "list_perp_market",
+            Self::UpdatePerpMarket { .. } => "update_perp_market",
             Self::PerpDeposit { .. } => "perp_deposit",
             Self::PerpWithdraw { .. } => "perp_withdraw",
             Self::PlaceOrder { .. } => "place_order",

@@ -225,6 +225,9 @@ impl Engine {
             CommandBody::ListPerpMarket { symbol, params } => {
                 self.list_perp_market(t, symbol, params)
             }
+            CommandBody::UpdatePerpMarket { market, params } => {
+                self.update_perp_market(*market, params)
+            }
             CommandBody::PerpDeposit { account, amount } => self.perp_cash(*account, amount, false),
             CommandBody::PerpWithdraw { account, amount } => self.perp_cash(*account, amount, true),
             CommandBody::PlaceOrder { account, order } => self.place_order(*account, order),

@@ -130,6 +130,9 @@ pub enum Event {
         market: PerpMarketId,
         symbol: String,
     },
+    PerpMarketUpdated {
+        market: PerpMarketId,
+    },
     PerpDeposited {
         account: AccountId,
         amount: Value,

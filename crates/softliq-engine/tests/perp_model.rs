@@ -39,6 +39,8 @@ enum Op {
     /// The index times `percent / 100` (within the oracle's 10% breaker).
     Price(u32),
     Wait(u64),
+    /// The admin switches the market between the test tiers and stricter ones.
+    Params(bool),
     /// The `k`-th flagged wallet (or trader `k` when fewer are flagged) and the liquidator.
     Liquidate(u64, u64),
 }
@@ -55,8 +57,19 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..=TRADERS, 0..4usize).prop_map(|(a, k)| Op::Cancel(a, k)),
         6 => (92..109u32).prop_map(Op::Price),
         1 => (1..4_000u64).prop_map(Op::Wait),
+        1 => any::<bool>().prop_map(Op::Params),
         5 => (t.clone(), t).prop_map(|(a, l)| Op::Liquidate(a, l)),
     ]
+}
+
+/// The test market's parameters, or stricter ones (first tier IM 12%, MM 8%).
+fn params(strict: bool) -> softliq_core::perp::PerpParams {
+    let mut p = softliq_core::testing::perp_params(WETH);
+    if strict {
+        p.tiers[0].initial = softliq_core::money::Ratio::parse("im", "0.12").unwrap();
+        p.tiers[0].maintenance = softliq_core::money::Ratio::parse("mm", "0.08").unwrap();
+    }
+    p
 }
 
 fn trader(i: u64) -> AccountId {
@@ -73,11 +86,14 @@ struct Reach {
     adl: u32,
     decisive: u32,
     fills: u32,
+    updates: u32,
 }
 
 struct Run {
     m: Market,
     index: f64,
+    /// Whether the market runs the stricter tiers.
+    strict: bool,
     reach: Reach,
 }
 
@@ -109,6 +125,7 @@ impl Run {
         Self {
             m,
             index: 3_000.0,
+            strict: false,
             reach: Reach::default(),
         }
     }
@@ -193,6 +210,10 @@ impl Run {
                         }]
                     })
             }
+            Op::Params(strict) => vec![CommandBody::UpdatePerpMarket {
+                market: PERP,
+                params: params(strict),
+            }],
             Op::Price(_) | Op::Wait(_) => Vec::new(),
             Op::Liquidate(k, l) => {
                 let flagged = &self.m.engine.state().perp_flagged;
@@ -242,6 +263,10 @@ impl Run {
         let c = self.m.cmd(body);
         match self.m.engine.apply(&c) {
             Ok(events) => {
+                if let CommandBody::UpdatePerpMarket { params, .. } = &c.body {
+                    self.strict = params.tiers[0].maintenance.to_f64() > 0.06;
+                    self.reach.updates += 1;
+                }
                 for e in events.iter() {
                     match e {
                         Event::PerpBecameLiquidatable { .. } => self.reach.flagged += 1,
@@ -318,8 +343,9 @@ impl Run {
                 equity -= u * (funding - p.funding_index.to_f64());
                 notional += u.abs() * mark;
             }
-            // Marginal tiers: 5% up to 1M of notional, 10% above.
-            let mm = 0.05 * notional.min(1e6) + 0.1 * (notional - 1e6).max(0.0);
+            // Marginal tiers: 5% (strict: 8%) up to 1M of notional, 10% above.
+            let rate = if self.strict { 0.08 } else { 0.05 };
+            let mm = rate * notional.min(1e6) + 0.1 * (notional - 1e6).max(0.0);
             let gap = equity - mm;
             if perps.is_unwinding(id) || gap.abs() <= 1e-9 * (notional + w.cash.to_f64().abs()) {
                 continue;
@@ -368,7 +394,7 @@ fn the_perp_runs_reach_liquidations_and_the_backstop() {
     use proptest::test_runner::TestRunner;
     let mut runner = TestRunner::deterministic();
     let mut total = Reach::default();
-    for _ in 0..256 {
+    for _ in 0..512 {
         let ops = prop::collection::vec(op(), 40..160)
             .new_tree(&mut runner)
             .expect("tree")
@@ -381,10 +407,12 @@ fn the_perp_runs_reach_liquidations_and_the_backstop() {
         total.adl += r.adl;
         total.decisive += r.decisive;
         total.fills += r.fills;
+        total.updates += r.updates;
     }
     eprintln!("{total:?}");
     assert!(total.fills >= 2_000, "{total:?}");
     assert!(total.flagged >= 100 && total.recovered >= 80, "{total:?}");
     assert!(total.liquidated >= 40 && total.backstops >= 3, "{total:?}");
     assert!(total.decisive >= 50_000, "{total:?}");
+    assert!(total.updates >= 100, "{total:?}");
 }

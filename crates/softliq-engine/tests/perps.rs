@@ -132,6 +132,51 @@ fn orders_funding_and_a_liquidation_step_replay_to_the_same_state() {
 }
 
 #[test]
+fn stricter_tiers_flag_holders_and_fixed_fields_are_refused() {
+    let mut m = market();
+    m.ok(place(
+        MAKER,
+        order(Side::Ask, Some("3001"), 10_000, TimeInForce::PostOnly),
+    ));
+    // Alice: 5 contracts on 3,000 of margin (equity ≈ 2,995 against MM 5% of 15,000 = 750).
+    m.ok(place(
+        ALICE,
+        order(Side::Bid, Some("3001"), 5_000, TimeInForce::Ioc),
+    ));
+    let mut fixed = softliq_core::testing::perp_params(WETH);
+    fixed.decimals = softliq_core::money::Decimals::new(8).unwrap();
+    m.refuse(
+        CommandBody::UpdatePerpMarket {
+            market: BTC,
+            params: fixed,
+        },
+        Code::InvalidParams,
+        "params.decimals",
+    );
+    // MM 25% of 15,000 = 3,750 > equity: the update's own events flag her.
+    let mut strict = softliq_core::testing::perp_params(WETH);
+    strict.tiers[0].initial = softliq_core::money::Ratio::parse("im", "0.35").unwrap();
+    strict.tiers[0].maintenance = softliq_core::money::Ratio::parse("mm", "0.25").unwrap();
+    strict.tiers[1].initial = softliq_core::money::Ratio::parse("im", "0.45").unwrap();
+    strict.tiers[1].maintenance = softliq_core::money::Ratio::parse("mm", "0.3").unwrap();
+    strict.max_leverage = softliq_core::money::Ratio::parse("lev", "3").unwrap();
+    let events = m.ok(CommandBody::UpdatePerpMarket {
+        market: BTC,
+        params: strict,
+    });
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::PerpBecameLiquidatable { account, .. } if *account == ALICE)
+        ),
+        "{events:?}"
+    );
+    assert_eq!(
+        m.engine.state().perp_flagged,
+        m.engine.scan_perp_liquidatable()
+    );
+}
+
+#[test]
 fn a_stale_index_makes_a_liquidation_wait() {
     let mut m = market();
     m.ok(place(

@@ -47,6 +47,7 @@ impl Modify for Bearer {
         auctions::auctions,
         auctions::auction,
         perps::list_perp,
+        perps::update_perp,
         perps::perp_deposit,
         perps::perp_withdraw,
         perps::place_order,

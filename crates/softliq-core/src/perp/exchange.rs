@@ -205,6 +205,36 @@ impl Exchange {
         Ok(id)
     }
 
+    /// Replaces a market's parameters. The index asset and the decimals are fixed at listing
+    /// (positions and the index are counted in them); everything else may change. New tiers
+    /// apply to every position at once (the engine then re-evaluates every holder); resting
+    /// orders stay as placed even off a new lot or tick.
+    ///
+    /// # Errors
+    /// `UnknownMarket`; `Param` naming the field out of bounds or immutable.
+    pub fn update(&mut self, id: PerpMarketId, params: PerpParams) -> Result<(), ExchangeError> {
+        params.validate()?;
+        let m = self.market(id)?;
+        if params.index_asset != m.params.index_asset {
+            return Err(crate::asset::ParamError::new(
+                "index_asset",
+                "fixed at listing",
+                params.index_asset.0,
+            )
+            .into());
+        }
+        if params.decimals != m.params.decimals {
+            return Err(crate::asset::ParamError::new(
+                "decimals",
+                "fixed at listing",
+                u8::from(params.decimals),
+            )
+            .into());
+        }
+        self.markets[id.index()].params = Arc::new(params);
+        Ok(())
+    }
+
     /// Accepts an index price (the engine's oracle guards decide before calling).
     ///
     /// # Errors

@@ -70,6 +70,18 @@ impl Engine {
         }])
     }
 
+    pub(crate) fn update_perp_market(
+        &mut self,
+        market: PerpMarketId,
+        params: &PerpParams,
+    ) -> Result<Vec<Event>, Rejection> {
+        self.state
+            .perps
+            .update(market, params.clone())
+            .map_err(|e| reject(&e))?;
+        Ok(vec![Event::PerpMarketUpdated { market }])
+    }
+
     /// Feeds the accepted oracle price of `asset` to the perp markets indexed on it, and their
     /// books' mids into their premiums.
     fn sync_index(
@@ -315,6 +327,17 @@ impl Engine {
                 | CommandBody::ListPerpMarket { .. }
         ) {
             self.perp_watch.fired(&snap, &mut ids);
+        }
+        if let CommandBody::UpdatePerpMarket { market, .. } = body {
+            // New tiers move every holder's requirement at once: each is valued again.
+            let m = *market;
+            ids.extend(
+                self.state
+                    .perps
+                    .accounts()
+                    .filter(|(_, w)| w.position(m).is_some())
+                    .map(|(id, _)| id),
+            );
         }
         ids.sort_unstable();
         ids.dedup();

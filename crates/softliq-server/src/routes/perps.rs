@@ -137,6 +137,33 @@ pub async fn list_perp(
     run(&state, &principal, &headers, body).await
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePerpRequest {
+    /// The market's new parameters; `index_asset` and `decimals` must stay as listed.
+    #[schema(value_type = Object)]
+    pub params: PerpParams,
+}
+
+/// Replace a perp market's parameters (admin); every holder is re-evaluated at once.
+#[utoipa::path(post, path = "/v1/perps/{market}/params", tag = "perps", request_body = UpdatePerpRequest,
+    params(("market" = u16, Path, description = "perp market id")), security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn update_perp(
+    State(state): Shared,
+    principal: Principal,
+    Path(market): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<UpdatePerpRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Admin])?;
+    let body = CommandBody::UpdatePerpMarket {
+        market: market_id(&market)?,
+        params: req.params,
+    };
+    run(&state, &principal, &headers, body).await
+}
+
 macro_rules! perp_cash_endpoint {
     ($name:ident, $variant:ident, $path:literal, $doc:literal) => {
         #[doc = $doc]
