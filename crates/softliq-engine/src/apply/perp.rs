@@ -280,15 +280,18 @@ impl Engine {
     }
 }
 
-/// The perp wallets a command's events say it changed: the account of each perp command, the
-/// makers its fills hit, a liquidation's liquidator and ADL counterparties.
+/// The perp wallets whose margin a command's events say it changed: margin moved in or out,
+/// the taker and the makers of each fill, a liquidation's account, liquidator and ADL
+/// counterparties. An order that rested or was cancelled without a fill changes no margin
+/// (resting orders reserve none, decision 103; the funding it settled was already counted as
+/// owed, with the same rounding), nor does a cancel.
 fn perp_touched(events: &[Event], out: &mut Vec<AccountId>) {
     for e in events {
         match e {
-            Event::PerpDeposited { account, .. }
-            | Event::PerpWithdrawn { account, .. }
-            | Event::OrderCancelled { account, .. } => out.push(*account),
-            Event::OrderPlaced(p) => {
+            Event::PerpDeposited { account, .. } | Event::PerpWithdrawn { account, .. } => {
+                out.push(*account);
+            }
+            Event::OrderPlaced(p) if !p.fills.is_empty() => {
                 out.push(p.account);
                 out.extend(p.fills.iter().map(|f| AccountId(f.maker_owner)));
             }
@@ -313,19 +316,24 @@ impl Engine {
         if self.state.perps.markets().is_empty() {
             return;
         }
+        let mut ids = Vec::new();
+        perp_touched(events, &mut ids);
+        let everyone = matches!(
+            body,
+            CommandBody::PostPrice { .. }
+                | CommandBody::AdvanceTime
+                | CommandBody::ListPerpMarket { .. }
+                | CommandBody::UpdatePerpMarket { .. }
+        );
+        if ids.is_empty() && !everyone {
+            return;
+        }
         // The mark of a market whose premium overflowed is unchanged since its last update, so
         // a snapshot cannot fail once markets have marks; with none, nothing is flagged.
         let Ok(snap) = self.state.perps.snapshot() else {
             return;
         };
-        let mut ids = Vec::new();
-        perp_touched(events, &mut ids);
-        if matches!(
-            body,
-            CommandBody::PostPrice { .. }
-                | CommandBody::AdvanceTime
-                | CommandBody::ListPerpMarket { .. }
-        ) {
+        if everyone {
             self.perp_watch.fired(&snap, &mut ids);
         }
         if let CommandBody::UpdatePerpMarket { market, .. } = body {
