@@ -140,11 +140,8 @@ async fn submit(state: &AppState, body: CommandBody) -> Result<softliq_engine::E
     Ok(state.submit(ClientId(rand::random()), body).await?.events)
 }
 
-/// The accounts owned by `owner`, in id order.
-async fn owned(
-    state: &AppState,
-    prefix: &'static str,
-) -> Result<Vec<(String, AccountId)>, ApiError> {
+/// The accounts whose owner starts with `prefix`, in id order.
+async fn owned(state: &AppState, prefix: &'static str) -> Result<Vec<AccountId>, ApiError> {
     state
         .read(move |e| {
             e.state()
@@ -152,7 +149,7 @@ async fn owned(
                 .iter()
                 .enumerate()
                 .filter(|(_, a)| a.owner.starts_with(prefix))
-                .map(|(i, a)| (a.owner.clone(), AccountId(i as u64)))
+                .map(|(i, _)| AccountId(i as u64))
                 .collect()
         })
         .await
@@ -203,13 +200,10 @@ impl PerpDemo {
             }
         }
         let maker = owned(state, "demo-maker").await.map_err(e)?;
-        let maker = maker
-            .first()
-            .map(|(_, id)| *id)
-            .ok_or("perp demo: no maker")?;
+        let maker = *maker.first().ok_or("perp demo: no maker")?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5045_5250);
         let mut list = Vec::new();
-        for (_, account) in owned(state, "demo-trader-").await.map_err(e)? {
+        for account in owned(state, "demo-trader-").await.map_err(e)? {
             let margin = 1_000f64 * 50f64.powf(rng.random::<f64>());
             let t = Trader {
                 account,

@@ -404,10 +404,4 @@ impl Engine {
             .filter(|&id| perps.liquidatable(id, &snap).unwrap_or(false))
             .collect()
     }
-
-    /// Entries in the perp watch and wallets in its near list.
-    #[must_use]
-    pub fn perp_detection_size(&self) -> (usize, usize) {
-        self.perp_watch.size()
-    }
 }

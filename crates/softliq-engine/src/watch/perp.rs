@@ -203,12 +203,6 @@ impl PerpWatch {
             self.forget(id);
         }
     }
-
-    /// Entries keyed and wallets near the line (for tests and metrics).
-    #[must_use]
-    pub(crate) fn size(&self) -> (usize, usize) {
-        (self.keys.values().map(SmallVec::len).sum(), self.near.len())
-    }
 }
 
 impl Key {

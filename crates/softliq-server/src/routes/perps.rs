@@ -119,6 +119,31 @@ fn market_id(text: &str) -> Result<PerpMarketId, ApiError> {
     Ok(PerpMarketId(path_id("market", text)?))
 }
 
+/// The listed market `market`, or 404 naming `market`.
+fn listed(
+    s: &softliq_engine::State,
+    market: PerpMarketId,
+) -> Result<&softliq_core::perp::PerpMarket, ApiError> {
+    s.perps
+        .markets()
+        .get(market.index())
+        .ok_or_else(|| ApiError::not_found("market", format!("no perp market {}", market.0)))
+}
+
+/// A count from the query: 20 when absent, else 1 to [`DEPTH_MAX`], or 422 naming `field`.
+fn count(field: &str, value: Option<usize>) -> Result<usize, ApiError> {
+    let n = value.unwrap_or(20);
+    if (1..=DEPTH_MAX).contains(&n) {
+        Ok(n)
+    } else {
+        Err(ApiError::unprocessable(
+            "invalid_query",
+            field,
+            format!("between 1 and {DEPTH_MAX}, got {n}"),
+        ))
+    }
+}
+
 /// List a perpetual market (admin).
 #[utoipa::path(post, path = "/v1/perps", tag = "perps", request_body = ListPerpRequest,
     security(("bearer" = [])),
@@ -236,15 +261,8 @@ pub async fn place_order(
     }
     require_owner(&state, &principal, "account", req.account).await?;
     let decimals = state
-        .read(move |e| {
-            e.state()
-                .perps
-                .markets()
-                .get(market.index())
-                .map(|m| m.params.decimals)
-        })
-        .await?
-        .ok_or_else(|| ApiError::not_found("market", format!("no perp market {}", market.0)))?;
+        .read(move |e| listed(e.state(), market).map(|m| m.params.decimals))
+        .await??;
     let invalid = |e: softliq_core::money::ParseError| {
         ApiError::unprocessable("invalid_amount", &e.field.clone(), e.to_string())
     };
@@ -449,20 +467,11 @@ pub async fn book(
     ApiQuery(q): ApiQuery<DepthQuery>,
 ) -> Result<Json<BookView>, ApiError> {
     let market = market_id(&market)?;
-    let depth = q.depth.unwrap_or(20);
-    if !(1..=DEPTH_MAX).contains(&depth) {
-        return Err(ApiError::unprocessable(
-            "invalid_query",
-            "depth",
-            format!("between 1 and {DEPTH_MAX}, got {depth}"),
-        ));
-    }
+    let depth = count("depth", q.depth)?;
     state
         .read(move |e| {
             let s = e.state();
-            let m = s.perps.markets().get(market.index()).ok_or_else(|| {
-                ApiError::not_found("market", format!("no perp market {}", market.0))
-            })?;
+            let m = listed(s, market)?;
             let d = m.params.decimals;
             let side = |side| {
                 m.book
@@ -730,20 +739,11 @@ pub async fn adl(
     ApiQuery(q): ApiQuery<AdlQuery>,
 ) -> Result<Json<AdlView>, ApiError> {
     let market = market_id(&market)?;
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=DEPTH_MAX).contains(&limit) {
-        return Err(ApiError::unprocessable(
-            "invalid_query",
-            "limit",
-            format!("between 1 and {DEPTH_MAX}, got {limit}"),
-        ));
-    }
+    let limit = count("limit", q.limit)?;
     state
         .read(move |e| {
             let s = e.state();
-            let m = s.perps.markets().get(market.index()).ok_or_else(|| {
-                ApiError::not_found("market", format!("no perp market {}", market.0))
-            })?;
+            let m = listed(s, market)?;
             let snap = s
                 .perps
                 .snapshot()
