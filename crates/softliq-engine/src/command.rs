@@ -191,10 +191,14 @@ pub enum CommandBody {
         order: OrderId,
     },
     /// One soft-unwinding step on `account` (and the backstop when due); `liquidator` receives
-    /// the liquidator's share of the fees. Permissionless.
+    /// the liquidator's share of the fees. Permissionless. With `take_backstop` the liquidator
+    /// offers to take a backstop in the vault's place (it gets it when the account's wallet
+    /// covers the transfer and its own wallet meets IM afterwards; decision 110).
     PerpLiquidate {
         liquidator: AccountId,
         account: AccountId,
+        #[serde(default)]
+        take_backstop: bool,
     },
 }
 

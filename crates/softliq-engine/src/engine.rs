@@ -239,7 +239,8 @@ impl Engine {
             CommandBody::PerpLiquidate {
                 liquidator,
                 account,
-            } => self.perp_liquidate(t, *liquidator, *account),
+                take_backstop,
+            } => self.perp_liquidate(t, *liquidator, *account, *take_backstop),
         }
     }
 

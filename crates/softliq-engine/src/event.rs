@@ -237,7 +237,11 @@ pub struct PerpLiquidated {
     /// The makers the chunks filled against.
     pub makers: Vec<AccountId>,
     pub backstop: bool,
-    pub margin_to_vault: Value,
+    /// Who took the backstopped positions: the vault's account, or the liquidator that offered
+    /// to. `None` without a backstop.
+    pub taker: Option<AccountId>,
+    /// The margin the taker kept as its price for the risk (at most the positions' MM).
+    pub margin_to_taker: Value,
     pub insurance_paid: Value,
     /// Auto-deleveraging: the positions closed against the bankrupt account's.
     pub adl: Vec<PerpAdl>,

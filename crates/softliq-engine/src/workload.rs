@@ -317,6 +317,7 @@ impl Workload {
             _ => CommandBody::PerpLiquidate {
                 liquidator: LENDER,
                 account: self.random_borrower(),
+                take_backstop: false,
             },
         };
         if matches!(body, CommandBody::PlaceOrder { .. }) {

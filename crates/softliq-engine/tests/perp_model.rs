@@ -83,6 +83,8 @@ struct Reach {
     recovered: u32,
     liquidated: u32,
     backstops: u32,
+    /// Backstops a liquidator took in the vault's place.
+    takeovers: u32,
     adl: u32,
     decisive: u32,
     fills: u32,
@@ -225,6 +227,7 @@ impl Run {
                 vec![CommandBody::PerpLiquidate {
                     liquidator: trader(l),
                     account,
+                    take_backstop: l % 2 == 0,
                 }]
             }
         }
@@ -277,6 +280,7 @@ impl Run {
                         Event::PerpLiquidated(l) => {
                             self.reach.liquidated += 1;
                             self.reach.backstops += u32::from(l.backstop);
+                            self.reach.takeovers += u32::from(l.taker == Some(l.liquidator));
                             self.reach.adl += u32::try_from(l.adl.len()).unwrap();
                         }
                         _ => {}
@@ -404,6 +408,7 @@ fn the_perp_runs_reach_liquidations_and_the_backstop() {
         total.recovered += r.recovered;
         total.liquidated += r.liquidated;
         total.backstops += r.backstops;
+        total.takeovers += r.takeovers;
         total.adl += r.adl;
         total.decisive += r.decisive;
         total.fills += r.fills;
@@ -413,6 +418,7 @@ fn the_perp_runs_reach_liquidations_and_the_backstop() {
     assert!(total.fills >= 2_000, "{total:?}");
     assert!(total.flagged >= 100 && total.recovered >= 80, "{total:?}");
     assert!(total.liquidated >= 40 && total.backstops >= 3, "{total:?}");
+    assert!(total.takeovers >= 1, "{total:?}");
     assert!(total.decisive >= 50_000, "{total:?}");
     assert!(total.updates >= 100, "{total:?}");
 }

@@ -90,6 +90,7 @@ fn orders_funding_and_a_liquidation_step_replay_to_the_same_state() {
         CommandBody::PerpLiquidate {
             liquidator: LENDER,
             account: ALICE,
+            take_backstop: false,
         },
         Code::NotLiquidatable,
         "order",
@@ -116,6 +117,7 @@ fn orders_funding_and_a_liquidation_step_replay_to_the_same_state() {
     let events = m.ok(CommandBody::PerpLiquidate {
         liquidator: LENDER,
         account: ALICE,
+        take_backstop: false,
     });
     let Event::PerpLiquidated(l) = &events[0] else {
         panic!("{events:?}")
@@ -196,6 +198,7 @@ fn a_stale_index_makes_a_liquidation_wait() {
         CommandBody::PerpLiquidate {
             liquidator: LENDER,
             account: ALICE,
+            take_backstop: false,
         },
         Code::StalePrice,
         "account",

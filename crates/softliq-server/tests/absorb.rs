@@ -55,6 +55,7 @@ async fn the_keeper_has_an_unprofitable_account_absorbed_and_the_storefront_sell
         fee_per_call: v("0"),
         depth: v("100000000000"),
         interval: Duration::from_millis(100),
+        perp_margin: softliq_core::money::Value::ZERO,
     };
     let stats = run(config, tokio::time::sleep(Duration::from_secs(2)))
         .await

@@ -171,6 +171,7 @@ async fn the_keeper_starts_and_buys_an_auction_when_it_pays() {
         fee_per_call: v("0"),
         depth: v("100000000000"),
         interval: Duration::from_millis(100),
+        perp_margin: softliq_core::money::Value::ZERO,
     };
     let stats = run(config, tokio::time::sleep(Duration::from_secs(3)))
         .await

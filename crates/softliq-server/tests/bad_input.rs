@@ -37,7 +37,7 @@ fn valid(name: &str, path: &str, m: &Market) -> Value {
         "account" => json!(m.alice),
         "side" => json!("buy"),
         "size" => json!("1"),
-        "tif" | "reduce_only" => Value::Null,
+        "tif" | "reduce_only" | "take_backstop" => Value::Null,
         "asset" | "debt_asset" => json!(0),
         "collateral_asset" => json!(1),
         "borrower" => json!(m.alice),

@@ -13,6 +13,43 @@ async fn next_second() {
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
 }
 
+/// Runs the keeper into `liquidator` for two seconds with `perp_margin` USD of perp margin.
+async fn run_keeper(
+    s: &TestServer,
+    liquidator: u64,
+    perp_margin: &str,
+) -> softliq_server::keeper::KeeperStats {
+    let v = |x: &str| softliq_core::money::Value::parse("v", x).unwrap();
+    let config = softliq_server::keeper::KeeperConfig {
+        url: s.url.clone(),
+        token: LIQUIDATOR.into(),
+        account: Some(liquidator),
+        min_profit: v("1"),
+        fee_per_call: v("0"),
+        depth: v("100000000"),
+        interval: std::time::Duration::from_millis(100),
+        perp_margin: v(perp_margin),
+    };
+    softliq_server::keeper::run(
+        config,
+        tokio::time::sleep(std::time::Duration::from_secs(2)),
+    )
+    .await
+    .unwrap()
+}
+
+/// Every `perp_liquidated` event in the log, oldest first.
+async fn perp_steps(s: &TestServer) -> Vec<Value> {
+    let (_, log) = s.get("/v1/events?limit=1000").await;
+    log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["events"].as_array().unwrap().iter())
+        .filter_map(|e| e.get("perp_liquidated").cloned())
+        .collect()
+}
+
 fn has_event(out: &Value, name: &str) -> bool {
     out["events"]
         .as_array()
@@ -156,36 +193,13 @@ async fn a_perp_market_from_listing_to_a_liquidation_step() {
     let (st, _) = s.post("/v1/perps/liquidations", ALICE, step.clone()).await;
     assert_eq!(st, 403);
     // The keeper reads the queue and sends the steps; the engine plans them.
-    let v = |x: &str| softliq_core::money::Value::parse("v", x).unwrap();
-    let config = softliq_server::keeper::KeeperConfig {
-        url: s.url.clone(),
-        token: LIQUIDATOR.into(),
-        account: Some(m.liquidator),
-        min_profit: v("1"),
-        fee_per_call: v("0"),
-        depth: v("100000000"),
-        interval: std::time::Duration::from_millis(100),
-    };
-    let stats = softliq_server::keeper::run(
-        config,
-        tokio::time::sleep(std::time::Duration::from_secs(2)),
-    )
-    .await
-    .unwrap();
+    let stats = run_keeper(&s, m.liquidator, "0").await;
     assert!(stats.perp_steps >= 1, "{stats:?}");
     let (_, w) = s.get(&format!("/v1/accounts/{}/perp", m.alice)).await;
     assert_eq!(w["flagged"], false, "{w}");
     let left: f64 = w["positions"][0]["size"].as_str().unwrap().parse().unwrap();
     assert!(left < 9.0, "{w}");
-    let (_, log) = s.get("/v1/events?limit=1000").await;
-    let step = log["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|e| e["events"].as_array().unwrap().iter())
-        .find_map(|e| e.get("perp_liquidated"))
-        .expect("a perp_liquidated event")
-        .clone();
+    let step = perp_steps(&s).await.remove(0);
     assert_eq!(step["liquidator"], m.liquidator, "{step}");
     assert_eq!(step["makers"][0], maker, "{step}");
 
@@ -205,5 +219,70 @@ async fn a_perp_market_from_listing_to_a_liquidation_step() {
     ] {
         assert!(doc["paths"][path].is_object(), "{path} not documented");
     }
+    s.stop().await;
+}
+
+/// A keeper with perp margin offers to take a backstop when the wallet's margin pays for
+/// closing it on the book: Alice's 9-long is below its backstop line with the only bids 2.5%
+/// under the index (outside the 2% tolerance, so no chunk fills). The keeper takes the
+/// position at the mark with Alice's remaining margin, sells it into those bids no worse than
+/// its entry less the MM per contract, and ends flat with more than it brought.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keeper_with_margin_takes_a_backstop_and_sells_it_into_the_book() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let m = seed(&s).await;
+    let body = json!({"symbol": "WETH-PERP", "params": perp_params()});
+    s.ok("/v1/perps", ADMIN, body).await;
+    let maker = opened(&s.ok("/v1/accounts", MAKER, json!({})).await);
+    let deposit = |id: u64, usd: &str| {
+        (
+            format!("/v1/accounts/{id}/perp/deposit"),
+            json!({"amount": usd}),
+        )
+    };
+    let (path, b) = deposit(maker, "1000000");
+    s.ok(&path, MAKER, b).await;
+    let (path, b) = deposit(m.alice, "2500");
+    s.ok(&path, ALICE, b).await;
+    let quote = |side: &str, price: &str| json!({"account": maker, "side": side, "price": price, "size": "10", "tif": "post_only"});
+    s.ok("/v1/perps/0/orders", MAKER, quote("sell", "2001"))
+        .await;
+    s.ok(
+        "/v1/perps/0/orders",
+        ALICE,
+        json!({"account": m.alice, "side": "buy", "size": "9"}),
+    )
+    .await;
+    for px in ["1850", "1780"] {
+        next_second().await;
+        s.ok("/v1/prices", ORACLE, json!({"asset": 1, "price": px}))
+            .await;
+    }
+    s.ok("/v1/perps/0/orders", MAKER, quote("buy", "1735.5"))
+        .await;
+    let (_, q) = s.get("/v1/perps/liquidations").await;
+    assert_eq!(q["accounts"][0]["account"], m.alice, "{q}");
+
+    let stats = run_keeper(&s, m.liquidator, "1000000").await;
+    assert!(
+        stats.perp_takeovers == 1 && stats.perp_unwinds >= 1,
+        "{stats:?}"
+    );
+    let step = perp_steps(&s)
+        .await
+        .into_iter()
+        .find(|l| l["backstop"] == true)
+        .expect("a backstop");
+    assert_eq!(step["taker"], m.liquidator, "{step}");
+    let kept: f64 = step["margin_to_taker"].as_str().unwrap().parse().unwrap();
+    assert!(kept > 400.0, "{step}");
+    let (_, w) = s.get(&format!("/v1/accounts/{}/perp", m.liquidator)).await;
+    assert_eq!(w["positions"].as_array().unwrap().len(), 0, "{w}");
+    let cash: f64 = w["cash"].as_str().unwrap().parse().unwrap();
+    // Kept about 502, paid about 9 · 44.5 of slippage and the fee: ends about 90 up.
+    assert!(cash > 1_000_050.0, "{w}");
+    let (_, alice) = s.get(&format!("/v1/accounts/{}/perp", m.alice)).await;
+    assert_eq!(alice["positions"].as_array().unwrap().len(), 0, "{alice}");
     s.stop().await;
 }

@@ -100,6 +100,9 @@ pub struct Liquidation {
     pub makers: Vec<AccountId>,
     /// The counterparty of each of the backstop's ADL fills, in the same order.
     pub adl_accounts: Vec<AccountId>,
+    /// Who took the backstopped positions: [`VAULT`], or the liquidator when it offered to and
+    /// could (see [`Exchange::liquidate`]). `None` without a backstop.
+    pub taker: Option<AccountId>,
 }
 
 /// The backstop vault's account.
@@ -586,6 +589,13 @@ impl Exchange {
     /// mark when the account is below `backstop_line · MM` or the books absorbed nothing for
     /// `empty_rounds_max` rounds — with the insurance fund and ADL behind it.
     ///
+    /// With `take_backstop`, the liquidator offers to take the backstopped positions itself, at
+    /// the mark and with the margin the vault would have kept (at most their MM): it gets them
+    /// when the account's wallet covers the transfer (no insurance, ADL or bad debt) and its own
+    /// wallet still meets its initial margin afterwards; otherwise the vault takes them as
+    /// without the offer. A keeper that can unwind within the MM profits; the protocol's vault
+    /// carries less risk.
+    ///
     /// # Errors
     /// `Perp(NotLiquidatable)` for an account neither below its line nor being unwound; a
     /// market without an index. Nothing changes on a refusal.
@@ -593,6 +603,7 @@ impl Exchange {
         &mut self,
         account: AccountId,
         liquidator: AccountId,
+        take_backstop: bool,
     ) -> Result<Liquidation, ExchangeError> {
         let snap = self.snapshot()?;
         if !self.liquidatable(account, &snap)? {
@@ -658,9 +669,20 @@ impl Exchange {
         if !a.is_flat()
             && ((after.is_liquidatable() && after.below_line(line)) || u.empty_rounds >= empty_max)
         {
-            let (backstop, adl_accounts) = self.backstop(account, &snap)?;
-            out.backstop = Some(backstop);
-            out.adl_accounts = adl_accounts;
+            let taken = if take_backstop && liquidator != account && liquidator != VAULT {
+                self.take_over(account, liquidator, &snap)?
+            } else {
+                None
+            };
+            if let Some(backstop) = taken {
+                out.backstop = Some(backstop);
+                out.taker = Some(liquidator);
+            } else {
+                let (backstop, adl_accounts) = self.backstop(account, &snap)?;
+                out.backstop = Some(backstop);
+                out.adl_accounts = adl_accounts;
+                out.taker = Some(VAULT);
+            }
             self.unwinding.remove(&account);
         } else if round.done || a.is_flat() {
             self.unwinding.remove(&account);
@@ -746,6 +768,43 @@ impl Exchange {
             .iter()
             .map(|f| AccountId(f.maker_owner))
             .collect())
+    }
+
+    /// The backstop on `account` with `liquidator` in the vault's place, tried on copies and
+    /// kept only when no insurance, ADL or bad debt was needed and the liquidator's wallet
+    /// meets its initial margin with the positions taken. `None` leaves everything unchanged.
+    fn take_over(
+        &mut self,
+        account: AccountId,
+        liquidator: AccountId,
+        snap: &PerpSnapshot,
+    ) -> Result<Option<super::Backstop>, ExchangeError> {
+        let mut trader = self.accounts.get(&account).cloned().unwrap_or_default();
+        let mut taker = self.accounts.get(&liquidator).cloned().unwrap_or_default();
+        let mut states: Vec<PerpMarketState> = self.markets.iter().map(|m| m.state).collect();
+        let out = super::backstop(
+            super::Scope::Cross,
+            &mut trader,
+            Value::ZERO,
+            snap,
+            &mut states,
+            &mut taker,
+            &mut [],
+        )?;
+        let covered = out.insurance_paid.is_zero() && out.adl.is_empty() && out.bad_debt.is_zero();
+        let m = Margin::of(&Account::new(), &taker, &RiskSnapshot::new(), snap)?;
+        if !covered || taker.cash.is_negative() || !m.meets_initial() {
+            return Ok(None);
+        }
+        self.accounts.insert(account, trader);
+        self.accounts.insert(liquidator, taker);
+        for (m, st) in self.markets.iter_mut().zip(states) {
+            m.state = st;
+        }
+        for t in &out.transfers {
+            self.recount_open_interest(t.market);
+        }
+        Ok(Some(out))
     }
 
     /// The backstop on `account`: the vault at the mark, insurance, then ADL against every other

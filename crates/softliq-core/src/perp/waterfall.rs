@@ -21,7 +21,7 @@
 //! Every step moves money between wallets by the same exact integer, so the conservation sum
 //! of [`PerpAccount::quote`](super::PerpAccount::quote) holds through all of it.
 
-use crate::money::{Amount, MathError, Price, Ratio, Rounding, Value, muldiv::mul_div};
+use crate::money::{Amount, MathError, Ratio, Rounding, Value, muldiv::mul_div};
 
 use super::{Fill, PerpAccount, PerpError, PerpMarketId, PerpMarketState, PerpSnapshot, Scope};
 
@@ -100,6 +100,8 @@ pub fn backstop(
         };
         let notional = pos.abs_size().value_at(r.mark, r.decimals(), rounding)?;
         let cum = r.cumulative_funding;
+        settle(perp, pos.market, r, markets)?;
+        settle(vault, pos.market, r, markets)?;
         perp.trade(
             pos.market,
             Fill {
@@ -161,8 +163,8 @@ pub fn backstop(
         let r = perps.get(t.market)?;
         let covered = deleverage(
             t,
-            r.mark,
             r,
+            &mut markets[t.market.index()],
             loss,
             perp,
             vault,
@@ -187,8 +189,8 @@ pub fn backstop(
 #[allow(clippy::too_many_arguments)]
 fn deleverage(
     t: &Transfer,
-    mark: Price,
     r: &super::PerpRisk,
+    state: &mut PerpMarketState,
     loss: Value,
     bankrupt: &mut PerpAccount,
     vault: &mut PerpAccount,
@@ -207,6 +209,8 @@ fn deleverage(
         let Some(pos) = c.position(t.market).copied() else {
             continue;
         };
+        let paid = c.settle_funding(t.market, r.cumulative_funding, r.decimals())?;
+        state.book_funding(paid)?;
         let q = pos.size.unsigned_abs().min(size_left);
         let qi = i128::try_from(q).map_err(|_| MathError::Overflow)?;
         // The counterparty closes q at the mark (rounded against it), the vault takes the other
@@ -216,7 +220,7 @@ fn deleverage(
         } else {
             (qi, Rounding::Up)
         };
-        let notional = Amount::from_raw(q).value_at(mark, d, rounding)?;
+        let notional = Amount::from_raw(q).value_at(r.mark, d, rounding)?;
         let realised = c.trade(
             t.market,
             Fill {
@@ -316,6 +320,7 @@ pub fn transfer_to_target(
     perp: &mut PerpAccount,
     risk: &crate::health::RiskSnapshot,
     perps: &PerpSnapshot,
+    markets: &mut [PerpMarketState],
     vault: &mut PerpAccount,
 ) -> Result<Option<Transfer>, PerpError> {
     let exposure = super::Exposure::of(scope, lending, perp, risk, perps)?;
@@ -364,6 +369,8 @@ pub fn transfer_to_target(
     let size = i128::try_from(q).map_err(|_| MathError::Overflow)?;
     let size = if pos.is_long() { size } else { -size };
     let cum = r.cumulative_funding;
+    settle(perp, market, r, markets)?;
+    settle(vault, market, r, markets)?;
     perp.trade(
         market,
         Fill {
@@ -380,4 +387,19 @@ pub fn transfer_to_target(
         size,
         notional,
     }))
+}
+
+/// Settles `a`'s funding in `market` into its wallet and the market's pool, so that a fill that
+/// changes the position's size starts from the current index. The waterfall trades wallets no
+/// command touched since the last funding tick (the vault, ADL counterparties): without this,
+/// the next settlement would charge the new size for funding accrued on the old one.
+fn settle(
+    a: &mut PerpAccount,
+    market: PerpMarketId,
+    r: &super::PerpRisk,
+    markets: &mut [PerpMarketState],
+) -> Result<(), PerpError> {
+    let paid = a.settle_funding(market, r.cumulative_funding, r.decimals())?;
+    markets[market.index()].book_funding(paid)?;
+    Ok(())
 }

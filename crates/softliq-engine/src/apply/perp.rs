@@ -234,13 +234,14 @@ impl Engine {
         now_s: u64,
         liquidator: AccountId,
         account: AccountId,
+        take_backstop: bool,
     ) -> Result<Vec<Event>, Rejection> {
         self.user_account("liquidator", liquidator)?;
         self.user_account("account", account)?;
         self.perp_guards(now_s, account)?;
         let mut perps = self.state.perps.clone();
         let l = perps
-            .liquidate(account, liquidator)
+            .liquidate(account, liquidator, take_backstop)
             .map_err(|e| reject(&e))?;
         self.state.perps = perps;
         let backstop = l.backstop.is_some();
@@ -262,7 +263,8 @@ impl Engine {
             orders_cancelled: l.cancelled,
             makers: l.makers,
             backstop,
-            margin_to_vault: b.margin_to_vault,
+            taker: l.taker,
+            margin_to_taker: b.margin_to_vault,
             insurance_paid: b.insurance_paid,
             adl: b
                 .adl

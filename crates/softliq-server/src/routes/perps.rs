@@ -104,6 +104,12 @@ pub struct PerpLiquidateRequest {
     pub liquidator: u64,
     /// The flagged wallet to run one liquidation step on.
     pub account: u64,
+    /// Offer to take a backstop in the vault's place, at the mark with the margin the vault
+    /// would keep (at most the positions' MM). Granted when the wallet covers the transfer and
+    /// the liquidator's own wallet meets its initial margin afterwards; otherwise the vault
+    /// takes it.
+    #[serde(default)]
+    pub take_backstop: bool,
 }
 
 /// A signed size in base units as decimal contracts (`-0.25` for a short).
@@ -331,6 +337,7 @@ pub async fn perp_liquidate(
     let body = CommandBody::PerpLiquidate {
         liquidator: AccountId(req.liquidator),
         account: AccountId(req.account),
+        take_backstop: req.take_backstop,
     };
     run(&state, &principal, &headers, body).await
 }
@@ -355,6 +362,13 @@ pub struct PerpMarketView {
     pub open_interest_usd: Option<String>,
     pub best_bid: Option<String>,
     pub best_ask: Option<String>,
+    /// Fee rates on a fill's notional (`0.0005` is 5 bp).
+    pub taker_fee: String,
+    pub maker_fee: String,
+    /// Prices are multiples of the tick (USD); sizes of the lot (contracts).
+    pub tick_size: String,
+    pub lot_size: String,
+    /// Fees collected so far, USD.
     pub fees: String,
     pub insurance_fund: String,
     pub funding_pool: String,
@@ -407,6 +421,10 @@ fn perp_markets_of(engine: &Engine) -> Result<PerpMarketsView, String> {
             open_interest_usd: oi_usd.map(|v| v.to_string()),
             best_bid: bid.map(|x| x.to_string()),
             best_ask: ask.map(|x| x.to_string()),
+            taker_fee: p.taker_fee.to_string(),
+            maker_fee: p.maker_fee.to_string(),
+            tick_size: p.tick_size.to_string(),
+            lot_size: p.lot_size.display_tokens(p.decimals).to_string(),
             fees: m.state.fees.to_string(),
             insurance_fund: m.state.insurance_fund.to_string(),
             funding_pool: m.state.funding_pool.to_string(),

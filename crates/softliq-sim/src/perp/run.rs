@@ -555,6 +555,7 @@ impl<'a> PerpRun<'a> {
             &mut t.account,
             &RiskSnapshot::new(),
             perps,
+            &mut self.state,
             &mut self.vault,
         )
         .map_err(err)?;
@@ -579,6 +580,15 @@ impl<'a> PerpRun<'a> {
                 size: -c.size,
                 notional: c.notional,
             };
+            // The maker stands for every resting order: its funding is settled before its
+            // size changes, like any wallet's.
+            let paid = self
+                .maker
+                .settle_funding(c.market, r.cumulative_funding, r.decimals())
+                .map_err(err)?;
+            self.state[c.market.index()]
+                .book_funding(paid)
+                .map_err(err)?;
             self.maker
                 .trade(c.market, fill, Value::ZERO, r.cumulative_funding)
                 .map_err(err)?;

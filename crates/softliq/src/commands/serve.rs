@@ -61,6 +61,9 @@ pub struct Args {
     audit: bool,
 }
 
+/// The demo keeper's perp margin: enough to take over the demo's largest backstops.
+const DEMO_KEEPER_PERP_MARGIN: &str = "1000000";
+
 /// The keeper's cost model.
 #[derive(clap::Args, Clone)]
 pub struct CostArgs {
@@ -76,6 +79,10 @@ pub struct CostArgs {
     /// Milliseconds between passes over the candidates.
     #[arg(long, default_value_t = 200)]
     interval_ms: u64,
+    /// USD of perp margin the keeper keeps to take over backstops whose margin pays for
+    /// closing them on the book (0: never; `serve --demo` uses 1000000 unless set).
+    #[arg(long)]
+    perp_margin: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -108,6 +115,7 @@ fn keeper_config(
         fee_per_call: usd("fee", &c.fee)?,
         depth: usd("depth", &c.depth)?,
         interval: Duration::from_millis(c.interval_ms),
+        perp_margin: usd("perp-margin", c.perp_margin.as_deref().unwrap_or("0"))?,
     })
 }
 
@@ -197,7 +205,11 @@ pub fn run(args: &Args) -> Result<()> {
             });
         }
         if args.keeper || args.demo {
-            let kc = keeper_config(url.clone(), keeper_token, None, &args.costs)?;
+            let mut costs = args.costs.clone();
+            if args.demo && costs.perp_margin.is_none() {
+                costs.perp_margin = Some(DEMO_KEEPER_PERP_MARGIN.into());
+            }
+            let kc = keeper_config(url.clone(), keeper_token, None, &costs)?;
             let rx = stop_rx.clone();
             tokio::spawn(async move {
                 match keeper::run(kc, stopped(rx)).await {

@@ -16,6 +16,7 @@ const A: AccountId = AccountId(2);
 const B: AccountId = AccountId(3);
 /// The property's market maker.
 const MAKER: AccountId = AccountId(9);
+const KEEPER: AccountId = AccountId(10);
 
 fn exchange() -> (Exchange, PerpMarketId) {
     let mut x = Exchange::new();
@@ -180,9 +181,12 @@ enum Op {
         long: bool,
     },
     Fund,
+    /// `by` (4 and 5: the keeper) runs a step on `who`, offering to take the backstop itself
+    /// when `take`.
     Liquidate {
         who: u8,
         by: u8,
+        take: bool,
     },
 }
 
@@ -195,7 +199,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0u8..4, 0usize..64).prop_map(|(who, nth)| Op::Cancel { who, nth }),
         3 => (-700i32..600).prop_map(|bp| Op::Index { bp }),
         1 => Just(Op::Fund),
-        5 => (0u8..4, 0u8..4).prop_map(|(who, by)| Op::Liquidate { who, by }),
+        5 => (0u8..4, 0u8..6, any::<bool>()).prop_map(|(who, by, take)| Op::Liquidate { who, by, take }),
         3 => (1u32..5_000).prop_map(|lots| Op::Quote { lots }),
         2 => (0u8..4, any::<bool>()).prop_map(|(who, long)| Op::Lever { who, long }),
     ]
@@ -210,14 +214,16 @@ fn at_bp(p: Price, bp: i32) -> Price {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // A fixed seed: the reach test's counts must not depend on the run.
+    #![proptest_config(ProptestConfig { cases: 256, rng_seed: proptest::test_runner::RngSeed::Fixed(21), ..ProptestConfig::default() })]
 
     // Run by `the_controller_property_reaches_trades`, which checks how much it exercised.
     fn every_operation_keeps_the_invariants(ops in proptest::collection::vec(op(), 1..150)) {
         let (mut x, m) = exchange();
         x.deposit(MAKER, usd("1000000")).unwrap();
+        x.deposit(KEEPER, usd("100000")).unwrap();
         let mut index = price("100");
-        let mut tally = [0u32; 4]; // fills, refusals, chunks, backstops
+        let mut tally = [0u32; 5]; // fills, refusals, chunks, backstops, takeovers
         for o in ops {
             let before = x.clone();
             let result = match o {
@@ -276,11 +282,29 @@ proptest! {
                     }
                     Ok(None)
                 }
-                Op::Liquidate { who, by } => x.liquidate(AccountId(u64::from(who)), AccountId(u64::from(by))).map(|l| {
-                    tally[2] += u32::try_from(l.round.chunks.len()).unwrap();
-                    tally[3] += u32::from(l.backstop.is_some());
-                    None
-                }),
+                Op::Liquidate { who, by, take } => {
+                    // 4 and 5: a keeper with margin to carry a takeover.
+                    let by = if by >= 4 { KEEPER } else { AccountId(u64::from(by)) };
+                    match x.liquidate(AccountId(u64::from(who)), by, take) {
+                        Err(e) => Err(e),
+                        Ok(l) => {
+                            tally[2] += u32::try_from(l.round.chunks.len()).unwrap();
+                            tally[3] += u32::from(l.backstop.is_some());
+                            prop_assert_eq!(l.taker.is_some(), l.backstop.is_some());
+                            if l.taker == Some(by) {
+                                tally[4] += 1;
+                                prop_assert!(take, "the liquidator took a backstop it did not offer to take");
+                                let b = l.backstop.clone().unwrap();
+                                prop_assert!(b.insurance_paid.is_zero() && b.adl.is_empty() && b.bad_debt.is_zero());
+                                let snap = x.snapshot().unwrap();
+                                let a = x.account(by).cloned().unwrap_or_default();
+                                let margin = Margin::of(&Account::new(), &a, &RiskSnapshot::new(), &snap).unwrap();
+                                prop_assert!(margin.meets_initial(), "a takeover left the liquidator below IM");
+                            }
+                            Ok(None)
+                        }
+                    }
+                }
             };
             match result {
                 Err(_) => {
@@ -301,22 +325,23 @@ proptest! {
             }
             prop_assert!(x.check().is_ok(), "{:?}", x.check());
         }
-        TALLY.with(|t| { let mut t = t.borrow_mut(); for i in 0..4 { t[i] += tally[i]; } });
+        TALLY.with(|t| { let mut t = t.borrow_mut(); for i in 0..5 { t[i] += tally[i]; } });
     }
 }
 
 thread_local! {
-    static TALLY: std::cell::RefCell<[u32; 4]> = const { std::cell::RefCell::new([0; 4]) };
+    static TALLY: std::cell::RefCell<[u32; 5]> = const { std::cell::RefCell::new([0; 5]) };
 }
 
 #[test]
 fn the_controller_property_reaches_trades_and_refusals() {
-    TALLY.with(|t| *t.borrow_mut() = [0; 4]);
+    TALLY.with(|t| *t.borrow_mut() = [0; 5]);
     every_operation_keeps_the_invariants();
-    let [fills, refusals, chunks, backstops] = TALLY.with(|t| *t.borrow());
+    let [fills, refusals, chunks, backstops, takeovers] = TALLY.with(|t| *t.borrow());
     eprintln!(
-        "controller property: {fills} fills, {refusals} refusals, {chunks} liquidation chunks, {backstops} backstops"
+        "controller property: {fills} fills, {refusals} refusals, {chunks} liquidation chunks, {backstops} backstops, {takeovers} taken by the liquidator"
     );
+    assert!(takeovers >= 3, "takeovers {takeovers}");
     assert!(chunks > 20, "chunks {chunks}");
     assert!(backstops > 5, "backstops {backstops}");
     assert!(fills > 500, "fills {fills}");
@@ -336,7 +361,7 @@ fn a_liquidation_sends_chunks_to_the_book_then_the_backstop_takes_the_rest() {
     // A: 9 long at 100 with 99.55 of cash left; a resting bid of A's is cancelled first.
     let bid = req(m, Side::Bid, Some("90"), 1_000_000, TimeInForce::Gtc);
     x.place(A, bid).unwrap();
-    let refused = x.liquidate(A, B);
+    let refused = x.liquidate(A, B, false);
     assert!(matches!(
         refused,
         Err(ExchangeError::Perp(PerpError::NotLiquidatable))
@@ -346,7 +371,7 @@ fn a_liquidation_sends_chunks_to_the_book_then_the_backstop_takes_the_rest() {
     // B bids 1 contract within the 2% tolerance (down to 91.63).
     let b_bid = req(m, Side::Bid, Some("93"), 1_000_000, TimeInForce::Gtc);
     x.place(B, b_bid).unwrap();
-    let l = x.liquidate(A, AccountId(7)).unwrap();
+    let l = x.liquidate(A, AccountId(7), false).unwrap();
     assert_eq!(l.cancelled.len(), 1);
     assert_eq!(l.round.chunks.len(), 1);
     assert_eq!(l.round.chunks[0].size, -1_000_000);
@@ -359,7 +384,7 @@ fn a_liquidation_sends_chunks_to_the_book_then_the_backstop_takes_the_rest() {
     // Empty book for the next rounds: after empty_rounds_max (3) the vault takes the rest.
     let mut backstopped = false;
     for _ in 0..3 {
-        let l = x.liquidate(A, AccountId(7)).unwrap();
+        let l = x.liquidate(A, AccountId(7), false).unwrap();
         assert!(l.round.chunks.is_empty());
         backstopped |= l.backstop.is_some();
         x.check().unwrap();
@@ -370,4 +395,68 @@ fn a_liquidation_sends_chunks_to_the_book_then_the_backstop_takes_the_rest() {
         x.account(VAULT).unwrap().position(m).unwrap().size,
         8_000_000
     );
+}
+
+/// A 9-long at 100 with 99.55 of cash, the index at 93.5 and no bids: three empty rounds bring
+/// the backstop. Returns the exchange and the step that ran it.
+fn backstopped(take: bool, liquidator: AccountId, margin: &str) -> (Exchange, Liquidation) {
+    let (mut x, m) = exchange();
+    x.deposit(A, usd("100")).unwrap();
+    x.deposit(B, usd("100000")).unwrap();
+    if margin != "0" {
+        x.deposit(liquidator, usd(margin)).unwrap();
+    }
+    x.place(
+        B,
+        req(m, Side::Ask, Some("100"), 10_000_000, TimeInForce::Gtc),
+    )
+    .unwrap();
+    x.place(
+        A,
+        req(m, Side::Bid, Some("100"), 9_000_000, TimeInForce::Ioc),
+    )
+    .unwrap();
+    x.set_index(m, price("93.5")).unwrap();
+    for _ in 0..3 {
+        let l = x.liquidate(A, liquidator, take).unwrap();
+        x.check().unwrap();
+        if l.backstop.is_some() {
+            return (x, l);
+        }
+    }
+    panic!("no backstop after three empty rounds");
+}
+
+#[test]
+fn a_liquidator_with_margin_takes_the_backstop_it_offers_to_take() {
+    let keeper = AccountId(8);
+    let (x, l) = backstopped(true, keeper, "1000");
+    assert_eq!(l.taker, Some(keeper));
+    let b = l.backstop.unwrap();
+    // Equity 99.55 − 9 · 6.5 = 41.05 below the MM of 42.075: all of it is the taker's price.
+    assert_eq!(b.margin_to_vault, usd("41.05"));
+    let k = x.account(keeper).unwrap();
+    assert_eq!(k.position(PerpMarketId(0)).unwrap().size, 9_000_000);
+    assert_eq!(k.cash, sv("1041.05"));
+    assert!(x.account(VAULT).is_none_or(PerpAccount::is_flat));
+    assert!(x.account(A).unwrap().is_flat());
+}
+
+#[test]
+fn the_vault_takes_the_backstop_when_the_liquidator_cannot_carry_it_or_did_not_offer() {
+    // IM of 9 at 93.5 is 84.15: 30 of margin and the 41.05 taken fall short of it.
+    for (take, margin) in [(true, "0"), (true, "30"), (false, "1000")] {
+        let keeper = AccountId(8);
+        let (x, l) = backstopped(take, keeper, margin);
+        assert_eq!(l.taker, Some(VAULT), "take {take}, margin {margin}");
+        assert_eq!(
+            x.account(VAULT)
+                .unwrap()
+                .position(PerpMarketId(0))
+                .unwrap()
+                .size,
+            9_000_000
+        );
+        assert!(x.account(keeper).is_none_or(PerpAccount::is_flat));
+    }
 }

@@ -695,6 +695,46 @@ fn backstop_with_margin_left_pays_the_vault_at_most_mm() {
     assert_eq!(a.cash, SignedValue::ZERO);
 }
 
+/// The vault already holds 10 long from index 0 when the market's cumulative funding is 2 USD
+/// per contract: before it takes 10 more, its 20 owed are settled into its cash and the pool,
+/// and its position restarts from the current index (otherwise the next settlement would
+/// charge the 20 contracts for funding only 10 accrued).
+#[test]
+fn the_backstop_settles_the_vaults_funding_before_its_size_changes() {
+    let mut vault = PerpAccount::with_cash(sv("1000"));
+    vault
+        .trade(BTC, fill("10", "100"), Value::ZERO, SignedValue::ZERO)
+        .unwrap();
+    let mut a = PerpAccount::with_cash(sv("60"));
+    a.trade(BTC, fill("10", "100"), Value::ZERO, sv("2"))
+        .unwrap();
+    let mut snap = PerpSnapshot::new();
+    snap.set(
+        BTC,
+        PerpRisk {
+            cumulative_funding: sv("2"),
+            ..risk_at("95")
+        },
+    );
+    let mut markets = vec![PerpMarketState::default()];
+    let out = backstop(
+        Scope::Cross,
+        &mut a,
+        Value::ZERO,
+        &snap,
+        &mut markets,
+        &mut vault,
+        &mut [],
+    )
+    .unwrap();
+    assert_eq!(out.margin_to_vault, usd("10"));
+    let p = vault.position(BTC).unwrap();
+    assert_eq!(p.size, contracts("20"));
+    assert_eq!(p.funding_index, sv("2"));
+    assert_eq!(vault.cash, sv("990"), "1000 − 20 of funding + 10 of margin");
+    assert_eq!(markets[0].funding_pool, sv("20"));
+}
+
 #[test]
 fn uncovered_loss_is_written_off_as_bad_debt() {
     let mut a = PerpAccount::with_cash(sv("100"));

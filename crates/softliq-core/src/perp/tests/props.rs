@@ -323,6 +323,7 @@ fn liquidate_all(w: &mut World, depth_lots: u32, counts: &mut [u32; 4]) {
                 &mut w.traders[i],
                 &RiskSnapshot::new(),
                 &snap,
+                &mut w.state,
                 &mut w.vault,
             )
             .unwrap();

@@ -5,11 +5,12 @@
 //! that need it, and buys a whole lot once its value at the oracle price, less the same cost
 //! model, clears `min_profit` against what it costs at the auction's falling price.
 //!
-//! Perp wallets: every pass it reads the perp liquidation queue (`GET /v1/perps/liquidations`,
-//! the wallets detection flagged) and sends one liquidation step for each
-//! (`POST /v1/perps/liquidations`). The engine plans the step — the chunks sent to the book
-//! within the tolerance, or the backstop to the vault — so the keeper carries no inventory: it
-//! earns the liquidator's share of the liquidation fee and pays `fee_per_call`.
+//! Perp wallets ([`perp`]): every pass it reads the perp liquidation queue
+//! (`GET /v1/perps/liquidations`, the wallets detection flagged) and sends one liquidation step
+//! for each (`POST /v1/perps/liquidations`). The engine plans the step — the chunks sent to the
+//! book within the tolerance, or the backstop — and the keeper earns the liquidator's share of
+//! the liquidation fee. With `perp_margin` it also offers to take backstops whose margin pays
+//! for closing them on the book, and closes what it took.
 //!
 //! It follows the live stream (`became_liquidatable` / `recovered` events) to keep its own
 //! set of candidates, seeded from the at-risk list at start. For each candidate it asks for
@@ -35,6 +36,8 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use softliq_core::money::{Rounding, Value};
 
+pub mod perp;
+
 /// How the keeper decides and where it sends.
 #[derive(Clone, Debug)]
 pub struct KeeperConfig {
@@ -52,6 +55,9 @@ pub struct KeeperConfig {
     pub depth: Value,
     /// How often the candidates are re-examined.
     pub interval: Duration,
+    /// USD the keeper keeps in its perp wallet to carry backstops it takes over (topped up at
+    /// start); zero: it never offers to take one.
+    pub perp_margin: Value,
 }
 
 /// A decision, as logged.
@@ -136,15 +142,6 @@ struct AtRiskRow {
 }
 
 #[derive(Deserialize)]
-struct PerpQueue {
-    seq: u64,
-    accounts: Vec<AtRiskRow>,
-}
-
-/// Most perp liquidation steps one pass sends (the rest wait for the next pass).
-const PERP_STEPS_PER_PASS: usize = 256;
-
-#[derive(Deserialize)]
 struct AuctionsBody {
     policy: String,
     auctions: Vec<AuctionRow>,
@@ -179,6 +176,10 @@ pub struct KeeperStats {
     pub resets: u64,
     /// Perp liquidation steps accepted.
     pub perp_steps: u64,
+    /// Backstops it took in the vault's place.
+    pub perp_takeovers: u64,
+    /// Reduce-only orders it sent to close what it took.
+    pub perp_unwinds: u64,
 }
 
 struct Keeper {
@@ -392,27 +393,6 @@ impl Keeper {
         Ok(())
     }
 
-    /// One liquidation step for each wallet in the perp queue. The key carries the queue's
-    /// sequence number: a retry of this pass's step is the same command, the next pass's is a
-    /// new step.
-    async fn keep_perps(&self) -> Result<(), String> {
-        let (_, Some(queue)) = self.get::<PerpQueue>("/v1/perps/liquidations").await? else {
-            return Ok(());
-        };
-        for row in queue.accounts.iter().take(PERP_STEPS_PER_PASS) {
-            if row.account == self.account {
-                continue;
-            }
-            let key = format!("keeper-perp-{}-{}-{}", self.account, row.account, queue.seq);
-            let body = serde_json::json!({"liquidator": self.account, "account": row.account});
-            if let Some(out) = self.submit("/v1/perps/liquidations", &key, &body).await? {
-                tracing::info!(account = row.account, seq = %out["seq"], "keeper: perp step");
-                self.stats().perp_steps += 1;
-            }
-        }
-        Ok(())
-    }
-
     /// One pass over the candidates and, in a `dutch` market, the running auctions.
     async fn pass(&self) {
         let auctions = match self.get::<AuctionsBody>("/v1/auctions").await {
@@ -518,6 +498,7 @@ pub async fn run(
         }
     };
     tracing::info!(account = keeper.account, "keeper: liquidating into account");
+    keeper.fund_perp_margin().await?;
     let (_, head) = keeper.get::<serde_json::Value>("/v1/status").await?;
     let head = head.and_then(|h| h["durable_seq"].as_u64()).unwrap_or(0);
     if let (_, Some(list)) = keeper
@@ -558,6 +539,7 @@ mod tests {
             fee_per_call: Value::parse("fee", fee).unwrap(),
             depth: Value::parse("depth", depth).unwrap(),
             interval: Duration::from_millis(100),
+            perp_margin: Value::ZERO,
         }
     }
 
