@@ -362,6 +362,7 @@ fn is_perp(body: &CommandBody) -> bool {
         CommandBody::ListPerpMarket { .. }
             | CommandBody::UpdatePerpMarket { .. }
             | CommandBody::PerpDeposit { .. }
+            | CommandBody::FundPerpInsurance { .. }
             | CommandBody::PerpWithdraw { .. }
             | CommandBody::PlaceOrder { .. }
             | CommandBody::CancelOrder { .. }

@@ -171,6 +171,11 @@ pub enum CommandBody {
         params: PerpParams,
     },
     /// Adds `amount` USD of margin to the account's perp wallet, from outside.
+    /// USD into a perp market's insurance fund (admin).
+    FundPerpInsurance {
+        market: PerpMarketId,
+        amount: String,
+    },
     PerpDeposit {
         account: AccountId,
         amount: String,
@@ -226,6 +231,7 @@ impl CommandBody {
             Self::BuyCollateral { .. } => "buy_collateral",
             Self::ListPerpMarket { .. } => "list_perp_market",
             Self::UpdatePerpMarket { .. } => "update_perp_market",
+            Self::FundPerpInsurance { .. } => "fund_perp_insurance",
             Self::PerpDeposit { .. } => "perp_deposit",
             Self::PerpWithdraw { .. } => "perp_withdraw",
             Self::PlaceOrder { .. } => "place_order",

@@ -229,6 +229,9 @@ impl Engine {
                 self.update_perp_market(*market, params)
             }
             CommandBody::PerpDeposit { account, amount } => self.perp_cash(*account, amount, false),
+            CommandBody::FundPerpInsurance { market, amount } => {
+                self.fund_perp_insurance(*market, amount)
+            }
             CommandBody::PerpWithdraw { account, amount } => self.perp_cash(*account, amount, true),
             CommandBody::PlaceOrder { account, order } => self.place_order(*account, order),
             CommandBody::CancelOrder {

@@ -137,6 +137,10 @@ pub enum Event {
         account: AccountId,
         amount: Value,
     },
+    PerpInsuranceFunded {
+        market: PerpMarketId,
+        amount: Value,
+    },
     PerpWithdrawn {
         account: AccountId,
         amount: Value,

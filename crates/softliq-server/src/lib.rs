@@ -21,7 +21,6 @@ pub mod json;
 pub mod keeper;
 pub mod metrics;
 pub mod openapi;
-pub mod perp_demo;
 pub mod report;
 pub mod risk;
 pub mod routes;

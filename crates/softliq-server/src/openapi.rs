@@ -48,6 +48,7 @@ impl Modify for Bearer {
         auctions::auction,
         perps::list_perp,
         perps::update_perp,
+        perps::fund_perp_insurance,
         perps::perp_deposit,
         perps::perp_withdraw,
         perps::place_order,

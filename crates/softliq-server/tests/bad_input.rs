@@ -21,7 +21,7 @@ fn token_for(path: &str) -> &'static str {
         "/v1/liquidations" | "/v1/absorptions" | "/v1/storefront" | "/v1/perps/liquidations" => {
             LIQUIDATOR
         }
-        "/v1/perps" | "/v1/perps/{market}/params" => ADMIN,
+        "/v1/perps" | "/v1/perps/{market}/params" | "/v1/perps/{market}/insurance" => ADMIN,
         p if p.starts_with("/v1/perps/") => ALICE,
         p if p.starts_with("/v1/auctions") => LIQUIDATOR,
         p if p.starts_with("/v1/accounts") => ALICE,
@@ -314,7 +314,7 @@ async fn every_post_refuses_bad_input_with_the_field_named_and_changes_nothing()
             checked += 1;
         }
     }
-    assert_eq!(posts, 24, "POST endpoints in the document");
+    assert_eq!(posts, 25, "POST endpoints in the document");
     assert!(checked > 250, "only {checked} cases");
     s.stop().await;
 }

@@ -68,6 +68,11 @@ async fn a_perp_market_from_listing_to_a_liquidation_step() {
     assert_eq!(st, 403);
     let out = s.ok("/v1/perps", ADMIN, body).await;
     assert!(has_event(&out, "perp_market_listed"), "{out}");
+    let fund = json!({"amount": "2500.5"});
+    let (st, _) = s.post("/v1/perps/0/insurance", ALICE, fund.clone()).await;
+    assert_eq!(st, 403);
+    let out = s.ok("/v1/perps/0/insurance", ADMIN, fund).await;
+    assert!(has_event(&out, "perp_insurance_funded"), "{out}");
 
     let maker = opened(&s.ok("/v1/accounts", MAKER, json!({})).await);
     s.ok(
@@ -152,6 +157,7 @@ async fn a_perp_market_from_listing_to_a_liquidation_step() {
     assert_eq!(weth["open_interest"], "9");
     assert_eq!(weth["index"], "2000");
     assert_eq!(weth["best_bid"], "1999");
+    assert_eq!(weth["insurance_fund"], "2500.5");
     let (st, book) = s.get("/v1/perps/0/book?depth=5").await;
     assert_eq!(st, 200);
     assert_eq!(book["asks"][0]["price"], "2001");

@@ -374,6 +374,24 @@ impl Exchange {
         Ok(())
     }
 
+    /// Adds `amount` USD to `market`'s insurance fund (money from outside, counted with the
+    /// deposits): the fund pays bankrupt wallets before ADL touches anyone.
+    ///
+    /// # Errors
+    /// `UnknownMarket`; `Math`.
+    pub fn fund_insurance(
+        &mut self,
+        market: PerpMarketId,
+        amount: Value,
+    ) -> Result<(), ExchangeError> {
+        self.market(market)?;
+        let deposits = self.deposits.plus(amount)?;
+        let state = &mut self.markets[market.index()].state;
+        state.insurance_fund = state.insurance_fund.checked_add(amount)?;
+        self.deposits = deposits;
+        Ok(())
+    }
+
     /// Takes `amount` USD out of `account`'s cash, if it leaves `Ei ≥ IM` (and the cash ≥ 0).
     ///
     /// # Errors

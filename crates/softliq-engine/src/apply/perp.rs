@@ -189,6 +189,20 @@ impl Engine {
         }])
     }
 
+    /// `fund_perp_insurance`: USD into a market's insurance fund.
+    pub(crate) fn fund_perp_insurance(
+        &mut self,
+        market: PerpMarketId,
+        text: &str,
+    ) -> Result<Vec<Event>, Rejection> {
+        let amount = usd("amount", text)?;
+        self.state
+            .perps
+            .fund_insurance(market, amount)
+            .map_err(|e| reject(&e))?;
+        Ok(vec![Event::PerpInsuranceFunded { market, amount }])
+    }
+
     pub(crate) fn place_order(
         &mut self,
         account: AccountId,

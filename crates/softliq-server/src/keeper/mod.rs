@@ -419,9 +419,6 @@ impl Keeper {
         {
             tracing::warn!("{e}");
         }
-        if let Err(e) = self.keep_perps().await {
-            tracing::warn!("{e}");
-        }
     }
 
     /// Follows the stream, adding accounts that became liquidatable and dropping recovered
@@ -517,8 +514,18 @@ pub async fn run(
             tokio::time::sleep(keeper.config.interval).await;
         }
     };
+    // Perp steps run on their own loop: a pass over thousands of lending candidates in a crash
+    // must not hold back a wallet whose equity is falling towards bankruptcy.
+    let perps = async {
+        loop {
+            if let Err(e) = keeper.keep_perps().await {
+                tracing::warn!("{e}");
+            }
+            tokio::time::sleep(keeper.config.interval).await;
+        }
+    };
     tokio::select! {
-        () = work => {},
+        ((), ()) = async { tokio::join!(work, perps) } => {},
         () = shutdown => {},
     }
     follower.abort();

@@ -56,6 +56,7 @@ pub fn router(state: Arc<AppState>, body_limit_bytes: usize) -> Router {
             post(p::perp_liquidate).get(p::queue),
         )
         .route("/v1/perps/{market}/params", post(p::update_perp))
+        .route("/v1/perps/{market}/insurance", post(p::fund_perp_insurance))
         .route("/v1/perps/{market}/book", get(p::book))
         .route("/v1/perps/{market}/adl", get(p::adl))
         .route("/v1/perps/{market}/orders", post(p::place_order))

@@ -195,6 +195,25 @@ pub async fn update_perp(
     run(&state, &principal, &headers, body).await
 }
 
+/// Add USD to a perp market's insurance fund (admin): it pays bankrupt wallets before ADL.
+#[utoipa::path(post, path = "/v1/perps/{market}/insurance", tag = "perps", request_body = UsdRequest,
+    params(("market" = u16, Path, description = "perp market id")), security(("bearer" = [])),
+    responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
+pub async fn fund_perp_insurance(
+    State(state): Shared,
+    principal: Principal,
+    Path(market): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<UsdRequest>,
+) -> Result<Json<CommandOutcome>, ApiError> {
+    principal.require("Authorization", &[Role::Admin])?;
+    let body = CommandBody::FundPerpInsurance {
+        market: market_id(&market)?,
+        amount: req.amount,
+    };
+    run(&state, &principal, &headers, body).await
+}
+
 macro_rules! perp_cash_endpoint {
     ($name:ident, $variant:ident, $path:literal, $doc:literal) => {
         #[doc = $doc]

@@ -29,12 +29,9 @@ pub struct Args {
     /// Synthetic borrowers the demo opens on an empty data directory.
     #[arg(long, default_value_t = 3000)]
     demo_borrowers: usize,
-    /// Wall milliseconds per replayed hourly bar.
+    /// Wall milliseconds per replayed hourly bar (posted as four prices: open, extremes, close).
     #[arg(long, default_value_t = 400)]
     demo_bar_ms: u64,
-    /// Replay each bar's low instead of its close.
-    #[arg(long)]
-    demo_lows: bool,
     /// Leveraged traders on the demo's BTC-PERP and ETH-PERP (0: no perp markets).
     #[arg(long, default_value_t = 400)]
     demo_perp_traders: usize,
@@ -76,9 +73,10 @@ pub struct CostArgs {
     /// Depth of the market the keeper sells into, USD per 100% price move.
     #[arg(long, default_value = "50000000")]
     depth: String,
-    /// Milliseconds between passes over the candidates.
-    #[arg(long, default_value_t = 200)]
-    interval_ms: u64,
+    /// Milliseconds between passes over the candidates (default 200; with `serve --demo`, one
+    /// price step of the replay, at least 10).
+    #[arg(long)]
+    interval_ms: Option<u64>,
     /// USD of perp margin the keeper keeps to take over backstops whose margin pays for
     /// closing them on the book (0: never; `serve --demo` uses 1000000 unless set).
     #[arg(long)]
@@ -114,7 +112,7 @@ fn keeper_config(
         min_profit: usd("min-profit", &c.min_profit)?,
         fee_per_call: usd("fee", &c.fee)?,
         depth: usd("depth", &c.depth)?,
-        interval: Duration::from_millis(c.interval_ms),
+        interval: Duration::from_millis(c.interval_ms.unwrap_or(200)),
         perp_margin: usd("perp-margin", c.perp_margin.as_deref().unwrap_or("0"))?,
     })
 }
@@ -172,7 +170,6 @@ pub fn run(args: &Args) -> Result<()> {
     let demo_config = DemoConfig {
         borrowers: args.demo_borrowers,
         bar: Duration::from_millis(args.demo_bar_ms),
-        use_low: args.demo_lows,
         perp_traders: args.demo_perp_traders,
         ..DemoConfig::default()
     };
@@ -206,8 +203,11 @@ pub fn run(args: &Args) -> Result<()> {
         }
         if args.keeper || args.demo {
             let mut costs = args.costs.clone();
-            if args.demo && costs.perp_margin.is_none() {
-                costs.perp_margin = Some(DEMO_KEEPER_PERP_MARGIN.into());
+            if args.demo {
+                costs.perp_margin.get_or_insert_with(|| DEMO_KEEPER_PERP_MARGIN.into());
+                // A keeper acts within a price step, as a real one acts within seconds.
+                let steps = u64::try_from(3 * demo_config.steps_per_leg).unwrap_or(1).max(1);
+                costs.interval_ms.get_or_insert((args.demo_bar_ms / steps).max(10));
             }
             let kc = keeper_config(url.clone(), keeper_token, None, &costs)?;
             let rx = stop_rx.clone();

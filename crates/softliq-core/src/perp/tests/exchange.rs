@@ -460,3 +460,15 @@ fn the_vault_takes_the_backstop_when_the_liquidator_cannot_carry_it_or_did_not_o
         assert!(x.account(keeper).is_none_or(PerpAccount::is_flat));
     }
 }
+
+#[test]
+fn the_insurance_fund_is_funded_from_outside_and_counted_with_deposits() {
+    let (mut x, m) = exchange();
+    x.fund_insurance(m, usd("1000")).unwrap();
+    assert_eq!(x.markets()[0].state.insurance_fund, usd("1000"));
+    x.check().unwrap();
+    assert!(matches!(
+        x.fund_insurance(PerpMarketId(9), usd("1")),
+        Err(ExchangeError::UnknownMarket(_))
+    ));
+}

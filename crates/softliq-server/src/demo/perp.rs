@@ -1,6 +1,7 @@
 //! The demo's perpetual markets: BTC-PERP on WBTC's oracle and ETH-PERP on WETH's, beside the
 //! lending markets, replaying the same crash bars.
 //!
+//! - Each market lists with 500,000 USD in its insurance fund.
 //! - One **market maker** (`demo-maker`, 50M USD of margin) quotes a ladder of post-only
 //!   orders on each side of each book, 5 to 160 bp from the coming index, refreshed every bar
 //!   before the price is posted (so its quotes are never left stale across a move).
@@ -26,8 +27,8 @@ use softliq_core::perp::{
 };
 use softliq_engine::{ClientId, CommandBody};
 
+use super::Bar;
 use crate::app::AppState;
-use crate::demo::Bar;
 use crate::error::ApiError;
 
 /// WETH and WBTC in the bundled example markets.
@@ -38,6 +39,9 @@ const MARKETS: [(&str, AssetId); 2] = [("ETH-PERP", WETH), ("BTC-PERP", WBTC)];
 /// The maker's ladder: distance of each level from the index (bp) and its size in USD.
 const LADDER_BP: [i64; 6] = [5, 10, 20, 40, 80, 160];
 const LEVEL_USD: f64 = 250_000.0;
+/// Each market's insurance fund at listing (about 1% of the demo's open interest), so that the
+/// first crash's bankruptcies are paid by the fund, as on a venue, and ADL stays rare.
+const INSURANCE_USD: &str = "500000";
 /// Flat traders that re-enter per bar.
 const REENTRIES_PER_BAR: usize = 8;
 
@@ -141,7 +145,10 @@ async fn submit(state: &AppState, body: CommandBody) -> Result<softliq_engine::E
 }
 
 /// The accounts whose owner starts with `prefix`, in id order.
-async fn owned(state: &AppState, prefix: &'static str) -> Result<Vec<AccountId>, ApiError> {
+pub(super) async fn owned(
+    state: &AppState,
+    prefix: &'static str,
+) -> Result<Vec<AccountId>, ApiError> {
     state
         .read(move |e| {
             e.state()
@@ -169,12 +176,21 @@ impl PerpDemo {
             .map_err(e)?;
         let fresh = listed == 0;
         if fresh {
-            for (symbol, asset) in MARKETS {
+            for (i, (symbol, asset)) in MARKETS.into_iter().enumerate() {
                 submit(
                     state,
                     CommandBody::ListPerpMarket {
                         symbol: symbol.into(),
                         params: params(asset),
+                    },
+                )
+                .await
+                .map_err(e)?;
+                submit(
+                    state,
+                    CommandBody::FundPerpInsurance {
+                        market: PerpMarketId(u16::try_from(i).unwrap_or(0)),
+                        amount: INSURANCE_USD.into(),
                     },
                 )
                 .await
