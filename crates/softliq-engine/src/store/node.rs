@@ -38,8 +38,11 @@ pub struct NodeConfig {
     /// How long the writer may wait for a batch to fill once it has one command; zero means
     /// "write whatever is waiting" (batches then grow with the load by themselves).
     pub wait_max: Duration,
-    /// A snapshot is written after every this many commands.
+    /// A snapshot is written after every this many commands,
     pub snapshot_every: u64,
+    /// or once this much time has passed since the last one with at least one command since
+    /// (so a quiet server's restart time stays bounded too).
+    pub snapshot_interval: Duration,
     /// Most commands queued before submitters block (back-pressure).
     pub queue_max: usize,
     /// How long the writer waits before trying a failed write again.
@@ -52,6 +55,7 @@ impl Default for NodeConfig {
             batch_max: 4096,
             wait_max: Duration::ZERO,
             snapshot_every: 100_000,
+            snapshot_interval: Duration::from_secs(300),
             queue_max: 65_536,
             retry_every: Duration::from_secs(1),
         }
@@ -279,6 +283,7 @@ fn engine_loop(
     failed: &Failure,
 ) {
     let mut last_snapshot = engine.state().seq;
+    let mut last_snapshot_at = Instant::now();
     while let Ok(msg) = rx.recv() {
         match msg {
             EngineMsg::Read(job) => job(&mut engine),
@@ -322,8 +327,11 @@ fn engine_loop(
                             events,
                         });
                         let _ = wtx.send(WriterMsg::Entry(entry, applied_ns, reply));
-                        if seq - last_snapshot >= config.snapshot_every {
+                        if seq - last_snapshot >= config.snapshot_every
+                            || last_snapshot_at.elapsed() >= config.snapshot_interval
+                        {
                             last_snapshot = seq;
+                            last_snapshot_at = Instant::now();
                             let _ = wtx
                                 .send(WriterMsg::Snapshot(seq, engine.state().encode_snapshot()));
                         }
