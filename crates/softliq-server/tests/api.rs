@@ -294,6 +294,29 @@ async fn roles_queries_and_a_liquidation_end_to_end() {
     ] {
         assert!(text.contains(needle), "metrics lack {needle}:\n{text}");
     }
+    // Negotiated on Accept: the classic text format by default, OpenMetrics when asked.
+    assert!(!text.contains("# EOF") && text.contains("# TYPE softliq_commands_total counter"));
+    let om = s
+        .http
+        .get(format!("{}/metrics", s.url))
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        om.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let om = om.text().await.unwrap();
+    assert!(
+        om.ends_with("# EOF\n") && om.contains("# TYPE softliq_commands counter"),
+        "{om}"
+    );
 
     // Graceful shutdown, then recovery: the same state.
     let hash = s.hash().await;

@@ -103,7 +103,15 @@ async fn openapi() -> impl IntoResponse {
     )
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
+/// Prometheus metrics: OpenMetrics when `Accept` names it (as Prometheus does), the classic
+/// text format (0.0.4) otherwise.
+async fn metrics(
+    State(state): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let format = crate::metrics::Format::from_accept(
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
+    );
     let board = state.risk_board().await?;
     let mut gauges = state.read(Gauges::read).await?;
     gauges.health_factors = board
@@ -111,11 +119,10 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse
         .iter()
         .filter_map(|r| r.hf.map(softliq_core::money::Ratio::to_f64))
         .collect();
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.render(&gauges),
-    ))
+    let text = state.metrics.render(&gauges);
+    let body = match format {
+        crate::metrics::Format::OpenMetrics => text,
+        crate::metrics::Format::PrometheusText => crate::metrics::to_prometheus_text(&text),
+    };
+    Ok(([(header::CONTENT_TYPE, format.content_type())], body))
 }
