@@ -118,6 +118,16 @@ pub fn wall_s() -> u64 {
 }
 
 impl AppState {
+    /// The engine's time now (what a command submitted now would be stamped with, or later).
+    #[must_use]
+    pub fn engine_now_s(&self) -> u64 {
+        let clock = self
+            .clock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        clock.now_s().max(clock.last_s)
+    }
+
     /// Opens the store in `config.data_dir`, recovers the engine and starts the node.
     ///
     /// # Errors

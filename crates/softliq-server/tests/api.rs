@@ -412,3 +412,30 @@ async fn stream_resumes_after_disconnect_without_gaps() {
     drop(resp);
     s.stop().await;
 }
+
+/// A quote says when a price it rests on is stale at the engine's time now (the keeper then
+/// waits instead of sending a call the engine refuses). 2,000 engine seconds per wall second:
+/// WETH (max_staleness_s = 3600) goes stale 1.8 s after its last price.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quote_says_when_its_price_is_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_with(dir.path(), |c| c.clock_speed = 2_000).await;
+    let m = seed(&s).await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    s.ok("/v1/prices", ORACLE, json!({"asset": 1, "price": "1800"}))
+        .await;
+    let (st, q) = s.get(&format!("/v1/accounts/{}/quote", m.alice)).await;
+    assert_eq!((st, &q["price_stale"]), (200, &json!(false)), "{q}");
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let (st, q) = s.get(&format!("/v1/accounts/{}/quote", m.alice)).await;
+    assert_eq!((st, &q["price_stale"]), (200, &json!(true)), "{q}");
+    let mut call = q["call"].clone();
+    call["liquidator"] = m.liquidator.into();
+    let (st, e) = s.post("/v1/liquidations", LIQUIDATOR, call).await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (409, Some("stale_price")),
+        "{e}"
+    );
+    s.stop().await;
+}

@@ -121,6 +121,8 @@ pub fn decide(config: &KeeperConfig, liquidator_value: Value, repaid_value: Valu
 struct QuoteBody {
     seq: u64,
     breaker_open: bool,
+    #[serde(default)]
+    price_stale: bool,
     call: serde_json::Value,
     quote: QuoteFigures,
 }
@@ -174,6 +176,8 @@ pub struct KeeperStats {
     pub auctions_started: u64,
     pub takes: u64,
     pub resets: u64,
+    /// Calls not made (or refused) because a price was stale; each backs the keeper off.
+    pub stale_waits: u64,
     /// Perp liquidation steps accepted.
     pub perp_steps: u64,
     /// Backstops it took in the vault's place.
@@ -186,9 +190,16 @@ struct Keeper {
     config: KeeperConfig,
     http: reqwest::Client,
     account: u64,
+    /// A stale price was seen since the last pass ended.
+    stale: std::sync::atomic::AtomicBool,
     candidates: Arc<Mutex<BTreeSet<u64>>>,
     stats: Arc<Mutex<KeeperStats>>,
 }
+
+/// The longest back-off while prices stay stale.
+const STALE_BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// How often the keeper logs its counts at INFO (single decisions are DEBUG).
+const SUMMARY_EVERY: Duration = Duration::from_secs(60);
 
 fn err(context: &str, e: impl std::fmt::Display) -> String {
     format!("keeper: {context}: {e}")
@@ -197,6 +208,25 @@ fn err(context: &str, e: impl std::fmt::Display) -> String {
 impl Keeper {
     fn stats(&self) -> MutexGuard<'_, KeeperStats> {
         self.stats.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn saw_stale(&self) {
+        self.stats().stale_waits += 1;
+        self.stale.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The pause after a pass: the interval, plus a back-off that doubles (up to
+    /// [`STALE_BACKOFF_MAX`]) while every pass meets a stale price and resets after one that
+    /// does not.
+    fn pause(&self, backoff: &mut Duration) -> Duration {
+        if self.stale.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            *backoff = (*backoff * 2)
+                .max(self.config.interval)
+                .min(STALE_BACKOFF_MAX);
+        } else {
+            *backoff = Duration::ZERO;
+        }
+        self.config.interval + *backoff
     }
 
     fn candidates(&self) -> MutexGuard<'_, BTreeSet<u64>> {
@@ -263,12 +293,18 @@ impl Keeper {
             return Ok(());
         };
         if q.breaker_open {
-            tracing::info!(borrower, "keeper: wait: circuit breaker open");
+            tracing::debug!(borrower, "keeper: wait: circuit breaker open");
+            return Ok(());
+        }
+        if q.price_stale {
+            // The server would refuse the call: wait for a fresh price, and back off.
+            tracing::debug!(borrower, "keeper: wait: stale price");
+            self.saw_stale();
             return Ok(());
         }
         match decide(&self.config, q.quote.liquidator_value, q.quote.repaid_value) {
             Decision::Skip { reason, .. } => {
-                tracing::info!(borrower, %reason, "keeper: skip");
+                tracing::debug!(borrower, %reason, "keeper: skip");
                 self.stats().skipped += 1;
                 self.absorb(borrower, q.seq).await
             }
@@ -277,7 +313,7 @@ impl Keeper {
                 body["liquidator"] = self.account.into();
                 let key = format!("keeper-{}-{borrower}-{}", self.account, q.seq);
                 if let Some(out) = self.submit("/v1/liquidations", &key, &body).await? {
-                    tracing::info!(borrower, %profit, seq = %out["seq"], "keeper: liquidated");
+                    tracing::debug!(borrower, %profit, seq = %out["seq"], "keeper: liquidated");
                     self.stats().liquidations += 1;
                 }
                 Ok(())
@@ -296,7 +332,7 @@ impl Keeper {
         let (status, out) = self.post("/v1/absorptions", &key, &body).await?;
         let code = out["error"]["code"].as_str().unwrap_or_default().to_owned();
         if status == 200 {
-            tracing::info!(borrower, seq = %out["seq"], "keeper: absorbed");
+            tracing::debug!(borrower, seq = %out["seq"], "keeper: absorbed");
             self.stats().absorbs += 1;
         }
         if status == 200 || code != "not_absorbable" {
@@ -321,6 +357,12 @@ impl Keeper {
             match self.post(path, key, body).await {
                 Ok((200, out)) => return Ok(Some(out)),
                 Ok((status, out)) if status < 500 => {
+                    if out["error"]["code"] == "stale_price" {
+                        // Its view was fresher than the engine's by the time the call arrived.
+                        tracing::debug!(path, error = %out["error"], "keeper: wait: stale price");
+                        self.saw_stale();
+                        return Ok(None);
+                    }
                     tracing::info!(path, status, error = %out["error"], "keeper: refused");
                     self.stats().failed += 1;
                     return Ok(None);
@@ -344,7 +386,7 @@ impl Keeper {
             rand::random::<u64>()
         );
         if self.submit("/v1/auctions", &key, &body).await?.is_some() {
-            tracing::info!(borrower, "keeper: auction started");
+            tracing::debug!(borrower, "keeper: auction started");
             self.stats().auctions_started += 1;
         }
         self.candidates().remove(&borrower);
@@ -384,7 +426,7 @@ impl Keeper {
                     });
                     let path = format!("/v1/auctions/{}/take", a.id);
                     if self.submit(&path, &key, &body).await?.is_some() {
-                        tracing::info!(auction = a.id, %profit, "keeper: took");
+                        tracing::debug!(auction = a.id, %profit, "keeper: took");
                         self.stats().takes += 1;
                     }
                 }
@@ -479,6 +521,7 @@ pub async fn run(
         config,
         http,
         account: 0,
+        stale: std::sync::atomic::AtomicBool::new(false),
         candidates: Arc::default(),
         stats: Arc::default(),
     };
@@ -509,9 +552,15 @@ pub async fn run(
     let keeper = Arc::new(keeper);
     let follower = tokio::spawn(keeper.clone().follow(head));
     let work = async {
+        let mut backoff = Duration::ZERO;
+        let mut summary = std::time::Instant::now();
         loop {
             keeper.pass().await;
-            tokio::time::sleep(keeper.config.interval).await;
+            if summary.elapsed() >= SUMMARY_EVERY {
+                summary = std::time::Instant::now();
+                tracing::info!(stats = ?keeper.stats().clone(), "keeper: so far");
+            }
+            tokio::time::sleep(keeper.pause(&mut backoff)).await;
         }
     };
     // Perp steps run on their own loop: a pass over thousands of lending candidates in a crash
@@ -535,6 +584,45 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stale_prices_back_the_keeper_off_up_to_a_bound_and_a_clean_pass_resets_it() {
+        let k = Keeper {
+            config: config("1", "0", "1000000"),
+            http: reqwest::Client::new(),
+            account: 1,
+            stale: std::sync::atomic::AtomicBool::new(false),
+            candidates: Arc::default(),
+            stats: Arc::default(),
+        };
+        let ms = Duration::from_millis;
+        let mut backoff = Duration::ZERO;
+        assert_eq!(k.pause(&mut backoff), ms(100));
+        let mut pauses = Vec::new();
+        for _ in 0..8 {
+            k.saw_stale();
+            pauses.push(k.pause(&mut backoff));
+        }
+        assert_eq!(
+            pauses,
+            [
+                ms(200),
+                ms(300),
+                ms(500),
+                ms(900),
+                ms(1700),
+                ms(3300),
+                ms(5100),
+                ms(5100)
+            ]
+        );
+        assert_eq!(k.stats().stale_waits, 8);
+        assert_eq!(
+            k.pause(&mut backoff),
+            ms(100),
+            "a pass without a stale price resets"
+        );
+    }
+
     use super::*;
 
     fn config(min_profit: &str, fee: &str, depth: &str) -> KeeperConfig {

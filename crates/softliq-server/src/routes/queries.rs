@@ -334,6 +334,9 @@ pub struct QuoteView {
     pub liquidator_gross_profit: String,
     /// Whether a breaker on either asset makes the call wait.
     pub breaker_open: bool,
+    /// Whether either asset's price is older than its `max_staleness_s` at the engine's time
+    /// now: a call submitted now would be refused until a fresh price arrives.
+    pub price_stale: bool,
     pub call: SuggestedCall,
     /// Every figure, exact (amounts in base units).
     #[schema(value_type = Object)]
@@ -394,7 +397,12 @@ fn find_quote(
     })
 }
 
-fn quote_of(engine: &mut Engine, borrower: u64, q: &QuoteQuery) -> Result<QuoteView, ApiError> {
+fn quote_of(
+    engine: &mut Engine,
+    borrower: u64,
+    q: &QuoteQuery,
+    now_s: u64,
+) -> Result<QuoteView, ApiError> {
     let (s, views) = engine.state_and_views();
     let qt = find_quote(s, &views.liq, borrower, q)?;
     let policy = s.market.policy;
@@ -404,6 +412,9 @@ fn quote_of(engine: &mut Engine, borrower: u64, q: &QuoteQuery) -> Result<QuoteV
     let breaker_open = [d, c]
         .iter()
         .any(|a| s.oracles[a.index()].open_breaker(s.now_s).is_some());
+    let price_stale = [(d, da), (c, ca)]
+        .iter()
+        .any(|(a, asset)| s.oracles[a.index()].is_stale(now_s, &asset.params().oracle));
     Ok(QuoteView {
         seq: s.seq,
         borrower,
@@ -416,6 +427,7 @@ fn quote_of(engine: &mut Engine, borrower: u64, q: &QuoteQuery) -> Result<QuoteV
         to_treasury: qt.to_treasury.display_tokens(cd).to_string(),
         liquidator_gross_profit: qt.liquidator_profit().to_string(),
         breaker_open,
+        price_stale,
         call: SuggestedCall {
             borrower,
             debt_asset: d.0,
@@ -437,7 +449,11 @@ pub async fn liquidation_quote(
     ApiQuery(q): ApiQuery<QuoteQuery>,
 ) -> Result<Json<QuoteView>, ApiError> {
     let id: u64 = path_id("id", &id)?;
-    state.read(move |e| quote_of(e, id, &q)).await?.map(Json)
+    let now_s = state.engine_now_s();
+    state
+        .read(move |e| quote_of(e, id, &q, now_s))
+        .await?
+        .map(Json)
 }
 
 /// Per asset: socialised bad debt and the token flows.

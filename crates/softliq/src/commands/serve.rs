@@ -123,6 +123,8 @@ fn init_logs() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: a redirected log stays plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -185,6 +187,9 @@ pub fn run(args: &Args) -> Result<()> {
         ));
         if args.demo {
             say(&format!("softliq: demo admin token: {admin_token}"));
+            say(&format!(
+                "softliq: demo liquidator token: {keeper_token} (softliq keeper --url {url} --token {keeper_token})"
+            ));
         }
         let state = server.state.clone();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
