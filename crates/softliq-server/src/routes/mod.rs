@@ -30,6 +30,11 @@ pub fn router(state: Arc<AppState>, body_limit_bytes: usize) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        // Swagger UI from the binary (vendored assets), reading the document above.
+        .merge(
+            utoipa_swagger_ui::SwaggerUi::new("/docs")
+                .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
+        )
         .route("/v1/assets", post(c::list_asset))
         .route("/v1/assets/{asset}/params", post(c::update_params))
         .route("/v1/policy", post(c::set_policy))
