@@ -52,19 +52,32 @@ impl ConfigError {
     }
 }
 
+/// A TOML error's message with where it is: `line L, column C: message` (1-based, columns in
+/// characters), or the message alone when the parser gave no place.
+#[must_use]
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return e.message().to_owned();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {column}: {}", e.message())
+}
+
 /// Deserialises TOML, reporting the path of the field that failed.
 pub(crate) fn from_toml<T: serde::de::DeserializeOwned>(
     file: &Path,
     text: &str,
 ) -> Result<T, ConfigError> {
-    let de =
-        toml::Deserializer::parse(text).map_err(|e| ConfigError::new(file, "", e.message()))?;
+    let de = toml::Deserializer::parse(text)
+        .map_err(|e| ConfigError::new(file, "", toml_error(text, &e)))?;
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
         ConfigError::new(
             file,
             if field == "." { String::new() } else { field },
-            e.into_inner().message(),
+            toml_error(text, &e.into_inner()),
         )
     })
 }

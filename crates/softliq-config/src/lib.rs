@@ -12,7 +12,7 @@ mod number;
 mod tests;
 
 pub use account::AccountInput;
-pub use error::ConfigError;
+pub use error::{ConfigError, toml_error};
 pub use markets::Markets;
 pub use number::Number;
 pub use prices::PriceInput;

@@ -130,3 +130,10 @@ fn price_errors_name_the_field() {
     let e = PriceInput::parse(f, r#"{"timestamp":-1,"prices":{}}"#, &m).unwrap_err();
     assert_eq!(e.field, "timestamp");
 }
+
+#[test]
+fn a_malformed_toml_file_names_the_line_and_column() {
+    let text = "[[assets]]\nsymbol = \"X\"\ndecimals = \n";
+    let e = crate::Markets::parse(std::path::Path::new("m.toml"), text).unwrap_err();
+    assert!(e.to_string().contains("line 3, column 12"), "{e}");
+}

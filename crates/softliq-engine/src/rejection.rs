@@ -55,9 +55,29 @@ pub enum Code {
     NotAbsorbable,
 }
 
+impl Code {
+    /// The code as the API spells it (`stale_price`).
+    #[must_use]
+    pub fn name(self) -> String {
+        // The variant in snake case, as `#[serde(rename_all = "snake_case")]` writes it.
+        let mut out = String::new();
+        for (i, c) in format!("{self:?}").chars().enumerate() {
+            if c.is_ascii_uppercase() {
+                if i > 0 {
+                    out.push('_');
+                }
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
+
 /// A refused command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{field}: {message} ({code:?})")]
+#[error("{field}: {message} ({})", code.name())]
 pub struct Rejection {
     pub code: Code,
     /// The command field at fault (`amount`, `asset`, `timestamp_s`, …).
@@ -143,5 +163,49 @@ impl Rejection {
             Refusal::Pool(p) => return Self::pool("max_repay", p),
         };
         Self::new(code, field, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Code;
+
+    /// Messages spell a code as the API does: the serde name of every variant.
+    #[test]
+    fn a_code_is_named_as_the_api_spells_it() {
+        for code in [
+            Code::IdempotencyConflict,
+            Code::TimeWentBackwards,
+            Code::UnknownAsset,
+            Code::UnknownAccount,
+            Code::ReservedAccount,
+            Code::InvalidAmount,
+            Code::ZeroAmount,
+            Code::InvalidParams,
+            Code::InvalidPrice,
+            Code::NoPrice,
+            Code::StalePrice,
+            Code::BreakerOpen,
+            Code::Unhealthy,
+            Code::InsufficientCash,
+            Code::CapExceeded,
+            Code::NotLiquidatable,
+            Code::LiquidationRefused,
+            Code::Slippage,
+            Code::WrongMechanism,
+            Code::UnknownAuction,
+            Code::AuctionNeedsReset,
+            Code::AuctionRunning,
+            Code::PriceAboveMax,
+            Code::Overflow,
+            Code::InvariantBroken,
+            Code::Halted,
+            Code::NotAbsorbable,
+        ] {
+            let serde = serde_json::to_value(code).unwrap();
+            assert_eq!(serde.as_str(), Some(code.name().as_str()));
+        }
+        let r = super::Rejection::new(Code::StalePrice, "price", "old");
+        assert_eq!(r.to_string(), "price: old (stale_price)");
     }
 }

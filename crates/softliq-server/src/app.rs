@@ -133,7 +133,11 @@ impl AppState {
     /// # Errors
     /// The store cannot be opened or recovery fails (the message says why).
     pub fn start(config: &ServerConfig) -> Result<Arc<Self>, String> {
-        let mut store = SqliteStore::open_writer(&config.data_dir).map_err(|e| e.to_string())?;
+        let dir = config.data_dir.display();
+        let mut store = SqliteStore::open_writer(&config.data_dir).map_err(|e| match e {
+            softliq_engine::store::StoreError::Locked(_) => e.to_string(),
+            _ => format!("data directory {dir}: {e} (give a writable --data DIR)"),
+        })?;
         let (engine, recovery) = store::recover(
             &mut store,
             EngineConfig {
@@ -141,7 +145,8 @@ impl AppState {
             },
         )
         .map_err(|e| e.to_string())?;
-        let reader = SqliteStore::open(&config.data_dir).map_err(|e| e.to_string())?;
+        let reader = SqliteStore::open(&config.data_dir)
+            .map_err(|e| format!("data directory {dir}: {e}"))?;
         let hub = Arc::new(Hub::new(reader, recovery.seq));
         let metrics = Metrics::default();
         let now_s = engine.state().now_s;

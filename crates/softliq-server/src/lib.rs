@@ -32,6 +32,26 @@ pub use app::{AppState, ServerConfig};
 pub use auth::{Role, TokenEntry, Tokens};
 
 /// A server bound to its port.
+/// Why the server cannot listen, and what to do about it.
+fn listen_error(addr: std::net::SocketAddr, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "listen on {addr}: the address is in use (another server, perhaps another softliq, \
+             holds the port); stop it, or pick another with --listen HOST:PORT (port 0 picks a \
+             free one)"
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!(
+            "listen on {addr}: no interface of this machine has that address; use 127.0.0.1 or \
+             0.0.0.0 with --listen"
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "listen on {addr}: permission denied (ports below 1024 need privileges); pick a \
+             port of 1024 or above"
+        ),
+        _ => format!("listen on {addr}: {e}"),
+    }
+}
+
 pub struct Server {
     pub state: Arc<AppState>,
     pub addr: std::net::SocketAddr,
@@ -46,10 +66,11 @@ impl Server {
     /// # Errors
     /// The store or the port cannot be opened.
     pub async fn bind(config: &ServerConfig) -> Result<Self, String> {
-        let state = AppState::start(config)?;
+        // The port first: a refused address must leave no data directory behind.
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|e| format!("listen on {}: {e}", config.listen))?;
+            .map_err(|e| listen_error(config.listen, &e))?;
+        let state = AppState::start(config)?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         Ok(Self {
             state,

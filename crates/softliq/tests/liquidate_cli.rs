@@ -67,7 +67,11 @@ fn explicit_request_and_its_refusals() {
     for (args, expected) in [
         (
             vec!["--policy", "gentle"],
-            "--policy: unknown policy \"gentle\"",
+            "--policy \"gentle\": unknown policy",
+        ),
+        (
+            vec!["--policy", "dutch"],
+            "--policy \"dutch\": dutch runs auctions over time",
         ),
         (
             vec!["--debt", "DOGE", "--collateral", "WETH"],

@@ -24,7 +24,7 @@ use crate::money::MathError;
 /// Why health could not be computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum HealthError {
-    #[error("asset {0:?} is not listed or has no price")]
+    #[error("asset {} is not listed or has no price", .0.0)]
     MissingAsset(AssetId),
     #[error(transparent)]
     Math(#[from] MathError),

@@ -38,13 +38,13 @@ use auction::AuctionId;
 pub enum Refusal {
     #[error("max_repay: must be greater than zero")]
     ZeroAmount,
-    #[error("price: the price of asset {0:?} is stale")]
+    #[error("price: the price of asset {} is stale", .0.0)]
     StalePrice(AssetId),
-    #[error("account: not liquidatable (health factor {health_factor:?})")]
+    #[error("account: not liquidatable (health factor {})", health_factor.map_or_else(|| "infinite: no debt".to_owned(), |h| h.to_string()))]
     NotLiquidatable { health_factor: Option<Ratio> },
-    #[error("debt_asset: the account owes nothing in asset {0:?}")]
+    #[error("debt_asset: the account owes nothing in asset {}", .0.0)]
     NoDebt(AssetId),
-    #[error("collateral_asset: the account holds no collateral in asset {0:?}")]
+    #[error("collateral_asset: the account holds no collateral in asset {}", .0.0)]
     NoCollateral(AssetId),
     #[error("max_repay: the call would leave dust; repay at least {minimum} base units")]
     WouldLeaveDust { minimum: Amount },
@@ -59,7 +59,7 @@ pub enum Refusal {
     },
     #[error("policy: this market does not absorb accounts (its policy has no absorb)")]
     NoAbsorb,
-    #[error("asset: the treasury holds none of asset {0:?} to sell")]
+    #[error("asset: the treasury holds none of asset {} to sell", .0.0)]
     NothingToSell(AssetId),
     #[error("quote: the account changed since the quote")]
     StaleQuote,

@@ -60,6 +60,19 @@ pub struct KeeperConfig {
     pub perp_margin: Value,
 }
 
+/// Checks a server's base URL before the keeper uses it.
+///
+/// # Errors
+/// Not a URL, or not `http`/`https`: the message shows the expected form.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let hint = "expected the server's base URL, such as http://127.0.0.1:8080";
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?}: {e}; {hint}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(format!("{url:?}: {hint}"));
+    }
+    Ok(())
+}
+
 /// A decision, as logged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -584,6 +597,16 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_url_without_a_scheme_is_refused_with_the_form_expected() {
+        assert!(check_url("http://127.0.0.1:8080").is_ok());
+        assert!(check_url("https://keeper.example/").is_ok());
+        for bad in ["127.0.0.1:8080", "localhost:8080", "ftp://h/", "http//x"] {
+            let e = check_url(bad).unwrap_err();
+            assert!(e.contains("http://127.0.0.1:8080"), "{bad}: {e}");
+        }
+    }
+
     #[test]
     fn stale_prices_back_the_keeper_off_up_to_a_bound_and_a_clean_pass_resets_it() {
         let k = Keeper {

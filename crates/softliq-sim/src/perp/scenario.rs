@@ -178,9 +178,9 @@ impl PerpScenario {
     /// As [`PerpScenario::load`]; an override naming no field of the file.
     pub fn load_with(path: &Path, overrides: &[(String, toml::Value)]) -> Result<Self, SimError> {
         let text = std::fs::read_to_string(path).map_err(|e| SimError::in_file(path, "", e))?;
-        let mut tree: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| SimError::in_file(path, "", e))?;
+        let mut tree: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            SimError::in_file(path, "", softliq_config::toml_error(&text, &e))
+        })?;
         for (field, value) in overrides {
             crate::scenario::apply_override(&mut tree, field, value.clone())?;
         }

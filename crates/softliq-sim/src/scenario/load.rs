@@ -113,9 +113,9 @@ fn inline_markets(tree: &mut toml::Table) -> Result<()> {
     let file = PathBuf::from(name);
     let text = std::fs::read_to_string(&file)
         .map_err(|e| SimError::in_file(&file, "markets.file", format!("cannot read: {e}")))?;
-    let mut parsed: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| SimError::in_file(&file, "", e.message()))?;
+    let mut parsed: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        SimError::in_file(&file, "", softliq_config::toml_error(&text, &e))
+    })?;
     if markets.contains_key("assets") {
         return Err(SimError::field(
             "markets",
@@ -208,9 +208,9 @@ fn read_tree(file: &Path, depth: usize) -> Result<toml::Table> {
     }
     let text = std::fs::read_to_string(file)
         .map_err(|e| SimError::in_file(file, "", format!("cannot read: {e}")))?;
-    let mut tree: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| SimError::in_file(file, "", e.message()))?;
+    let mut tree: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        SimError::in_file(file, "", softliq_config::toml_error(&text, &e))
+    })?;
     anchor_paths(&mut tree, file.parent().unwrap_or(Path::new("")));
     let Some(base) = tree.get("extends") else {
         return Ok(tree);

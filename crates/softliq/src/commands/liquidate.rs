@@ -106,9 +106,16 @@ pub fn run(args: &Args) -> Result<()> {
         .validate(&assets)
         .map_err(|e| anyhow!("--incentive {}: {e}", args.incentive))?;
     let with_incentive = |p: Policy| Policy { incentive, ..p };
-    let policy = with_incentive(Policy::by_name(&args.policy).ok_or_else(|| {
+    // One call at a time: `dutch` runs auctions over time, which this command does not model.
+    let named = Policy::all().into_iter().find(|p| p.name() == args.policy);
+    let policy = with_incentive(named.ok_or_else(|| {
+        let why = if args.policy == "dutch" {
+            "dutch runs auctions over time (softliq serve, softliq sim), not single calls"
+        } else {
+            "unknown policy"
+        };
         anyhow!(
-            "--policy: unknown policy {:?} (one of: soft, close_factor, restore, two_stage, full)",
+            "--policy {:?}: {why} (one of: soft, close_factor, restore, two_stage, full)",
             args.policy
         )
     })?);

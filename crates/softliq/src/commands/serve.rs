@@ -17,8 +17,9 @@ pub struct Args {
     /// Data directory (SQLite log and snapshots).
     #[arg(long, env = "SOFTLIQ_DATA", default_value = "softliq-data")]
     data: PathBuf,
-    /// Address to listen on (port 0 picks a free one).
-    #[arg(long, env = "SOFTLIQ_LISTEN", default_value = "127.0.0.1:8080")]
+    /// Address to listen on, HOST:PORT (`localhost:8080`, `0.0.0.0:8080`; port 0 picks a free
+    /// one).
+    #[arg(long, env = "SOFTLIQ_LISTEN", default_value = "127.0.0.1:8080", value_parser = listen_address)]
     listen: SocketAddr,
     /// Tokens file (TOML, `[[tokens]] token, role, subject`); `SOFTLIQ_TOKENS` adds more.
     #[arg(long)]
@@ -56,6 +57,19 @@ pub struct Args {
     /// Check every invariant after every command.
     #[arg(long)]
     audit: bool,
+}
+
+/// `HOST:PORT` with a host name or an address, resolved to the first address it names.
+fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let hint = "expected HOST:PORT, such as 127.0.0.1:8080, localhost:8080 or 0.0.0.0:8080";
+    if !text.contains(':') {
+        return Err(format!("{text:?} has no port: {hint}"));
+    }
+    text.to_socket_addrs()
+        .map_err(|e| format!("{text:?}: {e}; {hint}"))?
+        .next()
+        .ok_or_else(|| format!("{text:?} names no address; {hint}"))
 }
 
 /// The demo keeper's perp margin: enough to take over the demo's largest backstops.
@@ -105,6 +119,7 @@ fn keeper_config(
     c: &CostArgs,
 ) -> Result<KeeperConfig> {
     let usd = |field: &str, text: &str| Value::parse(field, text).map_err(|e| anyhow!("--{e}"));
+    keeper::check_url(&url).map_err(|e| anyhow!("--url {e}"))?;
     Ok(KeeperConfig {
         url,
         token,
