@@ -178,11 +178,18 @@ impl Keeper {
         let (_, Some(queue)) = self.get::<PerpQueue>("/v1/perps/liquidations").await? else {
             return Ok(());
         };
+        // Fee rates and ticks, read once a pass: only a keeper with margin needs them.
+        let markets = if self.config.perp_margin.is_zero() {
+            Vec::new()
+        } else {
+            let (_, body) = self.get::<MarketsBody>("/v1/perps").await?;
+            body.map(|b| b.markets).unwrap_or_default()
+        };
         for row in queue.accounts.iter().take(PERP_STEPS_PER_PASS) {
             if row.account == self.account {
                 continue;
             }
-            let take = self.offers_to_take(row).await?;
+            let take = self.offers_to_take(row, &markets).await?;
             let key = format!("keeper-perp-{}-{}-{}", self.account, row.account, queue.seq);
             let body = serde_json::json!({
                 "liquidator": self.account, "account": row.account, "take_backstop": take,
@@ -197,14 +204,18 @@ impl Keeper {
             }
         }
         if !self.config.perp_margin.is_zero() {
-            self.unwind_own(queue.seq).await?;
+            self.unwind_own(queue.seq, &markets).await?;
         }
         Ok(())
     }
 
     /// Whether to offer to take `row`'s backstop: only with perp margin of its own, a wallet
     /// with something to keep, and a profit estimate that clears `min_profit`.
-    async fn offers_to_take(&self, row: &PerpQueueRow) -> Result<bool, String> {
+    async fn offers_to_take(
+        &self,
+        row: &PerpQueueRow,
+        markets: &[MarketRow],
+    ) -> Result<bool, String> {
         if self.config.perp_margin.is_zero() || row.equity.raw() <= 0 {
             return Ok(false);
         }
@@ -214,15 +225,12 @@ impl Keeper {
         else {
             return Ok(false);
         };
-        let (_, Some(markets)) = self.get::<MarketsBody>("/v1/perps").await? else {
-            return Ok(false);
-        };
         let mut inherited = Vec::new();
         for p in &wallet.positions {
             let Some((short, size)) = signed_contracts(&p.size) else {
                 return Ok(false);
             };
-            let Some(fee) = markets.markets.iter().find(|m| m.market == p.market) else {
+            let Some(fee) = markets.iter().find(|m| m.market == p.market) else {
                 return Ok(false);
             };
             let path = format!("/v1/perps/{}/book?depth={BOOK_DEPTH}", p.market);
@@ -252,24 +260,18 @@ impl Keeper {
 
     /// Reduce-only IOC orders closing every position the keeper holds, within
     /// [`unwind_limit`].
-    async fn unwind_own(&self, seq: u64) -> Result<(), String> {
+    async fn unwind_own(&self, seq: u64, markets: &[MarketRow]) -> Result<(), String> {
         let (_, Some(wallet)) = self
             .get::<Wallet>(&format!("/v1/accounts/{}/perp", self.account))
             .await?
         else {
             return Ok(());
         };
-        if wallet.positions.is_empty() {
-            return Ok(());
-        }
-        let (_, Some(markets)) = self.get::<MarketsBody>("/v1/perps").await? else {
-            return Ok(());
-        };
         for p in &wallet.positions {
             let Some((short, size)) = signed_contracts(&p.size) else {
                 continue;
             };
-            let tick = markets.markets.iter().find(|m| m.market == p.market);
+            let tick = markets.iter().find(|m| m.market == p.market);
             let Some(limit) = p.entry_price.zip(tick).and_then(|(entry, m)| {
                 unwind_limit(short, size, entry, p.maintenance_margin, m.tick_size)
             }) else {
