@@ -7,7 +7,7 @@
 //! or bare numbers in whole tokens / USD.
 
 use serde::Deserialize;
-use softliq_core::money::{Amount, Decimals, ParseError, Price, Ratio, Value, parse_scaled};
+use softliq_core::money::{Amount, Decimals, ParseError, Price, Ratio, Value};
 
 /// A number as written: text, integer or float.
 #[derive(Debug, Clone, Deserialize)]
@@ -34,16 +34,7 @@ impl Number {
     /// Names `field` when the text is not a plain decimal, has too many decimals, or is out of
     /// range.
     pub fn ratio(&self, field: &str) -> Result<Ratio, ParseError> {
-        let text = self.text();
-        let t = text.trim();
-        let (digits, scale) = if let Some(p) = t.strip_suffix('%') {
-            (p.trim_end(), Ratio::SCALE - 2)
-        } else if let Some(b) = t.strip_suffix("bps") {
-            (b.trim_end(), Ratio::SCALE - 4)
-        } else {
-            (t, Ratio::SCALE)
-        };
-        parse_scaled(field, digits, scale).map(Ratio::from_raw)
+        Ratio::parse_spelled(field, &self.text())
     }
 
     /// A price in USD per whole token.

@@ -34,6 +34,8 @@ pub struct ServerConfig {
     /// Engine seconds per wall second: 1 for a real market; the demo runs faster so that a
     /// replayed hour of prices passes in a fraction of a second.
     pub clock_speed: u64,
+    /// Origins whose browser pages may call the API (none by default).
+    pub cors: crate::cors::Origins,
 }
 
 impl ServerConfig {
@@ -49,6 +51,7 @@ impl ServerConfig {
             audit: cfg!(debug_assertions),
             risk_refresh: Duration::from_millis(500),
             clock_speed: 1,
+            cors: crate::cors::Origins::None,
         }
     }
 }
@@ -68,6 +71,8 @@ pub struct AppState {
     /// Set when the server begins to shut down: live streams end so that graceful shutdown
     /// is not held open by subscribers that never disconnect.
     pub closing: tokio::sync::watch::Sender<bool>,
+    /// The in-process keeper's counters, shown in `/metrics` while it runs.
+    keeper: Mutex<Option<crate::keeper::SharedStats>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -149,6 +154,14 @@ impl AppState {
             .map_err(|e| format!("data directory {dir}: {e}"))?;
         let hub = Arc::new(Hub::new(reader, recovery.seq));
         let metrics = Metrics::default();
+        metrics.know_symbols(
+            engine
+                .state()
+                .assets
+                .iter()
+                .map(|a| a.symbol.clone())
+                .collect(),
+        );
         let now_s = engine.state().now_s;
         let observer = {
             let (hub, metrics) = (hub.clone(), metrics.clone());
@@ -172,6 +185,7 @@ impl AppState {
             risk: Mutex::new(None),
             risk_refresh: config.risk_refresh,
             closing: tokio::sync::watch::Sender::new(false),
+            keeper: Mutex::new(None),
         }))
     }
 
@@ -252,6 +266,22 @@ impl AppState {
             .map_err(|_| ApiError::unavailable("the engine stopped"))?;
         rx.await
             .map_err(|_| ApiError::unavailable("the engine stopped"))
+    }
+
+    /// Shows an in-process keeper's counters in `/metrics`.
+    pub fn attach_keeper(&self, stats: crate::keeper::SharedStats) {
+        *self.keeper.lock().unwrap_or_else(|e| e.into_inner()) = Some(stats);
+    }
+
+    /// A copy of the in-process keeper's counters, if one runs.
+    pub fn keeper_stats(&self) -> Option<crate::keeper::KeeperStats> {
+        let shared = self
+            .keeper
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        let stats = shared.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Some(stats)
     }
 
     /// The risk board, rebuilt when it is older than the refresh interval.

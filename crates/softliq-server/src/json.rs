@@ -69,6 +69,25 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Reads a `T` from a JSON value taken from a body's field `at`, naming the field at fault
+/// (`params.tiers[0].im`) as [`parse`] does.
+///
+/// # Errors
+/// 422 `invalid_body` for a value of the wrong shape.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value, at: &str) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let field = field_at(&path, &message, "");
+        let field = if field.is_empty() {
+            at.to_owned()
+        } else {
+            format!("{at}.{field}")
+        };
+        ApiError::unprocessable("invalid_body", &field, message)
+    })
+}
+
 /// Query-string parameters of type `T`; a malformed one is a 422 naming the parameter.
 pub struct ApiQuery<T>(pub T);
 

@@ -2,25 +2,30 @@
 //! event stream, Prometheus metrics, a dashboard, and the keeper that liquidates through it.
 //!
 //! - [`app`]: the running service (node, event hub, metrics, risk board, clock);
-//! - [`routes`]: the endpoints; [`openapi`]: their OpenAPI document;
-//! - [`auth`]: bearer tokens and roles; [`error`]: JSON errors naming the field;
+//! - [`routes`]: the endpoints; [`openapi`]: their OpenAPI document; [`paging`]: list cursors;
+//! - [`auth`]: bearer tokens and roles; [`names`]: assets and markets by id or symbol; [`error`]: JSON errors naming the field;
 //! - [`connections`]: accepting connections within timeouts and a connection limit;
+//! - [`cors`]: which other origins' pages may call the API (none unless configured);
 //! - [`hub`]: the durable event feed; [`metrics`]: `/metrics`; [`risk`]: the at-risk board;
 //! - [`keeper`]: the liquidation bot (over HTTP, in or out of process);
-//! - [`demo`]: `serve --demo`, a market replaying a real crash;
+//! - [`demo`]: `serve --demo`, a market replaying a real crash; [`listing`]: `serve --markets`;
 //! - [`report`]: one account's health as people read it (shared with the CLI).
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod auth;
 pub mod connections;
+pub mod cors;
 pub mod demo;
 pub mod error;
 pub mod hub;
 pub mod json;
 pub mod keeper;
+pub mod listing;
 pub mod metrics;
+pub mod names;
 pub mod openapi;
+pub mod paging;
 pub mod report;
 pub mod risk;
 pub mod routes;
@@ -58,6 +63,7 @@ pub struct Server {
     listener: tokio::net::TcpListener,
     body_limit_bytes: usize,
     limits: connections::Limits,
+    cors: cors::Origins,
 }
 
 impl Server {
@@ -78,6 +84,7 @@ impl Server {
             listener,
             body_limit_bytes: config.body_limit_bytes,
             limits: config.limits,
+            cors: config.cors.clone(),
         })
     }
 
@@ -90,7 +97,10 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), String> {
-        let app = routes::router(self.state.clone(), self.body_limit_bytes);
+        let mut app = routes::router(self.state.clone(), self.body_limit_bytes);
+        if let Some(layer) = self.cors.layer() {
+            app = app.layer(layer);
+        }
         let closing = self.state.closing.clone();
         let shutdown = async move {
             shutdown.await;

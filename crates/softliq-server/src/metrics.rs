@@ -37,6 +37,16 @@ pub struct AssetLabel {
     pub asset: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MarketLabel {
+    pub market: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabel {
+    pub action: String,
+}
+
 type FloatCounter = Counter<f64, AtomicU64>;
 type FloatGauge = Gauge<f64, AtomicU64>;
 
@@ -54,6 +64,9 @@ pub struct Metrics {
     repaid_usd: Family<PolicyLabel, FloatCounter>,
     borrower_loss_usd: Family<PolicyLabel, FloatCounter>,
     bad_debt_events: Counter,
+    breaker_trips: Family<AssetLabel, Counter>,
+    /// Asset symbols by id, to label what the log names by id.
+    symbols: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     detection_seconds: Histogram,
     commit_seconds: Histogram,
 }
@@ -65,7 +78,25 @@ impl std::fmt::Debug for Metrics {
 }
 
 impl Default for Metrics {
+    /// Counters start at zero for every label known up front (each policy; each asset as it is
+    /// listed), so that the series exist before the first event: `increase()` over a series
+    /// that appears at 1 misses that first event, and alert rules could not be checked.
     fn default() -> Self {
+        let metrics = Self::empty();
+        for policy in softliq_core::liquidation::Policy::all() {
+            let label = PolicyLabel {
+                policy: policy.name().to_owned(),
+            };
+            let _ = metrics.liquidations.get_or_create(&label);
+            let _ = metrics.repaid_usd.get_or_create(&label);
+            let _ = metrics.borrower_loss_usd.get_or_create(&label);
+        }
+        metrics
+    }
+}
+
+impl Metrics {
+    fn empty() -> Self {
         Self {
             commands: Family::default(),
             rejections: Family::default(),
@@ -73,6 +104,8 @@ impl Default for Metrics {
             repaid_usd: Family::default(),
             borrower_loss_usd: Family::default(),
             bad_debt_events: Counter::default(),
+            breaker_trips: Family::default(),
+            symbols: std::sync::Arc::default(),
             // 1 µs … ~1 s.
             detection_seconds: Histogram::new(exponential_buckets(1e-6, 4.0, 11)),
             // 100 µs … ~1.6 s.
@@ -81,17 +114,40 @@ impl Default for Metrics {
     }
 }
 
+/// One asset's figures at scrape time (display floats).
+#[derive(Clone, Debug, Default)]
+pub struct AssetGauges {
+    pub symbol: String,
+    pub price_usd: f64,
+    pub insurance_fund_tokens: f64,
+    /// Socialised bad debt, tokens.
+    pub bad_debt_tokens: f64,
+    pub utilisation: f64,
+    /// The oracle's circuit breaker is open (liquidations on the asset wait).
+    pub breaker_open: bool,
+}
+
+/// One perp market's funds at scrape time, USD.
+#[derive(Clone, Debug, Default)]
+pub struct PerpGauges {
+    pub symbol: String,
+    pub insurance_fund_usd: f64,
+    pub bad_debt_usd: f64,
+}
+
 /// Figures read from the state at scrape time.
 #[derive(Clone, Debug, Default)]
 pub struct Gauges {
     pub seq: u64,
     pub accounts: u64,
     pub flagged: u64,
-    /// Per asset symbol: (price USD, insurance fund tokens, socialised bad debt tokens,
-    /// utilisation).
-    pub assets: Vec<(String, f64, f64, f64, f64)>,
+    pub perp_flagged: u64,
+    pub assets: Vec<AssetGauges>,
+    pub perps: Vec<PerpGauges>,
     /// Health factors of accounts with debt (display figures).
     pub health_factors: Vec<f64>,
+    /// The in-process keeper's counters, when it runs.
+    pub keeper: Option<crate::keeper::KeeperStats>,
 }
 
 impl Gauges {
@@ -120,28 +176,47 @@ impl Gauges {
                     .supply
                     .to_amount(pool.supply_index(), Rounding::Down)
                     .unwrap_or_default();
-                (
-                    a.symbol.clone(),
-                    s.oracles[i].price.map_or(0.0, Price::to_f64),
-                    tokens(fund),
-                    tokens(s.flows[i].socialised),
-                    pool.utilisation().map_or(0.0, Ratio::to_f64),
-                )
+                AssetGauges {
+                    symbol: a.symbol.clone(),
+                    price_usd: s.oracles[i].price.map_or(0.0, Price::to_f64),
+                    insurance_fund_tokens: tokens(fund),
+                    bad_debt_tokens: tokens(s.flows[i].socialised),
+                    utilisation: pool.utilisation().map_or(0.0, Ratio::to_f64),
+                    breaker_open: s.oracles[i].open_breaker(s.now_s).is_some(),
+                }
+            })
+            .collect();
+        let perps = s
+            .perps
+            .markets()
+            .iter()
+            .map(|m| PerpGauges {
+                symbol: m.symbol.clone(),
+                insurance_fund_usd: m.state.insurance_fund.to_f64(),
+                bad_debt_usd: m.state.bad_debt.to_f64(),
             })
             .collect();
         Self {
             seq: s.seq,
             accounts: s.accounts.len() as u64,
             flagged: s.flagged.len() as u64,
+            perp_flagged: s.perp_flagged.len() as u64,
             assets,
+            perps,
             health_factors: Vec::new(),
+            keeper: None,
         }
     }
 }
 
 impl Metrics {
-    /// Counts a durable batch: commands by kind, liquidations and their figures by policy.
+    /// Counts a durable batch: commands by kind, liquidations and their figures by policy,
+    /// bad-debt steps and breaker trips (by asset symbol, learnt from listings).
     pub fn observe_batch(&self, entries: &[Entry]) {
+        let mut symbols = self
+            .symbols
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for e in entries {
             self.commands
                 .get_or_create(&KindLabel {
@@ -167,10 +242,34 @@ impl Metrics {
                     Event::BadDebt { .. } => {
                         self.bad_debt_events.inc();
                     }
+                    Event::AssetListed { symbol, .. } => {
+                        let asset = symbol.clone();
+                        let _ = self.breaker_trips.get_or_create(&AssetLabel { asset });
+                        symbols.push(symbol.clone());
+                    }
+                    Event::BreakerOpened { asset, .. } => {
+                        let symbol = symbols.get(asset.index()).cloned();
+                        let asset = symbol.unwrap_or_else(|| asset.0.to_string());
+                        self.breaker_trips
+                            .get_or_create(&AssetLabel { asset })
+                            .inc();
+                    }
                     _ => {}
                 }
             }
         }
+    }
+
+    /// The symbols listed before the log's tail is observed (from the recovered state).
+    pub fn know_symbols(&self, symbols: Vec<String>) {
+        for asset in &symbols {
+            let asset = asset.clone();
+            let _ = self.breaker_trips.get_or_create(&AssetLabel { asset });
+        }
+        *self
+            .symbols
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = symbols;
     }
 
     pub fn rejected(&self, code: &str) {
@@ -222,6 +321,11 @@ impl Metrics {
             "bad_debt_events",
             "Bad-debt realisation steps (sweep, insurance cover, socialisation)",
             self.bad_debt_events.clone(),
+        );
+        r.register(
+            "breaker_trips",
+            "Oracle circuit breakers opened, by asset",
+            self.breaker_trips.clone(),
         );
         r.register(
             "detection_seconds",
@@ -314,26 +418,62 @@ fn register_gauges(r: &mut Registry, g: &Gauges) {
         "Accounts currently liquidatable",
         int(g.flagged),
     );
-    let families: [(&str, &str); 4] = [
-        ("price_usd", "Last accepted oracle price"),
-        ("insurance_fund_tokens", "Insurance fund balance"),
+    r.register(
+        "perp_flagged_accounts",
+        "Perp wallets currently liquidatable",
+        int(g.perp_flagged),
+    );
+    type Read = fn(&AssetGauges) -> f64;
+    let families: [(&str, &str, Read); 5] = [
+        ("price_usd", "Last accepted oracle price", |a| a.price_usd),
+        ("insurance_fund_tokens", "Insurance fund balance", |a| {
+            a.insurance_fund_tokens
+        }),
         (
             "bad_debt_tokens",
             "Debt written off against suppliers (socialised)",
+            |a| a.bad_debt_tokens,
         ),
-        ("utilisation_ratio", "Borrowed over supplied"),
+        ("utilisation_ratio", "Borrowed over supplied", |a| {
+            a.utilisation
+        }),
+        (
+            "breaker_open",
+            "1 while the asset's oracle circuit breaker is open",
+            |a| f64::from(u8::from(a.breaker_open)),
+        ),
     ];
-    for (i, (name, help)) in families.into_iter().enumerate() {
+    for (name, help, read) in families {
         let family: Family<AssetLabel, FloatGauge> = Family::default();
-        for (symbol, price, insurance, bad_debt, utilisation) in &g.assets {
-            let v = [*price, *insurance, *bad_debt, *utilisation][i];
-            family
-                .get_or_create(&AssetLabel {
-                    asset: symbol.clone(),
-                })
-                .set(v);
+        for a in &g.assets {
+            let asset = a.symbol.clone();
+            family.get_or_create(&AssetLabel { asset }).set(read(a));
         }
         r.register(name, help, family);
+    }
+    type ReadPerp = fn(&PerpGauges) -> f64;
+    let perp_families: [(&str, &str, ReadPerp); 2] = [
+        (
+            "perp_insurance_fund_usd",
+            "A perp market's insurance fund",
+            |m| m.insurance_fund_usd,
+        ),
+        (
+            "perp_bad_debt_usd",
+            "A perp market's losses past insurance and ADL",
+            |m| m.bad_debt_usd,
+        ),
+    ];
+    for (name, help, read) in perp_families {
+        let family: Family<MarketLabel, FloatGauge> = Family::default();
+        for m in &g.perps {
+            let market = m.symbol.clone();
+            family.get_or_create(&MarketLabel { market }).set(read(m));
+        }
+        r.register(name, help, family);
+    }
+    if let Some(k) = &g.keeper {
+        register_keeper(r, k);
     }
     let hf = Histogram::new(HF_BUCKETS);
     for &h in &g.health_factors {
@@ -344,6 +484,60 @@ fn register_gauges(r: &mut Registry, g: &Gauges) {
         "Health factor of accounts with debt",
         hf,
     );
+}
+
+/// The keeper's counters: `softliq_keeper_actions_total{action}` for what it did, and its
+/// failures and stale-price waits on their own (what an operator alerts on).
+fn register_keeper(r: &mut Registry, k: &crate::keeper::KeeperStats) {
+    let counter = |v: u64| {
+        let c: Counter = Counter::default();
+        c.inc_by(v);
+        c
+    };
+    let actions: Family<ActionLabel, Counter> = Family::default();
+    for (action, n) in [
+        ("liquidation", k.liquidations),
+        ("absorb", k.absorbs),
+        ("auction_start", k.auctions_started),
+        ("auction_take", k.takes),
+        ("auction_reset", k.resets),
+        ("perp_step", k.perp_steps),
+        ("perp_takeover", k.perp_takeovers),
+        ("perp_unwind", k.perp_unwinds),
+    ] {
+        let action = action.to_owned();
+        actions.get_or_create(&ActionLabel { action }).inc_by(n);
+    }
+    r.register(
+        "keeper_actions",
+        "What the keeper had accepted, by action",
+        actions,
+    );
+    r.register(
+        "keeper_skipped",
+        "Candidates the keeper passed over (unprofitable after costs)",
+        counter(k.skipped),
+    );
+    r.register(
+        "keeper_failures",
+        "Keeper calls that failed (refused for another reason than a stale price, or unreachable)",
+        counter(k.failed),
+    );
+    r.register(
+        "keeper_stale_waits",
+        "Keeper calls not made or refused because a price was stale",
+        counter(k.stale_waits),
+    );
+}
+
+/// The keeper's metrics alone, for `softliq keeper --metrics-listen` (OpenMetrics text).
+#[must_use]
+pub fn render_keeper(k: &crate::keeper::KeeperStats) -> String {
+    let mut r = Registry::with_prefix("softliq");
+    register_keeper(&mut r, k);
+    let mut out = String::new();
+    let _ = encode(&mut out, &r);
+    out
 }
 
 #[cfg(test)]

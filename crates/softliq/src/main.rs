@@ -37,6 +37,8 @@ enum Command {
     Serve(commands::serve::Args),
     /// Liquidate through a softliq server's API when it pays after costs.
     Keeper(commands::serve::KeeperArgs),
+    /// Print a fresh bearer token, or a tokens-file entry with --role and --subject.
+    Token(commands::token::Args),
     /// Run a stress scenario through every mechanism and write report.html, summary.json and
     /// runs.csv; `sim fit` estimates synthetic-path parameters from hourly closes.
     Sim(commands::sim::Args),
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Soak(args) => commands::soak::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Keeper(args) => commands::serve::run_keeper(&args),
+        Command::Token(args) => commands::token::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,10 +6,12 @@
 //! installs them, and this test installs them itself when it runs as root on a machine that
 //! lacks them.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use common::{Guard, free_port};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -37,16 +39,6 @@ fn ensure_browser() {
     );
 }
 
-/// Kills the child when dropped, so a failing assertion leaves nothing running.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Kills, when dropped, the Chromium processes ChromeDriver started with this profile: killing
 /// ChromeDriver alone leaves them running when a failing assertion skips the session's delete.
 struct BrowserGuard(std::path::PathBuf);
@@ -60,38 +52,21 @@ impl Drop for BrowserGuard {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start_demo(data: &Path) -> (Guard, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_softliq"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
-        .args(["--demo-borrowers", "1500", "--demo-bar-ms", "200"])
-        .arg("--data")
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    // Keep draining the server's stdout so that it never writes into a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .trim_end_matches('/')
-        .to_owned();
-    (Guard(child), url)
+    let served = common::serve(
+        [
+            "--demo".as_ref(),
+            "--demo-borrowers".as_ref(),
+            "1500".as_ref(),
+            "--demo-bar-ms".as_ref(),
+            "200".as_ref(),
+            "--data".as_ref(),
+            data.as_os_str(),
+        ],
+        &[],
+        1,
+    );
+    (served.guard, served.url)
 }
 
 struct Driver {

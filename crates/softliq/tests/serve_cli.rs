@@ -1,11 +1,11 @@
 //! What `softliq serve` and `softliq keeper` say when started wrongly: each message names the
 //! input and the form expected, the process exits non-zero, and nothing is left behind.
 
+mod common;
+
 use std::process::Command;
 
-fn softliq() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_softliq"))
-}
+use common::softliq;
 
 fn fails_saying(cmd: &mut Command, needles: &[&str]) {
     let out = cmd.output().expect("runs");
@@ -56,4 +56,96 @@ fn a_keeper_url_without_a_scheme_shows_the_form_expected() {
         softliq().args(["keeper", "--url", "127.0.0.1:8080", "--token", "t"]),
         &["--url", "http://127.0.0.1:8080"],
     );
+}
+
+/// `serve` on `data` with `extra` arguments: the process, its URL, and what `--markets` said.
+fn serve_lines(data: &std::path::Path, extra: &[&str]) -> common::Served {
+    let args = [data.as_os_str()]
+        .into_iter()
+        .chain(extra.iter().map(std::ffi::OsStr::new));
+    common::serve(
+        std::iter::once(std::ffi::OsStr::new("--data")).chain(args),
+        &[],
+        2,
+    )
+}
+
+#[tokio::test]
+async fn serve_starts_on_a_markets_file_and_applies_its_changes_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("markets.toml");
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/markets.toml"
+    ))
+    .unwrap();
+    std::fs::write(&file, &example).unwrap();
+    let file_arg = file.to_str().unwrap();
+    let markets = |url: String| async move {
+        let v: serde_json::Value = reqwest::get(format!("{url}/v1/markets"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["markets"].as_array().unwrap().clone()
+    };
+
+    let served = serve_lines(&data, &["--markets", file_arg]);
+    assert!(
+        served.lines[1].contains("listed USDC, USDT, "),
+        "{:?}",
+        served.lines
+    );
+    let listed = markets(served.url.clone()).await;
+    let count = example.matches("[[assets]]").count();
+    assert_eq!(listed.len(), count);
+    assert_eq!(listed[0]["symbol"], "USDC");
+    drop(served);
+
+    // The same file again changes nothing; an edited threshold is applied to the listed asset.
+    let served = serve_lines(&data, &["--markets", file_arg]);
+    assert!(
+        served.lines[1].contains("listed none; updated none"),
+        "{:?}",
+        served.lines
+    );
+    drop(served);
+    let edited = example.replacen(
+        "liquidation_threshold = \"85%\"",
+        "liquidation_threshold = \"86%\"",
+        1,
+    );
+    assert_ne!(
+        edited, example,
+        "the example's first threshold moved; update this test"
+    );
+    std::fs::write(&file, edited).unwrap();
+    let served = serve_lines(&data, &["--markets", file_arg]);
+    assert!(
+        served.lines[1].contains("listed none; updated USDC;"),
+        "{:?}",
+        served.lines
+    );
+    let listed = markets(served.url.clone()).await;
+    assert_eq!(listed[0]["liquidation_threshold"], "0.86");
+    drop(served);
+
+    // A bad file is refused with its line before anything starts.
+    std::fs::write(&file, "[[assets]]\nsymbol = \"X\"\ndecimals = \"six\"\n").unwrap();
+    fails_saying(
+        softliq()
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--markets",
+                file_arg,
+                "--data",
+            ])
+            .arg(dir.path().join("other")),
+        &["markets.toml", "line 3"],
+    );
+    assert!(!dir.path().join("other").exists());
 }

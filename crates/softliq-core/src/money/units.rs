@@ -13,7 +13,7 @@
 
 use super::decimal::{Scaled, parse_scaled};
 use super::muldiv::{Wide, mul_div, mul_div_pow10};
-use super::{MathError, ParseError, RAY, Rounding, WAD};
+use super::{MathError, ParseError, ParseProblem, RAY, Rounding, WAD};
 use std::fmt;
 
 macro_rules! checked_arithmetic {
@@ -77,9 +77,14 @@ macro_rules! checked_arithmetic {
 /// `u128`; in a human-readable one (JSON, TOML) an exact decimal string — the raw integer of
 /// base units for amounts and shares, the scaled decimal ("1834.25") for prices, values,
 /// ratios and indices — because JSON numbers lose precision past 2^53 in most readers.
-/// Reading accepts the same string, or a plain JSON integer of raw units.
+/// Reading accepts the same string, or a plain integer of raw units — except a [`Ratio`], which
+/// is read as people write ratios (`"0.8"`, `"80%"`, `"8000bps"`, `0.8`, `1`), see
+/// [`Ratio::parse_spelled`].
 macro_rules! serde_scaled {
     ($name:ident, $scale:expr) => {
+        serde_scaled!($name, $scale, false);
+    };
+    ($name:ident, $scale:expr, $ratio:expr) => {
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 if s.is_human_readable() {
@@ -96,7 +101,11 @@ macro_rules! serde_scaled {
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 if d.is_human_readable() {
-                    d.deserialize_any(ScaledVisitor { scale: $scale }).map(Self)
+                    d.deserialize_any(ScaledVisitor {
+                        scale: $scale,
+                        ratio: $ratio,
+                    })
+                    .map(Self)
                 } else {
                     u128::deserialize(d).map(Self)
                 }
@@ -105,43 +114,86 @@ macro_rules! serde_scaled {
     };
 }
 
-/// Reads a human-readable unit value: a decimal string at `scale`, or a raw integer.
+/// Reads a human-readable unit value: a decimal string at `scale`, or a raw integer; with
+/// `ratio`, the spellings of [`Ratio::parse_spelled`] and numbers as whole ratios.
 struct ScaledVisitor {
     scale: u8,
+    ratio: bool,
+}
+
+impl ScaledVisitor {
+    fn whole<E: serde::de::Error>(&self, v: u128) -> Result<u128, E> {
+        if self.ratio {
+            v.checked_mul(Ratio::ONE.0)
+                .ok_or_else(|| E::custom(format!("{v} is out of range for a ratio")))
+        } else {
+            Ok(v)
+        }
+    }
 }
 
 impl serde::de::Visitor<'_> for ScaledVisitor {
     type Value = u128;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "a non-negative decimal string with at most {} decimals",
-            self.scale
-        )
+        if self.ratio {
+            f.write_str("a non-negative ratio: \"0.8\", \"80%\", \"8000bps\" or a number")
+        } else {
+            write!(
+                f,
+                "a non-negative decimal string with at most {} decimals",
+                self.scale
+            )
+        }
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u128, E> {
-        parse_scaled("value", v, self.scale).map_err(|e| E::custom(e.problem))
+        let parsed = if self.ratio {
+            Ratio::parse_spelled("value", v).map(Ratio::raw)
+        } else {
+            parse_scaled("value", v, self.scale)
+        };
+        parsed.map_err(|e| E::custom(e.problem))
     }
 
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u128, E> {
-        Ok(u128::from(v))
+        self.whole(u128::from(v))
     }
 
     fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<u128, E> {
-        Ok(v)
+        self.whole(v)
+    }
+
+    /// TOML integers arrive signed.
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u128, E> {
+        let v = u128::try_from(v).map_err(|_| E::custom(ParseProblem::Negative))?;
+        self.whole(v)
+    }
+
+    /// Only ratios take a float, read through its shortest decimal form (`0.825` is exactly
+    /// 0.825); amounts and prices are exact decimal strings.
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u128, E> {
+        if !self.ratio {
+            return Err(E::invalid_type(serde::de::Unexpected::Float(v), &self));
+        }
+        if !v.is_finite() {
+            return Err(E::custom("not a finite number"));
+        }
+        self.visit_str(&v.to_string())
     }
 }
 
 macro_rules! fixed_point {
     ($(#[$doc:meta])* $name:ident, $scale:expr) => {
+        fixed_point!($(#[$doc])* $name, $scale, false);
+    };
+    ($(#[$doc:meta])* $name:ident, $scale:expr, $ratio:expr) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(u128);
 
         checked_arithmetic!($name);
-        serde_scaled!($name, $scale);
+        serde_scaled!($name, $scale, $ratio);
 
         impl $name {
             /// Decimal places of the raw integer.
@@ -282,8 +334,28 @@ fixed_point!(
 );
 fixed_point!(
     /// A dimensionless ratio (risk parameter, rate, health factor), WAD: 1.0 = 10^18.
-    Ratio, 18
+    Ratio, 18, true
 );
+
+impl Ratio {
+    /// A ratio as people write one: `"0.8"`, `"80%"`, `"8000bps"` (a space before the unit is
+    /// allowed), exactly; the one syntax of every config file and JSON body.
+    ///
+    /// # Errors
+    /// A [`ParseError`] naming `field`: not a plain decimal, too many decimals for the unit
+    /// (18 for a fraction, 16 for a percentage, 14 for basis points), or out of range.
+    pub fn parse_spelled(field: &str, text: &str) -> Result<Self, ParseError> {
+        let t = text.trim();
+        let (digits, scale) = if let Some(p) = t.strip_suffix('%') {
+            (p.trim_end(), Self::SCALE - 2)
+        } else if let Some(b) = t.strip_suffix("bps") {
+            (b.trim_end(), Self::SCALE - 4)
+        } else {
+            (t, Self::SCALE)
+        };
+        parse_scaled(field, digits, scale).map(Self)
+    }
+}
 fixed_point!(
     /// An interest index, RAY: 1.0 = 10^27.
     Index, 27
@@ -509,6 +581,45 @@ mod tests {
 
     fn dec(d: u8) -> Decimals {
         Decimals::new(d).unwrap()
+    }
+
+    /// One ratio syntax in JSON bodies and TOML files: every spelling of 0.825 reads the same,
+    /// integers are whole ratios, and other unit types still refuse floats.
+    #[test]
+    fn ratios_read_as_written_in_json() {
+        let read = |json: &str| {
+            serde_json::from_str::<Ratio>(json).map_or_else(|e| e.to_string(), |r| r.to_string())
+        };
+        for spelled in [
+            "\"0.825\"",
+            "\"82.5%\"",
+            "\"8250bps\"",
+            "\"8250 bps\"",
+            "0.825",
+        ] {
+            assert_eq!(read(spelled), "0.825", "{spelled}");
+        }
+        assert_eq!(read("1"), "1", "an integer is a whole ratio, not raw units");
+        assert_eq!(read("\"100%\""), "1");
+        assert!(read("\"-5%\"").contains("negative"), "{}", read("\"-5%\""));
+        assert!(read("-1").contains("negative"), "{}", read("-1"));
+        assert!(read("\"0.1234567890123456789%\"").contains("16 decimal"));
+        assert!(
+            read("\"80pc\"").contains("not a plain decimal"),
+            "{}",
+            read("\"80pc\"")
+        );
+        // A price is an exact decimal string: a float is refused, an integer is raw units.
+        assert!(serde_json::from_str::<Price>("1.5").is_err());
+        assert_eq!(
+            serde_json::from_str::<Price>("1").unwrap(),
+            Price::from_raw(1)
+        );
+        // The binary form (the log) is untouched: the raw integer.
+        assert_eq!(
+            serde_json::to_string(&Ratio::parse_spelled("f", "80%").unwrap()).unwrap(),
+            "\"0.8\""
+        );
     }
 
     #[test]

@@ -27,6 +27,30 @@ fn check_name(field: &str, name: &str) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// A symbol of an asset or a perp market: a name, unique among its kind, and not all digits
+/// (the API reads digits as an id, so such a symbol could never be named).
+pub(crate) fn check_symbol<'a>(
+    symbol: &str,
+    mut listed: impl Iterator<Item = &'a str>,
+) -> Result<(), Rejection> {
+    check_name("symbol", symbol)?;
+    if symbol.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Rejection::new(
+            Code::InvalidParams,
+            "symbol",
+            format!("{symbol} is all digits, which reads as an id; add a letter"),
+        ));
+    }
+    if listed.any(|s| s == symbol) {
+        return Err(Rejection::new(
+            Code::InvalidParams,
+            "symbol",
+            format!("{symbol} is already listed"),
+        ));
+    }
+    Ok(())
+}
+
 impl Engine {
     /// The policy checked against every asset's parameters, with `next` in place of asset
     /// `replace` (or appended when `replace` is the next id).
@@ -63,14 +87,7 @@ impl Engine {
         symbol: &str,
         params: &AssetParams,
     ) -> Result<Vec<Event>, Rejection> {
-        check_name("symbol", symbol)?;
-        if self.state.assets.iter().any(|a| a.symbol == symbol) {
-            return Err(Rejection::new(
-                Code::InvalidParams,
-                "symbol",
-                format!("{symbol} is already listed"),
-            ));
-        }
+        check_symbol(symbol, self.state.assets.iter().map(|a| a.symbol.as_str()))?;
         if self.state.assets.len() >= ASSETS_MAX {
             return Err(Rejection::new(
                 Code::InvalidParams,

@@ -58,6 +58,8 @@ impl Engine {
         symbol: &str,
         params: &PerpParams,
     ) -> Result<Vec<Event>, Rejection> {
+        let listed = self.state.perps.markets().iter().map(|m| m.symbol.as_str());
+        super::admin::check_symbol(symbol, listed)?;
         self.asset_ref("params.index_asset", params.index_asset)?;
         let mut perps = self.state.perps.clone();
         let market = perps.list(symbol, params.clone()).map_err(|e| reject(&e))?;

@@ -36,6 +36,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use softliq_core::money::{Rounding, Value};
 
+pub mod exporter;
 pub mod perp;
 
 /// How the keeper decides and where it sends.
@@ -147,19 +148,8 @@ struct QuoteFigures {
 }
 
 #[derive(Deserialize)]
-struct AtRisk {
-    accounts: Vec<AtRiskRow>,
-}
-
-#[derive(Deserialize)]
 struct AtRiskRow {
     account: u64,
-}
-
-#[derive(Deserialize)]
-struct AuctionsBody {
-    policy: String,
-    auctions: Vec<AuctionRow>,
 }
 
 #[derive(Deserialize)]
@@ -287,6 +277,45 @@ impl Keeper {
             return Ok((status, None));
         }
         Ok((status, Some(resp.json().await.map_err(|e| err(path, e))?)))
+    }
+
+    /// The rows under `field` of every page of the list at `path` (which has a query string),
+    /// following `next` as `after`, up to `rows_max` rows; with the first page, for the list's
+    /// other fields. `None` when the first page is refused.
+    pub(crate) async fn get_all<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        field: &str,
+        rows_max: usize,
+    ) -> Result<Option<(serde_json::Value, Vec<T>)>, String> {
+        let (_, Some(first)) = self.get::<serde_json::Value>(path).await? else {
+            return Ok(None);
+        };
+        let mut rows = Vec::new();
+        let mut page = first.clone();
+        loop {
+            let list = page[field].as_array().cloned().unwrap_or_default();
+            for row in list {
+                rows.push(serde_json::from_value(row).map_err(|e| err(path, e))?);
+            }
+            let next = match &page["next"] {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => break,
+            };
+            if rows.len() >= rows_max {
+                break;
+            }
+            let (_, Some(more)) = self
+                .get::<serde_json::Value>(&format!("{path}&after={next}"))
+                .await?
+            else {
+                break;
+            };
+            page = more;
+        }
+        rows.truncate(rows_max);
+        Ok(Some((first, rows)))
     }
 
     /// One candidate: quote, decide, submit (with retries under one key).
@@ -450,8 +479,11 @@ impl Keeper {
 
     /// One pass over the candidates and, in a `dutch` market, the running auctions.
     async fn pass(&self) {
-        let auctions = match self.get::<AuctionsBody>("/v1/auctions").await {
-            Ok((_, Some(view))) if view.policy == "dutch" => Some(view.auctions),
+        let listed = self
+            .get_all::<AuctionRow>("/v1/auctions?limit=1000", "auctions", usize::MAX)
+            .await;
+        let auctions = match listed {
+            Ok(Some((first, rows))) if first["policy"] == "dutch" => Some(rows),
             Ok(_) => None,
             Err(e) => {
                 tracing::warn!("{e}");
@@ -526,6 +558,21 @@ pub async fn run(
     config: KeeperConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<KeeperStats, String> {
+    run_counted(config, Arc::default(), shutdown).await
+}
+
+/// The shared counters a running keeper updates (for metrics).
+pub type SharedStats = Arc<Mutex<KeeperStats>>;
+
+/// [`run`], counting into `stats` as it goes, so that metrics can read them while it runs.
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_counted(
+    config: KeeperConfig,
+    stats: SharedStats,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<KeeperStats, String> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -536,7 +583,7 @@ pub async fn run(
         account: 0,
         stale: std::sync::atomic::AtomicBool::new(false),
         candidates: Arc::default(),
-        stats: Arc::default(),
+        stats,
     };
     keeper.account = match keeper.config.account {
         Some(a) => a,
@@ -554,13 +601,15 @@ pub async fn run(
     keeper.fund_perp_margin().await?;
     let (_, head) = keeper.get::<serde_json::Value>("/v1/status").await?;
     let head = head.and_then(|h| h["durable_seq"].as_u64()).unwrap_or(0);
-    if let (_, Some(list)) = keeper
-        .get::<AtRisk>("/v1/accounts?liquidatable=true&limit=1000")
+    if let Some((_, rows)) = keeper
+        .get_all::<AtRiskRow>(
+            "/v1/accounts?liquidatable=true&limit=1000",
+            "accounts",
+            usize::MAX,
+        )
         .await?
     {
-        keeper
-            .candidates()
-            .extend(list.accounts.iter().map(|r| r.account));
+        keeper.candidates().extend(rows.iter().map(|r| r.account));
     }
     let keeper = Arc::new(keeper);
     let follower = tokio::spawn(keeper.clone().follow(head));

@@ -33,12 +33,6 @@ const PERP_STEPS_PER_PASS: usize = 256;
 const BOOK_DEPTH: usize = 200;
 
 #[derive(Deserialize)]
-struct PerpQueue {
-    seq: u64,
-    accounts: Vec<PerpQueueRow>,
-}
-
-#[derive(Deserialize)]
 struct PerpQueueRow {
     account: u64,
     equity: SignedValue,
@@ -175,9 +169,14 @@ impl Keeper {
     /// sequence number: a retry of this pass's step is the same command, the next pass's is a
     /// new step.
     pub(super) async fn keep_perps(&self) -> Result<(), String> {
-        let (_, Some(queue)) = self.get::<PerpQueue>("/v1/perps/liquidations").await? else {
+        let path = "/v1/perps/liquidations?limit=1000";
+        let Some((first, accounts)) = self
+            .get_all::<PerpQueueRow>(path, "accounts", PERP_STEPS_PER_PASS + 1)
+            .await?
+        else {
             return Ok(());
         };
+        let seq = first["seq"].as_u64().unwrap_or(0);
         // Fee rates and ticks, read once a pass: only a keeper with margin needs them.
         let markets = if self.config.perp_margin.is_zero() {
             Vec::new()
@@ -185,12 +184,12 @@ impl Keeper {
             let (_, body) = self.get::<MarketsBody>("/v1/perps").await?;
             body.map(|b| b.markets).unwrap_or_default()
         };
-        for row in queue.accounts.iter().take(PERP_STEPS_PER_PASS) {
+        for row in accounts.iter().take(PERP_STEPS_PER_PASS) {
             if row.account == self.account {
                 continue;
             }
             let take = self.offers_to_take(row, &markets).await?;
-            let key = format!("keeper-perp-{}-{}-{}", self.account, row.account, queue.seq);
+            let key = format!("keeper-perp-{}-{}-{seq}", self.account, row.account);
             let body = serde_json::json!({
                 "liquidator": self.account, "account": row.account, "take_backstop": take,
             });
@@ -204,7 +203,7 @@ impl Keeper {
             }
         }
         if !self.config.perp_margin.is_zero() {
-            self.unwind_own(queue.seq, &markets).await?;
+            self.unwind_own(seq, &markets).await?;
         }
         Ok(())
     }

@@ -14,13 +14,14 @@ use softliq_core::asset::AssetId;
 use softliq_core::liquidation::auction::{AuctionId, Status};
 use softliq_core::money::{Amount, Decimals, Price, Rounding, Value, parse_scaled};
 use softliq_engine::{CommandBody, Engine};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::commands::{CommandOutcome, error_responses, path_id, require_owner, run};
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ErrorBody};
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiQuery};
+use crate::names::{Named, optional_asset};
 
 type Shared = State<Arc<AppState>>;
 
@@ -30,10 +31,11 @@ pub struct BarkRequest {
     /// The account (owned by the calling token) that receives the keeper's reward.
     pub keeper: u64,
     pub borrower: u64,
-    /// The debt to auction; the account's largest debt by value when absent.
-    pub debt_asset: Option<u16>,
-    /// The collateral to sell; the account's largest collateral by value when absent.
-    pub collateral_asset: Option<u16>,
+    /// The debt to auction (id or symbol); the account's largest debt by value when absent.
+    pub debt_asset: Option<Named>,
+    /// The collateral to sell (id or symbol); the account's largest collateral by value when
+    /// absent.
+    pub collateral_asset: Option<Named>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -110,12 +112,14 @@ pub async fn bark(
 ) -> Result<Json<CommandOutcome>, ApiError> {
     principal.require("Authorization", &[Role::Liquidator])?;
     require_owner(&state, &principal, "keeper", req.keeper).await?;
-    let (debt_asset, collateral_asset) = match (req.debt_asset, req.collateral_asset) {
-        (Some(d), Some(c)) => (AssetId(d), AssetId(c)),
+    let debt = optional_asset(&state, "debt_asset", req.debt_asset).await?;
+    let collateral = optional_asset(&state, "collateral_asset", req.collateral_asset).await?;
+    let (debt_asset, collateral_asset) = match (debt, collateral) {
+        (Some(d), Some(c)) => (d, c),
         (d, c) => {
             let borrower = req.borrower;
             let (ld, lc) = state.read(move |e| largest_pair(e, borrower)).await??;
-            (d.map_or(ld, AssetId), c.map_or(lc, AssetId))
+            (d.unwrap_or(ld), c.unwrap_or(lc))
         }
     };
     let body = CommandBody::Bark {
@@ -252,7 +256,11 @@ pub struct AuctionsView {
     /// USD under auction, and the global cap (`null` outside `dutch` markets).
     pub dirt_total: String,
     pub hole_total: Option<String>,
+    /// Running auctions in all.
+    pub total: usize,
     pub auctions: Vec<AuctionRow>,
+    /// Pass as `after` for the next page; `null` on the last.
+    pub next: Option<u64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -307,23 +315,40 @@ fn row_of(engine: &Engine, s: &Status) -> Option<AuctionRow> {
     })
 }
 
-/// Running auctions with their price now, time to reset, lot and tab.
-#[utoipa::path(get, path = "/v1/auctions", tag = "auctions", responses((status = 200, body = AuctionsView)))]
-pub async fn auctions(State(state): Shared) -> Result<Json<AuctionsView>, ApiError> {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuctionsQuery {
+    /// Most auctions (1–1000, default 100).
+    pub limit: Option<usize>,
+    /// The previous page's `next` (an auction id): list the auctions after it.
+    pub after: Option<u64>,
+}
+
+/// Running auctions with their price now, time to reset, lot and tab, by id.
+#[utoipa::path(get, path = "/v1/auctions", tag = "auctions", params(AuctionsQuery),
+    responses((status = 200, body = AuctionsView), (status = 422, body = ErrorBody)))]
+pub async fn auctions(
+    State(state): Shared,
+    ApiQuery(q): ApiQuery<AuctionsQuery>,
+) -> Result<Json<AuctionsView>, ApiError> {
+    let limit = crate::paging::limit(q.limit, 100)?;
     let now_s = state.now_s();
     let view = state
         .read(move |engine| {
             let s = engine.state();
+            let mut running = engine.auctions_at(now_s);
+            running.sort_by_key(|a| a.id);
+            let total = running.len();
+            let (page, next) = crate::paging::page(running, |a| a.id.0, q.after, limit);
             AuctionsView {
                 now_s: now_s.max(s.now_s),
                 policy: s.market.policy.name().to_owned(),
                 dirt_total: s.auctions.book.dirt_total().to_string(),
                 hole_total: s.market.policy.auction().map(|d| d.hole_total.to_string()),
-                auctions: engine
-                    .auctions_at(now_s)
-                    .iter()
-                    .filter_map(|st| row_of(engine, st))
-                    .collect(),
+                total,
+                auctions: page.iter().filter_map(|st| row_of(engine, st)).collect(),
+                next,
             }
         })
         .await?;

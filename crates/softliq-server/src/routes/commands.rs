@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use softliq_core::account::AccountId;
-use softliq_core::asset::{AssetId, AssetParams};
+use softliq_core::asset::AssetParams;
 use softliq_core::liquidation::Policy;
 use softliq_engine::{CommandBody, PriceSource};
 use utoipa::ToSchema;
@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiJson;
+use crate::names::Named;
 
 type Shared = State<Arc<AppState>>;
 
@@ -67,7 +68,8 @@ pub struct SetPolicyRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostPriceRequest {
-    pub asset: u16,
+    /// Asset id or symbol.
+    pub asset: Named,
     /// USD per whole token.
     #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "1834.25")]
     pub price: String,
@@ -78,7 +80,8 @@ pub struct PostPriceRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssetAmountRequest {
-    pub asset: u16,
+    /// Asset id or symbol.
+    pub asset: Named,
     /// Whole tokens, at most the asset's decimals.
     #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "1.5")]
     pub amount: String,
@@ -94,8 +97,10 @@ pub struct LiquidateRequest {
     /// The account (owned by the calling token) that receives the collateral.
     pub liquidator: u64,
     pub borrower: u64,
-    pub debt_asset: u16,
-    pub collateral_asset: u16,
+    /// Asset id or symbol.
+    pub debt_asset: Named,
+    /// Asset id or symbol.
+    pub collateral_asset: Named,
     /// Most debt tokens to repay; the policy may allow less.
     #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "1000")]
     pub max_repay: String,
@@ -217,7 +222,7 @@ pub async fn list_asset(
 
 /// Replace an asset's parameters (admin).
 #[utoipa::path(post, path = "/v1/assets/{asset}/params", tag = "admin", request_body = UpdateParamsRequest,
-    params(("asset" = u16, Path, description = "asset id")), security(("bearer" = [])),
+    params(("asset" = String, Path, description = "asset id or symbol")), security(("bearer" = [])),
     responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
 pub async fn update_params(
     State(state): Shared,
@@ -227,7 +232,7 @@ pub async fn update_params(
     ApiJson(req): ApiJson<UpdateParamsRequest>,
 ) -> Result<Json<CommandOutcome>, ApiError> {
     principal.require("Authorization", &[Role::Admin])?;
-    let asset = AssetId(path_id("asset", &asset)?);
+    let asset = Named::asset_in_path(&state, "asset", &asset).await?;
     let body = CommandBody::UpdateParams {
         asset,
         params: req.params,
@@ -265,7 +270,7 @@ pub async fn fund_insurance(
 ) -> Result<Json<CommandOutcome>, ApiError> {
     principal.require("Authorization", &[Role::Admin])?;
     let body = CommandBody::FundInsurance {
-        asset: AssetId(req.asset),
+        asset: req.asset.asset(&state, "asset").await?,
         amount: req.amount,
     };
     run(&state, &principal, &headers, body).await
@@ -298,8 +303,9 @@ pub async fn post_price(
     principal.require("Authorization", &[Role::Oracle])?;
     // A missing publication time means the command's own timestamp. (A retry under the same
     // Idempotency-Key should send `published_s`, or it is a different command.)
+    let asset = req.asset.asset(&state, "asset").await?;
     let body = move |now_s| CommandBody::PostPrice {
-        asset: AssetId(req.asset),
+        asset,
         price: req.price,
         published_s: req.published_s.unwrap_or(now_s),
     };
@@ -344,7 +350,7 @@ macro_rules! funds_endpoint {
             require_owner(&state, &principal, "id", account).await?;
             let body = CommandBody::$variant {
                 account: AccountId(account),
-                asset: AssetId(req.asset),
+                asset: req.asset.asset(&state, "asset").await?,
                 amount: req.amount,
             };
             run(&state, &principal, &headers, body).await
@@ -393,8 +399,11 @@ pub async fn liquidate(
     let body = CommandBody::Liquidate {
         liquidator: AccountId(req.liquidator),
         borrower: AccountId(req.borrower),
-        debt_asset: AssetId(req.debt_asset),
-        collateral_asset: AssetId(req.collateral_asset),
+        debt_asset: req.debt_asset.asset(&state, "debt_asset").await?,
+        collateral_asset: req
+            .collateral_asset
+            .asset(&state, "collateral_asset")
+            .await?,
         max_repay: req.max_repay,
         min_collateral_out: req.min_collateral_out,
     };
@@ -414,10 +423,10 @@ pub struct AbsorbRequest {
 pub struct BuyCollateralRequest {
     /// The account (owned by the calling token) that receives the collateral.
     pub buyer: u64,
-    /// The collateral asset to buy from the treasury.
-    pub asset: u16,
-    /// The asset paid with.
-    pub pay_asset: u16,
+    /// The collateral asset to buy from the treasury (id or symbol).
+    pub asset: Named,
+    /// The asset paid with (id or symbol).
+    pub pay_asset: Named,
     /// Most tokens of `pay_asset` to pay.
     #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "1000")]
     pub max_pay: String,
@@ -461,8 +470,8 @@ pub async fn buy_collateral(
     require_owner(&state, &principal, "buyer", req.buyer).await?;
     let body = CommandBody::BuyCollateral {
         buyer: AccountId(req.buyer),
-        asset: AssetId(req.asset),
-        pay_asset: AssetId(req.pay_asset),
+        asset: req.asset.asset(&state, "asset").await?,
+        pay_asset: req.pay_asset.asset(&state, "pay_asset").await?,
         max_pay: req.max_pay,
         min_out: req.min_out,
     };

@@ -119,6 +119,7 @@ async fn metrics(
     );
     let board = state.risk_board().await?;
     let mut gauges = state.read(Gauges::read).await?;
+    gauges.keeper = state.keeper_stats();
     gauges.health_factors = board
         .rows
         .iter()

@@ -13,7 +13,7 @@ use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use softliq_core::account::{Account, AccountId};
 use softliq_core::health::RiskSnapshot;
-use softliq_core::money::{Amount, Price, SignedValue};
+use softliq_core::money::{Amount, Price, Ratio, SignedValue};
 use softliq_core::perp::{
     Margin, OrderRequest, PerpAccount, PerpMarketId, PerpParams, PerpSnapshot, PositionMargin,
     Scope, Side, TimeInForce, adl_ranking, mark_liquidation_price,
@@ -26,6 +26,8 @@ use crate::app::AppState;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::{ApiJson, ApiQuery};
+use crate::names::Named;
+use crate::paging::{HealthKey, page};
 
 type Shared = State<Arc<AppState>>;
 
@@ -37,10 +39,23 @@ const TRADERS: [Role; 3] = [Role::Account, Role::Liquidator, Role::Maker];
 pub struct ListPerpRequest {
     /// Ticker, for example `BTC-PERP`.
     pub symbol: String,
-    /// Market parameters (see docs/perpetuals.md): index asset, decimals, margin tiers, lot and
-    /// tick, fees, funding, mark, liquidation and backstop settings.
+    /// Market parameters (see docs/perpetuals.md): index asset (id or symbol), decimals,
+    /// margin tiers, lot and tick, fees, funding, mark, liquidation and backstop settings.
     #[schema(value_type = Object)]
-    pub params: PerpParams,
+    pub params: serde_json::Value,
+}
+
+/// Perp parameters from a body's `params`, with `index_asset` given by id or symbol.
+async fn perp_params(
+    state: &AppState,
+    mut params: serde_json::Value,
+) -> Result<PerpParams, ApiError> {
+    let field = "params.index_asset";
+    if let Some(index) = params.get_mut("index_asset") {
+        let named: Named = crate::json::from_value(index.take(), field)?;
+        *index = serde_json::Value::from(named.asset(state, field).await?.0);
+    }
+    crate::json::from_value(params, "params")
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -121,10 +136,6 @@ fn contracts(size: i128, decimals: softliq_core::money::Decimals) -> String {
     )
 }
 
-fn market_id(text: &str) -> Result<PerpMarketId, ApiError> {
-    Ok(PerpMarketId(path_id("market", text)?))
-}
-
 /// The listed market `market`, or 404 naming `market`.
 fn listed(
     s: &softliq_engine::State,
@@ -163,7 +174,7 @@ pub async fn list_perp(
     principal.require("Authorization", &[Role::Admin])?;
     let body = CommandBody::ListPerpMarket {
         symbol: req.symbol,
-        params: req.params,
+        params: perp_params(&state, req.params).await?,
     };
     run(&state, &principal, &headers, body).await
 }
@@ -173,12 +184,12 @@ pub async fn list_perp(
 pub struct UpdatePerpRequest {
     /// The market's new parameters; `index_asset` and `decimals` must stay as listed.
     #[schema(value_type = Object)]
-    pub params: PerpParams,
+    pub params: serde_json::Value,
 }
 
 /// Replace a perp market's parameters (admin); every holder is re-evaluated at once.
 #[utoipa::path(post, path = "/v1/perps/{market}/params", tag = "perps", request_body = UpdatePerpRequest,
-    params(("market" = u16, Path, description = "perp market id")), security(("bearer" = [])),
+    params(("market" = String, Path, description = "perp market id or symbol")), security(("bearer" = [])),
     responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
 pub async fn update_perp(
     State(state): Shared,
@@ -189,15 +200,15 @@ pub async fn update_perp(
 ) -> Result<Json<CommandOutcome>, ApiError> {
     principal.require("Authorization", &[Role::Admin])?;
     let body = CommandBody::UpdatePerpMarket {
-        market: market_id(&market)?,
-        params: req.params,
+        market: Named::market_in_path(&state, "market", &market).await?,
+        params: perp_params(&state, req.params).await?,
     };
     run(&state, &principal, &headers, body).await
 }
 
 /// Add USD to a perp market's insurance fund (admin): it pays bankrupt wallets before ADL.
 #[utoipa::path(post, path = "/v1/perps/{market}/insurance", tag = "perps", request_body = UsdRequest,
-    params(("market" = u16, Path, description = "perp market id")), security(("bearer" = [])),
+    params(("market" = String, Path, description = "perp market id or symbol")), security(("bearer" = [])),
     responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
 pub async fn fund_perp_insurance(
     State(state): Shared,
@@ -208,7 +219,7 @@ pub async fn fund_perp_insurance(
 ) -> Result<Json<CommandOutcome>, ApiError> {
     principal.require("Authorization", &[Role::Admin])?;
     let body = CommandBody::FundPerpInsurance {
-        market: market_id(&market)?,
+        market: Named::market_in_path(&state, "market", &market).await?,
         amount: req.amount,
     };
     run(&state, &principal, &headers, body).await
@@ -254,7 +265,7 @@ perp_cash_endpoint!(
 
 /// Place an order (account, liquidator, maker; a maker's must be post-only).
 #[utoipa::path(post, path = "/v1/perps/{market}/orders", tag = "perps", request_body = PlaceOrderRequest,
-    params(("market" = u16, Path, description = "perp market id")), security(("bearer" = [])),
+    params(("market" = String, Path, description = "perp market id or symbol")), security(("bearer" = [])),
     responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
 pub async fn place_order(
     State(state): Shared,
@@ -264,7 +275,7 @@ pub async fn place_order(
     ApiJson(req): ApiJson<PlaceOrderRequest>,
 ) -> Result<Json<CommandOutcome>, ApiError> {
     principal.require("Authorization", &TRADERS)?;
-    let market = market_id(&market)?;
+    let market = Named::market_in_path(&state, "market", &market).await?;
     let tif = match (req.price.is_some(), req.tif) {
         (false, None | Some(OrderTif::Ioc)) => TimeInForce::Ioc,
         (false, Some(_)) => {
@@ -317,7 +328,7 @@ pub async fn place_order(
 
 /// Cancel a resting order of an account you own (account, liquidator, maker).
 #[utoipa::path(post, path = "/v1/perps/{market}/orders/{order}/cancel", tag = "perps", request_body = CancelOrderRequest,
-    params(("market" = u16, Path, description = "perp market id"), ("order" = u64, Path, description = "order id")),
+    params(("market" = String, Path, description = "perp market id or symbol"), ("order" = u64, Path, description = "order id")),
     security(("bearer" = [])),
     responses((status = 200, body = CommandOutcome), (status = "4XX", body = ErrorBody, description = error_responses!())))]
 pub async fn cancel_order(
@@ -328,7 +339,7 @@ pub async fn cancel_order(
     ApiJson(req): ApiJson<CancelOrderRequest>,
 ) -> Result<Json<CommandOutcome>, ApiError> {
     principal.require("Authorization", &TRADERS)?;
-    let market = market_id(&market)?;
+    let market = Named::market_in_path(&state, "market", &market).await?;
     let order = softliq_core::perp::OrderId(path_id("order", &order)?);
     require_owner(&state, &principal, "account", req.account).await?;
     let body = CommandBody::CancelOrder {
@@ -496,14 +507,14 @@ pub struct BookView {
 const DEPTH_MAX: usize = 500;
 
 /// The book's price levels, best first (aggregated per price).
-#[utoipa::path(get, path = "/v1/perps/{market}/book", tag = "perps", params(("market" = u16, Path, description = "perp market id"), DepthQuery),
+#[utoipa::path(get, path = "/v1/perps/{market}/book", tag = "perps", params(("market" = String, Path, description = "perp market id or symbol"), DepthQuery),
     responses((status = 200, body = BookView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn book(
     State(state): Shared,
     Path(market): Path<String>,
     ApiQuery(q): ApiQuery<DepthQuery>,
 ) -> Result<Json<BookView>, ApiError> {
-    let market = market_id(&market)?;
+    let market = Named::market_in_path(&state, "market", &market).await?;
     let depth = count("depth", q.depth)?;
     state
         .read(move |e| {
@@ -697,16 +708,35 @@ pub struct PerpQueueRow {
 #[derive(Serialize, ToSchema)]
 pub struct PerpQueueView {
     pub seq: u64,
+    /// Flagged wallets in all.
+    pub total: usize,
     /// Lowest health first.
     pub accounts: Vec<PerpQueueRow>,
+    /// Pass as `after` for the next page; `null` on the last.
+    pub next: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Most rows (1–1000, default 100).
+    pub limit: Option<usize>,
+    /// The previous page's `next`: list the rows after it.
+    pub after: Option<String>,
 }
 
 /// The perp liquidation queue: every flagged wallet, lowest health first.
-#[utoipa::path(get, path = "/v1/perps/liquidations", tag = "perps",
-    responses((status = 200, body = PerpQueueView)))]
-pub async fn queue(State(state): Shared) -> Result<Json<PerpQueueView>, ApiError> {
+#[utoipa::path(get, path = "/v1/perps/liquidations", tag = "perps", params(ListQuery),
+    responses((status = 200, body = PerpQueueView), (status = 422, body = ErrorBody)))]
+pub async fn queue(
+    State(state): Shared,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<PerpQueueView>, ApiError> {
+    let limit = crate::paging::limit(q.limit, 100)?;
+    let after = q.after.as_deref().map(HealthKey::parse).transpose()?;
     state
-        .read(|e| {
+        .read(move |e| {
             let s = e.state();
             let snap = s.perps.snapshot().map_err(|e| e.to_string())?;
             let mut rows = Vec::new();
@@ -728,10 +758,15 @@ pub async fn queue(State(state): Shared) -> Result<Json<PerpQueueView>, ApiError
                     },
                 ));
             }
-            rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.account.cmp(&b.1.account)));
+            let key = |(hf, r): &(Option<Ratio>, PerpQueueRow)| HealthKey::new(*hf, r.account);
+            rows.sort_by_key(key);
+            let total = rows.len();
+            let (rows, next) = page(rows, key, after, limit);
             Ok::<_, String>(PerpQueueView {
                 seq: s.seq,
+                total,
                 accounts: rows.into_iter().map(|(_, r)| r).collect(),
+                next: next.map(|k| k.cursor()),
             })
         })
         .await?
@@ -755,6 +790,8 @@ pub struct AdlView {
     pub against_longs: Vec<AdlRow>,
     /// Longs deleveraged first if a short does.
     pub against_shorts: Vec<AdlRow>,
+    /// The last rank listed, to pass as `after`, while either side has more; else `null`.
+    pub next: Option<usize>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -763,24 +800,29 @@ pub struct AdlView {
 pub struct AdlQuery {
     /// Most accounts per side (1–500, default 20).
     pub limit: Option<usize>,
+    /// The previous page's `next`: list both sides from the rank after it. The ranking moves
+    /// with the mark, so the rank is of the ranking at the time of each request.
+    pub after: Option<usize>,
 }
 
 /// The ADL ranking of a market (profit share × leverage, best first): who is closed first
 /// against a bankrupt position the insurance fund cannot cover.
 #[utoipa::path(get, path = "/v1/perps/{market}/adl", tag = "perps",
-    params(("market" = u16, Path, description = "perp market id"), AdlQuery),
+    params(("market" = String, Path, description = "perp market id or symbol"), AdlQuery),
     responses((status = 200, body = AdlView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn adl(
     State(state): Shared,
     Path(market): Path<String>,
     ApiQuery(q): ApiQuery<AdlQuery>,
 ) -> Result<Json<AdlView>, ApiError> {
-    let market = market_id(&market)?;
+    let market = Named::market_in_path(&state, "market", &market).await?;
     let limit = count("limit", q.limit)?;
+    let skip = q.after.unwrap_or(0);
     state
         .read(move |e| {
             let s = e.state();
             let m = listed(s, market)?;
+            let mut more = false;
             let snap = s
                 .perps
                 .snapshot()
@@ -794,11 +836,13 @@ pub async fn adl(
                 .filter(|(_, w)| w.position(market).is_some_and(|p| p.size != 0))
                 .collect();
             let wallets: Vec<&PerpAccount> = holders.iter().map(|(_, w)| *w).collect();
-            let side = |bankrupt_long: bool| -> Result<Vec<AdlRow>, ApiError> {
+            let mut side = |bankrupt_long: bool| -> Result<Vec<AdlRow>, ApiError> {
                 let order = adl_ranking(market, bankrupt_long, &wallets, r)
                     .map_err(|e| ApiError::unavailable(e.to_string()))?;
+                more |= order.len() > skip.saturating_add(limit);
                 order
                     .into_iter()
+                    .skip(skip)
                     .take(limit)
                     .map(|i| {
                         let (id, w) = holders[i];
@@ -823,6 +867,7 @@ pub async fn adl(
                 seq: s.seq,
                 against_longs: side(true)?,
                 against_shorts: side(false)?,
+                next: more.then_some(skip + limit),
             })
         })
         .await?

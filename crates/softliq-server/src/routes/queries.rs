@@ -10,7 +10,6 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use softliq_core::account::AccountId;
-use softliq_core::asset::AssetId;
 use softliq_core::health::RiskSnapshot;
 use softliq_core::liquidation::{Quote, Refusal, Request, plan, quote};
 use softliq_core::money::{Amount, Ratio, Rounding};
@@ -21,8 +20,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::commands::path_id;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::hub::PAGE_MAX;
 use crate::json::ApiQuery;
+use crate::names::Named;
+use crate::paging::{HealthKey, page};
 use crate::report::LiquidationPriceRow;
 use crate::report::{AccountReport, account_report};
 use crate::risk::{RiskRow, nearest_prices};
@@ -111,7 +111,6 @@ fn markets_of(engine: &mut Engine) -> Result<MarketsView, String> {
     })
 }
 
-/// A page size from the query: `default` when absent, else 1 to [`PAGE_MAX`].
 /// The largest sequence number a query may name: the log stores them as SQLite integers.
 pub const SEQ_MAX: u64 = i64::MAX as u64;
 
@@ -124,19 +123,6 @@ pub(crate) fn seq_param(field: &str, seq: u64) -> Result<u64, ApiError> {
             "invalid_query",
             field,
             format!("at most {SEQ_MAX}, got {seq}"),
-        ))
-    }
-}
-
-fn page_limit(limit: Option<usize>, default: usize) -> Result<usize, ApiError> {
-    let limit = limit.unwrap_or(default);
-    if (1..=PAGE_MAX).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ApiError::unprocessable(
-            "invalid_query",
-            "limit",
-            format!("between 1 and {PAGE_MAX}, got {limit}"),
         ))
     }
 }
@@ -196,6 +182,8 @@ pub async fn account(
 pub struct AtRiskQuery {
     /// Most accounts to list (1–1000, default 50).
     pub limit: Option<usize>,
+    /// The previous page's `next`: list the accounts after it.
+    pub after: Option<String>,
     /// Only accounts liquidatable now.
     pub liquidatable: Option<bool>,
 }
@@ -216,6 +204,8 @@ pub struct AtRiskView {
     /// How those accounts' health factors are distributed.
     pub histogram: Vec<HfBucket>,
     pub accounts: Vec<AtRiskRow>,
+    /// Pass as `after` for the next page; `null` on the last.
+    pub next: Option<String>,
 }
 
 /// Accounts whose HF is below `upper` (and at or above the previous bucket's).
@@ -270,21 +260,26 @@ pub async fn at_risk(
     State(state): Shared,
     ApiQuery(q): ApiQuery<AtRiskQuery>,
 ) -> Result<Json<AtRiskView>, ApiError> {
-    let limit = page_limit(q.limit, 50)?;
+    let limit = crate::paging::limit(q.limit, 50)?;
+    let after = q.after.as_deref().map(HealthKey::parse).transpose()?;
     let board = state.risk_board().await?;
-    let rows: Vec<RiskRow> = board
-        .rows
-        .iter()
-        .filter(|r| !q.liquidatable.unwrap_or(false) || r.liquidatable)
-        .take(limit)
-        .cloned()
-        .collect();
+    let (rows, next) = page(
+        board
+            .rows
+            .iter()
+            .filter(|r| !q.liquidatable.unwrap_or(false) || r.liquidatable),
+        |r| HealthKey::new(r.hf, r.account),
+        after,
+        limit,
+    );
+    let rows: Vec<RiskRow> = rows.into_iter().cloned().collect();
     let ids: Vec<u64> = rows.iter().map(|r| r.account).collect();
     let nearest = state.read(move |e| nearest_prices(e, &ids)).await?;
     Ok(Json(AtRiskView {
         seq: board.seq,
         total: board.rows.len(),
         histogram: histogram(&board.rows),
+        next: next.map(|k| k.cursor()),
         accounts: rows
             .into_iter()
             .zip(nearest)
@@ -301,8 +296,12 @@ pub async fn at_risk(
 #[serde(deny_unknown_fields)]
 pub struct QuoteQuery {
     /// With `collateral_asset`: quote this pair; without both, the most profitable pair.
-    pub debt_asset: Option<u16>,
-    pub collateral_asset: Option<u16>,
+    /// Asset id or symbol.
+    #[param(value_type = Option<String>)]
+    pub debt_asset: Option<Named>,
+    /// Asset id or symbol.
+    #[param(value_type = Option<String>)]
+    pub collateral_asset: Option<Named>,
     /// Most debt tokens to repay (default: all the policy allows).
     pub max_repay: Option<String>,
 }
@@ -357,13 +356,18 @@ fn find_quote(
     let policy = s.market.policy;
     // At the engine's time: a call submitted later is priced at its own, older age.
     let age_s = s.liquidatable_for_s(AccountId(borrower), s.now_s);
-    let found = match (q.debt_asset, q.collateral_asset) {
+    let found = match (&q.debt_asset, &q.collateral_asset) {
         (Some(d), Some(c)) => {
+            let (d, c) = (
+                d.asset_in(s, "debt_asset")?,
+                c.asset_in(s, "collateral_asset")?,
+            );
             let d_asset = s
-                .asset(AssetId(d))
-                .ok_or_else(|| ApiError::not_found("debt_asset", format!("no asset {d}")))?;
-            s.asset(AssetId(c))
-                .ok_or_else(|| ApiError::not_found("collateral_asset", format!("no asset {c}")))?;
+                .asset(d)
+                .ok_or_else(|| ApiError::not_found("debt_asset", format!("no asset {}", d.0)))?;
+            s.asset(c).ok_or_else(|| {
+                ApiError::not_found("collateral_asset", format!("no asset {}", c.0))
+            })?;
             let max_repay = match &q.max_repay {
                 Some(text) => Amount::parse_tokens("max_repay", text, d_asset.params().decimals)
                     .map_err(|e| {
@@ -372,8 +376,8 @@ fn find_quote(
                 None => Amount::MAX,
             };
             let request = Request {
-                debt_asset: AssetId(d),
-                collateral_asset: AssetId(c),
+                debt_asset: d,
+                collateral_asset: c,
                 max_repay,
                 liquidatable_for_s: age_s,
             };
@@ -554,12 +558,12 @@ pub struct EventsQuery {
 
 /// Log entries (command and events) after a sequence number.
 #[utoipa::path(get, path = "/v1/events", tag = "queries", params(EventsQuery),
-    responses((status = 200, description = "`{\"head\": n, \"entries\": [{seq, timestamp_s, kind, command, events}]}`")))]
+    responses((status = 200, description = "`{\"head\": n, \"entries\": [{seq, timestamp_s, kind, command, events}], \"next\": seq or null}`: pass `next` as `since` for the following page")))]
 pub async fn events(
     State(state): Shared,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let limit = page_limit(q.limit, 100)?;
+    let limit = crate::paging::limit(q.limit, 100)?;
     let since = seq_param("since", q.since.unwrap_or(0))?;
     let hub = state.hub.clone();
     let head = hub.head();
@@ -573,6 +577,15 @@ pub async fn events(
         }
         body.push_str(&p.json);
     }
-    body.push_str("]}");
+    // The cursor of the next page: the last sequence number sent, when the page is full (the
+    // log may hold more) or ends below the head.
+    let next = page
+        .last()
+        .map(|p| p.seq)
+        .filter(|&last| page.len() == limit || last < head);
+    match next {
+        Some(seq) => body.push_str(&format!("],\"next\":{seq}}}")),
+        None => body.push_str("],\"next\":null}"),
+    }
     Ok(([(header::CONTENT_TYPE, "application/json")], body))
 }

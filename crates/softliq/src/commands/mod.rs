@@ -6,3 +6,4 @@ pub mod replay;
 pub mod serve;
 pub mod sim;
 pub mod soak;
+pub mod token;

@@ -24,6 +24,10 @@ pub struct Args {
     /// Tokens file (TOML, `[[tokens]] token, role, subject`); `SOFTLIQ_TOKENS` adds more.
     #[arg(long)]
     tokens: Option<PathBuf>,
+    /// Markets file (TOML, `[[assets]]`): assets not yet listed are listed, listed ones whose
+    /// parameters differ are updated, at every start.
+    #[arg(long, conflicts_with = "demo")]
+    markets: Option<PathBuf>,
     /// Run the demo: example markets, seeded borrowers, a real crash replayed as prices.
     #[arg(long)]
     demo: bool,
@@ -57,6 +61,14 @@ pub struct Args {
     /// Check every invariant after every command.
     #[arg(long)]
     audit: bool,
+    /// An origin whose browser pages may call the API (`https://risk.example.com`, or `*`);
+    /// repeat for more. None by default: same-origin pages only.
+    #[arg(
+        long = "cors-origin",
+        env = "SOFTLIQ_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<String>,
 }
 
 /// `HOST:PORT` with a host name or an address, resolved to the first address it names.
@@ -108,6 +120,9 @@ pub struct KeeperArgs {
     /// The account receiving collateral (opened when absent).
     #[arg(long)]
     account: Option<u64>,
+    /// Serve the keeper's counters at http://ADDR/metrics (Prometheus), HOST:PORT.
+    #[arg(long, value_parser = listen_address)]
+    metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     costs: CostArgs,
 }
@@ -150,7 +165,8 @@ fn say(line: &str) {
     let _ = out.flush();
 }
 
-fn random_token() -> String {
+/// A fresh bearer token: 128 random bits as 32 hex characters.
+pub(crate) fn random_token() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
@@ -184,6 +200,9 @@ pub fn run(args: &Args) -> Result<()> {
     config.body_limit_bytes = args.body_limit;
     config.limits = connection_limits(args);
     config.audit = args.audit || cfg!(debug_assertions);
+    config.cors =
+        softliq_server::cors::Origins::parse(args.cors_origins.iter().map(String::as_str))
+            .map_err(|e| anyhow!("--cors-origin: {e}"))?;
     let demo_config = DemoConfig {
         borrowers: args.demo_borrowers,
         bar: Duration::from_millis(args.demo_bar_ms),
@@ -191,15 +210,31 @@ pub fn run(args: &Args) -> Result<()> {
         ..DemoConfig::default()
     };
 
+    // Read before anything starts: a bad file is refused with its line, and nothing is bound.
+    let markets = match &args.markets {
+        Some(file) => Some(softliq_config::Markets::load(file).map_err(|e| anyhow!(e))?),
+        None => None,
+    };
+
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
     runtime.block_on(async {
         let server = Server::bind(&config).await.map_err(|e| anyhow!(e))?;
+        let mut listing = None;
+        if let (Some(markets), Some(file)) = (&markets, &args.markets) {
+            let applied = softliq_server::listing::apply(&server.state, markets)
+                .await
+                .map_err(|e| anyhow!("--markets {}: {e}", file.display()))?;
+            listing = Some(format!("softliq: markets from {}: {applied}", file.display()));
+        }
         let url = format!("http://{}", server.addr);
         // Printed with errors ignored: a closed stdout must not stop a running server.
         say(&format!(
             "softliq: serving {url}/ (dashboard), API under {url}/v1, OpenAPI at {url}/openapi.json (pid {})",
             std::process::id()
         ));
+        if let Some(line) = listing {
+            say(&line);
+        }
         if args.demo {
             say(&format!("softliq: demo admin token: {admin_token}"));
             say(&format!(
@@ -231,8 +266,10 @@ pub fn run(args: &Args) -> Result<()> {
             }
             let kc = keeper_config(url.clone(), keeper_token, None, &costs)?;
             let rx = stop_rx.clone();
+            let counted = keeper::SharedStats::default();
+            state.attach_keeper(counted.clone());
             tokio::spawn(async move {
-                match keeper::run(kc, stopped(rx)).await {
+                match keeper::run_counted(kc, counted, stopped(rx)).await {
                     Ok(stats) => tracing::info!(?stats, "keeper stopped"),
                     Err(e) => tracing::error!("keeper: {e}"),
                 }
@@ -259,8 +296,14 @@ pub fn run_keeper(args: &KeeperArgs) -> Result<()> {
         &args.costs,
     )?;
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+    let counted = keeper::SharedStats::default();
     let stats = runtime
-        .block_on(keeper::run(config, softliq_server::shutdown_signal()))
+        .block_on(async {
+            if let Some(addr) = args.metrics_listen {
+                keeper::exporter::serve(addr, counted.clone()).await?;
+            }
+            keeper::run_counted(config, counted, softliq_server::shutdown_signal()).await
+        })
         .map_err(|e| anyhow!(e))?;
     println!(
         "keeper: {} liquidations, {} absorbs, {} skipped, {} failed",
