@@ -26,6 +26,8 @@ pub const PAGE_MAX: usize = 1_000;
 #[derive(Debug)]
 pub struct Published {
     pub seq: u64,
+    /// The command's engine time (Unix seconds); never decreases along the log.
+    pub timestamp_s: u64,
     /// `{"seq", "timestamp_s", "kind", "command", "events"}`.
     pub json: Arc<str>,
 }
@@ -54,6 +56,7 @@ impl Published {
         });
         Arc::new(Self {
             seq: entry.seq,
+            timestamp_s: entry.command.timestamp_s,
             json: json.into(),
         })
     }
@@ -137,10 +140,44 @@ impl Hub {
                 return Ok(recent.iter().skip(skip).take(limit).cloned().collect());
             }
         }
+        Ok(self
+            .entries(after, limit)?
+            .iter()
+            .map(Published::of)
+            .collect())
+    }
+
+    /// Up to `limit` entries with `seq > after`, decoded, from the store (for exports, which
+    /// need the typed events; blocking).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub fn entries(&self, after: u64, limit: usize) -> Result<Vec<Entry>, ApiError> {
         let mut reader = self.reader.lock().unwrap_or_else(|e| e.into_inner());
-        let entries = reader
+        reader
             .read_page(after, limit)
-            .map_err(|e| ApiError::unavailable(e.to_string()))?;
-        Ok(entries.iter().map(Published::of).collect())
+            .map_err(|e| ApiError::unavailable(e.to_string()))
+    }
+
+    /// The sequence number before the first entry at or after `time_s` (so that paging from it
+    /// starts at that entry): a binary search over the log, whose timestamps never decrease
+    /// (the server's clock is monotonic). `head` when every entry is older. Blocking.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub fn seq_before(&self, time_s: u64) -> Result<u64, ApiError> {
+        // Invariant: entries ≤ lo are older than `time_s`; entries > hi are not.
+        let (mut lo, mut hi) = (0, self.head());
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            let at = self.entries(mid - 1, 1)?;
+            let older = at.first().is_some_and(|e| e.command.timestamp_s < time_s);
+            if older {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        Ok(lo)
     }
 }

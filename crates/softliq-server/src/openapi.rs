@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auctions, commands, perps, queries, stream};
+use crate::routes::{auctions, commands, export, perps, queries, stream};
 
 struct Bearer;
 
@@ -66,6 +66,7 @@ impl Modify for Bearer {
         queries::protocol,
         queries::status,
         queries::events,
+        export::liquidations_csv,
         stream::stream,
     ),
     modifiers(&Bearer)

@@ -335,3 +335,120 @@ async fn cors_answers_only_the_configured_origins() {
     assert_eq!(allowed(&r).as_deref(), Some("https://risk.example.com"));
     s.stop().await;
 }
+
+/// Analysts' export: the liquidations of a time range as CSV, one row per call with the
+/// figures of its event; the events list takes the same range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liquidations_export_as_csv_over_a_time_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path()).await;
+    let m = seed(&s).await;
+    next_second().await;
+    s.ok(
+        "/v1/prices",
+        ORACLE,
+        json!({"asset": "WETH", "price": "1700"}),
+    )
+    .await;
+    let (_, quote) = s.get(&format!("/v1/accounts/{}/quote", m.alice)).await;
+    let call = &quote["call"];
+    let out = s
+        .ok(
+            "/v1/liquidations",
+            LIQUIDATOR,
+            json!({"liquidator": m.liquidator, "borrower": m.alice, "debt_asset": call["debt_asset"],
+                "collateral_asset": call["collateral_asset"], "max_repay": call["max_repay"],
+                "min_collateral_out": call["min_collateral_out"]}),
+        )
+        .await;
+    let seq = out["seq"].as_u64().unwrap();
+    let (_, entry) = s
+        .get(&format!("/v1/events?since={}&limit=1", seq - 1))
+        .await;
+    let at = entry["entries"][0]["timestamp_s"].as_u64().unwrap();
+    let event = entry["entries"][0]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|e| e.get("liquidated"))
+        .unwrap()
+        .clone();
+
+    let csv = |query: String| {
+        let s = &s;
+        async move {
+            let r = s
+                .http
+                .get(format!("{}/v1/liquidations.csv{query}", s.url))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let kind = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (status, kind, r.text().await.unwrap())
+        }
+    };
+    let (st, kind, text) = csv(String::new()).await;
+    assert_eq!(st, 200, "{text}");
+    assert!(kind.unwrap().starts_with("text/csv"));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let row: Vec<&str> = lines[1].split(',').collect();
+    let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(col("seq"), seq.to_string());
+    assert_eq!(col("timestamp_s"), at.to_string());
+    assert!(col("time_utc").ends_with('Z'));
+    assert_eq!(col("borrower"), m.alice.to_string());
+    assert_eq!(col("liquidator"), m.liquidator.to_string());
+    assert_eq!(
+        (col("debt_asset"), col("collateral_asset")),
+        ("USDC", "WETH")
+    );
+    assert_eq!(col("policy"), event["policy"].as_str().unwrap());
+    assert_eq!(col("repaid"), call["max_repay"].as_str().unwrap());
+    assert_eq!(
+        col("repaid_usd"),
+        event["quote"]["repaid_value"].as_str().unwrap()
+    );
+    assert_eq!(
+        col("seized_usd"),
+        event["quote"]["seized_value"].as_str().unwrap()
+    );
+    assert_eq!(
+        col("health_before"),
+        event["quote"]["health_before"].as_str().unwrap()
+    );
+
+    // The range: a window around the call holds it, one after it does not.
+    let (_, _, inside) = csv(format!("?from_s={at}&to_s={at}")).await;
+    assert_eq!(inside.lines().count(), 2, "{inside}");
+    let (_, _, after) = csv(format!("?from_s={}", at + 1)).await;
+    assert_eq!(after.lines().count(), 1, "only the header: {after}");
+    let (_, _, before) = csv(format!("?to_s={}", at - 1)).await;
+    assert_eq!(before.lines().count(), 1, "only the header: {before}");
+    let (st, _, e) = csv(format!("?from_s={at}&to_s={}", at - 1)).await;
+    assert_eq!(st, 422, "{e}");
+    assert!(e.contains("to_s"));
+
+    // Events over the same range start at the first entry of that second.
+    let (_, page) = s
+        .get(&format!("/v1/events?from_s={at}&to_s={at}&limit=1000"))
+        .await;
+    let entries = page["entries"].as_array().unwrap();
+    assert!(entries.iter().all(|e| e["timestamp_s"] == at), "{page}");
+    assert!(entries.iter().any(|e| e["seq"] == seq));
+    assert_eq!(page["next"], serde_json::Value::Null);
+    let (_, page) = s.get(&format!("/v1/events?from_s={}", at + 1)).await;
+    assert!(
+        page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["timestamp_s"].as_u64() > Some(at))
+    );
+    s.stop().await;
+}

@@ -149,3 +149,31 @@ async fn serve_starts_on_a_markets_file_and_applies_its_changes_on_restart() {
     );
     assert!(!dir.path().join("other").exists());
 }
+
+#[test]
+fn token_prints_a_fresh_token_or_a_tokens_file_entry() {
+    let run = |args: &[&str]| softliq().arg("token").args(args).output().unwrap();
+    let a = String::from_utf8(run(&[]).stdout).unwrap();
+    let b = String::from_utf8(run(&[]).stdout).unwrap();
+    let a = a.trim();
+    assert_eq!(a.len(), 32, "{a}");
+    assert!(a.bytes().all(|c| c.is_ascii_hexdigit()), "{a}");
+    assert_ne!(a, b.trim(), "two tokens alike");
+    // An entry the server reads as a tokens file.
+    let entry = run(&["--role", "liquidator", "--subject", "bot"]);
+    let text = String::from_utf8(entry.stdout).unwrap();
+    let parsed: toml::Value = toml::from_str(&text).unwrap();
+    let t = &parsed["tokens"][0];
+    assert_eq!(
+        (t["role"].as_str(), t["subject"].as_str()),
+        (Some("liquidator"), Some("bot"))
+    );
+    fails_saying(
+        softliq().args(["token", "--role", "root", "--subject", "x"]),
+        &["--role", "admin, oracle, account, liquidator or maker"],
+    );
+    fails_saying(
+        softliq().args(["token", "--role", "admin", "--subject", "softliq:keeper"]),
+        &["--subject", "reserved"],
+    );
+}

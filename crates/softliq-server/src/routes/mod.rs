@@ -3,6 +3,7 @@
 
 pub mod auctions;
 pub mod commands;
+pub mod export;
 pub mod perps;
 pub mod queries;
 pub mod stream;
@@ -49,6 +50,7 @@ pub fn router(state: Arc<AppState>, body_limit_bytes: usize) -> Router {
         .route("/v1/accounts/{id}/borrow", post(c::borrow))
         .route("/v1/accounts/{id}/repay", post(c::repay))
         .route("/v1/liquidations", post(c::liquidate))
+        .route("/v1/liquidations.csv", get(export::liquidations_csv))
         .route("/v1/absorptions", post(c::absorb))
         .route("/v1/storefront", post(c::buy_collateral))
         .route("/v1/auctions", post(a::bark).get(a::auctions))

@@ -554,6 +554,11 @@ pub struct EventsQuery {
     pub since: Option<u64>,
     /// Most entries (1–1000, default 100).
     pub limit: Option<usize>,
+    /// Only entries at or after this engine time (Unix seconds); sets where the first page
+    /// starts when `since` is absent.
+    pub from_s: Option<u64>,
+    /// Only entries at or before this engine time; the page that reaches it has `next: null`.
+    pub to_s: Option<u64>,
 }
 
 /// Log entries (command and events) after a sequence number.
@@ -565,11 +570,31 @@ pub async fn events(
 ) -> Result<impl IntoResponse, ApiError> {
     let limit = crate::paging::limit(q.limit, 100)?;
     let since = seq_param("since", q.since.unwrap_or(0))?;
+    let range = crate::routes::export::RangeQuery {
+        from_s: q.from_s,
+        to_s: q.to_s,
+    };
+    let (from_s, to_s) = range.bounds()?;
     let hub = state.hub.clone();
     let head = hub.head();
-    let page = tokio::task::spawn_blocking(move || hub.page(since, limit))
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))??;
+    let page = tokio::task::spawn_blocking(move || {
+        let since = match (q.since, q.from_s) {
+            (None, Some(from)) => hub.seq_before(from)?,
+            _ => since,
+        };
+        hub.page(since, limit)
+    })
+    .await
+    .map_err(|e| ApiError::unavailable(e.to_string()))??;
+    // The cursor of the next page: the last sequence number read (kept or not), when the page
+    // is full (the log may hold more) or ends below the head, and the range goes on.
+    let last = page.last().map(|p| p.seq);
+    let range_ended = page.iter().any(|p| p.timestamp_s > to_s);
+    let next = last.filter(|&l| !range_ended && (page.len() == limit || l < head));
+    let page: Vec<_> = page
+        .into_iter()
+        .filter(|p| (from_s..=to_s).contains(&p.timestamp_s))
+        .collect();
     let mut body = format!("{{\"head\":{head},\"entries\":[");
     for (i, p) in page.iter().enumerate() {
         if i > 0 {
@@ -577,12 +602,6 @@ pub async fn events(
         }
         body.push_str(&p.json);
     }
-    // The cursor of the next page: the last sequence number sent, when the page is full (the
-    // log may hold more) or ends below the head.
-    let next = page
-        .last()
-        .map(|p| p.seq)
-        .filter(|&last| page.len() == limit || last < head);
     match next {
         Some(seq) => body.push_str(&format!("],\"next\":{seq}}}")),
         None => body.push_str("],\"next\":null}"),
