@@ -73,6 +73,8 @@ pub struct AppState {
     pub closing: tokio::sync::watch::Sender<bool>,
     /// The in-process keeper's counters, shown in `/metrics` while it runs.
     keeper: Mutex<Option<crate::keeper::SharedStats>>,
+    /// Liquidations and bad debt over engine time, for the dashboard.
+    pub activity: Arc<crate::activity::Activity>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -153,6 +155,7 @@ impl AppState {
         let reader = SqliteStore::open(&config.data_dir)
             .map_err(|e| format!("data directory {dir}: {e}"))?;
         let hub = Arc::new(Hub::new(reader, recovery.seq));
+        let activity = Arc::new(crate::activity::Activity::new(&engine));
         let metrics = Metrics::default();
         metrics.know_symbols(
             engine
@@ -164,13 +167,28 @@ impl AppState {
         );
         let now_s = engine.state().now_s;
         let observer = {
-            let (hub, metrics) = (hub.clone(), metrics.clone());
+            let (hub, metrics, activity) = (hub.clone(), metrics.clone(), activity.clone());
             Box::new(move |entries: &[store::Entry]| {
                 metrics.observe_batch(entries);
+                activity.observe(entries);
                 hub.publish(entries);
             })
         };
         let handle = store::spawn_observed(engine, store, config.node, Some(observer));
+        // The log written before this start is counted on a reader and thread of its own.
+        let mut backfill_reader = SqliteStore::open(&config.data_dir)
+            .map_err(|e| format!("data directory {dir}: {e}"))?;
+        let (counting, head) = (activity.clone(), recovery.seq);
+        std::thread::spawn(move || {
+            let read = |after, limit| {
+                backfill_reader
+                    .read_page(after, limit)
+                    .map_err(|e| e.to_string())
+            };
+            if let Err(e) = counting.backfill(head, read) {
+                tracing::warn!("activity history: {e}");
+            }
+        });
         Ok(Arc::new(Self {
             handle,
             hub,
@@ -186,6 +204,7 @@ impl AppState {
             risk_refresh: config.risk_refresh,
             closing: tokio::sync::watch::Sender::new(false),
             keeper: Mutex::new(None),
+            activity,
         }))
     }
 

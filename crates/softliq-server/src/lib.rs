@@ -2,6 +2,7 @@
 //! event stream, Prometheus metrics, a dashboard, and the keeper that liquidates through it.
 //!
 //! - [`app`]: the running service (node, event hub, metrics, risk board, clock);
+//! - [`activity`]: liquidations and bad debt over engine time (history charts, counters);
 //! - [`routes`]: the endpoints; [`openapi`]: their OpenAPI document; [`paging`]: list cursors;
 //! - [`auth`]: bearer tokens and roles; [`names`]: assets and markets by id or symbol; [`error`]: JSON errors naming the field;
 //! - [`connections`]: accepting connections within timeouts and a connection limit;
@@ -12,6 +13,7 @@
 //! - [`report`]: one account's health as people read it (shared with the CLI).
 #![forbid(unsafe_code)]
 
+pub mod activity;
 pub mod app;
 pub mod auth;
 pub mod connections;

@@ -66,6 +66,8 @@ impl Modify for Bearer {
         queries::protocol,
         queries::status,
         queries::events,
+        queries::risk,
+        queries::activity,
         export::liquidations_csv,
         stream::stream,
     ),

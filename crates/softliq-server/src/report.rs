@@ -134,11 +134,17 @@ pub fn account_report(
             p.weighted_debt,
         );
     }
+    // Prices at which the account becomes liquidatable, at or ahead of the current ones: below
+    // HF 1 the crossings solved for lie behind them (where it would recover), and are left out.
+    let liquidatable = h.is_liquidatable();
     let liquidation_prices = liquidation_prices(account, snapshot)?
         .iter()
+        .filter(|lp| crate::risk::is_ahead(lp))
         .map(|lp| LiquidationPriceRow::of(lp, sym(lp.asset)))
         .collect();
-    let pair_liquidation_price = pair_liquidation_price(account, snapshot)?.map(|p| PairPriceRow {
+    // The collateral/debt ratio at liquidation: ahead when at or below the current one.
+    let pair = pair_liquidation_price(account, snapshot)?.filter(|p| p.ratio <= p.current);
+    let pair_liquidation_price = pair.map(|p| PairPriceRow {
         collateral: sym(p.collateral),
         debt: sym(p.debt),
         ratio: p.ratio.to_string(),
@@ -155,7 +161,7 @@ pub fn account_report(
         debt_value: h.debt_value.to_string(),
         health_factor: h.health_factor().map(|r| r.to_string()),
         risk_level: percent(h.risk_level()),
-        liquidatable: h.is_liquidatable(),
+        liquidatable,
         liquidation_prices,
         pair_liquidation_price,
     })

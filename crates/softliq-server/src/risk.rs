@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 use softliq_core::account::AccountId;
-use softliq_core::health::{Health, liquidation_prices};
-use softliq_core::money::Ratio;
+use softliq_core::health::{Direction, Health, LiquidationPrice, liquidation_prices};
+use softliq_core::money::{Ratio, Value};
 use softliq_engine::Engine;
 use softliq_engine::state::FIRST_USER_ACCOUNT;
 
@@ -21,9 +21,48 @@ pub struct RiskRow {
     pub liquidatable: bool,
     pub debt_value: String,
     pub collateral_value: String,
+    /// Collateral worth less than the debt: no liquidation can make the account whole, and a
+    /// keeper gains nothing from it; the shortfall is what the protocol stands to lose.
+    pub insolvent: bool,
+    /// `debt_value − collateral_value` when insolvent (USD), else `null`.
+    pub shortfall_value: Option<String>,
     #[serde(skip)]
     pub hf: Option<Ratio>,
+    #[serde(skip)]
+    pub debt: Value,
+    #[serde(skip)]
+    pub collateral: Value,
 }
+
+/// The whole book's figures, USD at the liquidation prices.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Totals {
+    pub accounts: usize,
+    pub debt_value: String,
+    pub collateral_value: String,
+    pub liquidatable_accounts: usize,
+    /// Debt of the accounts liquidatable now.
+    pub liquidatable_debt_value: String,
+    /// Debt of the accounts with HF below 1.05 (liquidatable ones included).
+    pub near_debt_value: String,
+    pub insolvent_accounts: usize,
+    /// Σ (debt − collateral) over insolvent accounts: the bad debt standing if they closed now.
+    pub shortfall_value: String,
+}
+
+/// How much debt becomes liquidatable if one asset's price falls by each of [`DROPS_PCT`],
+/// every other price held (from each healthy account's exact liquidation price).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct PriceDrops {
+    pub asset: String,
+    pub price: Option<String>,
+    /// Per drop in [`DROPS_PCT`]: accounts newly liquidatable and their debt (USD, now).
+    pub accounts: Vec<usize>,
+    pub debt_value: Vec<String>,
+}
+
+/// The falls the price-drop table shows, percent.
+pub const DROPS_PCT: [u32; 4] = [5, 10, 20, 30];
 
 /// The board at one sequence number.
 #[derive(Clone, Debug)]
@@ -32,7 +71,12 @@ pub struct RiskBoard {
     pub now_s: u64,
     /// Accounts with debt, lowest HF first.
     pub rows: Vec<RiskRow>,
+    pub totals: Totals,
+    pub price_drops: Vec<PriceDrops>,
 }
+
+/// HF below which an account counts as near the line.
+const NEAR_HF: u128 = 1_050_000_000_000_000_000;
 
 /// Builds the board on the engine thread, at the market's liquidation prices.
 #[must_use]
@@ -40,42 +84,124 @@ pub fn build(engine: &mut Engine) -> RiskBoard {
     let (state, views) = engine.state_and_views();
     let snapshot = &views.liq;
     let first = usize::try_from(FIRST_USER_ACCOUNT).unwrap_or(usize::MAX);
-    let mut rows: Vec<RiskRow> = state
-        .accounts
-        .iter()
-        .enumerate()
-        .skip(first)
-        .filter(|(_, e)| e.account.has_debt())
-        .map(|(i, e)| {
-            let h = Health::of(&e.account, snapshot).ok();
-            let hf = h.as_ref().and_then(Health::health_factor);
-            RiskRow {
-                account: i as u64,
-                owner: e.owner.clone(),
-                health_factor: hf.map(|r| r.to_string()),
-                liquidatable: h.as_ref().is_some_and(Health::is_liquidatable),
-                debt_value: h
-                    .as_ref()
-                    .map(|h| h.debt_value.to_string())
-                    .unwrap_or_default(),
-                collateral_value: h
-                    .as_ref()
-                    .map(|h| h.collateral_value.to_string())
-                    .unwrap_or_default(),
-                hf,
-            }
-        })
-        .collect();
+    let assets = state.assets.len();
+    // Per asset and drop: accounts and debt newly liquidatable.
+    let mut drops = vec![[(0usize, Value::ZERO); DROPS_PCT.len()]; assets];
+    let mut rows: Vec<RiskRow> = Vec::new();
+    for (i, e) in state.accounts.iter().enumerate().skip(first) {
+        if !e.account.has_debt() {
+            continue;
+        }
+        let h = Health::of(&e.account, snapshot).ok();
+        let hf = h.as_ref().and_then(Health::health_factor);
+        let liquidatable = h.as_ref().is_some_and(Health::is_liquidatable);
+        let (debt, collateral) = h.as_ref().map_or((Value::ZERO, Value::ZERO), |h| {
+            (h.debt_value, h.collateral_value)
+        });
+        if h.is_some() && !liquidatable {
+            count_drops(&e.account, snapshot, debt, &mut drops);
+        }
+        let insolvent = h.is_some() && collateral < debt;
+        rows.push(RiskRow {
+            account: i as u64,
+            owner: e.owner.clone(),
+            health_factor: hf.map(|r| r.to_string()),
+            liquidatable,
+            debt_value: h.as_ref().map(|_| debt.to_string()).unwrap_or_default(),
+            collateral_value: h
+                .as_ref()
+                .map(|_| collateral.to_string())
+                .unwrap_or_default(),
+            insolvent,
+            shortfall_value: insolvent.then(|| debt.saturating_sub(collateral).to_string()),
+            hf,
+            debt,
+            collateral,
+        });
+    }
     // Unvalued accounts (no HF) last; ties by id, so the order is deterministic.
     rows.sort_by_key(|r| (r.hf.is_none(), r.hf, r.account));
+    let price_drops = state
+        .assets
+        .iter()
+        .zip(drops)
+        .map(|(a, per)| PriceDrops {
+            asset: a.symbol.clone(),
+            price: state.oracles[a.id.index()].price.map(|p| p.to_string()),
+            accounts: per.iter().map(|(n, _)| *n).collect(),
+            debt_value: per.iter().map(|(_, v)| v.to_string()).collect(),
+        })
+        .collect();
     RiskBoard {
         seq: state.seq,
         now_s: state.now_s,
+        totals: totals(&rows),
         rows,
+        price_drops,
     }
 }
 
-/// The liquidation price nearest to the current one of each account in `ids`.
+/// Adds a healthy account's debt to every (asset, drop) whose fall reaches one of its
+/// liquidation prices. Display figures: the distance is a float, the debt exact.
+fn count_drops(
+    account: &softliq_core::account::Account,
+    snapshot: &softliq_core::health::RiskSnapshot,
+    debt: Value,
+    drops: &mut [[(usize, Value); DROPS_PCT.len()]],
+) {
+    let Ok(prices) = liquidation_prices(account, snapshot) else {
+        return;
+    };
+    for lp in prices
+        .iter()
+        .filter(|lp| lp.direction == Direction::Falls && is_ahead(lp))
+    {
+        let fall_pct = -lp.distance_pct();
+        let Some(per) = drops.get_mut(lp.asset.index()) else {
+            continue;
+        };
+        for (slot, drop) in per.iter_mut().zip(DROPS_PCT) {
+            if fall_pct <= f64::from(drop) {
+                slot.0 += 1;
+                slot.1 = slot.1.saturating_add(debt);
+            }
+        }
+    }
+}
+
+fn totals(rows: &[RiskRow]) -> Totals {
+    let sum = |f: &dyn Fn(&RiskRow) -> Option<Value>| {
+        rows.iter()
+            .filter_map(f)
+            .fold(Value::ZERO, Value::saturating_add)
+            .to_string()
+    };
+    Totals {
+        accounts: rows.len(),
+        debt_value: sum(&|r| Some(r.debt)),
+        collateral_value: sum(&|r| Some(r.collateral)),
+        liquidatable_accounts: rows.iter().filter(|r| r.liquidatable).count(),
+        liquidatable_debt_value: sum(&|r| r.liquidatable.then_some(r.debt)),
+        near_debt_value: sum(&|r| r.hf.filter(|h| h.raw() < NEAR_HF).map(|_| r.debt)),
+        insolvent_accounts: rows.iter().filter(|r| r.insolvent).count(),
+        shortfall_value: sum(&|r| r.insolvent.then(|| r.debt.saturating_sub(r.collateral))),
+    }
+}
+
+/// Whether a liquidation price lies ahead of the current price in its direction, or at it
+/// (at or below it for a fall, at or above for a rise). For an account below HF 1 the crossing
+/// solved for lies behind: it is where the account would recover, not where it is liquidated;
+/// an account exactly at HF 1 is at its liquidation price.
+#[must_use]
+pub fn is_ahead(lp: &LiquidationPrice) -> bool {
+    match lp.direction {
+        Direction::Falls => lp.price <= lp.current,
+        Direction::Rises => lp.price >= lp.current,
+    }
+}
+
+/// The liquidation price nearest to the current one of each account in `ids`, among those
+/// ahead of it (`None` for an account already liquidatable: it has none ahead).
 #[must_use]
 pub fn nearest_prices(engine: &mut Engine, ids: &[u64]) -> Vec<Option<LiquidationPriceRow>> {
     let (state, views) = engine.state_and_views();
@@ -85,6 +211,7 @@ pub fn nearest_prices(engine: &mut Engine, ids: &[u64]) -> Vec<Option<Liquidatio
             let prices = liquidation_prices(&entry.account, &views.liq).ok()?;
             let nearest = prices
                 .into_iter()
+                .filter(is_ahead)
                 .min_by(|a, b| a.distance_pct().abs().total_cmp(&b.distance_pct().abs()))?;
             let symbol = state.asset(nearest.asset)?.symbol.clone();
             Some(LiquidationPriceRow::of(&nearest, symbol))

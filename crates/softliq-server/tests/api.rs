@@ -8,10 +8,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::json;
 
-async fn next_second() {
-    tokio::time::sleep(Duration::from_millis(150)).await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_queries_and_a_liquidation_end_to_end() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,10 +7,6 @@ mod common;
 use common::*;
 use serde_json::json;
 
-async fn next_second() {
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn symbols_stand_for_ids_everywhere() {
     let dir = tempfile::tempdir().unwrap();
@@ -343,24 +339,8 @@ async fn liquidations_export_as_csv_over_a_time_range() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
     let m = seed(&s).await;
-    next_second().await;
-    s.ok(
-        "/v1/prices",
-        ORACLE,
-        json!({"asset": "WETH", "price": "1700"}),
-    )
-    .await;
-    let (_, quote) = s.get(&format!("/v1/accounts/{}/quote", m.alice)).await;
+    let (quote, out) = crash_and_liquidate(&s, &m, "1700").await;
     let call = &quote["call"];
-    let out = s
-        .ok(
-            "/v1/liquidations",
-            LIQUIDATOR,
-            json!({"liquidator": m.liquidator, "borrower": m.alice, "debt_asset": call["debt_asset"],
-                "collateral_asset": call["collateral_asset"], "max_repay": call["max_repay"],
-                "min_collateral_out": call["min_collateral_out"]}),
-        )
-        .await;
     let seq = out["seq"].as_u64().unwrap();
     let (_, entry) = s
         .get(&format!("/v1/events?since={}&limit=1", seq - 1))

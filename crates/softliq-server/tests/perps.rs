@@ -8,11 +8,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-/// Ten engine seconds per wall second: 150 ms is a new engine second.
-async fn next_second() {
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-}
-
 /// Runs the keeper into `liquidator` for two seconds with `perp_margin` USD of perp margin.
 async fn run_keeper(
     s: &TestServer,

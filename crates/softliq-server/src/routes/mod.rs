@@ -76,6 +76,8 @@ pub fn router(state: Arc<AppState>, body_limit_bytes: usize) -> Router {
         .route("/v1/accounts/{id}/perp/withdraw", post(p::perp_withdraw))
         .route("/v1/markets", get(q::markets))
         .route("/v1/protocol", get(q::protocol))
+        .route("/v1/risk", get(q::risk))
+        .route("/v1/activity", get(q::activity))
         .route("/v1/status", get(q::status))
         .route("/v1/events", get(q::events))
         .route("/v1/stream", get(stream::stream))

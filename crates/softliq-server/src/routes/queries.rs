@@ -25,7 +25,7 @@ use crate::names::Named;
 use crate::paging::{HealthKey, page};
 use crate::report::LiquidationPriceRow;
 use crate::report::{AccountReport, account_report};
-use crate::risk::{RiskRow, nearest_prices};
+use crate::risk::{PriceDrops, RiskRow, Totals, nearest_prices};
 
 type Shared = State<Arc<AppState>>;
 
@@ -52,6 +52,12 @@ pub struct MarketView {
     pub liquidation_threshold: String,
     pub liquidation_penalty: String,
     pub liquidation_discount: String,
+    /// Most tokens that may be supplied / borrowed; `null`: no cap.
+    pub supply_cap: Option<String>,
+    pub borrow_cap: Option<String>,
+    /// USD values of `supplied` and `borrowed` at `price` (display figures); `null` unpriced.
+    pub supplied_value: Option<String>,
+    pub borrowed_value: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -82,6 +88,14 @@ fn markets_of(engine: &mut Engine) -> Result<MarketsView, String> {
             .and_then(|r| r.mul(keep, Rounding::Down))
             .map_err(|e| e.to_string())?;
         let tokens = |a: Amount| a.display_tokens(p.decimals).to_string();
+        let supplied = pool.supplied().map_err(|e| e.to_string())?;
+        let borrowed = pool.borrowed().map_err(|e| e.to_string())?;
+        let usd = |a: Amount| {
+            oracle
+                .price
+                .and_then(|x| a.value_at(x, p.decimals, Rounding::Down).ok())
+                .map(|v| v.to_string())
+        };
         markets.push(MarketView {
             asset: asset.id.0,
             symbol: asset.symbol.clone(),
@@ -90,8 +104,12 @@ fn markets_of(engine: &mut Engine) -> Result<MarketsView, String> {
             price_published_s: oracle.published_s,
             price_stale: oracle.is_stale(now, &p.oracle),
             breaker_open_until_s: oracle.open_breaker(now).map(|b| b.until_s),
-            supplied: tokens(pool.supplied().map_err(|e| e.to_string())?),
-            borrowed: tokens(pool.borrowed().map_err(|e| e.to_string())?),
+            supplied: tokens(supplied),
+            borrowed: tokens(borrowed),
+            supplied_value: usd(supplied),
+            borrowed_value: usd(borrowed),
+            supply_cap: p.supply_cap.map(tokens),
+            borrow_cap: p.borrow_cap.map(tokens),
             utilisation: u.to_string(),
             borrow_rate: borrow_rate.to_string(),
             supply_rate: supply_rate.to_string(),
@@ -186,6 +204,9 @@ pub struct AtRiskQuery {
     pub after: Option<String>,
     /// Only accounts liquidatable now.
     pub liquidatable: Option<bool>,
+    /// `true`: only insolvent accounts (collateral worth less than the debt); `false`: only
+    /// solvent ones, the accounts a liquidation can still make whole.
+    pub insolvent: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -203,6 +224,8 @@ pub struct AtRiskView {
     pub total: usize,
     /// How those accounts' health factors are distributed.
     pub histogram: Vec<HfBucket>,
+    /// The whole book's debt, collateral, liquidatable and insolvent figures.
+    pub totals: Totals,
     pub accounts: Vec<AtRiskRow>,
     /// Pass as `after` for the next page; `null` on the last.
     pub next: Option<String>,
@@ -253,6 +276,64 @@ fn histogram(rows: &[RiskRow]) -> Vec<HfBucket> {
     buckets
 }
 
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityQuery {
+    /// From this engine time (Unix seconds; default: the first activity).
+    pub from_s: Option<u64>,
+    /// To this engine time (default: the last activity).
+    pub to_s: Option<u64>,
+    /// Most spans in the series (1–1000, default 60).
+    pub spans: Option<usize>,
+}
+
+/// Liquidation activity over engine time: totals since the log began (liquidation calls, debt
+/// repaid, borrower loss, perp steps, bad debt in USD) and a series of equal spans.
+#[utoipa::path(get, path = "/v1/activity", tag = "queries", params(ActivityQuery),
+    responses((status = 200, body = crate::activity::ActivityView), (status = 422, body = ErrorBody)))]
+pub async fn activity(
+    State(state): Shared,
+    ApiQuery(q): ApiQuery<ActivityQuery>,
+) -> Result<Json<crate::activity::ActivityView>, ApiError> {
+    let spans = crate::paging::limit(q.spans, 60).map_err(|mut e| {
+        e.field = "spans".to_owned();
+        e
+    })?;
+    let range = crate::routes::export::RangeQuery {
+        from_s: q.from_s,
+        to_s: q.to_s,
+    };
+    range.bounds()?;
+    Ok(Json(state.activity.view(q.from_s, q.to_s, spans as u64)))
+}
+
+/// The book's risk at a glance: totals, the HF histogram, and how much debt each asset's fall
+/// would make liquidatable.
+#[derive(Serialize, ToSchema)]
+pub struct RiskView {
+    pub seq: u64,
+    pub totals: Totals,
+    pub histogram: Vec<HfBucket>,
+    /// The falls of `price_drops`, percent.
+    pub drops_pct: Vec<u32>,
+    pub price_drops: Vec<PriceDrops>,
+}
+
+/// Risk summary: totals (debt, collateral, liquidatable, insolvent with their shortfall), the
+/// HF histogram, and per asset the debt newly liquidatable if it fell 5, 10, 20 or 30%.
+#[utoipa::path(get, path = "/v1/risk", tag = "queries", responses((status = 200, body = RiskView)))]
+pub async fn risk(State(state): Shared) -> Result<Json<RiskView>, ApiError> {
+    let board = state.risk_board().await?;
+    Ok(Json(RiskView {
+        seq: board.seq,
+        totals: board.totals.clone(),
+        histogram: histogram(&board.rows),
+        drops_pct: crate::risk::DROPS_PCT.to_vec(),
+        price_drops: board.price_drops.clone(),
+    }))
+}
+
 /// Accounts with debt by ascending health factor (the at-risk list).
 #[utoipa::path(get, path = "/v1/accounts", tag = "queries", params(AtRiskQuery),
     responses((status = 200, body = AtRiskView), (status = 422, body = ErrorBody)))]
@@ -267,7 +348,8 @@ pub async fn at_risk(
         board
             .rows
             .iter()
-            .filter(|r| !q.liquidatable.unwrap_or(false) || r.liquidatable),
+            .filter(|r| !q.liquidatable.unwrap_or(false) || r.liquidatable)
+            .filter(|r| q.insolvent.is_none_or(|i| i == r.insolvent)),
         |r| HealthKey::new(r.hf, r.account),
         after,
         limit,
@@ -279,6 +361,7 @@ pub async fn at_risk(
         seq: board.seq,
         total: board.rows.len(),
         histogram: histogram(&board.rows),
+        totals: board.totals.clone(),
         next: next.map(|k| k.cursor()),
         accounts: rows
             .into_iter()

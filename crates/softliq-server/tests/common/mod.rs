@@ -223,3 +223,33 @@ pub fn perp_params() -> Value {
     ))
     .unwrap()
 }
+
+/// Waits past the server's next clock second: prices of one asset must be a second apart
+/// (ten engine seconds per wall second in these tests).
+pub async fn next_second() {
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+}
+
+/// WETH falls to `price`, and the liquidator makes the call the quote suggests on alice.
+/// Returns the quote and the command's outcome.
+pub async fn crash_and_liquidate(s: &TestServer, m: &Market, price: &str) -> (Value, Value) {
+    next_second().await;
+    s.ok(
+        "/v1/prices",
+        ORACLE,
+        json!({"asset": "WETH", "price": price}),
+    )
+    .await;
+    let (_, quote) = s.get(&format!("/v1/accounts/{}/quote", m.alice)).await;
+    let call = &quote["call"];
+    let out = s
+        .ok(
+            "/v1/liquidations",
+            LIQUIDATOR,
+            json!({"liquidator": m.liquidator, "borrower": m.alice,
+                "debt_asset": call["debt_asset"], "collateral_asset": call["collateral_asset"],
+                "max_repay": call["max_repay"], "min_collateral_out": call["min_collateral_out"]}),
+        )
+        .await;
+    (quote, out)
+}

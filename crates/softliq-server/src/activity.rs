@@ -1,0 +1,287 @@
+//! Liquidation activity over engine time, for the dashboard's history charts and its counters:
+//! liquidation calls, debt repaid, borrower loss, perp steps and bad debt, summed into buckets
+//! of [`BUCKET_S`] engine seconds.
+//!
+//! Fed by the node's observer for every entry written after start, and by a background pass
+//! over the log written before it (so a restart keeps the history and the totals count every
+//! liquidation ever made, without holding up the start). USD figures of bad debt use the last
+//! price accepted before it, tracked along the log (display figures: floats).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use softliq_core::money::{Amount, Decimals, Price};
+use softliq_engine::event::Event;
+use softliq_engine::store::Entry;
+use softliq_engine::{CommandBody, Engine};
+
+/// Width of a stored bucket, engine seconds.
+pub const BUCKET_S: u64 = 300;
+
+/// What happened in a span of engine time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Tally {
+    pub liquidations: u64,
+    pub perp_steps: u64,
+    pub repaid_usd: f64,
+    pub borrower_loss_usd: f64,
+    /// Lending debt written off against suppliers plus perp losses past insurance and ADL.
+    pub bad_debt_usd: f64,
+}
+
+impl Tally {
+    fn add(&mut self, o: &Self) {
+        self.liquidations += o.liquidations;
+        self.perp_steps += o.perp_steps;
+        self.repaid_usd += o.repaid_usd;
+        self.borrower_loss_usd += o.borrower_loss_usd;
+        self.bad_debt_usd += o.bad_debt_usd;
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Prices and decimals along the log, to value bad debt given in tokens.
+#[derive(Default)]
+pub struct Prices {
+    assets: Vec<(Decimals, Option<Price>)>,
+}
+
+impl Prices {
+    /// As of the engine's state (for entries after it).
+    #[must_use]
+    pub fn of(engine: &Engine) -> Self {
+        let s = engine.state();
+        Self {
+            assets: s
+                .assets
+                .iter()
+                .map(|a| (a.params().decimals, s.oracles[a.id.index()].price))
+                .collect(),
+        }
+    }
+
+    fn usd(&self, asset: usize, amount: Amount) -> f64 {
+        self.assets
+            .get(asset)
+            .and_then(|(d, p)| {
+                Some(amount.value_at((*p)?, *d, softliq_core::money::Rounding::Down))
+            })
+            .and_then(Result::ok)
+            .map_or(0.0, softliq_core::money::Value::to_f64)
+    }
+
+    /// What `entry` adds, learning listings and prices on the way.
+    fn tally(&mut self, entry: &Entry) -> Tally {
+        let listed = entry
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::AssetListed { .. }));
+        if let (CommandBody::ListAsset { params, .. }, true) = (&entry.command.body, listed) {
+            self.assets.push((params.decimals, None));
+        }
+        let mut t = Tally::default();
+        for ev in entry.events.iter() {
+            match ev {
+                Event::PriceAccepted { asset, price, .. } => {
+                    if let Some(slot) = self.assets.get_mut(asset.index()) {
+                        slot.1 = Some(*price);
+                    }
+                }
+                Event::Liquidated(l) => {
+                    let (repaid, seized) =
+                        (l.quote.repaid_value.to_f64(), l.quote.seized_value.to_f64());
+                    t.liquidations += 1;
+                    t.repaid_usd += repaid;
+                    t.borrower_loss_usd += (seized - repaid).max(0.0);
+                }
+                Event::BadDebt { step, .. } => {
+                    if let Some((asset, amount)) = step.socialised() {
+                        t.bad_debt_usd += self.usd(asset.index(), amount);
+                    }
+                }
+                Event::PerpLiquidated(p) => {
+                    t.perp_steps += 1;
+                    t.bad_debt_usd += p.bad_debt.to_f64();
+                }
+                _ => {}
+            }
+        }
+        t
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    totals: Tally,
+    buckets: BTreeMap<u64, Tally>,
+    /// The log written before start has been counted.
+    complete: bool,
+}
+
+/// The activity of the whole log.
+#[derive(Default)]
+pub struct Activity {
+    inner: Mutex<Inner>,
+    live: Mutex<Prices>,
+}
+
+impl std::fmt::Debug for Activity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Activity").finish_non_exhaustive()
+    }
+}
+
+/// A span of the series.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Span {
+    pub start_s: u64,
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+/// The answer of `GET /v1/activity`.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ActivityView {
+    /// Everything since the log began (while `complete` is false, the log written before this
+    /// start is still being counted).
+    pub totals: Tally,
+    pub complete: bool,
+    /// Engine seconds per span.
+    pub span_s: u64,
+    pub series: Vec<Span>,
+}
+
+impl Activity {
+    /// Starts the live side at the engine's state after recovery.
+    #[must_use]
+    pub fn new(engine: &Engine) -> Self {
+        Self {
+            inner: Mutex::default(),
+            live: Mutex::new(Prices::of(engine)),
+        }
+    }
+
+    fn add(&self, timestamp_s: u64, t: &Tally) {
+        if t.is_empty() {
+            return;
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.totals.add(t);
+        let bucket = timestamp_s - timestamp_s % BUCKET_S;
+        inner.buckets.entry(bucket).or_default().add(t);
+    }
+
+    /// Counts entries written after start (the node's observer).
+    pub fn observe(&self, entries: &[Entry]) {
+        let mut prices = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        for e in entries {
+            let t = prices.tally(e);
+            self.add(e.command.timestamp_s, &t);
+        }
+    }
+
+    /// Counts the log up to `head` through `page(after, limit)` (a reader of its own; run on a
+    /// thread of its own), then marks the activity complete.
+    ///
+    /// # Errors
+    /// The store failed; what was counted stays.
+    pub fn backfill(
+        &self,
+        head: u64,
+        mut page: impl FnMut(u64, usize) -> Result<Vec<Entry>, String>,
+    ) -> Result<(), String> {
+        let mut prices = Prices::default();
+        let mut after = 0;
+        while after < head {
+            let entries = page(after, 1_000)?;
+            let Some(last) = entries.last() else { break };
+            after = last.seq;
+            for e in entries.iter().filter(|e| e.seq <= head) {
+                let t = prices.tally(e);
+                self.add(e.command.timestamp_s, &t);
+            }
+        }
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .complete = true;
+        Ok(())
+    }
+
+    /// The totals and the series between `from_s` and `to_s` (default: the whole history) in
+    /// at most `spans` spans of equal width (a multiple of [`BUCKET_S`]).
+    #[must_use]
+    pub fn view(&self, from_s: Option<u64>, to_s: Option<u64>, spans: u64) -> ActivityView {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let first = inner.buckets.keys().next().copied().unwrap_or(0);
+        let last = inner.buckets.keys().next_back().copied().unwrap_or(0);
+        let from = from_s.map_or(first, |f| f - f % BUCKET_S);
+        let to = to_s.unwrap_or(last).max(from);
+        let width = (to - from + BUCKET_S).div_ceil(spans.max(1));
+        let span_s = width.div_ceil(BUCKET_S).max(1) * BUCKET_S;
+        let mut series: Vec<Span> = Vec::new();
+        for (start, t) in inner.buckets.range(from..=to) {
+            let at = from + (start - from) / span_s * span_s;
+            match series.last_mut() {
+                Some(s) if s.start_s == at => s.tally.add(t),
+                _ => series.push(Span {
+                    start_s: at,
+                    tally: *t,
+                }),
+            }
+        }
+        ActivityView {
+            totals: inner.totals,
+            complete: inner.complete,
+            span_s,
+            series,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_sum_the_buckets_they_cover() {
+        let a = Activity::default();
+        let one = Tally {
+            liquidations: 1,
+            repaid_usd: 10.0,
+            ..Tally::default()
+        };
+        for t in [0, 299, 300, 900, 3_000] {
+            a.add(t, &one);
+        }
+        let v = a.view(None, None, 100);
+        assert_eq!(v.totals.liquidations, 5);
+        assert_eq!(v.span_s, BUCKET_S);
+        let counts: Vec<(u64, u64)> = v
+            .series
+            .iter()
+            .map(|s| (s.start_s, s.tally.liquidations))
+            .collect();
+        assert_eq!(counts, vec![(0, 2), (300, 1), (900, 1), (3_000, 1)]);
+        // Two spans over the buckets 0..3,300: 1,650 s each, rounded up to whole buckets.
+        let v = a.view(None, None, 2);
+        assert_eq!(v.span_s, 1_800);
+        let counts: Vec<u64> = v.series.iter().map(|s| s.tally.liquidations).collect();
+        assert_eq!(counts, vec![4, 1]);
+        assert_eq!(
+            v.series.iter().map(|s| s.tally.liquidations).sum::<u64>(),
+            5
+        );
+        // A range keeps its buckets only; totals stay whole.
+        let v = a.view(Some(300), Some(900), 10);
+        assert_eq!(
+            v.series.iter().map(|s| s.tally.liquidations).sum::<u64>(),
+            2
+        );
+        assert_eq!(v.totals.liquidations, 5);
+    }
+}
