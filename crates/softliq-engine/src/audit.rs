@@ -1,4 +1,4 @@
-//! The invariants of SPEC §10, checked after every command in audit mode (debug builds, all
+//! The invariants of docs/engine.md, Invariants, checked after every command in audit mode (debug builds, all
 //! tests, `--audit` in release), and a full pass over every account for `replay` and tests.
 //!
 //! Per command the checks are local — only the pools and accounts the command touched — so an
@@ -63,7 +63,23 @@ pub(crate) fn touched_accounts(state: &State, body: &CommandBody) -> Vec<Account
         CommandBody::Redo { keeper, .. } => vec![*keeper, TREASURY],
         CommandBody::Absorb { borrower, .. } => vec![*borrower, TREASURY, INSURANCE],
         CommandBody::BuyCollateral { buyer, .. } => vec![*buyer, TREASURY, INSURANCE],
-        _ => Vec::new(),
+        // Listing and parameters change no balance; a new account has no "before"; prices and
+        // time change values, not balances; perp commands move perp wallets, which the perp checks cover, never a lending
+        // account. Listed one by one, so that a new command must say what it touches.
+        CommandBody::ListAsset { .. }
+        | CommandBody::UpdateParams { .. }
+        | CommandBody::SetPolicy { .. }
+        | CommandBody::OpenAccount { .. }
+        | CommandBody::PostPrice { .. }
+        | CommandBody::AdvanceTime
+        | CommandBody::ListPerpMarket { .. }
+        | CommandBody::UpdatePerpMarket { .. }
+        | CommandBody::FundPerpInsurance { .. }
+        | CommandBody::PerpDeposit { .. }
+        | CommandBody::PerpWithdraw { .. }
+        | CommandBody::PlaceOrder { .. }
+        | CommandBody::CancelOrder { .. }
+        | CommandBody::PerpLiquidate { .. } => Vec::new(),
     };
     ids.into_iter().filter(exists).collect()
 }
@@ -91,7 +107,20 @@ fn touched_assets(state: &State, body: &CommandBody) -> Vec<AssetId> {
         | CommandBody::Redo { .. }
         | CommandBody::Absorb { .. }
         | CommandBody::BuyCollateral { .. } => all(),
-        _ => Vec::new(),
+        // No pool moves: listing creates one (nothing before it), policy and prices change
+        // no pool, and perp commands keep their own books (checked by the perp audit).
+        CommandBody::ListAsset { .. }
+        | CommandBody::SetPolicy { .. }
+        | CommandBody::OpenAccount { .. }
+        | CommandBody::PostPrice { .. }
+        | CommandBody::ListPerpMarket { .. }
+        | CommandBody::UpdatePerpMarket { .. }
+        | CommandBody::FundPerpInsurance { .. }
+        | CommandBody::PerpDeposit { .. }
+        | CommandBody::PerpWithdraw { .. }
+        | CommandBody::PlaceOrder { .. }
+        | CommandBody::CancelOrder { .. }
+        | CommandBody::PerpLiquidate { .. } => Vec::new(),
     }
 }
 

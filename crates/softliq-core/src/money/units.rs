@@ -263,7 +263,7 @@ impl From<Decimals> for u8 {
 }
 
 impl Decimals {
-    /// The largest number of decimals an asset may have (SPEC §1).
+    /// The largest number of decimals an asset may have (docs/money.md).
     pub const MAX: u8 = 30;
 
     /// # Errors
@@ -731,13 +731,25 @@ mod tests {
     }
 
     proptest! {
+        /// `value_at` is the exact quotient rounded as asked, or `Overflow` exactly when that
+        /// quotient does not fit; every case reaches an assertion (amounts and prices are drawn
+        /// by magnitude, so most products fit where uniform `u128`s almost never did).
         #[test]
-        fn value_rounding_brackets(raw in any::<u128>(), price in any::<u128>(), d in 0u8..=30) {
+        fn value_rounding_brackets(
+            raw_bits in 0u32..=128, raw in any::<u128>(), price_bits in 0u32..=128,
+            price in any::<u128>(), d in 0u8..=30,
+        ) {
+            use ruint::aliases::U512;
+            let shrink = |x: u128, bits: u32| if bits >= 128 { x } else { x & ((1u128 << bits) - 1) };
+            let (raw, price) = (shrink(raw, raw_bits), shrink(price, price_bits));
             let a = Amount::from_raw(raw);
             let p = Price::from_raw(price);
-            if let (Ok(down), Ok(up)) = (a.value_at(p, dec(d), Rounding::Down), a.value_at(p, dec(d), Rounding::Up)) {
-                prop_assert!(up.raw() - down.raw() <= 1);
-            }
+            let (q, rem) = (U512::from(raw) * U512::from(price)).div_rem(U512::from(10u128.pow(u32::from(d))));
+            let q_up = q + U512::from(u8::from(!rem.is_zero()));
+            let expect = |x: U512| if x <= U512::from(u128::MAX) { Ok(x) } else { Err(MathError::Overflow) };
+            let got = |r: Rounding| a.value_at(p, dec(d), r).map(|v| U512::from(v.raw()));
+            prop_assert_eq!(got(Rounding::Down), expect(q));
+            prop_assert_eq!(got(Rounding::Up), expect(q_up));
         }
 
         /// A weighted sum equals the exact rational sum, rounded once, either way.
