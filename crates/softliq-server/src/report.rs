@@ -139,7 +139,7 @@ pub fn account_report(
     let liquidatable = h.is_liquidatable();
     let liquidation_prices = liquidation_prices(account, snapshot)?
         .iter()
-        .filter(|lp| crate::risk::is_ahead(lp))
+        .filter(|lp| lp.is_ahead())
         .map(|lp| LiquidationPriceRow::of(lp, sym(lp.asset)))
         .collect();
     // The collateral/debt ratio at liquidation: ahead when at or below the current one.

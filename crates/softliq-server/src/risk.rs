@@ -72,7 +72,54 @@ pub struct RiskBoard {
     /// Accounts with debt, lowest HF first.
     pub rows: Vec<RiskRow>,
     pub totals: Totals,
+    /// How the accounts' health factors are distributed.
+    pub histogram: Vec<HfBucket>,
     pub price_drops: Vec<PriceDrops>,
+}
+
+/// Accounts whose HF is below `upper` (and at or above the previous bucket's).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct HfBucket {
+    pub label: String,
+    /// `null` for the last, open bucket.
+    pub upper: Option<String>,
+    pub count: usize,
+}
+
+/// Bucket bounds of the HF histogram (WAD): dense near 1, where liquidations happen.
+const HF_BOUNDS: [(&str, u128); 8] = [
+    ("<0.9", 900_000_000_000_000_000),
+    ("<1", 1_000_000_000_000_000_000),
+    ("<1.05", 1_050_000_000_000_000_000),
+    ("<1.1", 1_100_000_000_000_000_000),
+    ("<1.2", 1_200_000_000_000_000_000),
+    ("<1.5", 1_500_000_000_000_000_000),
+    ("<2", 2_000_000_000_000_000_000),
+    ("<3", 3_000_000_000_000_000_000),
+];
+
+fn histogram(rows: &[RiskRow]) -> Vec<HfBucket> {
+    let mut buckets: Vec<HfBucket> = HF_BOUNDS
+        .iter()
+        .map(|(label, upper)| HfBucket {
+            label: (*label).to_owned(),
+            upper: Some(Ratio::from_raw(*upper).to_string()),
+            count: 0,
+        })
+        .chain(std::iter::once(HfBucket {
+            label: "≥3".to_owned(),
+            upper: None,
+            count: 0,
+        }))
+        .collect();
+    for hf in rows.iter().filter_map(|r| r.hf) {
+        let i = HF_BOUNDS
+            .iter()
+            .position(|(_, upper)| hf.raw() < *upper)
+            .unwrap_or(HF_BOUNDS.len());
+        buckets[i].count += 1;
+    }
+    buckets
 }
 
 /// HF below which an account counts as near the line.
@@ -136,6 +183,7 @@ pub fn build(engine: &mut Engine) -> RiskBoard {
         seq: state.seq,
         now_s: state.now_s,
         totals: totals(&rows),
+        histogram: histogram(&rows),
         rows,
         price_drops,
     }
@@ -154,7 +202,7 @@ fn count_drops(
     };
     for lp in prices
         .iter()
-        .filter(|lp| lp.direction == Direction::Falls && is_ahead(lp))
+        .filter(|lp| lp.direction == Direction::Falls && lp.is_ahead())
     {
         let fall_pct = -lp.distance_pct();
         let Some(per) = drops.get_mut(lp.asset.index()) else {
@@ -188,18 +236,6 @@ fn totals(rows: &[RiskRow]) -> Totals {
     }
 }
 
-/// Whether a liquidation price lies ahead of the current price in its direction, or at it
-/// (at or below it for a fall, at or above for a rise). For an account below HF 1 the crossing
-/// solved for lies behind: it is where the account would recover, not where it is liquidated;
-/// an account exactly at HF 1 is at its liquidation price.
-#[must_use]
-pub fn is_ahead(lp: &LiquidationPrice) -> bool {
-    match lp.direction {
-        Direction::Falls => lp.price <= lp.current,
-        Direction::Rises => lp.price >= lp.current,
-    }
-}
-
 /// The liquidation price nearest to the current one of each account in `ids`, among those
 /// ahead of it (`None` for an account already liquidatable: it has none ahead).
 #[must_use]
@@ -211,7 +247,7 @@ pub fn nearest_prices(engine: &mut Engine, ids: &[u64]) -> Vec<Option<Liquidatio
             let prices = liquidation_prices(&entry.account, &views.liq).ok()?;
             let nearest = prices
                 .into_iter()
-                .filter(is_ahead)
+                .filter(LiquidationPrice::is_ahead)
                 .min_by(|a, b| a.distance_pct().abs().total_cmp(&b.distance_pct().abs()))?;
             let symbol = state.asset(nearest.asset)?.symbol.clone();
             Some(LiquidationPriceRow::of(&nearest, symbol))

@@ -62,6 +62,18 @@ impl LiquidationPrice {
     pub fn distance_pct(&self) -> f64 {
         distance_pct(self.price.to_f64(), self.current.to_f64())
     }
+
+    /// Whether the price lies ahead of the current one in its direction, or at it (at or below
+    /// it for a fall, at or above for a rise). For an account below HF 1 the crossing solved for
+    /// lies behind: it is where the account would recover, not where it is liquidated; an
+    /// account exactly at HF 1 is at its liquidation price.
+    #[must_use]
+    pub fn is_ahead(&self) -> bool {
+        match self.direction {
+            Direction::Falls => self.price <= self.current,
+            Direction::Rises => self.price >= self.current,
+        }
+    }
 }
 
 /// The relative price `p_collateral / p_debt` at which a two-asset account reaches HF = 1.

@@ -25,7 +25,7 @@ use crate::names::Named;
 use crate::paging::{HealthKey, page};
 use crate::report::LiquidationPriceRow;
 use crate::report::{AccountReport, account_report};
-use crate::risk::{PriceDrops, RiskRow, Totals, nearest_prices};
+use crate::risk::{HfBucket, PriceDrops, RiskRow, Totals, nearest_prices};
 
 type Shared = State<Arc<AppState>>;
 
@@ -231,51 +231,6 @@ pub struct AtRiskView {
     pub next: Option<String>,
 }
 
-/// Accounts whose HF is below `upper` (and at or above the previous bucket's).
-#[derive(Serialize, ToSchema)]
-pub struct HfBucket {
-    pub label: String,
-    /// `null` for the last, open bucket.
-    pub upper: Option<String>,
-    pub count: usize,
-}
-
-/// Bucket bounds of the HF histogram (WAD): dense near 1, where liquidations happen.
-const HF_BOUNDS: [(&str, u128); 8] = [
-    ("<0.9", 900_000_000_000_000_000),
-    ("<1", 1_000_000_000_000_000_000),
-    ("<1.05", 1_050_000_000_000_000_000),
-    ("<1.1", 1_100_000_000_000_000_000),
-    ("<1.2", 1_200_000_000_000_000_000),
-    ("<1.5", 1_500_000_000_000_000_000),
-    ("<2", 2_000_000_000_000_000_000),
-    ("<3", 3_000_000_000_000_000_000),
-];
-
-fn histogram(rows: &[RiskRow]) -> Vec<HfBucket> {
-    let mut buckets: Vec<HfBucket> = HF_BOUNDS
-        .iter()
-        .map(|(label, upper)| HfBucket {
-            label: (*label).to_owned(),
-            upper: Some(Ratio::from_raw(*upper).to_string()),
-            count: 0,
-        })
-        .chain(std::iter::once(HfBucket {
-            label: "≥3".to_owned(),
-            upper: None,
-            count: 0,
-        }))
-        .collect();
-    for hf in rows.iter().filter_map(|r| r.hf) {
-        let i = HF_BOUNDS
-            .iter()
-            .position(|(_, upper)| hf.raw() < *upper)
-            .unwrap_or(HF_BOUNDS.len());
-        buckets[i].count += 1;
-    }
-    buckets
-}
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -328,7 +283,7 @@ pub async fn risk(State(state): Shared) -> Result<Json<RiskView>, ApiError> {
     Ok(Json(RiskView {
         seq: board.seq,
         totals: board.totals.clone(),
-        histogram: histogram(&board.rows),
+        histogram: board.histogram.clone(),
         drops_pct: crate::risk::DROPS_PCT.to_vec(),
         price_drops: board.price_drops.clone(),
     }))
@@ -360,7 +315,7 @@ pub async fn at_risk(
     Ok(Json(AtRiskView {
         seq: board.seq,
         total: board.rows.len(),
-        histogram: histogram(&board.rows),
+        histogram: board.histogram.clone(),
         totals: board.totals.clone(),
         next: next.map(|k| k.cursor()),
         accounts: rows
