@@ -86,17 +86,20 @@ impl Engine {
         self.config
     }
 
-    /// The risk snapshots at the engine's current time.
-    pub fn views(&mut self) -> &Views {
-        self.views.refresh(&self.state, self.state.now_s);
+    /// The risk snapshots at the engine's current time. Reads take `&self`: the snapshots are
+    /// kept at the state's time after every command, accepted or refused, so no read can
+    /// change the engine.
+    #[must_use]
+    pub fn views(&self) -> &Views {
+        debug_assert!(self.views.is_at(self.state.now_s), "views behind the state");
         &self.views
     }
 
     /// The state and its risk snapshots, borrowed together: readers need both, and this spares
     /// them a copy of the snapshots.
-    pub fn state_and_views(&mut self) -> (&State, &Views) {
-        self.views.refresh(&self.state, self.state.now_s);
-        (&self.state, &self.views)
+    #[must_use]
+    pub fn state_and_views(&self) -> (&State, &Views) {
+        (&self.state, self.views())
     }
 
     /// Applies one command.
@@ -133,7 +136,15 @@ impl Engine {
         }
         self.views.refresh(&self.state, cmd.timestamp_s);
         let before = self.config.audit.then(|| Before::capture(self, cmd));
-        let mut events = self.execute(cmd)?;
+        let mut events = match self.execute(cmd) {
+            Ok(events) => events,
+            Err(refused) => {
+                // Back to the state's time, which the refusal did not move: reads see the
+                // snapshots of the state they read.
+                self.views.refresh(&self.state, self.state.now_s);
+                return Err(refused);
+            }
+        };
         self.state.now_s = cmd.timestamp_s;
         self.state.seq += 1;
         if !keeps_views(&cmd.body) {
@@ -352,8 +363,8 @@ impl Engine {
 
     /// Every liquidatable user account, by evaluating all of them: the reference the watch
     /// index is tested against.
-    pub fn scan_liquidatable(&mut self) -> BTreeSet<AccountId> {
-        self.views.refresh(&self.state, self.state.now_s);
+    #[must_use]
+    pub fn scan_liquidatable(&self) -> BTreeSet<AccountId> {
         (FIRST_USER_ACCOUNT..self.state.accounts.len() as u64)
             .map(AccountId)
             .filter(|&id| self.liquidatable(id).0)

@@ -25,9 +25,15 @@ impl Views {
         self.valid = false;
     }
 
+    /// Whether the snapshots are current at `now_s`.
+    #[must_use]
+    pub const fn is_at(&self, now_s: u64) -> bool {
+        self.valid && self.now_s == now_s
+    }
+
     /// Brings the snapshots to `now_s`.
     pub fn refresh(&mut self, state: &State, now_s: u64) {
-        if self.valid && self.now_s == now_s {
+        if self.is_at(now_s) {
             return;
         }
         let mut spot = RiskSnapshot::new();

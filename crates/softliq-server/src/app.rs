@@ -275,7 +275,7 @@ impl AppState {
     /// 503 when the node has stopped.
     pub async fn read<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Engine) -> R + Send + 'static,
+        f: impl FnOnce(&Engine) -> R + Send + 'static,
     ) -> Result<R, ApiError> {
         let (tx, rx) = oneshot::channel();
         self.handle

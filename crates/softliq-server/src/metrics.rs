@@ -154,7 +154,7 @@ impl Gauges {
     /// Reads the figures from the engine's state (on the engine thread). The HF histogram is
     /// filled from the risk board by the caller.
     #[must_use]
-    pub fn read(engine: &mut Engine) -> Self {
+    pub fn read(engine: &Engine) -> Self {
         let s = engine.state();
         let insurance = &s.accounts[INSURANCE.0 as usize].account;
         let assets = s

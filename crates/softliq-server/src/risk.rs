@@ -127,7 +127,7 @@ const NEAR_HF: u128 = 1_050_000_000_000_000_000;
 
 /// Builds the board on the engine thread, at the market's liquidation prices.
 #[must_use]
-pub fn build(engine: &mut Engine) -> RiskBoard {
+pub fn build(engine: &Engine) -> RiskBoard {
     let (state, views) = engine.state_and_views();
     let snapshot = &views.liq;
     let first = usize::try_from(FIRST_USER_ACCOUNT).unwrap_or(usize::MAX);
@@ -239,7 +239,7 @@ fn totals(rows: &[RiskRow]) -> Totals {
 /// The liquidation price nearest to the current one of each account in `ids`, among those
 /// ahead of it (`None` for an account already liquidatable: it has none ahead).
 #[must_use]
-pub fn nearest_prices(engine: &mut Engine, ids: &[u64]) -> Vec<Option<LiquidationPriceRow>> {
+pub fn nearest_prices(engine: &Engine, ids: &[u64]) -> Vec<Option<LiquidationPriceRow>> {
     let (state, views) = engine.state_and_views();
     ids.iter()
         .map(|&id| {

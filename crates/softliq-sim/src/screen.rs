@@ -150,15 +150,6 @@ impl Screen {
         )
     }
 
-    /// The debt asset of account `i` with the largest weighted value.
-    #[must_use]
-    pub fn largest_debt(&self, i: usize, factors: &Factors) -> Option<usize> {
-        largest(
-            &self.debt[i * self.width..(i + 1) * self.width],
-            &factors.debt,
-        )
-    }
-
     /// Approximate plain (collateral value, debt value) of account `i`.
     #[must_use]
     pub fn values(&self, i: usize, factors: &Factors) -> (f64, f64) {

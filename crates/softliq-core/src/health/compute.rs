@@ -263,3 +263,25 @@ pub fn position_health(
         .map(|pos| Ok(PositionHealth::of(pos, snapshot.get(pos.asset)?)?))
         .collect()
 }
+
+/// The account's largest debt and largest collateral by plain value at `snapshot` (debt
+/// rounded up, collateral down, as [`PositionHealth`] values them): the pair a Dutch auction
+/// sells when the caller does not name one. Ties go to the lower asset id. `None` on a side
+/// with nothing of value.
+///
+/// # Errors
+/// A position's asset without a price in `snapshot`, or an overflow.
+pub fn largest_pair(
+    account: &Account,
+    snapshot: &RiskSnapshot,
+) -> Result<(Option<AssetId>, Option<AssetId>), HealthError> {
+    let positions = position_health(account, snapshot)?;
+    let largest = |side: fn(&PositionHealth) -> Value| {
+        positions
+            .iter()
+            .filter(|p| !side(p).is_zero())
+            .min_by(|a, b| side(b).cmp(&side(a)).then(a.asset.cmp(&b.asset)))
+            .map(|p| p.asset)
+    };
+    Ok((largest(|p| p.debt_value), largest(|p| p.collateral_value)))
+}

@@ -11,7 +11,7 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 
-pub use compute::{Health, PositionHealth, position_health};
+pub use compute::{Health, PositionHealth, largest_pair, position_health};
 pub(crate) use compute::{Totals, Valued};
 pub use liquidation_price::{
     Direction, LiquidationPrice, PairLiquidationPrice, liquidation_prices, pair_liquidation_price,

@@ -323,6 +323,24 @@ proptest! {
         prop_assert_eq!(h.is_liquidatable(), h.health_factor().is_some_and(|hf| hf <= Ratio::ONE));
     }
 
+    /// The auction pair is the largest debt and the largest collateral by value: no position
+    /// is worth more on its side, and a side is empty exactly when nothing on it has value.
+    #[test]
+    fn largest_pair_is_largest_by_value(s in market(), sup in holdings(4), debt in holdings(3), overlap in any::<bool>()) {
+        let a = account(&s, &sup, &debt, overlap);
+        let parts = position_health(&a, &s).unwrap();
+        let (d, c) = largest_pair(&a, &s).unwrap();
+        let check = |chosen: Option<AssetId>, side: fn(&PositionHealth) -> Value| {
+            let best = parts.iter().map(side).max().unwrap_or(Value::ZERO);
+            match chosen {
+                None => best.is_zero(),
+                Some(id) => parts.iter().any(|p| p.asset == id && side(p) == best && !best.is_zero()),
+            }
+        };
+        prop_assert!(check(d, |p| p.debt_value), "debt side {d:?} of {parts:?}");
+        prop_assert!(check(c, |p| p.collateral_value), "collateral side {c:?} of {parts:?}");
+    }
+
     /// Raising a collateral price never lowers HF; raising a debt price never raises it.
     #[test]
     fn health_is_monotone_in_prices(s in market(), sup in holdings(4), debt in holdings(3), asset in 0..ASSETS, bump in 1u128..=1000) {

@@ -32,7 +32,36 @@ pub struct Accrual {
     pub to_reserves: Amount,
 }
 
+/// A pool's yearly rates at its current utilisation: what readers show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rates {
+    pub utilisation: Ratio,
+    /// What borrowers pay per year, from the asset's rate model.
+    pub borrow: Ratio,
+    /// What suppliers earn per year: `borrow · utilisation · (1 − reserve_factor)`, each
+    /// product rounded down (a figure shown, never paid: accrual pays through the indices).
+    pub supply: Ratio,
+}
+
 impl Pool {
+    /// The yearly rates at the pool's utilisation now.
+    ///
+    /// # Errors
+    /// Overflow on an impossible pool or rate model.
+    pub fn rates(&self, params: &AssetParams) -> Result<Rates, MathError> {
+        let utilisation = self.utilisation()?;
+        let borrow = params.rate_model.borrow_rate(utilisation)?;
+        let keep = Ratio::ONE.saturating_sub(params.reserve_factor);
+        let supply = borrow
+            .mul(utilisation, Rounding::Down)?
+            .mul(keep, Rounding::Down)?;
+        Ok(Rates {
+            utilisation,
+            borrow,
+            supply,
+        })
+    }
+
     /// A copy with interest accrued to `now_s` (never before the last accrual): what readers
     /// project balances at. An accrual that fails (an absurd idle time) leaves the copy as it
     /// is; the command that touches the pool is refused for it.

@@ -18,7 +18,7 @@ mod interest;
 #[cfg(test)]
 mod tests;
 
-pub use interest::{Accrual, SECONDS_PER_YEAR};
+pub use interest::{Accrual, Rates, SECONDS_PER_YEAR};
 
 use crate::money::{Amount, Index, MathError, RAY, Ratio, Rounding, Shares, muldiv::mul_div};
 

@@ -174,6 +174,7 @@ fn apply(
             let (si, bi) = (pool.supply_index(), pool.borrow_index());
             *now += u64::from(dt);
             let before = pool.clone();
+            let rates = pool.rates(&params).unwrap();
             let acc = match pool.accrue(*now, &params) {
                 Ok(acc) => acc,
                 Err(e) => {
@@ -192,6 +193,14 @@ fn apply(
             );
             let cut = acc.interest.mul_ratio(rf, Rounding::Up).unwrap();
             prop_assert!(acc.to_reserves >= cut, "the treasury gets at least its cut");
+            // The rates shown are the ones the accrual ran at, the suppliers' after the cut.
+            prop_assert_eq!(acc.borrow_rate, rates.borrow);
+            prop_assert_eq!(rates.utilisation, before.utilisation().unwrap());
+            let gross = rates.borrow.mul(rates.utilisation, Rounding::Down).unwrap();
+            let keep = gross
+                .mul(Ratio::ONE.saturating_sub(rf), Rounding::Down)
+                .unwrap();
+            prop_assert_eq!(rates.supply, keep);
         }
     }
     Ok(())

@@ -88,7 +88,7 @@ pub enum NodeError {
 
 /// Where an outcome goes: a channel for blocking callers, a callback for async ones.
 type Reply = Box<dyn FnOnce(Result<Ack, NodeError>) + Send>;
-type Job = Box<dyn FnOnce(&mut Engine) + Send>;
+type Job = Box<dyn FnOnce(&Engine) + Send>;
 
 enum EngineMsg {
     Command(Box<Command>, Reply),
@@ -159,7 +159,7 @@ impl Handle {
     /// `Stopped` when the node has stopped.
     pub fn read<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Engine) -> R + Send + 'static,
+        f: impl FnOnce(&Engine) -> R + Send + 'static,
     ) -> Result<R, NodeError> {
         let (tx, rx) = mpsc::channel();
         self.run(move |engine| {
@@ -173,7 +173,7 @@ impl Handle {
     ///
     /// # Errors
     /// `Stopped` when the node has stopped.
-    pub fn run(&self, job: impl FnOnce(&mut Engine) + Send + 'static) -> Result<(), NodeError> {
+    pub fn run(&self, job: impl FnOnce(&Engine) + Send + 'static) -> Result<(), NodeError> {
         self.tx
             .send(EngineMsg::Read(Box::new(job)))
             .map_err(|_| NodeError::Stopped)
@@ -286,7 +286,7 @@ fn engine_loop(
     let mut last_snapshot_at = Instant::now();
     while let Ok(msg) = rx.recv() {
         match msg {
-            EngineMsg::Read(job) => job(&mut engine),
+            EngineMsg::Read(job) => job(&engine),
             EngineMsg::Stop(done) => {
                 let _ = wtx.send(WriterMsg::Stop(done));
                 return;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use softliq_core::account::AccountId;
 use softliq_core::asset::AssetId;
 use softliq_core::liquidation::auction::{AuctionId, Status};
-use softliq_core::money::{Amount, Decimals, Price, Rounding, Value, parse_scaled};
+use softliq_core::money::{Decimals, Price, Rounding, parse_scaled};
 use softliq_engine::{CommandBody, Engine};
 use utoipa::{IntoParams, ToSchema};
 
@@ -58,42 +58,26 @@ pub struct RedoRequest {
     pub keeper: u64,
 }
 
-/// The account's largest debt and largest collateral by value at the liquidation prices.
-fn largest_pair(engine: &mut Engine, borrower: u64) -> Result<(AssetId, AssetId), ApiError> {
-    let (state, views) = engine.state_and_views();
-    let entry = state
-        .account(AccountId(borrower))
+/// The account's largest debt and largest collateral by value at the liquidation prices
+/// (`Engine::auction_pair`: the same rule as the simulator's auctions).
+fn largest_pair(engine: &Engine, borrower: u64) -> Result<(AssetId, AssetId), ApiError> {
+    let refused = |field: &str, why: String| ApiError::conflict("liquidation_refused", field, why);
+    let pair = engine
+        .auction_pair(AccountId(borrower))
+        .map_err(|e| {
+            refused(
+                "borrower",
+                format!("account {borrower} cannot be valued: {e}"),
+            )
+        })?
         .ok_or_else(|| ApiError::not_found("borrower", format!("no account {borrower}")))?;
-    // The value of each position's debt and supply, at the liquidation prices.
-    let valued: Vec<(AssetId, Value, Value)> = entry
-        .account
-        .positions()
-        .iter()
-        .filter_map(|p| {
-            let r = views.liq.get(p.asset).ok()?;
-            let worth = |a: Amount| a.value_at(r.price, r.decimals, Rounding::Down).ok();
-            let debt = worth(p.debt.to_amount(r.borrow_index, Rounding::Up).ok()?)?;
-            let supply = worth(p.supply.to_amount(r.supply_index, Rounding::Down).ok()?)?;
-            Some((p.asset, debt, supply))
-        })
-        .collect();
-    let largest = |side: fn(&(AssetId, Value, Value)) -> Value| {
-        valued
-            .iter()
-            .filter(|v| !side(v).is_zero())
-            .max_by_key(|v| side(v))
-            .map(|v| v.0)
-    };
-    let (debt, coll) = (largest(|v| v.1), largest(|v| v.2));
-    match (debt, coll) {
+    match pair {
         (Some(d), Some(c)) => Ok((d, c)),
-        (None, _) => Err(ApiError::conflict(
-            "liquidation_refused",
+        (None, _) => Err(refused(
             "debt_asset",
             format!("account {borrower} owes nothing that can be valued"),
         )),
-        (_, None) => Err(ApiError::conflict(
-            "liquidation_refused",
+        (_, None) => Err(refused(
             "collateral_asset",
             format!("account {borrower} holds no collateral that can be valued"),
         )),

@@ -473,7 +473,7 @@ fn perp_markets_of(engine: &Engine) -> Result<PerpMarketsView, String> {
 #[utoipa::path(get, path = "/v1/perps", tag = "perps", responses((status = 200, body = PerpMarketsView)))]
 pub async fn perp_markets(State(state): Shared) -> Result<Json<PerpMarketsView>, ApiError> {
     state
-        .read(|e| perp_markets_of(e))
+        .read(perp_markets_of)
         .await?
         .map(Json)
         .map_err(ApiError::unavailable)

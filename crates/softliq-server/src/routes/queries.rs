@@ -10,11 +10,10 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use softliq_core::account::AccountId;
-use softliq_core::health::RiskSnapshot;
-use softliq_core::liquidation::{Quote, Refusal, Request, plan, quote};
-use softliq_core::money::{Amount, Ratio, Rounding};
+use softliq_core::liquidation::{Quote, Refusal};
+use softliq_core::money::{Amount, Rounding};
 use softliq_engine::state::{INSURANCE, TREASURY};
-use softliq_engine::{Engine, State as EngineState};
+use softliq_engine::{Engine, PairAsked};
 use utoipa::{IntoParams, ToSchema};
 
 use super::commands::path_id;
@@ -72,7 +71,7 @@ pub struct MarketsView {
     pub markets: Vec<MarketView>,
 }
 
-fn markets_of(engine: &mut Engine) -> Result<MarketsView, String> {
+fn markets_of(engine: &Engine) -> Result<MarketsView, String> {
     let state = engine.state();
     let now = state.now_s;
     let mut markets = Vec::new();
@@ -80,13 +79,7 @@ fn markets_of(engine: &mut Engine) -> Result<MarketsView, String> {
         let p = asset.params();
         let oracle = &state.oracles[i];
         let pool = state.pools[i].projected(now, p);
-        let u = pool.utilisation().map_err(|e| e.to_string())?;
-        let borrow_rate = p.rate_model.borrow_rate(u).map_err(|e| e.to_string())?;
-        let keep = Ratio::ONE.saturating_sub(p.reserve_factor);
-        let supply_rate = borrow_rate
-            .mul(u, Rounding::Down)
-            .and_then(|r| r.mul(keep, Rounding::Down))
-            .map_err(|e| e.to_string())?;
+        let rates = pool.rates(p).map_err(|e| e.to_string())?;
         let tokens = |a: Amount| a.display_tokens(p.decimals).to_string();
         let supplied = pool.supplied().map_err(|e| e.to_string())?;
         let borrowed = pool.borrowed().map_err(|e| e.to_string())?;
@@ -110,9 +103,9 @@ fn markets_of(engine: &mut Engine) -> Result<MarketsView, String> {
             borrowed_value: usd(borrowed),
             supply_cap: p.supply_cap.map(tokens),
             borrow_cap: p.borrow_cap.map(tokens),
-            utilisation: u.to_string(),
-            borrow_rate: borrow_rate.to_string(),
-            supply_rate: supply_rate.to_string(),
+            utilisation: rates.utilisation.to_string(),
+            borrow_rate: rates.borrow.to_string(),
+            supply_rate: rates.supply.to_string(),
             collateral_factor: p.collateral_factor.to_string(),
             liquidation_threshold: p.liquidation_threshold.to_string(),
             liquidation_penalty: p.liquidation_penalty.to_string(),
@@ -380,21 +373,14 @@ pub struct QuoteView {
     pub quote: serde_json::Value,
 }
 
-/// The policy's call on `borrower`: on the pair asked for, else the most profitable pair.
-fn find_quote(
-    s: &EngineState,
-    snapshot: &RiskSnapshot,
-    borrower: u64,
-    q: &QuoteQuery,
-) -> Result<Quote, ApiError> {
-    let entry = s
-        .account(AccountId(borrower))
-        .ok_or_else(|| ApiError::not_found("id", format!("no account {borrower}")))?;
-    let refused = |e: Refusal| ApiError::conflict("liquidation_refused", "id", e.to_string());
-    let policy = s.market.policy;
-    // At the engine's time: a call submitted later is priced at its own, older age.
-    let age_s = s.liquidatable_for_s(AccountId(borrower), s.now_s);
-    let found = match (&q.debt_asset, &q.collateral_asset) {
+/// The policy's call on `borrower`: on the pair asked for, else the most profitable pair
+/// (`Engine::liquidation_quote`); this parses the query and names the field of an error.
+fn find_quote(engine: &Engine, borrower: u64, q: &QuoteQuery) -> Result<Quote, ApiError> {
+    let s = engine.state();
+    if s.account(AccountId(borrower)).is_none() {
+        return Err(ApiError::not_found("id", format!("no account {borrower}")));
+    }
+    let asked = match (&q.debt_asset, &q.collateral_asset) {
         (Some(d), Some(c)) => {
             let (d, c) = (
                 d.asset_in(s, "debt_asset")?,
@@ -413,15 +399,13 @@ fn find_quote(
                     })?,
                 None => Amount::MAX,
             };
-            let request = Request {
+            Some(PairAsked {
                 debt_asset: d,
                 collateral_asset: c,
                 max_repay,
-                liquidatable_for_s: age_s,
-            };
-            Some(quote(&entry.account, snapshot, &policy, &request).map_err(refused)?)
+            })
         }
-        (None, None) => plan(&entry.account, snapshot, &policy, age_s).map_err(refused)?,
+        (None, None) => None,
         _ => {
             return Err(ApiError::unprocessable(
                 "invalid_query",
@@ -430,23 +414,27 @@ fn find_quote(
             ));
         }
     };
-    found.ok_or_else(|| {
-        ApiError::conflict(
-            "not_liquidatable",
-            "id",
-            format!("no liquidation call is open on account {borrower}"),
-        )
-    })
+    let refused = |e: Refusal| ApiError::conflict("liquidation_refused", "id", e.to_string());
+    engine
+        .liquidation_quote(AccountId(borrower), asked)
+        .map_err(refused)?
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "not_liquidatable",
+                "id",
+                format!("no liquidation call is open on account {borrower}"),
+            )
+        })
 }
 
 fn quote_of(
-    engine: &mut Engine,
+    engine: &Engine,
     borrower: u64,
     q: &QuoteQuery,
     now_s: u64,
 ) -> Result<QuoteView, ApiError> {
-    let (s, views) = engine.state_and_views();
-    let qt = find_quote(s, &views.liq, borrower, q)?;
+    let qt = find_quote(engine, borrower, q)?;
+    let s = engine.state();
     let policy = s.market.policy;
     let (d, c) = (qt.request.debt_asset, qt.request.collateral_asset);
     let (da, ca) = (&s.assets[d.index()], &s.assets[c.index()]);

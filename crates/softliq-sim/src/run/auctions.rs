@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 
 use softliq_core::account::AccountId;
 use softliq_core::asset::AssetId;
+use softliq_core::health::largest_pair;
 use softliq_core::liquidation::Refusal;
 use softliq_core::liquidation::auction::{Auction, AuctionId, Bark, Dutch, Step, Take, Taken};
 use softliq_core::money::{Amount, Price, Rounding};
@@ -343,14 +344,10 @@ impl Run<'_> {
         let Some(bot) = self.bots.next() else {
             return Ok(false);
         };
-        let factors = market.factors;
-        let (Some(d), Some(c)) = (
-            self.screen.largest_debt(i, factors),
-            self.screen.largest_collateral(i, factors),
-        ) else {
+        // The pair the server's auction start takes when none is named (core's rule).
+        let (Some(d), Some(c)) = largest_pair(&self.ledger.borrowers[i], &market.snapshot)? else {
             return Ok(true);
         };
-        let (d, c) = (AssetId::from_index(d), AssetId::from_index(c));
         let req = Bark {
             borrower: AccountId(i as u64),
             debt_asset: d,
