@@ -1,12 +1,15 @@
-//! softliq-engine: the protocol's durable, replayable state machine.
+//! softliq-engine: the protocol's state machine, pure and replayable.
 //!
 //! - [`Engine`]: `apply(command) -> events | rejection` over the whole protocol [`State`]
-//!   (pure: no I/O, no clock), with oracle guards ([`oracle`]), fast detection of accounts
-//!   crossing into liquidatable (`watch`, with a float pre-check in `screen`), and the SPEC §10 invariants checked after every
-//!   command in audit mode (`audit`);
-//! - [`store`]: the append-only log and snapshots behind a [`store::Store`] trait, with a
-//!   SQLite implementation, group commit ([`store::spawn`]) and recovery;
-//! - [`workload`]: a seeded synthetic market and command stream for tests, benchmarks and demos.
+//!   (no I/O, no clock, no global state: the same commands give the same state, byte for
+//!   byte), with oracle guards ([`oracle`]), fast detection of accounts crossing into
+//!   liquidatable (`watch`, with a float pre-check in `screen`), and the invariants of
+//!   docs/engine.md ("Invariants") checked after every command in audit mode (`audit`);
+//! - reads take `&Engine`: the risk snapshots ([`Views`]) and typed queries (a liquidation
+//!   quote, the pair an auction sells);
+//! - [`State::encode`]: the canonical encoding that snapshots and state hashes use.
+//!
+//! Durability (the log, snapshots, group commit, recovery) is `softliq-node`'s.
 #![forbid(unsafe_code)]
 
 mod apply;
@@ -22,10 +25,8 @@ mod receipts;
 pub mod rejection;
 mod screen;
 pub mod state;
-pub mod store;
 mod views;
 mod watch;
-pub mod workload;
 
 pub use auctions::AuctionView;
 pub use command::{ClientId, Command, CommandBody, PriceSource};

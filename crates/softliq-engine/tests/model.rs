@@ -16,8 +16,8 @@ use softliq_core::health::Health;
 use softliq_core::liquidation::{Absorb, Policy};
 use softliq_core::money::muldiv::mul_div;
 use softliq_core::money::{Amount, Decimals, RAY, Ratio, Rounding};
-use softliq_engine::workload::params;
 use softliq_engine::{ClientId, Code, Command, CommandBody, Engine, EngineConfig, Event};
+use softliq_node::workload::params;
 
 const ASSETS: [(&str, u8, u128, u128, u128); 3] = [
     // symbol, decimals, price (USD), cf bps, lt bps

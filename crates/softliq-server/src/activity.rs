@@ -13,8 +13,8 @@ use std::sync::Mutex;
 use serde::Serialize;
 use softliq_core::money::{Amount, Decimals, Price};
 use softliq_engine::event::Event;
-use softliq_engine::store::Entry;
 use softliq_engine::{CommandBody, Engine};
+use softliq_node::Entry;
 
 /// Width of a stored bucket, engine seconds.
 pub const BUCKET_S: u64 = 300;

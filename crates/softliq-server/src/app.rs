@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use softliq_engine::store::{self, Ack, Handle, NodeConfig, SqliteStore};
 use softliq_engine::{ClientId, Command, CommandBody, Engine, EngineConfig};
+use softliq_node as store;
+use softliq_node::{Ack, Handle, NodeConfig, SqliteStore};
 use tokio::sync::oneshot;
 
 use crate::auth::{Principal, TokenSource, Tokens};
@@ -142,7 +143,7 @@ impl AppState {
     pub fn start(config: &ServerConfig) -> Result<Arc<Self>, String> {
         let dir = config.data_dir.display();
         let mut store = SqliteStore::open_writer(&config.data_dir).map_err(|e| match e {
-            softliq_engine::store::StoreError::Locked(_) => e.to_string(),
+            softliq_node::StoreError::Locked(_) => e.to_string(),
             _ => format!("data directory {dir}: {e} (give a writable --data DIR)"),
         })?;
         let (engine, recovery) = store::recover(

@@ -5,8 +5,8 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use softliq_engine::store::NodeError;
 use softliq_engine::{Code, Rejection};
+use softliq_node::NodeError;
 
 /// The code of an error response, left in its extensions for the metrics layer.
 #[derive(Clone, Debug)]

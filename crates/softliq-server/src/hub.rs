@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use softliq_engine::CommandBody;
 use softliq_engine::event::Event;
-use softliq_engine::store::{Entry, SqliteStore};
+use softliq_node::{Entry, SqliteStore};
 use tokio::sync::broadcast;
 
 use crate::error::ApiError;

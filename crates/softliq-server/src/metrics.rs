@@ -15,7 +15,7 @@ use softliq_core::money::{Amount, Price, Ratio, Rounding};
 use softliq_engine::Engine;
 use softliq_engine::event::Event;
 use softliq_engine::state::INSURANCE;
-use softliq_engine::store::Entry;
+use softliq_node::Entry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {

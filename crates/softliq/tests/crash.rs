@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use rand::{RngExt, SeedableRng};
 use softliq_engine::EngineConfig;
-use softliq_engine::store::{self, SqliteStore, Store};
+use softliq_node as store;
+use softliq_node::{SqliteStore, Store};
 
 const ROUNDS: usize = 30;
 

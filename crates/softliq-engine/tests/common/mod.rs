@@ -4,10 +4,10 @@
 
 pub use softliq_core::account::AccountId;
 pub use softliq_core::asset::AssetId;
-pub use softliq_engine::workload::params;
 pub use softliq_engine::{
     ClientId, Code, Command, CommandBody, Engine, EngineConfig, Event, PriceSource,
 };
+pub use softliq_node::workload::params;
 
 pub const USDC: AssetId = AssetId(0);
 pub const WETH: AssetId = AssetId(1);

@@ -10,7 +10,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use softliq_engine::event::{Event, Liquidation};
-use softliq_engine::store::Entry;
+use softliq_node::Entry;
 use tokio_stream::wrappers::ReceiverStream;
 use utoipa::IntoParams;
 

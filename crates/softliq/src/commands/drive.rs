@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 
 use anyhow::{Context, Result};
-use softliq_engine::store::{self, NodeConfig, SqliteStore};
-use softliq_engine::workload::Workload;
 use softliq_engine::{Engine, EngineConfig};
+use softliq_node as store;
+use softliq_node::workload::Workload;
+use softliq_node::{NodeConfig, SqliteStore};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use softliq_engine::EngineConfig;
-use softliq_engine::store::{self, SqliteStore};
+use softliq_node as store;
+use softliq_node::SqliteStore;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use softliq_engine::workload::Workload;
 use softliq_engine::{Engine, EngineConfig};
+use softliq_node::workload::Workload;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -4,9 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use softliq_engine::store::{self, NodeConfig, SqliteStore};
-use softliq_engine::workload::Workload;
 use softliq_engine::{CommandBody, Engine, EngineConfig, Event};
+use softliq_node as store;
+use softliq_node::workload::Workload;
+use softliq_node::{NodeConfig, SqliteStore};
 
 fn audited() -> EngineConfig {
     EngineConfig { audit: true }

@@ -3,7 +3,7 @@
 //! same directory started, served stale state and failed its first write with
 //! `UNIQUE constraint failed: log.seq`.)
 
-use softliq_engine::store::{LOCK_FILE, SqliteStore, StoreError};
+use softliq_node::{LOCK_FILE, SqliteStore, StoreError};
 
 #[test]
 fn a_second_writer_is_refused_naming_the_holder() {

@@ -6,9 +6,10 @@
 
 use std::path::Path;
 
-use softliq_engine::store::{self, SqliteStore, Store, StoreError, watermark};
-use softliq_engine::workload::Workload;
 use softliq_engine::{Engine, EngineConfig};
+use softliq_node as store;
+use softliq_node::workload::Workload;
+use softliq_node::{SqliteStore, Store, StoreError, watermark};
 
 const BATCH: usize = 10;
 const BATCHES: usize = 20;

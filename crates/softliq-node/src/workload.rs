@@ -17,7 +17,7 @@ use softliq_core::liquidation::auction::Curve;
 use softliq_core::liquidation::{Policy, Rule};
 use softliq_core::money::{Amount, Decimals, Price, Ratio};
 
-use crate::command::{ClientId, Command, CommandBody, PriceSource};
+use softliq_engine::command::{ClientId, Command, CommandBody, PriceSource};
 
 /// The lender's account (the first user account): supplies the stablecoin and liquidates.
 pub const LENDER: AccountId = AccountId(2);
@@ -367,7 +367,7 @@ impl Workload {
 
     /// The next command, with liquidation calls aimed at an account the engine has flagged
     /// (as a keeper would) rather than at random.
-    pub fn next_command_for(&mut self, state: &crate::state::State) -> Command {
+    pub fn next_command_for(&mut self, state: &softliq_engine::state::State) -> Command {
         let mut cmd = self.next_command();
         if let CommandBody::PerpLiquidate { account, .. } = &mut cmd.body
             && let Some(target) = state
@@ -399,7 +399,10 @@ impl Workload {
 
     /// A random borrower, and the first flagged account at or after it (wrapping around), if
     /// any: where a keeper aims its next call or start.
-    fn flagged_target(&mut self, state: &crate::state::State) -> (AccountId, Option<AccountId>) {
+    fn flagged_target(
+        &mut self,
+        state: &softliq_engine::state::State,
+    ) -> (AccountId, Option<AccountId>) {
         let from = self.random_borrower();
         let target = state
             .flagged
@@ -411,7 +414,7 @@ impl Workload {
 
     /// A keeper's next auction command: a take (20–100% of the lot, at any price) or a reset
     /// of a running auction, or a start on a flagged account.
-    fn auction_command(&mut self, state: &crate::state::State) -> CommandBody {
+    fn auction_command(&mut self, state: &softliq_engine::state::State) -> CommandBody {
         let running: Vec<_> = state.auctions.book.active().collect();
         if !running.is_empty() && self.rng.random_bool(0.8) {
             let a = running[self.rng.random_range(0..running.len())];
@@ -540,7 +543,7 @@ impl Workload {
 }
 
 /// The first asset `account` supplies, if any.
-fn first_collateral(state: &crate::state::State, account: AccountId) -> Option<AssetId> {
+fn first_collateral(state: &softliq_engine::state::State, account: AccountId) -> Option<AssetId> {
     state
         .account(account)?
         .account

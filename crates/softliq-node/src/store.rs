@@ -1,25 +1,9 @@
-//! Durability: an append-only log of accepted commands with their events, and snapshots of
-//! the state, behind the [`Store`] trait so that the engine never knows which database holds
-//! them. [`SqliteStore`] is the embedded default (and, so far, the only store).
-//!
-//! - [`recover`]: latest snapshot, then the tail of the log re-applied and checked event for
-//!   event against what was logged;
-//! - [`spawn`] (a [`Handle`]): the engine and a store on two threads with group commit:
-//!   commands are applied as they come, batched, written and fsynced together, and
-//!   acknowledged only after that.
+//! What a store keeps (the log's [`Entry`]), how it fails ([`StoreError`]), and the [`Store`]
+//! trait every store implements, so that the node never knows which database holds them.
 
-mod node;
-mod recover;
-mod sqlite;
-pub mod watermark;
-
-pub use node::{Ack, Handle, NodeConfig, NodeError, Observer, spawn, spawn_observed};
-pub use recover::{Recovery, recover, replay_all};
-pub use sqlite::{LOCK_FILE, SqliteStore};
-pub use watermark::{Chain, Watermark};
-
-use crate::command::Command;
-use crate::event::Events;
+use crate::watermark::{Chain, Watermark};
+use softliq_engine::command::Command;
+use softliq_engine::event::Events;
 
 /// One accepted command as logged.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -21,9 +21,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use softliq_engine::store::{self, Entry, NodeConfig, SqliteStore, Store};
-use softliq_engine::workload::{WETH, Workload};
 use softliq_engine::{ClientId, Command, CommandBody, Engine, EngineConfig, Event, Events};
+use softliq_node as store;
+use softliq_node::workload::{WETH, Workload};
+use softliq_node::{Entry, NodeConfig, SqliteStore, Store};
 
 /// The allocator the `softliq` binary runs with (see there).
 #[global_allocator]
@@ -107,7 +108,7 @@ fn perp_mix() {
     let setup = [
         CommandBody::ListAsset {
             symbol: "WETH".into(),
-            params: softliq_engine::workload::params(18, 8_000, 8_250),
+            params: softliq_node::workload::params(18, 8_000, 8_250),
         },
         CommandBody::PostPrice {
             asset: weth,

@@ -2,9 +2,9 @@
 //! command must be accepted again with exactly the events that were logged; anything else
 //! means the log and the engine disagree, and recovery stops rather than guess.
 
-use super::{Entry, Store, StoreError};
-use crate::engine::{Engine, EngineConfig};
-use crate::state::State;
+use crate::{Entry, Store, StoreError};
+use softliq_engine::state::State;
+use softliq_engine::{Engine, EngineConfig};
 
 /// What recovery did.
 #[derive(Clone, Debug, PartialEq, Eq)]

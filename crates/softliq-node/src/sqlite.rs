@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::watermark::{self, Chain, Watermark, WatermarkFile};
-use super::{Entry, Store, StoreError};
+use crate::watermark::{self, Chain, Watermark, WatermarkFile};
+use crate::{Entry, Store, StoreError};
 
 /// The link before the first chained row.
 const CHAIN_START: Chain = [0; 32];

@@ -14,133 +14,20 @@
 //! - the log is gapless and in order.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use softliq_engine::store::{self, Entry, NodeConfig, NodeError, Store, StoreError};
-use softliq_engine::workload::Workload;
 use softliq_engine::{Command, Engine, EngineConfig, Events};
-
-/// What the disk holds (survives crashes), and the fault generator.
-struct Disk {
-    log: Vec<Entry>,
-    snapshots: Vec<(u64, Vec<u8>)>,
-    rng: ChaCha8Rng,
-    /// Probability that a write is faulty, per mille.
-    fault_per_mille: u32,
-    faults: BTreeMap<&'static str, u32>,
-}
-
-/// The simulated store: a handle on the shared disk, and the machine's "crashed" flag (set by a
-/// write that crashes; every write fails while it is set).
-#[derive(Clone)]
-struct SimStore {
-    disk: Arc<Mutex<Disk>>,
-    crashed: Arc<AtomicBool>,
-}
-
-fn io_error(what: &str) -> StoreError {
-    StoreError::Io(std::io::Error::other(what.to_owned()))
-}
-
-impl Store for SimStore {
-    fn append(
-        &mut self,
-        entries: &[Entry],
-        snapshot: Option<(u64, &[u8])>,
-    ) -> Result<(), StoreError> {
-        let mut disk = self.disk.lock().unwrap();
-        if self.crashed.load(Ordering::Acquire) {
-            return Err(io_error("the machine is down"));
-        }
-        let next = disk.log.last().map_or(1, |e| e.seq + 1);
-        // A batch retried after a write that reached the disk: the same entries again.
-        let fresh: Vec<&Entry> = entries.iter().filter(|e| e.seq >= next).collect();
-        for (e, logged) in entries
-            .iter()
-            .filter(|e| e.seq < next)
-            .map(|e| (e, &disk.log[(e.seq - 1) as usize]))
-        {
-            assert_eq!(
-                e, logged,
-                "a retried entry differs from the one on the disk"
-            );
-        }
-        if let Some(first) = fresh.first() {
-            assert_eq!(first.seq, next, "a write would leave a gap in the log");
-        }
-        let fault = if disk.rng.random_range(0..1000) < disk.fault_per_mille {
-            ["full", "fsync", "torn_ack", "crash_before", "crash_after"]
-                [disk.rng.random_range(0..5)]
-        } else {
-            "none"
-        };
-        *disk.faults.entry(fault).or_default() += 1;
-        let write = |disk: &mut Disk| {
-            disk.log.extend(fresh.iter().map(|e| (*e).clone()));
-            if let Some((seq, bytes)) = snapshot {
-                disk.snapshots.push((seq, bytes.to_vec()));
-            }
-        };
-        match fault {
-            "none" => {
-                write(&mut disk);
-                Ok(())
-            }
-            "full" => Err(io_error("No space left on device")),
-            "fsync" => Err(io_error("fsync failed")),
-            "torn_ack" => {
-                write(&mut disk);
-                Err(io_error("the write's confirmation was lost"))
-            }
-            "crash_before" => {
-                self.crashed.store(true, Ordering::Release);
-                Err(io_error("crashed before the write"))
-            }
-            _ => {
-                write(&mut disk);
-                self.crashed.store(true, Ordering::Release);
-                Err(io_error("crashed after the write"))
-            }
-        }
-    }
-
-    fn latest_snapshot(&mut self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        Ok(self.disk.lock().unwrap().snapshots.last().cloned())
-    }
-
-    fn read_after(
-        &mut self,
-        after: u64,
-        f: &mut dyn FnMut(Entry) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        let tail: Vec<Entry> = self
-            .disk
-            .lock()
-            .unwrap()
-            .log
-            .iter()
-            .filter(|e| e.seq > after)
-            .cloned()
-            .collect();
-        tail.into_iter().try_for_each(f)
-    }
-
-    fn last_seq(&mut self) -> Result<u64, StoreError> {
-        Ok(self.disk.lock().unwrap().log.last().map_or(0, |e| e.seq))
-    }
-}
+use softliq_node as store;
+use softliq_node::workload::Workload;
+use softliq_node::{Entry, Fault, FaultyStore, MemoryStore, NodeConfig, NodeError};
 
 /// Checks the disk against what was acknowledged; returns the recovered engine.
-fn check(store: &mut SimStore, acked: &BTreeMap<u128, (u64, Events)>, seed: u64) -> Engine {
+fn check(store: &mut MemoryStore, acked: &BTreeMap<u128, (u64, Events)>, seed: u64) -> Engine {
     let (recovered, _) = store::recover(store, EngineConfig::default())
         .unwrap_or_else(|e| panic!("seed {seed}: recovery failed: {e}"));
     let replayed = store::replay_all(store, EngineConfig::default())
         .unwrap_or_else(|e| panic!("seed {seed}: replay failed: {e}"));
-    let disk = store.disk.lock().unwrap();
+    let disk = store.disk();
     let mut memory = Engine::new(EngineConfig::default());
     for (k, e) in disk.log.iter().enumerate() {
         assert_eq!(e.seq, k as u64 + 1, "seed {seed}: the log is not gapless");
@@ -176,17 +63,10 @@ fn check(store: &mut SimStore, acked: &BTreeMap<u128, (u64, Events)>, seed: u64)
 
 /// One seeded run: `n` commands, faults on `fault_per_mille` of writes, rebuilding the node
 /// after every crash. Returns (crashes, faults by kind).
-fn run(seed: u64, n: usize, fault_per_mille: u32) -> (u32, BTreeMap<&'static str, u32>) {
-    let mut store = SimStore {
-        disk: Arc::new(Mutex::new(Disk {
-            log: Vec::new(),
-            snapshots: Vec::new(),
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            fault_per_mille,
-            faults: BTreeMap::new(),
-        })),
-        crashed: Arc::new(AtomicBool::new(false)),
-    };
+fn run(seed: u64, n: usize, fault_per_mille: u32) -> (u32, BTreeMap<Option<Fault>, u32>) {
+    let mut disk = MemoryStore::new();
+    let (_, faults) = FaultyStore::new(disk.clone());
+    faults.random(seed, fault_per_mille);
     let config = NodeConfig {
         retry_every: Duration::ZERO,
         snapshot_every: 37,
@@ -202,12 +82,24 @@ fn run(seed: u64, n: usize, fault_per_mille: u32) -> (u32, BTreeMap<&'static str
     let mut engine = Engine::new(EngineConfig::default());
     let mut next = 0;
     while next < commands.len() {
-        let node = store::spawn(engine, store.clone(), config);
+        let node = store::spawn(
+            engine,
+            FaultyStore::with_control(disk.clone(), &faults),
+            config,
+        );
         let mut crashed = false;
         while next < commands.len() && !crashed {
             let cmd = commands[next].clone();
             let rx = node.submit(cmd.clone());
+            let waited = std::time::Instant::now();
             loop {
+                // A store that refuses the node's writes for good (a gap, or a batch written
+                // again that differs) would leave the command waiting forever.
+                assert!(
+                    waited.elapsed() < Duration::from_secs(30),
+                    "seed {seed}: command {next} waited 30 s: {:?}",
+                    node.store_failure()
+                );
                 match rx.recv_timeout(Duration::from_millis(1)) {
                     Ok(Ok(ack)) => {
                         acked.insert(cmd.client_id.0, (ack.seq, ack.events));
@@ -221,7 +113,7 @@ fn run(seed: u64, n: usize, fault_per_mille: u32) -> (u32, BTreeMap<&'static str
                         break;
                     }
                     Ok(Err(NodeError::Stopped)) => panic!("seed {seed}: the node stopped"),
-                    Err(_) if store.crashed.load(Ordering::Acquire) => {
+                    Err(_) if faults.crashed() => {
                         crashed = true;
                         break;
                     }
@@ -234,12 +126,11 @@ fn run(seed: u64, n: usize, fault_per_mille: u32) -> (u32, BTreeMap<&'static str
             crashes += 1;
             // The command in flight may or may not be on the disk (crash after the write);
             // either way it was not acknowledged. The client retries it after the restart.
-            store.crashed.store(false, Ordering::Release);
+            faults.restart();
         }
-        engine = check(&mut store, &acked, seed);
+        engine = check(&mut disk, &acked, seed);
     }
-    let faults = store.disk.lock().unwrap().faults.clone();
-    (crashes, faults)
+    (crashes, faults.counts())
 }
 
 /// Thousands of seeded runs: nothing acknowledged is ever lost, and every recovered state equals
@@ -252,7 +143,7 @@ fn nothing_acknowledged_is_lost_under_injected_faults() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000u64);
     let mut crashes = 0;
-    let mut faults: BTreeMap<&'static str, u32> = BTreeMap::new();
+    let mut faults: BTreeMap<Option<Fault>, u32> = BTreeMap::new();
     for seed in 0..runs {
         let (c, f) = run(seed, 60, 80);
         crashes += c;
@@ -265,10 +156,10 @@ fn nothing_acknowledged_is_lost_under_injected_faults() {
         crashes >= runs as u32 / 4,
         "too few crashes to mean anything: {crashes}"
     );
-    for kind in ["full", "fsync", "torn_ack", "crash_before", "crash_after"] {
+    for kind in Fault::ALL {
         assert!(
-            faults.get(kind).copied().unwrap_or(0) >= runs as u32 / 20,
-            "{kind}: {faults:?}"
+            faults.get(&Some(kind)).copied().unwrap_or(0) >= runs as u32 / 20,
+            "{kind:?}: {faults:?}"
         );
     }
 }

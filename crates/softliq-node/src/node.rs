@@ -24,11 +24,11 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{Entry, Store};
-use crate::command::Command;
-use crate::engine::Engine;
-use crate::event::Events;
-use crate::rejection::Rejection;
+use crate::{Entry, Store};
+use softliq_engine::Engine;
+use softliq_engine::command::Command;
+use softliq_engine::event::Events;
+use softliq_engine::rejection::Rejection;
 
 /// Group commit and snapshot settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::StoreError;
+use crate::StoreError;
 
 /// The file's name in the data directory.
 pub const FILE_NAME: &str = "softliq.ack";

@@ -2,9 +2,10 @@
 //! snapshots were versioned, of another format, or damaged — is skipped with the reason, and
 //! recovery replays the whole log, which is authoritative: the state is the same either way.
 
-use softliq_engine::store::{self, SqliteStore, Store};
-use softliq_engine::workload::Workload;
 use softliq_engine::{Engine, EngineConfig, State};
+use softliq_node as store;
+use softliq_node::workload::Workload;
+use softliq_node::{SqliteStore, Store};
 
 /// Writes 200 entries in batches of 20, with a snapshot of the state after the 100th built by
 /// `snapshot` from the engine's state.
