@@ -4,7 +4,7 @@
 //! checked against the clock, then executed by its handler in `apply/`. Handlers validate and
 //! compute on copies and write back only when everything succeeded, so a rejection changes
 //! nothing. After an accepted command the engine records the receipt, runs detection, and —
-//! in audit mode — checks every invariant of SPEC §10 (`audit.rs`), halting on a break.
+//! in audit mode — checks every invariant of docs/engine.md (`audit.rs`), halting on a break.
 
 use std::collections::BTreeSet;
 

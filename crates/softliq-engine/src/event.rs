@@ -90,7 +90,7 @@ pub enum Event {
         borrower: AccountId,
         step: Box<Step>,
     },
-    /// A step of realising the borrower's bad debt (SPEC §5).
+    /// A step of realising the borrower's bad debt (docs/liquidation.md, Bad debt).
     BadDebt {
         account: AccountId,
         step: BadDebtEvent,

@@ -1,4 +1,4 @@
-//! Oracle guards (SPEC §8): staleness, the jump circuit breaker with confirmation, and the
+//! Oracle guards (docs/engine.md, Oracle guards): staleness, the jump circuit breaker with confirmation, and the
 //! delayed or time-weighted price that a market's liquidation checks may use.
 //!
 //! Everything here is a function of the accepted prices and the command's timestamp; a

@@ -18,7 +18,7 @@ use crate::oracle::Oracle;
 pub use crate::receipts::{Receipt, Receipts};
 use softliq_core::perp::Exchange;
 
-/// The treasury: receives the protocol's part of each penalty (SPEC §4.2).
+/// The treasury: receives the protocol's part of each penalty (docs/liquidation.md).
 pub const TREASURY: AccountId = AccountId(0);
 /// The insurance fund: receives its share of the protocol's part and covers bad debt first.
 pub const INSURANCE: AccountId = AccountId(1);
@@ -42,14 +42,14 @@ pub struct AccountEntry {
 }
 
 /// Tokens of one asset that came into the protocol from outside and went out: the
-/// conservation check `cash = tokens_in − tokens_out` (SPEC §10.1).
+/// conservation check `cash = tokens_in − tokens_out` (docs/engine.md, Invariants).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flows {
     /// Deposits, repayments, liquidators' payments and insurance funding.
     pub tokens_in: Amount,
     /// Withdrawals and borrows.
     pub tokens_out: Amount,
-    /// Debt written off against suppliers (SPEC §5), in total.
+    /// Debt written off against suppliers (docs/liquidation.md, Bad debt), in total.
     pub socialised: Amount,
 }
 
@@ -60,7 +60,7 @@ pub struct Market {
     pub liquidation_price: PriceSource,
 }
 
-/// The market's Dutch auctions (SPEC §6): the running ones with the caps' totals (the core's
+/// The market's Dutch auctions (docs/liquidation.md, Dutch auctions): the running ones with the caps' totals (the core's
 /// book), and every auction's steps in order, so that a history is one lookup.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Auctions {
@@ -105,7 +105,7 @@ pub struct State {
     /// Accounts the engine has reported liquidatable and not yet recovered.
     pub flagged: Flags,
     /// When each flagged account was flagged (command time, seconds): the age a time-ramped
-    /// incentive prices a call at (SPEC §4.1). Its keys are exactly the flagged set.
+    /// incentive prices a call at (docs/liquidation.md). Its keys are exactly the flagged set.
     pub flagged_since_s: BTreeMap<AccountId, u64>,
     pub auctions: Auctions,
     pub receipts: Receipts,

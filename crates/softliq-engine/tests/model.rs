@@ -1,6 +1,6 @@
 //! Model-based property test: random command sequences — deposits, withdrawals, borrows,
 //! repayments, price moves including crashes, time steps and liquidations — run through the
-//! engine (audit mode: every SPEC §10 invariant after every command) and through a
+//! engine (audit mode: every invariant of docs/engine.md after every command) and through a
 //! deliberately simple reference model kept here: balances as plain integers, health in `f64`.
 //!
 //! Rates are zero, so indices stay at one and shares equal base units until bad debt is

@@ -39,7 +39,9 @@ fn the_memory_store_refuses_gaps_and_differing_rewrites() {
     store.append(&e[..3], None).expect("a rewrite that matches");
     assert_eq!(logged(&store), [1, 2, 3]);
     assert!(matches!(
-        store.append(&e[3..4], Some((4, b"snap"))).map(|()| store.last_seq()),
+        store
+            .append(&e[3..4], Some((4, b"snap")))
+            .map(|()| store.last_seq()),
         Ok(Ok(4))
     ));
     let mut skipped = entries(6);
@@ -54,8 +56,15 @@ fn the_memory_store_refuses_gaps_and_differing_rewrites() {
         store.append(&[changed], None),
         Err(StoreError::Damaged(_))
     ));
-    assert_eq!(logged(&store), [1, 2, 3, 4], "a refused append writes nothing");
-    assert_eq!(store.latest_snapshot().unwrap(), Some((4, b"snap".to_vec())));
+    assert_eq!(
+        logged(&store),
+        [1, 2, 3, 4],
+        "a refused append writes nothing"
+    );
+    assert_eq!(
+        store.latest_snapshot().unwrap(),
+        Some((4, b"snap".to_vec()))
+    );
 }
 
 #[test]
@@ -68,17 +77,28 @@ fn the_faulty_store_writes_exactly_when_the_fault_would() {
     assert!(store.append(&e[..1], None).is_err());
     assert_eq!(logged(&disk), [] as [u64; 0], "a full disk writes nothing");
     assert!(store.append(&e[..1], None).is_err());
-    assert_eq!(logged(&disk), [1], "a lost confirmation: written all the same");
+    assert_eq!(
+        logged(&disk),
+        [1],
+        "a lost confirmation: written all the same"
+    );
     store.append(&e[..2], None).expect("the retry");
     control.fail_next(Fault::CrashAfter, 1);
     assert!(store.append(&e[2..3], None).is_err());
     assert!(control.crashed());
-    assert!(store.append(&e[3..4], None).is_err(), "down until restarted");
+    assert!(
+        store.append(&e[3..4], None).is_err(),
+        "down until restarted"
+    );
     assert_eq!(logged(&disk), [1, 2, 3]);
     control.restart();
     control.fail_next(Fault::CrashBefore, 1);
     assert!(store.append(&e[3..4], None).is_err());
-    assert_eq!(logged(&disk), [1, 2, 3], "a crash before the write writes nothing");
+    assert_eq!(
+        logged(&disk),
+        [1, 2, 3],
+        "a crash before the write writes nothing"
+    );
     control.restart();
     control.fail_all(Fault::Fsync);
     assert!(store.append(&e[3..4], None).is_err());

@@ -73,7 +73,7 @@ pub struct AppState {
     /// is not held open by subscribers that never disconnect.
     pub closing: tokio::sync::watch::Sender<bool>,
     /// The in-process keeper's counters, shown in `/metrics` while it runs.
-    keeper: Mutex<Option<crate::keeper::SharedStats>>,
+    keeper: Mutex<Option<softliq_api::SharedStats>>,
     /// Liquidations and bad debt over engine time, for the dashboard.
     pub activity: Arc<crate::activity::Activity>,
 }
@@ -289,12 +289,12 @@ impl AppState {
     }
 
     /// Shows an in-process keeper's counters in `/metrics`.
-    pub fn attach_keeper(&self, stats: crate::keeper::SharedStats) {
+    pub fn attach_keeper(&self, stats: softliq_api::SharedStats) {
         *self.keeper.lock().unwrap_or_else(|e| e.into_inner()) = Some(stats);
     }
 
     /// A copy of the in-process keeper's counters, if one runs.
-    pub fn keeper_stats(&self) -> Option<crate::keeper::KeeperStats> {
+    pub fn keeper_stats(&self) -> Option<softliq_api::KeeperStats> {
         let shared = self
             .keeper
             .lock()

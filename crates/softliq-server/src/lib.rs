@@ -1,5 +1,6 @@
 //! softliq-server: `softliq serve` — the engine behind an HTTP/JSON API with roles, a live
-//! event stream, Prometheus metrics, a dashboard, and the keeper that liquidates through it.
+//! event stream, Prometheus metrics and a dashboard. The keeper that liquidates through it is
+//! a client of this API (`softliq-keeper`).
 //!
 //! - [`app`]: the running service (node, event hub, metrics, risk board, clock);
 //! - [`activity`]: liquidations and bad debt over engine time (history charts, counters);
@@ -8,9 +9,7 @@
 //! - [`connections`]: accepting connections within timeouts and a connection limit;
 //! - [`cors`]: which other origins' pages may call the API (none unless configured);
 //! - [`hub`]: the durable event feed; [`metrics`]: `/metrics`; [`risk`]: the at-risk board;
-//! - [`keeper`]: the liquidation bot (over HTTP, in or out of process);
-//! - [`demo`]: `serve --demo`, a market replaying a real crash; [`listing`]: `serve --markets`;
-//! - [`report`]: one account's health as people read it (shared with the CLI).
+//! - [`demo`]: `serve --demo`, a market replaying a real crash; [`listing`]: `serve --markets`.
 #![forbid(unsafe_code)]
 
 pub mod activity;
@@ -22,13 +21,11 @@ pub mod demo;
 pub mod error;
 pub mod hub;
 pub mod json;
-pub mod keeper;
 pub mod listing;
 pub mod metrics;
 pub mod names;
 pub mod openapi;
 pub mod paging;
-pub mod report;
 pub mod risk;
 pub mod routes;
 

@@ -9,7 +9,7 @@ use softliq_core::money::{Ratio, Value};
 use softliq_engine::Engine;
 use softliq_engine::state::FIRST_USER_ACCOUNT;
 
-use crate::report::LiquidationPriceRow;
+use softliq_api::report::LiquidationPriceRow;
 
 /// One account on the board.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]

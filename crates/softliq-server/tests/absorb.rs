@@ -12,7 +12,7 @@ use softliq_core::money::{Ratio, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_keeper_has_an_unprofitable_account_absorbed_and_the_storefront_sells() {
-    use softliq_server::keeper::{KeeperConfig, run};
+    use softliq_keeper::{KeeperConfig, run};
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
     let m = seed(&s).await;

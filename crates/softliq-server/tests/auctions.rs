@@ -155,7 +155,7 @@ async fn an_auction_over_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_keeper_starts_and_buys_an_auction_when_it_pays() {
-    use softliq_server::keeper::{KeeperConfig, run};
+    use softliq_keeper::{KeeperConfig, run};
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path()).await;
     let m = seed(&s).await;

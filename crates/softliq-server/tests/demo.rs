@@ -39,7 +39,7 @@ async fn two_demo_cycles_stay_real_and_keep_liquidating() {
         ..DemoConfig::default()
     };
     let v = |x: &str| softliq_core::money::Value::parse("v", x).unwrap();
-    let keeper = softliq_server::keeper::KeeperConfig {
+    let keeper = softliq_keeper::KeeperConfig {
         url: url.clone(),
         token: LIQUIDATOR.into(),
         account: None,
@@ -50,7 +50,7 @@ async fn two_demo_cycles_stay_real_and_keep_liquidating() {
         perp_margin: softliq_core::money::Value::ZERO,
     };
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    let keeping = tokio::spawn(softliq_server::keeper::run(keeper, async move {
+    let keeping = tokio::spawn(softliq_keeper::run(keeper, async move {
         let _ = done_rx.await;
     }));
     let started = std::time::Instant::now();

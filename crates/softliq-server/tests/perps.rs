@@ -13,9 +13,9 @@ async fn run_keeper(
     s: &TestServer,
     liquidator: u64,
     perp_margin: &str,
-) -> softliq_server::keeper::KeeperStats {
+) -> softliq_keeper::KeeperStats {
     let v = |x: &str| softliq_core::money::Value::parse("v", x).unwrap();
-    let config = softliq_server::keeper::KeeperConfig {
+    let config = softliq_keeper::KeeperConfig {
         url: s.url.clone(),
         token: LIQUIDATOR.into(),
         account: Some(liquidator),
@@ -25,7 +25,7 @@ async fn run_keeper(
         interval: std::time::Duration::from_millis(100),
         perp_margin: v(perp_margin),
     };
-    softliq_server::keeper::run(
+    softliq_keeper::run(
         config,
         tokio::time::sleep(std::time::Duration::from_secs(2)),
     )

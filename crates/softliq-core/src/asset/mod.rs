@@ -1,4 +1,4 @@
-//! Assets: identity, risk parameters and the interest-rate model (SPEC §2, §9).
+//! Assets: identity, risk parameters and the interest-rate model (docs/configuration.md, docs/interest.md).
 
 mod params;
 mod rate_model;

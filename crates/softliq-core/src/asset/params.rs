@@ -1,4 +1,4 @@
-//! Per-asset risk parameters (SPEC §2) and their validation.
+//! Per-asset risk parameters (docs/configuration.md) and their validation.
 //!
 //! Every bound is checked in one place, [`AssetParams::validate`], which is called when an
 //! asset is listed and on every update. A refusal names the parameter, the bound it broke and
@@ -26,7 +26,7 @@ impl ParamError {
     }
 }
 
-/// Oracle guards of one asset (SPEC §8); enforced by the engine, validated here.
+/// Oracle guards of one asset (docs/engine.md, Oracle guards); enforced by the engine, validated here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OracleGuards {
     /// A price older than this many seconds is stale and refused.
@@ -37,7 +37,7 @@ pub struct OracleGuards {
     pub confirm_s: u64,
 }
 
-/// The risk parameters of one asset. Ratios are WAD; see SPEC §2 for their meaning.
+/// The risk parameters of one asset. Ratios are WAD; see docs/configuration.md for their meaning.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AssetParams {
     pub decimals: Decimals,
@@ -65,14 +65,14 @@ pub struct AssetParams {
     pub auction_hole: Option<Value>,
 }
 
-/// Bounds that SPEC §2 fixes, as ratios.
+/// The fixed parameter bounds (docs/configuration.md), as ratios.
 pub mod bounds {
     use crate::money::Ratio;
     /// `pen ≤ 0.20`.
     pub const PENALTY_MAX: Ratio = Ratio::from_raw(200_000_000_000_000_000);
     /// `disc ≤ 0.15`.
     pub const DISCOUNT_MAX: Ratio = Ratio::from_raw(150_000_000_000_000_000);
-    /// `bw ≤ 10`: SPEC §2 only says `bw ≥ 1`; a weight above 10 would make an asset all but
+    /// `bw ≤ 10`: the usual bound is only `bw ≥ 1`; a weight above 10 would make an asset all but
     /// unborrowable, so anything larger is taken as a typo.
     pub const BORROW_WEIGHT_MAX: Ratio = Ratio::from_raw(10_000_000_000_000_000_000);
     /// `max_jump ≤ 10` (a 1,000% move); larger would disable the breaker in all but name.
@@ -80,7 +80,7 @@ pub mod bounds {
 }
 
 impl AssetParams {
-    /// Checks every bound of SPEC §2.
+    /// Checks every parameter bound (docs/configuration.md).
     ///
     /// # Errors
     /// The first parameter out of bounds, with the bound named.

@@ -1,4 +1,4 @@
-//! The kinked borrow-rate model (SPEC §9).
+//! The kinked borrow-rate model (docs/interest.md).
 //!
 //! `rate(U) = base + slope1 · U/u*` up to the kink `u*`, then
 //! `base + slope1 + slope2 · (U − u*)/(1 − u*)`, per year. Gentle below the kink so borrowing
@@ -18,7 +18,7 @@ pub struct RateModel {
 }
 
 /// The highest yearly rate a model may reach at full utilisation: 100 (10,000% a year).
-/// SPEC §9 sets no ceiling; this one keeps per-second compounding far from overflow over any
+/// The rate model itself sets no ceiling; this one keeps per-second compounding far from overflow over any
 /// realistic idle period while allowing every rate curve seen in production.
 pub const RATE_MAX: Ratio = Ratio::from_raw(100 * 1_000_000_000_000_000_000);
 

@@ -1,4 +1,4 @@
-//! One test per bound of SPEC §2, each at the edge and just past it.
+//! One test per parameter bound (docs/configuration.md), each at the edge and just past it.
 
 use super::*;
 use crate::money::{Decimals, Ratio};

@@ -1,4 +1,4 @@
-//! Account health (SPEC §3): one pass over the positions, each valued once.
+//! Account health (docs/risk-model.md): one pass over the positions, each valued once.
 //!
 //! Rounding, in the protocol's favour: supply balances and collateral values round down; debt
 //! balances and debt values round up. The weighted totals `B`, `C` and `D` are exact sums of

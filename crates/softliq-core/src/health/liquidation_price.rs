@@ -1,4 +1,4 @@
-//! Liquidation prices (SPEC §3): the price of one asset at which the account reaches HF = 1,
+//! Liquidation prices (docs/risk-model.md): the price of one asset at which the account reaches HF = 1,
 //! all else fixed; and for a one-collateral/one-debt account of two volatile assets, the
 //! relative price at which it does.
 //!
@@ -15,11 +15,11 @@
 //! ```
 //!
 //! - `a_s·lt > a_d·bw` (net collateral): HF falls with `p`; `p*` exists when `R_D > R_C`.
-//!   This is SPEC's `p_c* = (D − (C − a_c p_c lt_c)) / (a_c lt_c)` when `a_d = 0`. Rounded
+//!   This is the one-sided `p_c* = (D − (C − a_c p_c lt_c)) / (a_c lt_c)` when `a_d = 0`. Rounded
 //!   **down**: at `p*` the account is liquidatable, since the values of `x` round down on the
 //!   collateral side and up on the debt side.
 //! - `a_d·bw > a_s·lt` (net debt): HF falls as `p` rises; `p*` exists when `R_C > R_D`,
-//!   SPEC's `p_d*` when `a_s = 0`. Rounded **up**: the lowest price at which it is.
+//!   the one-sided `p_d*` when `a_s = 0`. Rounded **up**: the lowest price at which it is.
 //! - Otherwise the price of `x` cannot move HF to 1 and there is no liquidation price.
 //!
 //! The numerator and denominator are formed in 512 bits, so the only rounding is the last one.

@@ -1,4 +1,4 @@
-//! Account health (SPEC §3): borrowing power, liquidation collateral, weighted and plain debt,
+//! Account health (docs/risk-model.md): borrowing power, liquidation collateral, weighted and plain debt,
 //! health factor, risk level, liquidatable or not, and liquidation prices.
 //!
 //! Everything here is a pure function of an [`Account`](crate::account::Account) and a

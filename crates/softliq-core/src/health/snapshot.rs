@@ -15,7 +15,7 @@ pub struct AssetRisk {
     pub collateral_factor: Ratio,
     pub liquidation_threshold: Ratio,
     pub borrow_weight: Ratio,
-    /// `pen`: what the borrower loses on top of each unit repaid (SPEC §4.2).
+    /// `pen`: what the borrower loses on top of each unit repaid (docs/liquidation.md).
     pub liquidation_penalty: Ratio,
     /// `disc`: the liquidator's part of the penalty.
     pub liquidation_discount: Ratio,
@@ -23,7 +23,7 @@ pub struct AssetRisk {
     pub borrow_index: Index,
     /// Set by whoever builds the snapshot (the engine, from its clock and the asset's
     /// `max_staleness_s`): a stale price may value an account for display but never
-    /// liquidate it (SPEC §8).
+    /// liquidate it (docs/engine.md, Oracle guards).
     pub stale: bool,
 }
 

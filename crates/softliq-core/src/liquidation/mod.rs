@@ -1,4 +1,4 @@
-//! Soft liquidation (SPEC §4, §5): policies, quotes, exact settlement, bad debt, and the
+//! Soft liquidation (docs/liquidation.md): policies, quotes, exact settlement, bad debt, and the
 //! keeper's plan.
 //!
 //! - [`policy`]: the five rules and their closed forms;
@@ -8,7 +8,7 @@
 //! - [`absorb`]: the protocol takes over accounts no liquidator will touch, and sells the
 //!   collateral at its storefront;
 //! - [`plan`]: the call a rational liquidator makes next, and the sequence until healthy;
-//! - [`auction`]: the `dutch` policy's auctions (SPEC §6): `bark`, `take`, `redo`.
+//! - [`auction`]: the `dutch` policy's auctions (docs/liquidation.md, Dutch auctions): `bark`, `take`, `redo`.
 
 pub mod absorb;
 pub mod auction;

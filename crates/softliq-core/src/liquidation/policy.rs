@@ -1,4 +1,4 @@
-//! The liquidation policies (SPEC §4.1): how much one call may repay.
+//! The liquidation policies (docs/liquidation.md): how much one call may repay.
 //!
 //! Each policy turns the state of one call — the account's health, its debt in the chosen debt
 //! asset `d` and its collateral in the chosen collateral asset `c` — into a cap on the repaid
@@ -18,11 +18,11 @@ use crate::money::{MathError, Ratio, Rounding, Value, WAD};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Policy {
     pub rule: Rule,
-    /// No call may leave debt in `d` worth less than this (SPEC §4.1, default 10 USD).
+    /// No call may leave debt in `d` worth less than this (the dust rule, default 10 USD).
     pub dust_value: Value,
     /// Share of the protocol's part of seized collateral paid into the insurance fund.
     pub insurance_share: Ratio,
-    /// The minimum useful call (SPEC §4.1): where the rule's cap allows less, a call may repay
+    /// The minimum useful call (docs/liquidation.md): where the rule's cap allows less, a call may repay
     /// up to this value (all of the debt in `d` when smaller), so that a call on a small
     /// account still pays a liquidator's cost. Zero turns it off; only `soft`, `restore` and
     /// `two_stage` have a cap small enough to need it.
@@ -37,7 +37,7 @@ pub struct Policy {
     pub absorb: Option<Absorb>,
 }
 
-/// The incentive of a call (SPEC §4.1, need-sized incentive).
+/// The incentive of a call (docs/liquidation.md, need-sized incentive).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Incentive {
     /// The collateral asset's `liquidation_penalty` and `liquidation_discount`.
@@ -266,7 +266,7 @@ pub enum Rule {
     },
     /// The whole debt in `d`: the hard-liquidation baseline.
     Full,
-    /// No calls: collateral is sold by Dutch auction (SPEC §6; `bark`, `take`, `redo`).
+    /// No calls: collateral is sold by Dutch auction (docs/liquidation.md; `bark`, `take`, `redo`).
     Dutch(Dutch),
 }
 

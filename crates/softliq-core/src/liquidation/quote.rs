@@ -1,4 +1,4 @@
-//! What one liquidation call would do (SPEC §4.1–4.2), or why it is refused.
+//! What one liquidation call would do (docs/liquidation.md), or why it is refused.
 //!
 //! Sizing happens in value (WAD USD): the smallest of the policy's cap, the liquidator's
 //! request, the debt in `d` and what the collateral in `c` can pay for (`X_c / (1 + pen)`),
@@ -92,7 +92,7 @@ pub struct Quote {
     pub health_before: Option<Ratio>,
     pub health_after: Option<Ratio>,
     pub liquidatable_after: bool,
-    /// The borrower's collateral value after the call (for the bad-debt test of SPEC §5).
+    /// The borrower's collateral value after the call (for the bad-debt test of docs/liquidation.md, Bad debt).
     pub collateral_value_after: Value,
     /// Share movements that settle this quote.
     pub debt_shares_burned: Shares,
@@ -302,7 +302,7 @@ fn lerp(from: Ratio, to: Ratio, t: Ratio) -> Result<Ratio, Refusal> {
 }
 
 /// The penalty and discount of the call: the collateral asset's, or the need-sized incentive's
-/// (SPEC §4.1); in a two-stage buffer band the penalty then rises linearly from `soft_pen_min`
+/// (docs/liquidation.md); in a two-stage buffer band the penalty then rises linearly from `soft_pen_min`
 /// at `soft_hf` to that penalty at HF = 1 and the discount keeps its proportion of the penalty.
 fn penalty(
     policy: &Policy,
@@ -492,7 +492,7 @@ fn size(
             return Ok((shrunk.min(v), Bound::Dust));
         }
     } else if v < clear && dust(leftover_debt, policy.dust_value) {
-        // SPEC §4.1: no call leaves debt in `d` below the dust value.
+        // The dust rule: no call leaves debt in `d` below the dust value.
         return widened(clear, request, p);
     }
     Ok((v, bound))

@@ -157,7 +157,7 @@ impl World {
         (supply, debt, cash + self.wallet[asset.index()])
     }
 
-    /// SPEC §10 invariant 1: shares are conserved, tokens are conserved, pools balance.
+    /// The first engine invariant (docs/engine.md): shares are conserved, tokens are conserved, pools balance.
     fn check_invariants(&self) -> Result<(), TestCaseError> {
         for (i, pool) in self.pools.iter().enumerate() {
             let asset = AssetId(i as u16);
@@ -935,7 +935,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 
     /// One call under any policy: refused and nothing changed, or settled with every property
-    /// of SPEC §4.3 and the invariants of §10 holding after it.
+    /// every policy keeps (docs/liquidation.md) and the engine invariants holding after it.
     #[test]
     fn every_call_keeps_the_invariants(s in scenario(), pick in any::<prop::sample::Index>(), size_pct in 0u128..=120) {
         // Scenarios that build no world are rejected (counted: proptest fails past its limit).

@@ -1,4 +1,4 @@
-//! Exact fixed-point money (SPEC §1).
+//! Exact fixed-point money (docs/money.md).
 //!
 //! Amounts are `u128` base units; prices, values and ratios are WAD (10^18); interest indices are
 //! RAY (10^27). Products go through a 256-bit intermediate ([`muldiv`]) so no precision is lost

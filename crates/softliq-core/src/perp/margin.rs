@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! perp equity      pe = cash + Σ_cross (uPnL_i − funding_owed_i)
-//! maintenance eq.  Em = C − D + pe          (C, D: the lending side, SPEC §3)
+//! maintenance eq.  Em = C − D + pe          (C, D: the lending side, docs/risk-model.md)
 //! initial eq.      Ei = B − D + pe          (B: borrowing power, collateral at cf)
 //! requirements     IM = Σ_cross im(|size_i| · mark_i),  MM = Σ_cross mm(|size_i| · mark_i)
 //! health factor    HF = (C + pe⁺) / (D + MM + pe⁻)      (= C / D with no perps)
@@ -14,7 +14,7 @@
 //! weights, so a perp position may be margined by lending collateral and one health number
 //! decides. A lending-only account gets exactly its lending HF; a perp-only account gets
 //! `(cash + uPnL)⁺ / (MM + losses)`, which crosses 1 where equity crosses MM. The line is
-//! SPEC §3's `HF ≤ 1` (equity ≤ MM) for the whole account; SPEC §7's strict `equity < MM` is
+//! the lending line `HF ≤ 1` (equity ≤ MM) for the whole account; the perp rule's strict `equity < MM` is
 //! the same line but for exact equality, and one account cannot have two lines.
 //!
 //! Rounding, against the account: a long's mark value rounds down and a short's up; funding

@@ -1,4 +1,4 @@
-//! Perpetual markets (SPEC §7): positions in the same account as lending positions, one
+//! Perpetual markets (docs/perpetuals.md): positions in the same account as lending positions, one
 //! unified margin, funding, and soft unwinding with its backstop, insurance and
 //! auto-deleveraging.
 //!

@@ -173,7 +173,7 @@ pub fn backstop(
         )?;
         loss = loss.checked_sub(covered)?;
     }
-    // What nobody covered is written off in the same step (SPEC §5's rule for lending): the
+    // What nobody covered is written off in the same step (the bad-debt rule of lending): the
     // wallet is brought back to zero and the market books the loss as bad debt.
     if let Some(t) = out.transfers.first().filter(|_| !loss.is_zero()) {
         perp.cash = perp.cash.plus(loss)?;

@@ -1,4 +1,4 @@
-//! Interest accrual (SPEC §9): per-second compounding of the borrow index, the reserve
+//! Interest accrual (docs/interest.md): per-second compounding of the borrow index, the reserve
 //! factor's share to the treasury, the rest to suppliers through the supply index.
 //!
 //! Derivation (see `docs/interest.md` for the full argument):

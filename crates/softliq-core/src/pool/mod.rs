@@ -1,4 +1,4 @@
-//! One asset's lending pool: cash, shares, indices and the treasury's reserves (SPEC §5, §9).
+//! One asset's lending pool: cash, shares, indices and the treasury's reserves (docs/interest.md).
 //!
 //! Balances are shares; an account's claim is `supply_shares · supply_index` (rounded down)
 //! and its debt `debt_shares · borrow_index` (rounded up). The pool keeps the **pool identity**
@@ -9,7 +9,7 @@
 //! supplied = ⌊total supply shares · supply_index⌋,  borrowed = ⌈total debt shares · borrow_index⌉
 //! ```
 //!
-//! Share conversions round in the protocol's favour (SPEC §1), so each operation leaves a few
+//! Share conversions round in the protocol's favour (docs/money.md), so each operation leaves a few
 //! base units of rounding dust on the protocol's side. That dust is credited to `reserves`,
 //! which is therefore *defined* as `cash + borrowed − supplied`; every operation checks that it
 //! never falls (see the derivations in `docs/interest.md`).
@@ -310,7 +310,7 @@ impl Pool {
     }
 
     /// Writes off `debt_shares` that nobody will repay and spreads the loss over the suppliers
-    /// by lowering the supply index (SPEC §5), each losing in proportion to its balance. The
+    /// by lowering the supply index (docs/liquidation.md, Bad debt), each losing in proportion to its balance. The
     /// index falls by `⌈loss / supply_shares⌉`, so suppliers' claims fall by at least the loss
     /// and reserves do not fall; only a loss larger than all suppliers' claims reaches the
     /// reserves. Returns the loss in base units.

@@ -1,6 +1,6 @@
-//! Dutch auctions (SPEC §6): `bark`, `take` and `redo` through the core's auction book, under
+//! Dutch auctions (docs/liquidation.md, Dutch auctions): `bark`, `take` and `redo` through the core's auction book, under
 //! the market's `dutch` policy, at the market's liquidation prices. Starts and resets read the
-//! oracle and so pass its guards (SPEC §8); a take reads no oracle — its price is the curve's,
+//! oracle and so pass its guards (docs/engine.md, Oracle guards); a take reads no oracle — its price is the curve's,
 //! from the top and debt price fixed at the last start or reset — so a stale feed cannot stall
 //! a sale in progress.
 

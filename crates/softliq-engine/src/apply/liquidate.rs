@@ -1,5 +1,5 @@
-//! The permissionless liquidation call: the core's quote and settlement (SPEC §4, §5) under
-//! the market's policy, at the market's liquidation prices, behind the oracle guards (SPEC §8)
+//! The permissionless liquidation call: the core's quote and settlement (docs/liquidation.md) under
+//! the market's policy, at the market's liquidation prices, behind the oracle guards (docs/engine.md, Oracle guards)
 //! and the caller's slippage limit.
 
 use softliq_core::asset::AssetId;

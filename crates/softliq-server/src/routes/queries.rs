@@ -22,9 +22,9 @@ use crate::error::{ApiError, ErrorBody};
 use crate::json::ApiQuery;
 use crate::names::Named;
 use crate::paging::{HealthKey, page};
-use crate::report::LiquidationPriceRow;
-use crate::report::{AccountReport, account_report};
 use crate::risk::{HfBucket, PriceDrops, RiskRow, Totals, nearest_prices};
+use softliq_api::report::LiquidationPriceRow;
+use softliq_api::report::{AccountReport, account_report};
 
 type Shared = State<Arc<AppState>>;
 

@@ -438,7 +438,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Adds SPEC §5's realised bad debt, at the external price of its asset.
+    /// Adds the bad debt the core realised, at the external price of its asset.
     pub(super) fn book_bad_debt(&mut self, events: &[BadDebtEvent], fair: &[f64]) -> Result<()> {
         for event in events {
             let (asset, amount, socialised) = match *event {

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use serde::Serialize;
-use softliq_server::report::{AccountReport, account_report};
+use softliq_api::report::{AccountReport, account_report};
 
 use super::inputs::{InputArgs, Inputs};
 use crate::format::grouped;

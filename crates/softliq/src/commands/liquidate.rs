@@ -13,7 +13,7 @@ use softliq_core::money::{Rounding, Value};
 
 use super::inputs::{InputArgs, Inputs};
 use crate::format::grouped;
-use softliq_server::report::percent;
+use softliq_api::report::percent;
 
 #[derive(clap::Args)]
 pub struct Args {

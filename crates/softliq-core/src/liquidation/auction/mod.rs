@@ -1,4 +1,4 @@
-//! Dutch auctions (SPEC §6, MakerDAO Liquidations 2.0 style): the alternative to
+//! Dutch auctions (docs/liquidation.md, MakerDAO Liquidations 2.0 style): the alternative to
 //! fixed-discount calls.
 //!
 //! - [`curve`]: how the price falls from `top`;
@@ -40,7 +40,7 @@ use crate::money::{Amount, Decimals, Index, Price, Rounding, Shares, Value};
 #[derive(Clone, Copy, Debug)]
 pub struct Market<'a> {
     /// The market's policy; its rule must be `Dutch`. Its `dust_value` sizes partial starts and
-    /// decides bad debt (SPEC §5); its `insurance_share` splits the penalty.
+    /// decides bad debt (docs/liquidation.md, Bad debt); its `insurance_share` splits the penalty.
     pub policy: &'a Policy,
     /// Prices and parameters at the liquidation price source.
     pub snapshot: &'a RiskSnapshot,

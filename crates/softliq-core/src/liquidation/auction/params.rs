@@ -1,4 +1,4 @@
-//! The `dutch` policy's parameters (SPEC §6) and their bounds.
+//! The `dutch` policy's parameters (docs/liquidation.md, Dutch auctions) and their bounds.
 //!
 //! Names follow MakerDAO's `clip` and `dog` so that anyone who has run a Liquidations 2.0 market
 //! recognises them; units are written into the names where Maker leaves them implicit.
@@ -19,7 +19,7 @@ pub struct Dutch {
     /// The auction must be reset once its price is below `cusp · top` (`0 < cusp < 1`).
     pub cusp: Ratio,
     /// Debt moved into an auction is owed as `debt · chop` (Maker's multiplier: `chop = 1 +
-    /// penalty`, `1 ≤ chop ≤ 1.2`, SPEC §2's penalty bound).
+    /// penalty`, `1 ≤ chop ≤ 1.2`, the asset parameters' penalty bound).
     pub chop: Ratio,
     /// Flat reward to the keeper who starts or resets an auction, in USD (`≤ 10,000`).
     pub tip: Value,

@@ -20,7 +20,7 @@
 //!
 //! The auction ends when its tab is paid (leftover lot back to the borrower) or its lot is
 //! sold (unpaid debt back to the borrower, unpaid penalty forgiven). Returned debt is the
-//! borrower's again: if the account then holds no collateral, or only dust, SPEC §5 realises
+//! borrower's again: if the account then holds no collateral, or only dust, the bad-debt rule realises
 //! it at once — insurance first, then the suppliers of `d`; otherwise it stays an ordinary,
 //! liquidatable debt that the next `bark` takes up.
 
@@ -56,7 +56,7 @@ pub struct Taken {
     pub paid: Amount,
     /// The `Finished` step when this take ended the auction.
     pub finished: Option<Step>,
-    /// SPEC §5 steps when returned debt had nothing left to back it.
+    /// Bad-debt steps when returned debt had nothing left to back it.
     pub bad_debt: Vec<BadDebtEvent>,
 }
 
@@ -179,7 +179,7 @@ impl AuctionBook {
                 }
             };
             if !covered {
-                // SPEC §5 on the borrower with the debt back; an account whose health cannot be
+                // The bad-debt rule on the borrower with the debt back; an account whose health cannot be
                 // computed (a missing price) keeps it as an ordinary debt until it can.
                 let mut all = pools.to_vec();
                 all[d.index()] = pool_d.clone();

@@ -7,8 +7,8 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::SharedStats;
-use crate::metrics::{Format, render_keeper, to_prometheus_text};
+use softliq_api::SharedStats;
+use softliq_api::exposition::{Format, render_keeper, to_prometheus_text};
 
 /// Binds `addr` and serves the keeper's metrics until the process ends.
 ///

@@ -28,6 +28,8 @@
 //! submission carries an `Idempotency-Key` made of the borrower and the sequence number the
 //! quote was priced on, so a retry after a timeout can never liquidate twice.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -35,6 +37,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use softliq_core::money::{Rounding, Value};
+
+pub use softliq_api::{KeeperStats, SharedStats};
 
 pub mod exporter;
 pub mod perp;
@@ -166,27 +170,6 @@ struct AuctionRow {
 struct TakeAllBody {
     cost: Value,
     value: Option<Value>,
-}
-
-/// What a keeper has done so far.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct KeeperStats {
-    pub liquidations: u64,
-    /// Accounts it had the protocol absorb (calls that did not pay, in markets that absorb).
-    pub absorbs: u64,
-    pub skipped: u64,
-    pub failed: u64,
-    pub auctions_started: u64,
-    pub takes: u64,
-    pub resets: u64,
-    /// Calls not made (or refused) because a price was stale; each backs the keeper off.
-    pub stale_waits: u64,
-    /// Perp liquidation steps accepted.
-    pub perp_steps: u64,
-    /// Backstops it took in the vault's place.
-    pub perp_takeovers: u64,
-    /// Reduce-only orders it sent to close what it took.
-    pub perp_unwinds: u64,
 }
 
 struct Keeper {
@@ -560,9 +543,6 @@ pub async fn run(
 ) -> Result<KeeperStats, String> {
     run_counted(config, Arc::default(), shutdown).await
 }
-
-/// The shared counters a running keeper updates (for metrics).
-pub type SharedStats = Arc<Mutex<KeeperStats>>;
 
 /// [`run`], counting into `stats` as it goes, so that metrics can read them while it runs.
 ///
