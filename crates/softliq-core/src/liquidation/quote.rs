@@ -100,7 +100,26 @@ pub struct Quote {
     pub liquidator_shares: Shares,
     /// What the quote was priced on; settlement refuses it if any of these changed.
     pub basis: Basis,
+    /// [`quote`]'s mark over every field above: `settle` refuses a quote that `quote` did not
+    /// make (one read back from JSON or a log) or that was changed after. Not encoded, and
+    /// ignored by `==`, so a logged quote compares equal to the one that was settled.
+    #[serde(skip)]
+    seal: Seal,
 }
+
+/// A fingerprint of a quote's fields, set by [`quote`] alone (a private field, so no other
+/// crate can build a `Quote`). A guard against mistakes (a field changed, a record replayed as a
+/// call), not against hostile code in the same process, which could do anything anyway.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seal(u64);
+
+impl PartialEq for Seal {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Seal {}
 
 /// The balances and indices a quote was priced on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -112,6 +131,53 @@ pub struct Basis {
 }
 
 impl Quote {
+    /// Every field but the seal, mixed into 64 bits (FNV-style over the raw integers).
+    fn fingerprint(&self) -> u64 {
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let ratio = |r: Option<Ratio>| r.map_or(u128::MAX, Ratio::raw);
+        let words = [
+            u128::from(self.request.debt_asset.0),
+            u128::from(self.request.collateral_asset.0),
+            self.request.max_repay.raw(),
+            u128::from(self.request.liquidatable_for_s),
+            self.stage as u128,
+            self.bound as u128,
+            self.repaid.raw(),
+            self.repaid_value.raw(),
+            self.seized.raw(),
+            self.to_liquidator.raw(),
+            self.to_treasury.raw(),
+            self.seized_value.raw(),
+            self.liquidator_value.raw(),
+            self.penalty.raw(),
+            self.discount.raw(),
+            ratio(self.health_before),
+            ratio(self.health_after),
+            u128::from(self.liquidatable_after),
+            self.collateral_value_after.raw(),
+            self.debt_shares_burned.raw(),
+            self.collateral_shares_seized.raw(),
+            self.liquidator_shares.raw(),
+            self.basis.debt_shares.raw(),
+            self.basis.collateral_shares.raw(),
+            self.basis.borrow_index.raw(),
+            self.basis.supply_index.raw(),
+        ];
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for w in words {
+            for half in [w as u64, (w >> 64) as u64] {
+                h = (h ^ half).wrapping_mul(PRIME);
+            }
+        }
+        h | 1 // never 0, the seal of a quote nobody sealed
+    }
+
+    /// Whether [`quote`] made this quote as it is.
+    #[must_use]
+    pub fn is_sealed(&self) -> bool {
+        self.seal.0 == self.fingerprint()
+    }
+
     /// What the borrower lost beyond the debt repaid: `seized_value − repaid_value`.
     #[must_use]
     pub fn borrower_loss(&self) -> Value {
@@ -192,6 +258,7 @@ pub fn quote(
     q.health_after = after.health_factor();
     q.liquidatable_after = after.is_liquidatable();
     q.collateral_value_after = after.collateral_value;
+    q.seal = Seal(q.fingerprint());
     Ok(q)
 }
 
@@ -587,5 +654,6 @@ fn priced(
             borrow_index: p.d.borrow_index,
             supply_index: p.c.supply_index,
         },
+        seal: Seal::default(),
     })
 }

@@ -48,7 +48,8 @@ pub(crate) fn pool_mut(pools: &mut [Pool], asset: AssetId) -> Result<&mut Pool, 
 /// Applies `quote` (made against `parties.borrower` and `snapshot` as they are now).
 ///
 /// # Errors
-/// `StaleQuote` when the borrower or the pool changed since the quote; nothing changes then.
+/// `StaleQuote` when the borrower or the pool changed since the quote, or when `quote` did
+/// not make `q` as it is (changed after, or read back from a record); nothing changes then.
 pub fn settle(
     q: &Quote,
     parties: &mut Parties,
@@ -56,6 +57,9 @@ pub fn settle(
     snapshot: &RiskSnapshot,
     policy: &Policy,
 ) -> Result<Settlement, Refusal> {
+    if !q.is_sealed() {
+        return Err(Refusal::StaleQuote);
+    }
     let (d, c) = (q.request.debt_asset, q.request.collateral_asset);
     let now = Basis {
         debt_shares: parties.borrower.position(d).debt,

@@ -545,6 +545,35 @@ fn refusals() {
     assert_eq!((w.borrower, w.pools), (before.borrower, before.pools));
 }
 
+/// Only a quote `quote` made, unchanged, settles: one with a field changed after, or one read
+/// back from its JSON record, is refused and changes nothing; the record still compares equal.
+#[test]
+fn only_an_unchanged_quote_settles() {
+    let mut w = World::scallop();
+    w.supply(WETH, "10").borrow(USDC, "10000");
+    w.price(WETH, "1000");
+    let p = Policy::soft();
+    let q = w.quote(&p, USDC, WETH, ALL).unwrap();
+    assert!(q.is_sealed());
+    let before = w.clone();
+    let mut richer = q;
+    richer.liquidator_shares = richer.collateral_shares_seized;
+    assert_eq!(w.settle(&richer, &p), Err(Refusal::StaleQuote));
+    let mut later = q;
+    later.liquidatable_after = !later.liquidatable_after;
+    assert_eq!(w.settle(&later, &p), Err(Refusal::StaleQuote));
+    let record: Quote = serde_json::from_str(&serde_json::to_string(&q).unwrap()).unwrap();
+    assert_eq!(
+        record, q,
+        "a logged quote compares equal to the settled one"
+    );
+    assert!(!record.is_sealed());
+    assert_eq!(w.settle(&record, &p), Err(Refusal::StaleQuote));
+    assert_eq!((&w.borrower, &w.pools), (&before.borrower, &before.pools));
+    w.settle(&q, &p).expect("the quote as made settles");
+    w.check_invariants().unwrap();
+}
+
 #[test]
 fn two_stage_buffer_band() {
     // HF 1.05 is inside the band (1, 1.10) halfway: share 5% + 15% · 0.5 = 12.5%, penalty
