@@ -13,6 +13,17 @@
 //! - [`bands`]: band conversion (Curve LLAMMA): a loan's collateral in price bands that
 //!   arbitrageurs convert as the price moves.
 #![forbid(unsafe_code)]
+// Money is integers: a cast that can truncate, wrap or lose a sign is a bug unless it says why
+// it cannot (an `allow` with its reason beside it). Test code, which indexes small fixtures,
+// is exempt.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        clippy::cast_sign_loss
+    )
+)]
 
 pub mod account;
 pub mod asset;

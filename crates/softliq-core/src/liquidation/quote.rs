@@ -130,6 +130,12 @@ pub struct Basis {
     pub supply_index: Index,
 }
 
+/// The low and the high 64 bits of `w`.
+#[allow(clippy::cast_possible_truncation)] // taking each half is the point
+const fn halves(w: u128) -> [u64; 2] {
+    [w as u64, (w >> 64) as u64]
+}
+
 impl Quote {
     /// Every field but the seal, mixed into 64 bits (FNV-style over the raw integers, in four
     /// lanes).
@@ -168,8 +174,9 @@ impl Quote {
         let mut lanes: [u64; 4] = [0xcbf2_9ce4_8422_2325, 1, 2, 3];
         for (i, w) in words.iter().enumerate() {
             let lane = &mut lanes[i % 4];
-            *lane = (*lane ^ *w as u64).wrapping_mul(PRIME);
-            *lane = (*lane ^ (*w >> 64) as u64).wrapping_mul(PRIME);
+            for half in halves(*w) {
+                *lane = (*lane ^ half).wrapping_mul(PRIME);
+            }
         }
         let h = lanes
             .iter()
