@@ -34,6 +34,15 @@ impl Format {
         }
     }
 
+    /// An OpenMetrics exposition in this format.
+    #[must_use]
+    pub fn body(self, openmetrics: String) -> String {
+        match self {
+            Self::OpenMetrics => openmetrics,
+            Self::PrometheusText => to_prometheus_text(&openmetrics),
+        }
+    }
+
     #[must_use]
     pub const fn content_type(self) -> &'static str {
         match self {

@@ -1,5 +1,6 @@
-//! The invariants of docs/engine.md, Invariants, checked after every command in audit mode (debug builds, all
-//! tests, `--audit` in release), and a full pass over every account for `replay` and tests.
+//! The invariants of docs/engine.md, Invariants, checked after every command in audit mode (debug
+//! builds, all tests, `--audit` in release), and a full pass over every account for `replay` and
+//! tests.
 //!
 //! Per command the checks are local — only the pools and accounts the command touched — so an
 //! audited engine stays proportional to the work done:
@@ -64,8 +65,9 @@ pub(crate) fn touched_accounts(state: &State, body: &CommandBody) -> Vec<Account
         CommandBody::Absorb { borrower, .. } => vec![*borrower, TREASURY, INSURANCE],
         CommandBody::BuyCollateral { buyer, .. } => vec![*buyer, TREASURY, INSURANCE],
         // Listing and parameters change no balance; a new account has no "before"; prices and
-        // time change values, not balances; perp commands move perp wallets, which the perp checks cover, never a lending
-        // account. Listed one by one, so that a new command must say what it touches.
+        // time change values, not balances; perp commands move perp wallets, which the perp checks
+        // cover, never a lending account. Listed one by one, so that a new command must say what it
+        // touches.
         CommandBody::ListAsset { .. }
         | CommandBody::UpdateParams { .. }
         | CommandBody::SetPolicy { .. }

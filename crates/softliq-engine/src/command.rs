@@ -38,9 +38,9 @@ pub struct Command {
     pub body: CommandBody,
 }
 
-/// Which price a market's liquidation checks use (docs/engine.md, Oracle guards). Borrowing and withdrawing always
-/// use the spot price; liquidation may lag it, trading reaction speed for resistance to a
-/// manipulated or glitching feed (MakerDAO's one-hour oracle security module).
+/// Which price a market's liquidation checks use (docs/engine.md, Oracle guards). Borrowing and
+/// withdrawing always use the spot price; liquidation may lag it, trading reaction speed for
+/// resistance to a manipulated or glitching feed (MakerDAO's one-hour oracle security module).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PriceSource {

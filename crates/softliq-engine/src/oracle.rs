@@ -1,5 +1,5 @@
-//! Oracle guards (docs/engine.md, Oracle guards): staleness, the jump circuit breaker with confirmation, and the
-//! delayed or time-weighted price that a market's liquidation checks may use.
+//! Oracle guards (docs/engine.md, Oracle guards): staleness, the jump circuit breaker with
+//! confirmation, and the delayed or time-weighted price that a market's liquidation checks may use.
 //!
 //! Everything here is a function of the accepted prices and the command's timestamp; a
 //! breaker "expires" by the clock passing `until_s`, with no command needed to close it.

@@ -60,8 +60,9 @@ pub struct Market {
     pub liquidation_price: PriceSource,
 }
 
-/// The market's Dutch auctions (docs/liquidation.md, Dutch auctions): the running ones with the caps' totals (the core's
-/// book), and every auction's steps in order, so that a history is one lookup.
+/// The market's Dutch auctions (docs/liquidation.md, Dutch auctions): the running ones with the
+/// caps' totals (the core's book), and every auction's steps in order, so that a history is one
+/// lookup.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Auctions {
     pub book: AuctionBook,

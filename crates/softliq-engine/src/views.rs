@@ -1,7 +1,7 @@
 //! The market as health sees it at the current command's time: two risk snapshots, one at
-//! spot prices (borrowing, withdrawing) and one at the market's liquidation prices (docs/engine.md, Oracle guards),
-//! both with every pool's indices projected to that time by the same accrual the pools run.
-//! Rebuilt when time moves or a price, parameter or index changes other than by accrual.
+//! spot prices (borrowing, withdrawing) and one at the market's liquidation prices (docs/engine.md,
+//! Oracle guards), both with every pool's indices projected to that time by the same accrual the
+//! pools run. Rebuilt when time moves or a price, parameter or index changes other than by accrual.
 
 use softliq_core::health::{AssetRisk, RiskSnapshot};
 

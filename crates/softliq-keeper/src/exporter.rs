@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use softliq_api::SharedStats;
-use softliq_api::exposition::{Format, render_keeper, to_prometheus_text};
+use softliq_api::exposition::{Format, render_keeper};
 
 /// Binds `addr` and serves the keeper's metrics until the process ends.
 ///
@@ -29,11 +29,7 @@ pub async fn serve(addr: std::net::SocketAddr, stats: SharedStats) -> Result<(),
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .clone();
-                let text = render_keeper(&k);
-                let body = match format {
-                    Format::OpenMetrics => text,
-                    Format::PrometheusText => to_prometheus_text(&text),
-                };
+                let body = format.body(render_keeper(&k));
                 ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
             }
         }),

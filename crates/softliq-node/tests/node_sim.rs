@@ -19,7 +19,7 @@ use std::time::Duration;
 use softliq_engine::{Command, Engine, EngineConfig, Events};
 use softliq_node as store;
 use softliq_node::workload::Workload;
-use softliq_node::{Entry, Fault, FaultyStore, MemoryStore, NodeConfig, NodeError};
+use softliq_node::{Entry, Fault, FaultControl, FaultyStore, MemoryStore, NodeConfig, NodeError};
 
 /// Checks the disk against what was acknowledged; returns the recovered engine.
 fn check(store: &mut MemoryStore, acked: &BTreeMap<u128, (u64, Events)>, seed: u64) -> Engine {
@@ -65,7 +65,7 @@ fn check(store: &mut MemoryStore, acked: &BTreeMap<u128, (u64, Events)>, seed: u
 /// after every crash. Returns (crashes, faults by kind).
 fn run(seed: u64, n: usize, fault_per_mille: u32) -> (u32, BTreeMap<Option<Fault>, u32>) {
     let mut disk = MemoryStore::new();
-    let (_, faults) = FaultyStore::new(disk.clone());
+    let faults = FaultControl::default();
     faults.random(seed, fault_per_mille);
     let config = NodeConfig {
         retry_every: Duration::ZERO,

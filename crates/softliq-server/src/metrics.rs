@@ -17,7 +17,7 @@ use softliq_engine::event::Event;
 use softliq_engine::state::INSURANCE;
 use softliq_node::Entry;
 
-pub use softliq_api::exposition::{Format, register_keeper, to_prometheus_text};
+use softliq_api::exposition::register_keeper;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {

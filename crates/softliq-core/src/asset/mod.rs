@@ -1,4 +1,5 @@
-//! Assets: identity, risk parameters and the interest-rate model (docs/configuration.md, docs/interest.md).
+//! Assets: identity, risk parameters and the interest-rate model (docs/configuration.md,
+//! docs/interest.md).
 
 mod params;
 mod rate_model;

@@ -26,7 +26,8 @@ impl ParamError {
     }
 }
 
-/// Oracle guards of one asset (docs/engine.md, Oracle guards); enforced by the engine, validated here.
+/// Oracle guards of one asset (docs/engine.md, Oracle guards); enforced by the engine, validated
+/// here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OracleGuards {
     /// A price older than this many seconds is stale and refused.

@@ -18,8 +18,8 @@ pub struct RateModel {
 }
 
 /// The highest yearly rate a model may reach at full utilisation: 100 (10,000% a year).
-/// The rate model itself sets no ceiling; this one keeps per-second compounding far from overflow over any
-/// realistic idle period while allowing every rate curve seen in production.
+/// The rate model itself sets no ceiling; this one keeps per-second compounding far from overflow
+/// over any realistic idle period while allowing every rate curve seen in production.
 pub const RATE_MAX: Ratio = Ratio::from_raw(100 * 1_000_000_000_000_000_000);
 
 impl RateModel {

@@ -1,5 +1,5 @@
-//! Liquidation prices (docs/risk-model.md): the price of one asset at which the account reaches HF = 1,
-//! all else fixed; and for a one-collateral/one-debt account of two volatile assets, the
+//! Liquidation prices (docs/risk-model.md): the price of one asset at which the account reaches
+//! HF = 1, all else fixed; and for a one-collateral/one-debt account of two volatile assets, the
 //! relative price at which it does.
 //!
 //! ## Derivation

@@ -1,5 +1,5 @@
-//! Account health (docs/risk-model.md): borrowing power, liquidation collateral, weighted and plain debt,
-//! health factor, risk level, liquidatable or not, and liquidation prices.
+//! Account health (docs/risk-model.md): borrowing power, liquidation collateral, weighted and plain
+//! debt, health factor, risk level, liquidatable or not, and liquidation prices.
 //!
 //! Everything here is a pure function of an [`Account`](crate::account::Account) and a
 //! [`RiskSnapshot`] (the market side: prices, weights, indices), returning a result struct.

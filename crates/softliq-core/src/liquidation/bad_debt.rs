@@ -1,7 +1,7 @@
-//! Bad debt (docs/liquidation.md, Bad debt): debt that no collateral is left to repay, realised in the command that
-//! leaves it. The asset's insurance fund — itself a supplier of the pool — covers what its claim
-//! allows; the rest is written off by lowering the supply index, so every supplier loses in
-//! proportion to its balance. Each step is an event.
+//! Bad debt (docs/liquidation.md, Bad debt): debt that no collateral is left to repay, realised in
+//! the command that leaves it. The asset's insurance fund — itself a supplier of the pool — covers
+//! what its claim allows; the rest is written off by lowering the supply index, so every supplier
+//! loses in proportion to its balance. Each step is an event.
 
 use super::Refusal;
 use super::settle::pool_mut;
@@ -99,7 +99,8 @@ pub fn realise_bad_debt(
 /// Who pays debt that no collateral repays, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Waterfall {
-    /// The insurance fund's claim, then the suppliers (docs/liquidation.md, a liquidation's bad debt).
+    /// The insurance fund's claim, then the suppliers (docs/liquidation.md, a liquidation's bad
+    /// debt).
     Insurance,
     /// The pool's reserves, then the insurance fund, then the suppliers: the protocol's own
     /// losses when it absorbs an account (see [`super::absorb`]).

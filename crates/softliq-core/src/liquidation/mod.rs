@@ -8,7 +8,8 @@
 //! - [`absorb`]: the protocol takes over accounts no liquidator will touch, and sells the
 //!   collateral at its storefront;
 //! - [`plan`]: the call a rational liquidator makes next, and the sequence until healthy;
-//! - [`auction`]: the `dutch` policy's auctions (docs/liquidation.md, Dutch auctions): `bark`, `take`, `redo`.
+//! - [`auction`]: the `dutch` policy's auctions (docs/liquidation.md, Dutch auctions): `bark`,
+//!   `take`, `redo`.
 
 pub mod absorb;
 pub mod auction;

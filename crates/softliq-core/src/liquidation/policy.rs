@@ -22,8 +22,8 @@ pub struct Policy {
     pub dust_value: Value,
     /// Share of the protocol's part of seized collateral paid into the insurance fund.
     pub insurance_share: Ratio,
-    /// The minimum useful call (docs/liquidation.md): where the rule's cap allows less, a call may repay
-    /// up to this value (all of the debt in `d` when smaller), so that a call on a small
+    /// The minimum useful call (docs/liquidation.md): where the rule's cap allows less, a call may
+    /// repay up to this value (all of the debt in `d` when smaller), so that a call on a small
     /// account still pays a liquidator's cost. Zero turns it off; only `soft`, `restore` and
     /// `two_stage` have a cap small enough to need it.
     #[serde(default)]

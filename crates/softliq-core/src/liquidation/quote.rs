@@ -92,7 +92,8 @@ pub struct Quote {
     pub health_before: Option<Ratio>,
     pub health_after: Option<Ratio>,
     pub liquidatable_after: bool,
-    /// The borrower's collateral value after the call (for the bad-debt test of docs/liquidation.md, Bad debt).
+    /// The borrower's collateral value after the call (for the bad-debt test of
+    /// docs/liquidation.md, Bad debt).
     pub collateral_value_after: Value,
     /// Share movements that settle this quote.
     pub debt_shares_burned: Shares,
@@ -381,8 +382,9 @@ fn lerp(from: Ratio, to: Ratio, t: Ratio) -> Result<Ratio, Refusal> {
 }
 
 /// The penalty and discount of the call: the collateral asset's, or the need-sized incentive's
-/// (docs/liquidation.md); in a two-stage buffer band the penalty then rises linearly from `soft_pen_min`
-/// at `soft_hf` to that penalty at HF = 1 and the discount keeps its proportion of the penalty.
+/// (docs/liquidation.md); in a two-stage buffer band the penalty then rises linearly from
+/// `soft_pen_min` at `soft_hf` to that penalty at HF = 1 and the discount keeps its proportion of
+/// the penalty.
 fn penalty(
     policy: &Policy,
     stage: Stage,

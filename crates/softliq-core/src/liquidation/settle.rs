@@ -1,5 +1,6 @@
-//! Settlement (docs/liquidation.md): a quote applied to the borrower, the liquidator, the treasury, the
-//! insurance fund and the pools, exactly, with bad debt realised in the same step (docs/liquidation.md, Bad debt).
+//! Settlement (docs/liquidation.md): a quote applied to the borrower, the liquidator, the treasury,
+//! the insurance fund and the pools, exactly, with bad debt realised in the same step
+//! (docs/liquidation.md, Bad debt).
 //!
 //! Tokens of `d` move from the liquidator to the pool's cash through `Pool::repay`, which burns
 //! the borrower's debt shares. Collateral moves as supply shares of `c`, so the pool of `c` is
@@ -91,7 +92,8 @@ pub fn settle(
     treasury.add_supply(c, treasury_shares)?;
     insurance.add_supply(c, insurance_shares)?;
 
-    // The bad-debt test (docs/liquidation.md), from what the quote already knows about the account after the call.
+    // The bad-debt test (docs/liquidation.md), from what the quote already knows about the account
+    // after the call.
     let no_collateral = borrower.positions().iter().all(|p| p.supply.is_zero());
     let dust_collateral = q.liquidatable_after && q.collateral_value_after < policy.dust_value;
     let bad_debt = if borrower.has_debt() && (no_collateral || dust_collateral) {

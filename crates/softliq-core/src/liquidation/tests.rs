@@ -157,7 +157,8 @@ impl World {
         (supply, debt, cash + self.wallet[asset.index()])
     }
 
-    /// The first engine invariant (docs/engine.md): shares are conserved, tokens are conserved, pools balance.
+    /// The first engine invariant (docs/engine.md): shares are conserved, tokens are conserved,
+    /// pools balance.
     fn check_invariants(&self) -> Result<(), TestCaseError> {
         for (i, pool) in self.pools.iter().enumerate() {
             let asset = AssetId(i as u16);

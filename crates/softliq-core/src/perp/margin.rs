@@ -14,8 +14,8 @@
 //! weights, so a perp position may be margined by lending collateral and one health number
 //! decides. A lending-only account gets exactly its lending HF; a perp-only account gets
 //! `(cash + uPnL)⁺ / (MM + losses)`, which crosses 1 where equity crosses MM. The line is
-//! the lending line `HF ≤ 1` (equity ≤ MM) for the whole account; the perp rule's strict `equity < MM` is
-//! the same line but for exact equality, and one account cannot have two lines.
+//! the lending line `HF ≤ 1` (equity ≤ MM) for the whole account; the perp rule's strict `equity <
+//! MM` is the same line but for exact equality, and one account cannot have two lines.
 //!
 //! Rounding, against the account: a long's mark value rounds down and a short's up; funding
 //! owed rounds up and funding due down; requirements are taken on the notional rounded up, and

@@ -310,10 +310,10 @@ impl Pool {
     }
 
     /// Writes off `debt_shares` that nobody will repay and spreads the loss over the suppliers
-    /// by lowering the supply index (docs/liquidation.md, Bad debt), each losing in proportion to its balance. The
-    /// index falls by `⌈loss / supply_shares⌉`, so suppliers' claims fall by at least the loss
-    /// and reserves do not fall; only a loss larger than all suppliers' claims reaches the
-    /// reserves. Returns the loss in base units.
+    /// by lowering the supply index (docs/liquidation.md, Bad debt), each losing in proportion to
+    /// its balance. The index falls by `⌈loss / supply_shares⌉`, so suppliers' claims fall by at
+    /// least the loss and reserves do not fall; only a loss larger than all suppliers' claims
+    /// reaches the reserves. Returns the loss in base units.
     ///
     /// # Errors
     /// Burning more shares than exist.

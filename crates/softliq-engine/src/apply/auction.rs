@@ -1,8 +1,8 @@
-//! Dutch auctions (docs/liquidation.md, Dutch auctions): `bark`, `take` and `redo` through the core's auction book, under
-//! the market's `dutch` policy, at the market's liquidation prices. Starts and resets read the
-//! oracle and so pass its guards (docs/engine.md, Oracle guards); a take reads no oracle — its price is the curve's,
-//! from the top and debt price fixed at the last start or reset — so a stale feed cannot stall
-//! a sale in progress.
+//! Dutch auctions (docs/liquidation.md, Dutch auctions): `bark`, `take` and `redo` through the
+//! core's auction book, under the market's `dutch` policy, at the market's liquidation prices.
+//! Starts and resets read the oracle and so pass its guards (docs/engine.md, Oracle guards); a take
+//! reads no oracle — its price is the curve's, from the top and debt price fixed at the last start
+//! or reset — so a stale feed cannot stall a sale in progress.
 
 use softliq_core::account::{Account, AccountId};
 use softliq_core::asset::AssetId;

@@ -2,8 +2,9 @@
 //!
 //! Withdrawals and borrows are the only commands that can weaken an account, so they are the
 //! only ones with a health check: the account must stay within its borrowing power at spot
-//! prices (docs/risk-model.md) and must not be liquidatable at the market's liquidation prices (which may
-//! lag spot, docs/engine.md, Oracle guards), and every price it depends on must be fresh.
+//! prices (docs/risk-model.md) and must not be liquidatable at the market's liquidation prices
+//! (which may lag spot, docs/engine.md, Oracle guards), and every price it depends on must be
+//! fresh.
 
 use softliq_core::account::{Account, AccountId};
 use softliq_core::asset::AssetId;

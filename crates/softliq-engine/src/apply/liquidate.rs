@@ -1,6 +1,6 @@
 //! The permissionless liquidation call: the core's quote and settlement (docs/liquidation.md) under
-//! the market's policy, at the market's liquidation prices, behind the oracle guards (docs/engine.md, Oracle guards)
-//! and the caller's slippage limit.
+//! the market's policy, at the market's liquidation prices, behind the oracle guards
+//! (docs/engine.md, Oracle guards) and the caller's slippage limit.
 
 use softliq_core::asset::AssetId;
 use softliq_core::liquidation::{Parties, Request, liquidate};

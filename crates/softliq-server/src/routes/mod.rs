@@ -118,7 +118,7 @@ async fn metrics(
     State(state): State<Arc<AppState>>,
     headers: axum::http::HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    let format = crate::metrics::Format::from_accept(
+    let format = softliq_api::exposition::Format::from_accept(
         headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
     );
     let board = state.risk_board().await?;
@@ -129,10 +129,6 @@ async fn metrics(
         .iter()
         .filter_map(|r| r.hf.map(softliq_core::money::Ratio::to_f64))
         .collect();
-    let text = state.metrics.render(&gauges);
-    let body = match format {
-        crate::metrics::Format::OpenMetrics => text,
-        crate::metrics::Format::PrometheusText => crate::metrics::to_prometheus_text(&text),
-    };
+    let body = format.body(state.metrics.render(&gauges));
     Ok(([(header::CONTENT_TYPE, format.content_type())], body))
 }

@@ -4,8 +4,9 @@
 //! market with its own seed and regime, rotating through a calm random walk, a crash-prone
 //! market (falls of 8% on 3% of price updates, so accounts cross the liquidation line), and a
 //! Dutch-auction market (starts, takes and resets). With `--audit` every command is followed by
-//! the engine's invariant checks (docs/engine.md, Invariants), which halt the engine on a break; every lane ends
-//! with a full audit. It prints what ran, by command and event kind, and exits 1 on any break.
+//! the engine's invariant checks (docs/engine.md, Invariants), which halt the engine on a break;
+//! every lane ends with a full audit. It prints what ran, by command and event kind, and exits 1 on
+//! any break.
 
 use std::collections::BTreeMap;
 use std::time::Instant;

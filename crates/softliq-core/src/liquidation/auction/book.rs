@@ -79,7 +79,8 @@ pub enum Outcome {
     /// The tab was paid; `lot_returned` supply shares went back to the borrower.
     Covered { lot_returned: Shares },
     /// The lot ran out first: `debt_returned` debt shares went back to the borrower (and on to
-    /// realised as bad debt if nothing backs them there); `penalty_forgiven` of the penalty was never paid.
+    /// realised as bad debt if nothing backs them there); `penalty_forgiven` of the penalty was
+    /// never paid.
     LotSold {
         debt_returned: Shares,
         penalty_forgiven: Amount,

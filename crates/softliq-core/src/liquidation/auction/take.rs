@@ -20,9 +20,9 @@
 //!
 //! The auction ends when its tab is paid (leftover lot back to the borrower) or its lot is
 //! sold (unpaid debt back to the borrower, unpaid penalty forgiven). Returned debt is the
-//! borrower's again: if the account then holds no collateral, or only dust, the bad-debt rule realises
-//! it at once — insurance first, then the suppliers of `d`; otherwise it stays an ordinary,
-//! liquidatable debt that the next `bark` takes up.
+//! borrower's again: if the account then holds no collateral, or only dust, the bad-debt rule
+//! realises it at once — insurance first, then the suppliers of `d`; otherwise it stays an
+//! ordinary, liquidatable debt that the next `bark` takes up.
 
 use ruint::aliases::U512;
 
@@ -179,8 +179,8 @@ impl AuctionBook {
                 }
             };
             if !covered {
-                // The bad-debt rule on the borrower with the debt back; an account whose health cannot be
-                // computed (a missing price) keeps it as an ordinary debt until it can.
+                // The bad-debt rule on the borrower with the debt back; an account whose health
+                // cannot be computed (a missing price) keeps it as an ordinary debt until it can.
                 let mut all = pools.to_vec();
                 all[d.index()] = pool_d.clone();
                 let fund = insurance.get_or_insert_with(|| parties.insurance.clone());

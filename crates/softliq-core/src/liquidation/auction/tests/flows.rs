@@ -319,8 +319,9 @@ fn a_lot_sold_before_the_tab_realises_bad_debt_insurance_first() {
     linear(&mut w, 1_000, "0.3");
     let (id, _) = w.bark(FIRST, USDC, WETH, keeper()).unwrap();
     // At t = 600 the price is 2280 · 0.4 = 912: the whole lot pays 912 of the 1600 debt. The
-    // other 688 goes back to the borrower, who holds nothing else: the bad-debt rule lets the insurance
-    // fund's 50 USDC cover what it can and writes the other 638 off; the penalty is forgiven.
+    // other 688 goes back to the borrower, who holds nothing else: the bad-debt rule lets the
+    // insurance fund's 50 USDC cover what it can and writes the other 638 off; the penalty is
+    // forgiven.
     w.skip(600);
     let supply_index = w.pools[USDC.index()].supply_index();
     let t = w.take(id, FIRST + 2, "1", "912").unwrap();
