@@ -2,7 +2,7 @@
 //! liquidation prices with their distances, every figure an exact decimal string. The CLI's
 //! `softliq account` and the API's `GET /v1/accounts/{id}` print the same report.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use softliq_core::account::Account;
 use softliq_core::asset::{Asset, AssetId};
 use softliq_core::health::{
@@ -12,7 +12,7 @@ use softliq_core::health::{
 use softliq_core::money::{Amount, Ratio, Value};
 
 /// Everything the report shows; amounts are whole tokens, values USD.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AccountReport {
     pub positions: Vec<PositionRow>,
     pub collateral_value: String,
@@ -30,10 +30,10 @@ pub struct AccountReport {
 }
 
 /// One side (supply or debt) of one asset.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PositionRow {
     pub asset: String,
-    pub side: &'static str,
+    pub side: String,
     pub amount: String,
     pub price: String,
     pub value: String,
@@ -44,11 +44,11 @@ pub struct PositionRow {
 }
 
 /// The price of one asset at which the account becomes liquidatable, others fixed.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LiquidationPriceRow {
     pub asset: String,
     /// `falls` for collateral, `rises` for debt.
-    pub direction: &'static str,
+    pub direction: String,
     pub price: String,
     pub current: String,
     /// How far the price must move from `current`, in percent (display only).
@@ -64,7 +64,8 @@ impl LiquidationPriceRow {
             direction: match lp.direction {
                 Direction::Falls => "falls",
                 Direction::Rises => "rises",
-            },
+            }
+            .to_owned(),
             price: lp.price.to_string(),
             current: lp.current.to_string(),
             distance_pct: lp.distance_pct(),
@@ -73,7 +74,7 @@ impl LiquidationPriceRow {
 }
 
 /// For a one-collateral, one-debt account: the collateral/debt price ratio at liquidation.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PairPriceRow {
     pub collateral: String,
     pub debt: String,
@@ -105,11 +106,11 @@ pub fn account_report(
     for p in position_health(account, snapshot)? {
         let params = asset(p.asset).params();
         let (price, decimals) = (snapshot.get(p.asset)?.price, params.decimals);
-        let mut row = |side, amount: Amount, value: Value, weight: Ratio, weighted: Value| {
+        let mut row = |side: &str, amount: Amount, value: Value, weight: Ratio, weighted: Value| {
             if !amount.is_zero() {
                 positions.push(PositionRow {
                     asset: sym(p.asset),
-                    side,
+                    side: side.to_owned(),
                     amount: amount.display_tokens(decimals).to_string(),
                     price: price.to_string(),
                     value: value.to_string(),

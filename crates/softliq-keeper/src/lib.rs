@@ -35,11 +35,18 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde::Deserialize;
+use softliq_api::auctions::{AuctionRow, AuctionsView, BarkRequest, RedoRequest, TakeRequest};
+use softliq_api::commands::{AbsorbRequest, EmptyRequest, LiquidateRequest, LogEntry};
+use softliq_api::names::Named;
+use softliq_api::queries::{AtRiskView, QuoteView, StatusView};
 use softliq_core::money::{Rounding, Value};
+use softliq_engine::event::Event;
+
+use client::Answer;
 
 pub use softliq_api::{KeeperStats, SharedStats};
 
+mod client;
 pub mod exporter;
 pub mod perp;
 
@@ -135,43 +142,6 @@ pub fn decide(config: &KeeperConfig, liquidator_value: Value, repaid_value: Valu
     }
 }
 
-#[derive(Deserialize)]
-struct QuoteBody {
-    seq: u64,
-    breaker_open: bool,
-    #[serde(default)]
-    price_stale: bool,
-    call: serde_json::Value,
-    quote: QuoteFigures,
-}
-
-#[derive(Deserialize)]
-struct QuoteFigures {
-    repaid_value: Value,
-    liquidator_value: Value,
-}
-
-#[derive(Deserialize)]
-struct AtRiskRow {
-    account: u64,
-}
-
-#[derive(Deserialize)]
-struct AuctionRow {
-    id: u64,
-    needs_reset: bool,
-    resets: u32,
-    price: String,
-    lot: String,
-    take_all: TakeAllBody,
-}
-
-#[derive(Deserialize)]
-struct TakeAllBody {
-    cost: Value,
-    value: Option<Value>,
-}
-
 struct Keeper {
     config: KeeperConfig,
     http: reqwest::Client,
@@ -189,6 +159,11 @@ const SUMMARY_EVERY: Duration = Duration::from_secs(60);
 
 fn err(context: &str, e: impl std::fmt::Display) -> String {
     format!("keeper: {context}: {e}")
+}
+
+/// A USD figure of a view, which the API writes as decimal text.
+fn figure(field: &str, text: &str) -> Result<Value, String> {
+    Value::parse(field, text).map_err(|e| err("reading the server's figures", e))
 }
 
 impl Keeper {
@@ -221,90 +196,10 @@ impl Keeper {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.config.url.trim_end_matches('/'))
-    }
-
-    async fn post(
-        &self,
-        path: &str,
-        key: &str,
-        body: &serde_json::Value,
-    ) -> Result<(u16, serde_json::Value), String> {
-        let resp = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(&self.config.token)
-            .header("Idempotency-Key", key)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| err(path, e))?;
-        let status = resp.status().as_u16();
-        let json = resp.json().await.map_err(|e| err(path, e))?;
-        Ok((status, json))
-    }
-
-    async fn get<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-    ) -> Result<(u16, Option<T>), String> {
-        let resp = self
-            .http
-            .get(self.url(path))
-            .send()
-            .await
-            .map_err(|e| err(path, e))?;
-        let status = resp.status().as_u16();
-        if status != 200 {
-            return Ok((status, None));
-        }
-        Ok((status, Some(resp.json().await.map_err(|e| err(path, e))?)))
-    }
-
-    /// The rows under `field` of every page of the list at `path` (which has a query string),
-    /// following `next` as `after`, up to `rows_max` rows; with the first page, for the list's
-    /// other fields. `None` when the first page is refused.
-    pub(crate) async fn get_all<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        field: &str,
-        rows_max: usize,
-    ) -> Result<Option<(serde_json::Value, Vec<T>)>, String> {
-        let (_, Some(first)) = self.get::<serde_json::Value>(path).await? else {
-            return Ok(None);
-        };
-        let mut rows = Vec::new();
-        let mut page = first.clone();
-        loop {
-            let list = page[field].as_array().cloned().unwrap_or_default();
-            for row in list {
-                rows.push(serde_json::from_value(row).map_err(|e| err(path, e))?);
-            }
-            let next = match &page["next"] {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Number(n) => n.to_string(),
-                _ => break,
-            };
-            if rows.len() >= rows_max {
-                break;
-            }
-            let (_, Some(more)) = self
-                .get::<serde_json::Value>(&format!("{path}&after={next}"))
-                .await?
-            else {
-                break;
-            };
-            page = more;
-        }
-        rows.truncate(rows_max);
-        Ok(Some((first, rows)))
-    }
-
     /// One candidate: quote, decide, submit (with retries under one key).
     async fn examine(&self, borrower: u64) -> Result<(), String> {
         let (status, quote) = self
-            .get::<QuoteBody>(&format!("/v1/accounts/{borrower}/quote"))
+            .get::<QuoteView>(&format!("/v1/accounts/{borrower}/quote"))
             .await?;
         let Some(q) = quote else {
             // 409: no call to make (recovered, or too small for any call): the protocol may
@@ -334,11 +229,18 @@ impl Keeper {
                 self.absorb(borrower, q.seq).await
             }
             Decision::Liquidate { profit } => {
-                let mut body = q.call;
-                body["liquidator"] = self.account.into();
+                let call = q.call;
+                let body = LiquidateRequest {
+                    liquidator: self.account,
+                    borrower: call.borrower,
+                    debt_asset: Named::Id(call.debt_asset),
+                    collateral_asset: Named::Id(call.collateral_asset),
+                    max_repay: call.max_repay,
+                    min_collateral_out: call.min_collateral_out,
+                };
                 let key = format!("keeper-{}-{borrower}-{}", self.account, q.seq);
                 if let Some(out) = self.submit("/v1/liquidations", &key, &body).await? {
-                    tracing::debug!(borrower, %profit, seq = %out["seq"], "keeper: liquidated");
+                    tracing::debug!(borrower, %profit, seq = out.seq, "keeper: liquidated");
                     self.stats().liquidations += 1;
                 }
                 Ok(())
@@ -352,59 +254,35 @@ impl Keeper {
     /// `nonce` (the quote's sequence number, or a random one) keeps retries of one attempt
     /// under one idempotency key.
     async fn absorb(&self, borrower: u64, nonce: u64) -> Result<(), String> {
-        let body = serde_json::json!({"absorber": self.account, "borrower": borrower});
+        let body = AbsorbRequest {
+            absorber: self.account,
+            borrower,
+        };
         let key = format!("keeper-absorb-{}-{borrower}-{nonce}", self.account);
-        let (status, out) = self.post("/v1/absorptions", &key, &body).await?;
-        let code = out["error"]["code"].as_str().unwrap_or_default().to_owned();
-        if status == 200 {
-            tracing::debug!(borrower, seq = %out["seq"], "keeper: absorbed");
-            self.stats().absorbs += 1;
-        }
-        if status == 200 || code != "not_absorbable" {
+        let drop = match self.post("/v1/absorptions", &key, &body).await? {
+            Answer::Done(out) => {
+                tracing::debug!(borrower, seq = out.seq, "keeper: absorbed");
+                self.stats().absorbs += 1;
+                true
+            }
+            Answer::Refused(_, out) => out.error.code != "not_absorbable",
+            Answer::Failed(..) => true,
+        };
+        if drop {
             self.candidates().remove(&borrower);
         }
         Ok(())
     }
 
-    /// Submits a command with up to three attempts under one idempotency key: `Some(outcome)`
-    /// when accepted, `None` when refused (logged and counted as failed).
-    ///
-    /// # Errors
-    /// No answer but 5xx or transport errors after three attempts.
-    async fn submit(
-        &self,
-        path: &str,
-        key: &str,
-        body: &serde_json::Value,
-    ) -> Result<Option<serde_json::Value>, String> {
-        let mut last = String::new();
-        for attempt in 0..3u32 {
-            match self.post(path, key, body).await {
-                Ok((200, out)) => return Ok(Some(out)),
-                Ok((status, out)) if status < 500 => {
-                    if out["error"]["code"] == "stale_price" {
-                        // Its view was fresher than the engine's by the time the call arrived.
-                        tracing::debug!(path, error = %out["error"], "keeper: wait: stale price");
-                        self.saw_stale();
-                        return Ok(None);
-                    }
-                    tracing::info!(path, status, error = %out["error"], "keeper: refused");
-                    self.stats().failed += 1;
-                    return Ok(None);
-                }
-                Ok((status, out)) => last = format!("{status}: {out}"),
-                Err(e) => last = e,
-            }
-            tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-        }
-        self.stats().failed += 1;
-        Err(format!("keeper: {path}: gave up after 3 attempts: {last}"))
-    }
-
     /// In a `dutch` market: starts an auction on a liquidatable candidate (the server picks its
     /// largest debt and collateral). A refusal drops the candidate.
     async fn bark(&self, borrower: u64) -> Result<(), String> {
-        let body = serde_json::json!({"keeper": self.account, "borrower": borrower});
+        let body = BarkRequest {
+            keeper: self.account,
+            borrower,
+            debt_asset: None,
+            collateral_asset: None,
+        };
         let key = format!(
             "keeper-bark-{}-{borrower}-{}",
             self.account,
@@ -424,7 +302,9 @@ impl Keeper {
         for a in auctions {
             if a.needs_reset {
                 let key = format!("keeper-redo-{}-{}-{}", self.account, a.id, a.resets);
-                let body = serde_json::json!({"keeper": self.account});
+                let body = RedoRequest {
+                    keeper: self.account,
+                };
                 if self
                     .submit(&format!("/v1/auctions/{}/redo", a.id), &key, &body)
                     .await?
@@ -434,10 +314,12 @@ impl Keeper {
                 }
                 continue;
             }
-            let Some(value) = a.take_all.value else {
+            let Some(value) = a.take_all.value.as_deref() else {
                 continue;
             };
-            match decide(&self.config, value, a.take_all.cost) {
+            let value = figure("take_all.value", value)?;
+            let cost = figure("take_all.cost", &a.take_all.cost)?;
+            match decide(&self.config, value, cost) {
                 Decision::Skip { reason, .. } => {
                     tracing::debug!(auction = a.id, %reason, "keeper: wait");
                 }
@@ -446,9 +328,11 @@ impl Keeper {
                         "keeper-take-{}-{}-{}-{}",
                         self.account, a.id, a.lot, a.price
                     );
-                    let body = serde_json::json!({
-                        "keeper": self.account, "amount": a.lot, "max_price": a.price,
-                    });
+                    let body = TakeRequest {
+                        keeper: self.account,
+                        amount: a.lot.clone(),
+                        max_price: a.price.clone(),
+                    };
                     let path = format!("/v1/auctions/{}/take", a.id);
                     if self.submit(&path, &key, &body).await?.is_some() {
                         tracing::debug!(auction = a.id, %profit, "keeper: took");
@@ -463,10 +347,10 @@ impl Keeper {
     /// One pass over the candidates and, in a `dutch` market, the running auctions.
     async fn pass(&self) {
         let listed = self
-            .get_all::<AuctionRow>("/v1/auctions?limit=1000", "auctions", usize::MAX)
+            .get_all::<AuctionsView>("/v1/auctions?limit=1000", usize::MAX)
             .await;
         let auctions = match listed {
-            Ok(Some((first, rows))) if first["policy"] == "dutch" => Some(rows),
+            Ok(Some((first, rows))) if first.policy == "dutch" => Some(rows),
             Ok(_) => None,
             Err(e) => {
                 tracing::warn!("{e}");
@@ -519,17 +403,26 @@ impl Keeper {
 
     fn on_frame(&self, frame: &str) -> Option<u64> {
         let data = frame.lines().find_map(|l| l.strip_prefix("data:"))?;
-        let entry: serde_json::Value = serde_json::from_str(data.trim()).ok()?;
-        let mut set = self.candidates();
-        for ev in entry["events"].as_array().into_iter().flatten() {
-            if let Some(a) = ev["became_liquidatable"]["account"].as_u64() {
-                set.insert(a);
+        let entry: LogEntry = match serde_json::from_str(data.trim()) {
+            Ok(entry) => entry,
+            Err(e) => {
+                tracing::warn!("keeper: stream entry not decoded: {e}");
+                return None;
             }
-            if let Some(a) = ev["recovered"]["account"].as_u64() {
-                set.remove(&a);
+        };
+        let mut set = self.candidates();
+        for ev in entry.events.iter() {
+            match ev {
+                Event::BecameLiquidatable { account, .. } => {
+                    set.insert(account.0);
+                }
+                Event::Recovered { account, .. } => {
+                    set.remove(&account.0);
+                }
+                _ => {}
             }
         }
-        entry["seq"].as_u64()
+        Some(entry.seq)
     }
 }
 
@@ -569,27 +462,28 @@ pub async fn run_counted(
         Some(a) => a,
         None => {
             let key = format!("keeper-open-{}", rand::random::<u64>());
-            let (status, out) = keeper
-                .post("/v1/accounts", &key, &serde_json::json!({}))
-                .await?;
-            out["events"][0]["account_opened"]["account"]
-                .as_u64()
-                .ok_or_else(|| format!("keeper: opening an account: {status}: {out}"))?
+            let answer = keeper.post("/v1/accounts", &key, &EmptyRequest {}).await?;
+            let opened = match &answer {
+                Answer::Done(out) => out.events.iter().find_map(|e| match e {
+                    Event::AccountOpened { account, .. } => Some(account.0),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            opened.ok_or_else(|| format!("keeper: opening an account: {answer:?}"))?
         }
     };
     tracing::info!(account = keeper.account, "keeper: liquidating into account");
     keeper.fund_perp_margin().await?;
-    let (_, head) = keeper.get::<serde_json::Value>("/v1/status").await?;
-    let head = head.and_then(|h| h["durable_seq"].as_u64()).unwrap_or(0);
+    let (_, head) = keeper.get::<StatusView>("/v1/status").await?;
+    let head = head.map_or(0, |h| h.durable_seq);
     if let Some((_, rows)) = keeper
-        .get_all::<AtRiskRow>(
-            "/v1/accounts?liquidatable=true&limit=1000",
-            "accounts",
-            usize::MAX,
-        )
+        .get_all::<AtRiskView>("/v1/accounts?liquidatable=true&limit=1000", usize::MAX)
         .await?
     {
-        keeper.candidates().extend(rows.iter().map(|r| r.account));
+        keeper
+            .candidates()
+            .extend(rows.iter().map(|r| r.row.account));
     }
     let keeper = Arc::new(keeper);
     let follower = tokio::spawn(keeper.clone().follow(head));

@@ -22,61 +22,20 @@
 //! so a close never loses more than the takeover could have earned); what the book cannot take
 //! within that waits for the next pass.
 
-use serde::Deserialize;
+use softliq_api::perps::{
+    BookView, OrderSide, OrderTif, PerpLiquidateRequest, PerpMarketView, PerpMarketsView,
+    PerpQueueRow, PerpQueueView, PerpWalletView, PlaceOrderRequest, UsdRequest,
+};
+use softliq_core::account::AccountId;
 use softliq_core::money::{Ratio, Rounding, SignedValue, Value};
+use softliq_engine::event::Event;
 
-use super::Keeper;
+use super::{Keeper, figure};
 
 /// Most perp liquidation steps one pass sends (the rest wait for the next pass).
 const PERP_STEPS_PER_PASS: usize = 256;
 /// Levels per side read to price a takeover.
 const BOOK_DEPTH: usize = 200;
-
-#[derive(Deserialize)]
-struct PerpQueueRow {
-    account: u64,
-    equity: SignedValue,
-    maintenance_margin: Value,
-}
-
-#[derive(Deserialize)]
-struct Wallet {
-    cash: SignedValue,
-    positions: Vec<PositionRow>,
-}
-
-#[derive(Deserialize)]
-struct PositionRow {
-    market: u16,
-    size: String,
-    mark: Value,
-    entry_price: Option<Value>,
-    maintenance_margin: Value,
-}
-
-#[derive(Deserialize)]
-struct BookBody {
-    bids: Vec<LevelRow>,
-    asks: Vec<LevelRow>,
-}
-
-#[derive(Deserialize)]
-struct LevelRow {
-    price: Value,
-    size: Ratio,
-}
-
-#[derive(Deserialize)]
-struct MarketsBody {
-    markets: Vec<MarketRow>,
-}
-
-#[derive(Deserialize)]
-struct MarketRow {
-    market: u16,
-    taker_fee: Ratio,
-    tick_size: Value,
-}
 
 /// A position the keeper would inherit, with the book side it would close it into.
 #[derive(Clone, Debug)]
@@ -163,6 +122,23 @@ fn signed_contracts(text: &str) -> Option<(bool, Ratio)> {
     Ratio::parse("size", digits).ok().map(|r| (short, r))
 }
 
+/// What the keeper needs of a perp market: its taker fee and tick.
+struct Market {
+    market: u16,
+    taker_fee: Ratio,
+    tick_size: Value,
+}
+
+impl Market {
+    fn of(view: &PerpMarketView) -> Result<Self, String> {
+        Ok(Self {
+            market: view.market,
+            taker_fee: Ratio::parse("taker_fee", &view.taker_fee).map_err(|e| e.to_string())?,
+            tick_size: figure("tick_size", &view.tick_size)?,
+        })
+    }
+}
+
 impl Keeper {
     /// One liquidation step for each wallet in the perp queue, offering to take the backstop
     /// where it pays, then a pass over what the keeper holds. The key carries the queue's
@@ -171,18 +147,19 @@ impl Keeper {
     pub(super) async fn keep_perps(&self) -> Result<(), String> {
         let path = "/v1/perps/liquidations?limit=1000";
         let Some((first, accounts)) = self
-            .get_all::<PerpQueueRow>(path, "accounts", PERP_STEPS_PER_PASS + 1)
+            .get_all::<PerpQueueView>(path, PERP_STEPS_PER_PASS + 1)
             .await?
         else {
             return Ok(());
         };
-        let seq = first["seq"].as_u64().unwrap_or(0);
+        let seq = first.seq;
         // Fee rates and ticks, read once a pass: only a keeper with margin needs them.
         let markets = if self.config.perp_margin.is_zero() {
             Vec::new()
         } else {
-            let (_, body) = self.get::<MarketsBody>("/v1/perps").await?;
-            body.map(|b| b.markets).unwrap_or_default()
+            let (_, body) = self.get::<PerpMarketsView>("/v1/perps").await?;
+            let markets = body.map(|b| b.markets).unwrap_or_default();
+            markets.iter().map(Market::of).collect::<Result<_, _>>()?
         };
         for row in accounts.iter().take(PERP_STEPS_PER_PASS) {
             if row.account == self.account {
@@ -190,13 +167,21 @@ impl Keeper {
             }
             let take = self.offers_to_take(row, &markets).await?;
             let key = format!("keeper-perp-{}-{}-{seq}", self.account, row.account);
-            let body = serde_json::json!({
-                "liquidator": self.account, "account": row.account, "take_backstop": take,
-            });
+            let body = PerpLiquidateRequest {
+                liquidator: self.account,
+                account: row.account,
+                take_backstop: take,
+            };
             if let Some(out) = self.submit("/v1/perps/liquidations", &key, &body).await? {
-                let step = &out["events"][0]["perp_liquidated"];
-                let taken = step["taker"].as_u64() == Some(self.account);
-                tracing::debug!(account = row.account, seq = %out["seq"], taken, "keeper: perp step");
+                let taken = out.events.iter().any(|e| {
+                    matches!(e, Event::PerpLiquidated(step) if step.taker == Some(AccountId(self.account)))
+                });
+                tracing::debug!(
+                    account = row.account,
+                    seq = out.seq,
+                    taken,
+                    "keeper: perp step"
+                );
                 let mut stats = self.stats();
                 stats.perp_steps += 1;
                 stats.perp_takeovers += u64::from(taken);
@@ -210,16 +195,14 @@ impl Keeper {
 
     /// Whether to offer to take `row`'s backstop: only with perp margin of its own, a wallet
     /// with something to keep, and a profit estimate that clears `min_profit`.
-    async fn offers_to_take(
-        &self,
-        row: &PerpQueueRow,
-        markets: &[MarketRow],
-    ) -> Result<bool, String> {
-        if self.config.perp_margin.is_zero() || row.equity.raw() <= 0 {
+    async fn offers_to_take(&self, row: &PerpQueueRow, markets: &[Market]) -> Result<bool, String> {
+        let equity = SignedValue::parse("equity", &row.equity).map_err(|e| e.to_string())?;
+        if self.config.perp_margin.is_zero() || equity.raw() <= 0 {
             return Ok(false);
         }
+        let maintenance = figure("maintenance_margin", &row.maintenance_margin)?;
         let (_, Some(wallet)) = self
-            .get::<Wallet>(&format!("/v1/accounts/{}/perp", row.account))
+            .get::<PerpWalletView>(&format!("/v1/accounts/{}/perp", row.account))
             .await?
         else {
             return Ok(false);
@@ -233,24 +216,26 @@ impl Keeper {
                 return Ok(false);
             };
             let path = format!("/v1/perps/{}/book?depth={BOOK_DEPTH}", p.market);
-            let (_, Some(book)) = self.get::<BookBody>(&path).await? else {
+            let (_, Some(book)) = self.get::<BookView>(&path).await? else {
                 return Ok(false);
             };
             // A long is closed by selling into the bids, a short by buying the asks.
             let side = if short { book.asks } else { book.bids };
+            let levels = side
+                .iter()
+                .map(|l| {
+                    let size = Ratio::parse("size", &l.size).map_err(|e| e.to_string())?;
+                    Ok((figure("price", &l.price)?, size))
+                })
+                .collect::<Result<_, String>>()?;
             inherited.push(Inherited {
                 size,
-                mark: p.mark,
+                mark: figure("mark", &p.mark)?,
                 taker_fee: fee.taker_fee,
-                levels: side.into_iter().map(|l| (l.price, l.size)).collect(),
+                levels,
             });
         }
-        let profit = takeover_profit(
-            row.equity,
-            row.maintenance_margin,
-            &inherited,
-            self.config.fee_per_call,
-        );
+        let profit = takeover_profit(equity, maintenance, &inherited, self.config.fee_per_call);
         let min = SignedValue::ZERO
             .plus(self.config.min_profit)
             .unwrap_or(SignedValue::ZERO);
@@ -259,9 +244,9 @@ impl Keeper {
 
     /// Reduce-only IOC orders closing every position the keeper holds, within
     /// [`unwind_limit`].
-    async fn unwind_own(&self, seq: u64, markets: &[MarketRow]) -> Result<(), String> {
+    async fn unwind_own(&self, seq: u64, markets: &[Market]) -> Result<(), String> {
         let (_, Some(wallet)) = self
-            .get::<Wallet>(&format!("/v1/accounts/{}/perp", self.account))
+            .get::<PerpWalletView>(&format!("/v1/accounts/{}/perp", self.account))
             .await?
         else {
             return Ok(());
@@ -271,20 +256,31 @@ impl Keeper {
                 continue;
             };
             let tick = markets.iter().find(|m| m.market == p.market);
-            let Some(limit) = p.entry_price.zip(tick).and_then(|(entry, m)| {
-                unwind_limit(short, size, entry, p.maintenance_margin, m.tick_size)
-            }) else {
+            let entry = p
+                .entry_price
+                .as_deref()
+                .map(|e| figure("entry_price", e))
+                .transpose()?;
+            let maintenance = figure("maintenance_margin", &p.maintenance_margin)?;
+            let Some(limit) = entry
+                .zip(tick)
+                .and_then(|(entry, m)| unwind_limit(short, size, entry, maintenance, m.tick_size))
+            else {
                 continue;
             };
             let key = format!("keeper-unwind-{}-{}-{seq}", self.account, p.market);
-            let body = serde_json::json!({
-                "account": self.account,
-                "side": if short { "buy" } else { "sell" },
-                "price": limit.to_string(),
-                "size": p.size.trim_start_matches('-'),
-                "tif": "ioc",
-                "reduce_only": true,
-            });
+            let body = PlaceOrderRequest {
+                account: self.account,
+                side: if short {
+                    OrderSide::Buy
+                } else {
+                    OrderSide::Sell
+                },
+                price: Some(limit.to_string()),
+                size: p.size.trim_start_matches('-').to_owned(),
+                tif: Some(OrderTif::Ioc),
+                reduce_only: true,
+            };
             let path = format!("/v1/perps/{}/orders", p.market);
             if self.submit(&path, &key, &body).await?.is_some() {
                 self.stats().perp_unwinds += 1;
@@ -300,16 +296,19 @@ impl Keeper {
             return Ok(());
         }
         let path = format!("/v1/accounts/{}/perp", self.account);
-        let (_, Some(wallet)) = self.get::<Wallet>(&path).await? else {
+        let (_, Some(wallet)) = self.get::<PerpWalletView>(&path).await? else {
             return Err(format!("keeper: reading {path}"));
         };
-        let have = wallet.cash.positive_part();
+        let cash = SignedValue::parse("cash", &wallet.cash).map_err(|e| e.to_string())?;
+        let have = cash.positive_part();
         if have >= target {
             return Ok(());
         }
         let amount = target.checked_sub(have).map_err(|e| e.to_string())?;
         let key = format!("keeper-margin-{}-{}", self.account, rand::random::<u64>());
-        let body = serde_json::json!({"amount": amount.to_string()});
+        let body = UsdRequest {
+            amount: amount.to_string(),
+        };
         self.submit(&format!("{path}/deposit"), &key, &body)
             .await?
             .ok_or_else(|| format!("keeper: depositing {amount} USD of perp margin was refused"))?;

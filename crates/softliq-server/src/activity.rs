@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use serde::Serialize;
+use softliq_api::queries::{ActivityView, Span, Tally};
 use softliq_core::money::{Amount, Decimals, Price};
 use softliq_engine::event::Event;
 use softliq_engine::{CommandBody, Engine};
@@ -18,31 +18,6 @@ use softliq_node::Entry;
 
 /// Width of a stored bucket, engine seconds.
 pub const BUCKET_S: u64 = 300;
-
-/// What happened in a span of engine time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Tally {
-    pub liquidations: u64,
-    pub perp_steps: u64,
-    pub repaid_usd: f64,
-    pub borrower_loss_usd: f64,
-    /// Lending debt written off against suppliers plus perp losses past insurance and ADL.
-    pub bad_debt_usd: f64,
-}
-
-impl Tally {
-    fn add(&mut self, o: &Self) {
-        self.liquidations += o.liquidations;
-        self.perp_steps += o.perp_steps;
-        self.repaid_usd += o.repaid_usd;
-        self.borrower_loss_usd += o.borrower_loss_usd;
-        self.bad_debt_usd += o.bad_debt_usd;
-    }
-
-    fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-}
 
 /// Prices and decimals along the log, to value bad debt given in tokens.
 #[derive(Default)]
@@ -133,26 +108,6 @@ impl std::fmt::Debug for Activity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Activity").finish_non_exhaustive()
     }
-}
-
-/// A span of the series.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Span {
-    pub start_s: u64,
-    #[serde(flatten)]
-    pub tally: Tally,
-}
-
-/// The answer of `GET /v1/activity`.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct ActivityView {
-    /// Everything since the log began (while `complete` is false, the log written before this
-    /// start is still being counted).
-    pub totals: Tally,
-    pub complete: bool,
-    /// Engine seconds per span.
-    pub span_s: u64,
-    pub series: Vec<Span>,
 }
 
 impl Activity {

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use softliq_api::error::{ErrorBody, ErrorDetail};
 use softliq_engine::{Code, Rejection};
 use softliq_node::NodeError;
 
@@ -17,21 +17,6 @@ pub struct ErrorCode(pub String);
 pub struct ApiError {
     pub status: StatusCode,
     pub code: String,
-    pub field: String,
-    pub message: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
-    pub status: u16,
-    /// A stable machine-readable reason (`zero_amount`, `forbidden`, `stale_price`, …).
-    pub code: String,
-    /// The request field at fault (`amount`, `asset`, `Authorization`, `body`, …).
     pub field: String,
     pub message: String,
 }

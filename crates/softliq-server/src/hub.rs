@@ -3,13 +3,12 @@
 //! a reader connection of its own. The node's writer feeds it after each commit, so nothing
 //! that could still be lost is ever shown.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
-use softliq_engine::CommandBody;
-use softliq_engine::event::Event;
+use softliq_api::commands::LogEntry;
 use softliq_node::{Entry, SqliteStore};
 use tokio::sync::broadcast;
 
@@ -32,24 +31,15 @@ pub struct Published {
     pub json: Arc<str>,
 }
 
-#[derive(Serialize)]
-struct EntryView<'a> {
-    seq: u64,
-    timestamp_s: u64,
-    kind: &'static str,
-    command: &'a CommandBody,
-    events: &'a [Event],
-}
-
 impl Published {
     #[must_use]
     pub fn of(entry: &Entry) -> Arc<Self> {
-        let view = EntryView {
+        let view = LogEntry {
             seq: entry.seq,
             timestamp_s: entry.command.timestamp_s,
-            kind: entry.command.body.kind(),
-            command: &entry.command.body,
-            events: &entry.events,
+            kind: Cow::Borrowed(entry.command.body.kind()),
+            command: Cow::Borrowed(&entry.command.body),
+            events: Cow::Borrowed(&entry.events),
         };
         let json = serde_json::to_string(&view).unwrap_or_else(|e| {
             format!("{{\"seq\":{},\"error\":\"not rendered: {e}\"}}", entry.seq)

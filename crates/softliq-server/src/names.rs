@@ -1,57 +1,60 @@
-//! Assets and perp markets named as integrators name them: by id (`3`) or by symbol (`"USDC"`,
-//! `"WETH-PERP"`), in JSON bodies, query strings and paths alike.
-//!
-//! Text of decimal digits is an id (a query string or path carries every value as text), so
-//! symbols may not be all digits; the engine refuses such a symbol at listing. Symbols are
-//! matched exactly, case included, as listed. An unknown symbol is a 404 naming the field and
-//! the listed symbols; an unknown id is left to the engine, which refuses it the same way.
+//! Resolving the names of requests ([`Named`]: an id or a symbol) against the listed assets
+//! and perp markets. An unknown symbol is a 404 naming the field and the listed symbols; an
+//! unknown id is left to the engine, which refuses it the same way.
 
-use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize};
+use softliq_api::names::Named;
 use softliq_core::asset::AssetId;
 use softliq_core::perp::PerpMarketId;
 use softliq_engine::State as EngineState;
-use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 
-/// An asset or a perp market, by id or by symbol.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum Named {
-    /// The id, as listed (`0` is the first).
-    Id(u16),
-    /// The symbol, exactly as listed.
-    Symbol(String),
-}
-
-impl Named {
-    /// Reads `text` as an id when it is canonical digits, else as a symbol.
-    ///
-    /// # Errors
-    /// Digits beyond `u16`, or empty text.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        if text.is_empty() {
-            return Err("empty: an id or a symbol is needed".to_owned());
-        }
-        if text.bytes().all(|b| b.is_ascii_digit()) {
-            if text.len() > 1 && text.starts_with('0') {
-                return Err(format!("{text:?}: an id has no leading zeros"));
-            }
-            return text
-                .parse()
-                .map(Self::Id)
-                .map_err(|_| format!("{text}: ids go up to {}", u16::MAX));
-        }
-        Ok(Self::Symbol(text.to_owned()))
-    }
-
+/// Resolves a [`Named`] against what is listed.
+pub(crate) trait Resolve: Sized {
     /// Resolves an asset: ids pass through (the engine checks them), symbols are looked up.
     ///
     /// # Errors
     /// 404 `unknown_asset` naming `field` and the listed symbols.
-    pub async fn asset(self, state: &AppState, field: &str) -> Result<AssetId, ApiError> {
+    async fn asset(self, state: &AppState, field: &str) -> Result<AssetId, ApiError>;
+
+    /// [`Resolve::asset`] on a state at hand (inside an engine read).
+    ///
+    /// # Errors
+    /// As [`Resolve::asset`].
+    fn asset_in(&self, s: &EngineState, field: &str) -> Result<AssetId, ApiError>;
+
+    /// Resolves a perp market as [`Resolve::asset`] does an asset.
+    ///
+    /// # Errors
+    /// 404 `not_found` naming `field` and the listed markets.
+    async fn market(self, state: &AppState, field: &str) -> Result<PerpMarketId, ApiError>;
+
+    /// Resolves a path segment naming an asset.
+    ///
+    /// # Errors
+    /// 422 for malformed text, else as [`Resolve::asset`].
+    async fn asset_in_path(state: &AppState, field: &str, text: &str) -> Result<AssetId, ApiError>;
+
+    /// Resolves a path segment naming a perp market.
+    ///
+    /// # Errors
+    /// 422 for malformed text, else as [`Resolve::market`].
+    async fn market_in_path(
+        state: &AppState,
+        field: &str,
+        text: &str,
+    ) -> Result<PerpMarketId, ApiError>;
+
+    /// Reads a path segment as a name.
+    ///
+    /// # Errors
+    /// 422 `invalid_path` for malformed text.
+    fn from_path(field: &str, text: &str) -> Result<Self, ApiError>;
+}
+
+impl Resolve for Named {
+    async fn asset(self, state: &AppState, field: &str) -> Result<AssetId, ApiError> {
         if let Self::Id(id) = self {
             return Ok(AssetId(id));
         }
@@ -61,11 +64,7 @@ impl Named {
             .await?
     }
 
-    /// [`Named::asset`] on a state at hand (inside an engine read).
-    ///
-    /// # Errors
-    /// As [`Named::asset`].
-    pub fn asset_in(&self, s: &EngineState, field: &str) -> Result<AssetId, ApiError> {
+    fn asset_in(&self, s: &EngineState, field: &str) -> Result<AssetId, ApiError> {
         let symbol = match self {
             Self::Id(id) => return Ok(AssetId(*id)),
             Self::Symbol(symbol) => symbol,
@@ -77,11 +76,7 @@ impl Named {
         })
     }
 
-    /// Resolves a perp market as [`Named::asset`] does an asset.
-    ///
-    /// # Errors
-    /// 404 `not_found` naming `field` and the listed markets.
-    pub async fn market(self, state: &AppState, field: &str) -> Result<PerpMarketId, ApiError> {
+    async fn market(self, state: &AppState, field: &str) -> Result<PerpMarketId, ApiError> {
         let symbol = match self {
             Self::Id(id) => return Ok(PerpMarketId(id)),
             Self::Symbol(s) => s,
@@ -102,23 +97,11 @@ impl Named {
             .await?
     }
 
-    /// Resolves a path segment naming an asset.
-    ///
-    /// # Errors
-    /// 422 for malformed text, else as [`Named::asset`].
-    pub async fn asset_in_path(
-        state: &AppState,
-        field: &str,
-        text: &str,
-    ) -> Result<AssetId, ApiError> {
+    async fn asset_in_path(state: &AppState, field: &str, text: &str) -> Result<AssetId, ApiError> {
         Self::from_path(field, text)?.asset(state, field).await
     }
 
-    /// Resolves a path segment naming a perp market.
-    ///
-    /// # Errors
-    /// 422 for malformed text, else as [`Named::market`].
-    pub async fn market_in_path(
+    async fn market_in_path(
         state: &AppState,
         field: &str,
         text: &str,
@@ -134,7 +117,7 @@ impl Named {
 /// Resolves an optional name (absent stays absent).
 ///
 /// # Errors
-/// As [`Named::asset`].
+/// As [`Resolve::asset`].
 pub async fn optional_asset(
     state: &AppState,
     field: &str,
@@ -167,59 +150,4 @@ fn unknown<'a>(
             }
         ),
     )
-}
-
-impl<'de> Deserialize<'de> for Named {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(NamedVisitor)
-    }
-}
-
-struct NamedVisitor;
-
-impl Visitor<'_> for NamedVisitor {
-    type Value = Named;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "an id (0 to {}) or a symbol", u16::MAX)
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Named, E> {
-        u16::try_from(v)
-            .map(Named::Id)
-            .map_err(|_| E::custom(format!("{v}: ids go up to {}", u16::MAX)))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Named, E> {
-        u64::try_from(v)
-            .map_err(|_| E::custom(format!("{v}: an id is not negative")))
-            .and_then(|v| self.visit_u64(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Named, E> {
-        Named::parse(v).map_err(E::custom)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_and_symbols_read_alike_from_json_and_text() {
-        let json = |s: &str| serde_json::from_str::<Named>(s).map_err(|e| e.to_string());
-        assert_eq!(json("3"), Ok(Named::Id(3)));
-        assert_eq!(json("\"3\""), Ok(Named::Id(3)), "query strings carry text");
-        assert_eq!(json("\"USDC\""), Ok(Named::Symbol("USDC".into())));
-        assert_eq!(json("\"WETH-PERP\""), Ok(Named::Symbol("WETH-PERP".into())));
-        assert!(json("70000").unwrap_err().contains("ids go up to 65535"));
-        assert!(json("-1").unwrap_err().contains("not negative"));
-        assert!(json("\"\"").unwrap_err().contains("empty"));
-        assert!(json("\"007\"").unwrap_err().contains("leading zeros"));
-        assert!(
-            json("1.5")
-                .unwrap_err()
-                .contains("an id (0 to 65535) or a symbol")
-        );
-    }
 }

@@ -2,67 +2,14 @@
 //! thread at most every refresh interval (the at-risk list, the HF histogram of `/metrics`
 //! and the dashboard read it; one pass serves all of them instead of one per request).
 
-use serde::Serialize;
 use softliq_core::account::AccountId;
 use softliq_core::health::{Direction, Health, LiquidationPrice, liquidation_prices};
 use softliq_core::money::{Ratio, Value};
 use softliq_engine::Engine;
 use softliq_engine::state::FIRST_USER_ACCOUNT;
 
+use softliq_api::queries::{DROPS_PCT, HfBucket, PriceDrops, RiskRow, Totals};
 use softliq_api::report::LiquidationPriceRow;
-
-/// One account on the board.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct RiskRow {
-    pub account: u64,
-    pub owner: String,
-    /// `null` when the account cannot be valued (a held asset without a price).
-    pub health_factor: Option<String>,
-    pub liquidatable: bool,
-    pub debt_value: String,
-    pub collateral_value: String,
-    /// Collateral worth less than the debt: no liquidation can make the account whole, and a
-    /// keeper gains nothing from it; the shortfall is what the protocol stands to lose.
-    pub insolvent: bool,
-    /// `debt_value − collateral_value` when insolvent (USD), else `null`.
-    pub shortfall_value: Option<String>,
-    #[serde(skip)]
-    pub hf: Option<Ratio>,
-    #[serde(skip)]
-    pub debt: Value,
-    #[serde(skip)]
-    pub collateral: Value,
-}
-
-/// The whole book's figures, USD at the liquidation prices.
-#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
-pub struct Totals {
-    pub accounts: usize,
-    pub debt_value: String,
-    pub collateral_value: String,
-    pub liquidatable_accounts: usize,
-    /// Debt of the accounts liquidatable now.
-    pub liquidatable_debt_value: String,
-    /// Debt of the accounts with HF below 1.05 (liquidatable ones included).
-    pub near_debt_value: String,
-    pub insolvent_accounts: usize,
-    /// Σ (debt − collateral) over insolvent accounts: the bad debt standing if they closed now.
-    pub shortfall_value: String,
-}
-
-/// How much debt becomes liquidatable if one asset's price falls by each of [`DROPS_PCT`],
-/// every other price held (from each healthy account's exact liquidation price).
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct PriceDrops {
-    pub asset: String,
-    pub price: Option<String>,
-    /// Per drop in [`DROPS_PCT`]: accounts newly liquidatable and their debt (USD, now).
-    pub accounts: Vec<usize>,
-    pub debt_value: Vec<String>,
-}
-
-/// The falls the price-drop table shows, percent.
-pub const DROPS_PCT: [u32; 4] = [5, 10, 20, 30];
 
 /// The board at one sequence number.
 #[derive(Clone, Debug)]
@@ -70,20 +17,22 @@ pub struct RiskBoard {
     pub seq: u64,
     pub now_s: u64,
     /// Accounts with debt, lowest HF first.
-    pub rows: Vec<RiskRow>,
+    pub rows: Vec<BoardRow>,
     pub totals: Totals,
     /// How the accounts' health factors are distributed.
     pub histogram: Vec<HfBucket>,
     pub price_drops: Vec<PriceDrops>,
 }
 
-/// Accounts whose HF is below `upper` (and at or above the previous bucket's).
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct HfBucket {
-    pub label: String,
-    /// `null` for the last, open bucket.
-    pub upper: Option<String>,
-    pub count: usize,
+/// One account on the board: the row as the API shows it, and the exact figures the board
+/// sorts, sums and pages by.
+#[derive(Clone, Debug)]
+pub struct BoardRow {
+    pub row: RiskRow,
+    /// `None` when the account cannot be valued.
+    pub hf: Option<Ratio>,
+    pub debt: Value,
+    pub collateral: Value,
 }
 
 /// Bucket bounds of the HF histogram (WAD): dense near 1, where liquidations happen.
@@ -98,7 +47,7 @@ const HF_BOUNDS: [(&str, u128); 8] = [
     ("<3", 3_000_000_000_000_000_000),
 ];
 
-fn histogram(rows: &[RiskRow]) -> Vec<HfBucket> {
+fn histogram(rows: &[BoardRow]) -> Vec<HfBucket> {
     let mut buckets: Vec<HfBucket> = HF_BOUNDS
         .iter()
         .map(|(label, upper)| HfBucket {
@@ -134,7 +83,7 @@ pub fn build(engine: &Engine) -> RiskBoard {
     let assets = state.assets.len();
     // Per asset and drop: accounts and debt newly liquidatable.
     let mut drops = vec![[(0usize, Value::ZERO); DROPS_PCT.len()]; assets];
-    let mut rows: Vec<RiskRow> = Vec::new();
+    let mut rows: Vec<BoardRow> = Vec::new();
     for (i, e) in state.accounts.iter().enumerate().skip(first) {
         if !e.account.has_debt() {
             continue;
@@ -149,7 +98,7 @@ pub fn build(engine: &Engine) -> RiskBoard {
             count_drops(&e.account, snapshot, debt, &mut drops);
         }
         let insolvent = h.is_some() && collateral < debt;
-        rows.push(RiskRow {
+        let row = RiskRow {
             account: i as u64,
             owner: e.owner.clone(),
             health_factor: hf.map(|r| r.to_string()),
@@ -161,13 +110,16 @@ pub fn build(engine: &Engine) -> RiskBoard {
                 .unwrap_or_default(),
             insolvent,
             shortfall_value: insolvent.then(|| debt.saturating_sub(collateral).to_string()),
+        };
+        rows.push(BoardRow {
+            row,
             hf,
             debt,
             collateral,
         });
     }
     // Unvalued accounts (no HF) last; ties by id, so the order is deterministic.
-    rows.sort_by_key(|r| (r.hf.is_none(), r.hf, r.account));
+    rows.sort_by_key(|r| (r.hf.is_none(), r.hf, r.row.account));
     let price_drops = state
         .assets
         .iter()
@@ -217,8 +169,8 @@ fn count_drops(
     }
 }
 
-fn totals(rows: &[RiskRow]) -> Totals {
-    let sum = |f: &dyn Fn(&RiskRow) -> Option<Value>| {
+fn totals(rows: &[BoardRow]) -> Totals {
+    let sum = |f: &dyn Fn(&BoardRow) -> Option<Value>| {
         rows.iter()
             .filter_map(f)
             .fold(Value::ZERO, Value::saturating_add)
@@ -228,11 +180,11 @@ fn totals(rows: &[RiskRow]) -> Totals {
         accounts: rows.len(),
         debt_value: sum(&|r| Some(r.debt)),
         collateral_value: sum(&|r| Some(r.collateral)),
-        liquidatable_accounts: rows.iter().filter(|r| r.liquidatable).count(),
-        liquidatable_debt_value: sum(&|r| r.liquidatable.then_some(r.debt)),
+        liquidatable_accounts: rows.iter().filter(|r| r.row.liquidatable).count(),
+        liquidatable_debt_value: sum(&|r| r.row.liquidatable.then_some(r.debt)),
         near_debt_value: sum(&|r| r.hf.filter(|h| h.raw() < NEAR_HF).map(|_| r.debt)),
-        insolvent_accounts: rows.iter().filter(|r| r.insolvent).count(),
-        shortfall_value: sum(&|r| r.insolvent.then(|| r.debt.saturating_sub(r.collateral))),
+        insolvent_accounts: rows.iter().filter(|r| r.row.insolvent).count(),
+        shortfall_value: sum(&|r| r.row.insolvent.then(|| r.debt.saturating_sub(r.collateral))),
     }
 }
 

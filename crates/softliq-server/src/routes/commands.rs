@@ -7,107 +7,25 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use serde::{Deserialize, Serialize};
 use softliq_core::account::AccountId;
-use softliq_core::asset::AssetParams;
-use softliq_core::liquidation::Policy;
-use softliq_engine::{CommandBody, PriceSource};
-use utoipa::ToSchema;
+use softliq_engine::CommandBody;
 
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::json::ApiJson;
-use crate::names::Named;
+use crate::names::Resolve;
+use softliq_api::commands::{
+    AbsorbRequest, AssetAmountRequest, BuyCollateralRequest, CommandOutcome, EmptyRequest,
+    LiquidateRequest, ListAssetRequest, PostPriceRequest, SetPolicyRequest, UpdateParamsRequest,
+};
+use softliq_api::error::ErrorBody;
+use softliq_api::names::Named;
 
 type Shared = State<Arc<AppState>>;
 
-/// A durable command's outcome.
-#[derive(Serialize, ToSchema)]
-pub struct CommandOutcome {
-    /// The command's sequence number in the log (the first outcome's, for a retry).
-    pub seq: u64,
-    /// What it did, in order (see `GET /v1/events` for the shapes).
-    #[schema(value_type = Vec<Object>)]
-    pub events: serde_json::Value,
-}
-
 /// Decimal amounts: digits, optionally a point and more digits; no sign, no exponent.
 pub const DECIMAL_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?$";
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListAssetRequest {
-    /// Ticker, 1–16 characters.
-    pub symbol: String,
-    /// Risk parameters: `decimals`, ratios as decimal strings, caps in base units, rate model
-    /// and oracle guards (see docs/configuration.md).
-    #[schema(value_type = Object)]
-    pub params: AssetParams,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateParamsRequest {
-    #[schema(value_type = Object)]
-    pub params: AssetParams,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SetPolicyRequest {
-    /// `{"rule": {"Soft": {"max_fraction": "0.2"}}, "dust_value": "10", "insurance_share": "0.5"}`
-    #[schema(value_type = Object)]
-    pub policy: Policy,
-    /// `"spot"`, `{"delayed": {"delay_s": 3600}}` or `{"twap": {"window_s": 1800}}`; spot when
-    /// absent.
-    #[schema(value_type = Option<Object>)]
-    pub liquidation_price: Option<PriceSource>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PostPriceRequest {
-    /// Asset id or symbol.
-    pub asset: Named,
-    /// USD per whole token.
-    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "1834.25")]
-    pub price: String,
-    /// When the price was observed (Unix seconds); now when absent.
-    pub published_s: Option<u64>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AssetAmountRequest {
-    /// Asset id or symbol.
-    pub asset: Named,
-    /// Whole tokens, at most the asset's decimals.
-    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "1.5")]
-    pub amount: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EmptyRequest {}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LiquidateRequest {
-    /// The account (owned by the calling token) that receives the collateral.
-    pub liquidator: u64,
-    pub borrower: u64,
-    /// Asset id or symbol.
-    pub debt_asset: Named,
-    /// Asset id or symbol.
-    pub collateral_asset: Named,
-    /// Most debt tokens to repay; the policy may allow less.
-    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "1000")]
-    pub max_repay: String,
-    /// Least collateral tokens to receive, else the call is refused (zero allowed: no floor).
-    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "0.5")]
-    pub min_collateral_out: String,
-}
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
@@ -143,11 +61,9 @@ async fn run_at(
     let key = idempotency_key(headers)?;
     let id = AppState::client_id(principal, key.as_deref());
     let ack = state.submit_at(id, body).await?;
-    let events = serde_json::to_value(&ack.events)
-        .map_err(|e| ApiError::unavailable(format!("events not rendered: {e}")))?;
     Ok(Json(CommandOutcome {
         seq: ack.seq,
-        events,
+        events: ack.events.iter().cloned().collect(),
     }))
 }
 
@@ -408,31 +324,6 @@ pub async fn liquidate(
         min_collateral_out: req.min_collateral_out,
     };
     run(&state, &principal, &headers, body).await
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AbsorbRequest {
-    /// An account the calling token owns, recorded as the one that asked.
-    pub absorber: u64,
-    pub borrower: u64,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BuyCollateralRequest {
-    /// The account (owned by the calling token) that receives the collateral.
-    pub buyer: u64,
-    /// The collateral asset to buy from the treasury (id or symbol).
-    pub asset: Named,
-    /// The asset paid with (id or symbol).
-    pub pay_asset: Named,
-    /// Most tokens of `pay_asset` to pay.
-    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "1000")]
-    pub max_pay: String,
-    /// Least tokens of `asset` to receive, else refused (zero allowed: no floor).
-    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "0.5")]
-    pub min_out: String,
 }
 
 /// Have the protocol absorb an account no liquidator takes (liquidator): markets whose policy

@@ -15,9 +15,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use utoipa::IntoParams;
 
 use crate::app::AppState;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::hub::PAGE_MAX;
 use crate::json::ApiQuery;
+use softliq_api::error::ErrorBody;
 
 type Shared = State<Arc<AppState>>;
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use softliq_core::account::{Account, AccountId};
 use softliq_core::health::RiskSnapshot;
 use softliq_core::money::{Amount, Price, Ratio, SignedValue};
@@ -19,31 +19,29 @@ use softliq_core::perp::{
     Scope, Side, TimeInForce, adl_ranking, mark_liquidation_price,
 };
 use softliq_engine::{CommandBody, Engine};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
-use super::commands::{CommandOutcome, error_responses, path_id, require_owner, run};
+use super::commands::{error_responses, path_id, require_owner, run};
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::json::{ApiJson, ApiQuery};
-use crate::names::Named;
+use crate::names::Resolve;
 use crate::paging::{HealthKey, page};
+use softliq_api::commands::CommandOutcome;
+use softliq_api::error::ErrorBody;
+use softliq_api::names::Named;
+use softliq_api::perps::{
+    AdlRow, AdlView, BookView, CancelOrderRequest, LevelView, ListPerpRequest, OrderSide, OrderTif,
+    PerpLiquidateRequest, PerpMarketView, PerpMarketsView, PerpPositionView, PerpQueueRow,
+    PerpQueueView, PerpWalletView, PlaceOrderRequest, RestingOrderView, UpdatePerpRequest,
+    UsdRequest,
+};
 
 type Shared = State<Arc<AppState>>;
 
 /// The roles that trade: an account holder, a liquidator, a market maker.
 const TRADERS: [Role; 3] = [Role::Account, Role::Liquidator, Role::Maker];
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListPerpRequest {
-    /// Ticker, for example `BTC-PERP`.
-    pub symbol: String,
-    /// Market parameters (see docs/perpetuals.md): index asset (id or symbol), decimals,
-    /// margin tiers, lot and tick, fees, funding, mark, liquidation and backstop settings.
-    #[schema(value_type = Object)]
-    pub params: serde_json::Value,
-}
 
 /// Perp parameters from a body's `params`, with `index_asset` given by id or symbol.
 async fn perp_params(
@@ -56,75 +54,6 @@ async fn perp_params(
         *index = serde_json::Value::from(named.asset(state, field).await?.0);
     }
     crate::json::from_value(params, "params")
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UsdRequest {
-    /// USD.
-    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "1000")]
-    pub amount: String,
-}
-
-#[derive(Clone, Copy, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderSide {
-    Buy,
-    Sell,
-}
-
-#[derive(Clone, Copy, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderTif {
-    /// Rests until filled or cancelled.
-    Gtc,
-    /// Fills what it can now; the rest is cancelled.
-    Ioc,
-    /// Refused if any of it would fill on arrival.
-    PostOnly,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PlaceOrderRequest {
-    /// The account (owned by the calling token) that trades.
-    pub account: u64,
-    pub side: OrderSide,
-    /// Limit price (USD per contract, a multiple of the tick); absent: a market order, filled
-    /// no further from the index than the market's slippage tolerance.
-    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "64250.5")]
-    pub price: Option<String>,
-    /// Contracts (a multiple of the lot).
-    #[schema(pattern = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", example = "0.25")]
-    pub size: String,
-    /// Default `gtc` for a limit order; a market order is always `ioc`. A `maker` token may
-    /// only send `post_only` orders.
-    pub tif: Option<OrderTif>,
-    /// Only reduce the position (cut to its size); refused when it would not reduce it.
-    #[serde(default)]
-    pub reduce_only: bool,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CancelOrderRequest {
-    /// The account (owned by the calling token) whose order it is.
-    pub account: u64,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PerpLiquidateRequest {
-    /// The account (owned by the calling token) that receives the liquidator's share of fees.
-    pub liquidator: u64,
-    /// The flagged wallet to run one liquidation step on.
-    pub account: u64,
-    /// Offer to take a backstop in the vault's place, at the mark with the margin the vault
-    /// would keep (at most the positions' MM). Granted when the wallet covers the transfer and
-    /// the liquidator's own wallet meets its initial margin afterwards; otherwise the vault
-    /// takes it.
-    #[serde(default)]
-    pub take_backstop: bool,
 }
 
 /// A signed size in base units as decimal contracts (`-0.25` for a short).
@@ -177,14 +106,6 @@ pub async fn list_perp(
         params: perp_params(&state, req.params).await?,
     };
     run(&state, &principal, &headers, body).await
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdatePerpRequest {
-    /// The market's new parameters; `index_asset` and `decimals` must stay as listed.
-    #[schema(value_type = Object)]
-    pub params: serde_json::Value,
 }
 
 /// Replace a perp market's parameters (admin); every holder is re-evaluated at once.
@@ -372,48 +293,6 @@ pub async fn perp_liquidate(
     run(&state, &principal, &headers, body).await
 }
 
-/// One perp market as a trader sees it.
-#[derive(Serialize, ToSchema)]
-pub struct PerpMarketView {
-    pub market: u16,
-    pub symbol: String,
-    pub index_asset: u16,
-    /// `null` until the index asset has a price.
-    pub index: Option<String>,
-    pub mark: Option<String>,
-    /// The smoothed premium of the book over the index (bounded by `premium_max` in the mark).
-    pub premium: String,
-    /// The rate the next funding tick pays at the premium so far (longs pay when positive).
-    pub next_funding_rate: String,
-    pub next_funding_s: Option<u64>,
-    pub cumulative_funding: String,
-    /// Contracts long (= short).
-    pub open_interest: String,
-    pub open_interest_usd: Option<String>,
-    pub best_bid: Option<String>,
-    pub best_ask: Option<String>,
-    /// Fee rates on a fill's notional (`0.0005` is 5 bp).
-    pub taker_fee: String,
-    pub maker_fee: String,
-    /// Prices are multiples of the tick (USD); sizes of the lot (contracts).
-    pub tick_size: String,
-    pub lot_size: String,
-    /// Fees collected so far, USD.
-    pub fees: String,
-    pub insurance_fund: String,
-    pub funding_pool: String,
-    pub bad_debt: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct PerpMarketsView {
-    pub seq: u64,
-    pub now_s: u64,
-    pub markets: Vec<PerpMarketView>,
-    /// Wallets flagged liquidatable now.
-    pub flagged: usize,
-}
-
 fn perp_markets_of(engine: &Engine) -> Result<PerpMarketsView, String> {
     let state = engine.state();
     let perps = &state.perps;
@@ -487,22 +366,6 @@ pub struct DepthQuery {
     pub depth: Option<usize>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct LevelView {
-    pub price: String,
-    /// Contracts resting at the price.
-    pub size: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct BookView {
-    pub market: u16,
-    pub seq: u64,
-    /// Best first.
-    pub bids: Vec<LevelView>,
-    pub asks: Vec<LevelView>,
-}
-
 /// Most levels per side a book read returns.
 const DEPTH_MAX: usize = 500;
 
@@ -540,54 +403,6 @@ pub async fn book(
         })
         .await?
         .map(Json)
-}
-
-/// One position valued at its market's mark.
-#[derive(Serialize, ToSchema)]
-pub struct PerpPositionView {
-    pub market: u16,
-    pub symbol: String,
-    /// Contracts, negative for a short.
-    pub size: String,
-    pub entry_price: Option<String>,
-    pub mark: String,
-    pub notional: String,
-    /// Unrealised PnL at the mark, less the funding owed since the position last settled.
-    pub unrealised_pnl: String,
-    pub funding_owed: String,
-    pub initial_margin: String,
-    pub maintenance_margin: String,
-    /// The mark at which the wallet crosses its maintenance line with every other mark held
-    /// (below for a long, above for a short); `null` when no such mark exists.
-    pub liquidation_price: Option<String>,
-}
-
-/// A resting order.
-#[derive(Serialize, ToSchema)]
-pub struct RestingOrderView {
-    pub market: u16,
-    pub order: u64,
-    pub side: OrderSide,
-    pub price: String,
-    pub size: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct PerpWalletView {
-    pub account: u64,
-    pub cash: String,
-    /// Cash plus every position's PnL.
-    pub equity: String,
-    pub initial_margin: String,
-    pub maintenance_margin: String,
-    /// `(equity⁺) / (MM + equity⁻)`; `null` with no position.
-    pub health_factor: Option<String>,
-    /// Flagged liquidatable by detection.
-    pub flagged: bool,
-    /// A liquidation is under way: its rounds continue to the target.
-    pub unwinding: bool,
-    pub positions: Vec<PerpPositionView>,
-    pub orders: Vec<RestingOrderView>,
 }
 
 fn position_view(
@@ -693,29 +508,6 @@ pub async fn wallet(
         .map(Json)
 }
 
-/// A flagged wallet in the liquidation queue.
-#[derive(Serialize, ToSchema)]
-pub struct PerpQueueRow {
-    pub account: u64,
-    pub equity: String,
-    pub maintenance_margin: String,
-    pub health_factor: Option<String>,
-    pub unwinding: bool,
-    /// Σ |notional| of its positions.
-    pub notional: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct PerpQueueView {
-    pub seq: u64,
-    /// Flagged wallets in all.
-    pub total: usize,
-    /// Lowest health first.
-    pub accounts: Vec<PerpQueueRow>,
-    /// Pass as `after` for the next page; `null` on the last.
-    pub next: Option<String>,
-}
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -772,26 +564,6 @@ pub async fn queue(
         .await?
         .map(Json)
         .map_err(ApiError::unavailable)
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AdlRow {
-    pub account: u64,
-    pub size: String,
-    pub unrealised_pnl: String,
-    pub notional: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AdlView {
-    pub market: u16,
-    pub seq: u64,
-    /// Shorts deleveraged first if a long goes bankrupt past the insurance fund.
-    pub against_longs: Vec<AdlRow>,
-    /// Longs deleveraged first if a short does.
-    pub against_shorts: Vec<AdlRow>,
-    /// The last rank listed, to pass as `after`, while either side has more; else `null`.
-    pub next: Option<usize>,
 }
 
 #[derive(Deserialize, IntoParams)]

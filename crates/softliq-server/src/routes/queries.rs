@@ -8,68 +8,30 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use softliq_core::account::AccountId;
 use softliq_core::liquidation::{Quote, Refusal};
 use softliq_core::money::{Amount, Rounding};
 use softliq_engine::state::{INSURANCE, TREASURY};
 use softliq_engine::{Engine, PairAsked};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::commands::path_id;
 use crate::app::AppState;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::json::ApiQuery;
-use crate::names::Named;
+use crate::names::Resolve;
 use crate::paging::{HealthKey, page};
-use crate::risk::{HfBucket, PriceDrops, RiskRow, Totals, nearest_prices};
-use softliq_api::report::LiquidationPriceRow;
-use softliq_api::report::{AccountReport, account_report};
+use crate::risk::nearest_prices;
+use softliq_api::error::ErrorBody;
+use softliq_api::names::Named;
+use softliq_api::queries::{
+    AccountView, AssetFunds, AtRiskRow, AtRiskView, DROPS_PCT, MarketView, MarketsView,
+    ProtocolView, QuoteView, RiskRow, RiskView, StatusView, SuggestedCall,
+};
+use softliq_api::report::account_report;
 
 type Shared = State<Arc<AppState>>;
-
-/// One listed asset: its price, pool and parameters.
-#[derive(Serialize, ToSchema)]
-pub struct MarketView {
-    pub asset: u16,
-    pub symbol: String,
-    pub decimals: u8,
-    /// `null` until a price is accepted.
-    pub price: Option<String>,
-    pub price_published_s: u64,
-    pub price_stale: bool,
-    /// Until when liquidations on the asset wait for a confirming price, if the breaker is open.
-    pub breaker_open_until_s: Option<u64>,
-    /// Whole tokens, projected to the engine's time.
-    pub supplied: String,
-    pub borrowed: String,
-    pub utilisation: String,
-    /// Yearly rates.
-    pub borrow_rate: String,
-    pub supply_rate: String,
-    pub collateral_factor: String,
-    pub liquidation_threshold: String,
-    pub liquidation_penalty: String,
-    pub liquidation_discount: String,
-    /// Most tokens that may be supplied / borrowed; `null`: no cap.
-    pub supply_cap: Option<String>,
-    pub borrow_cap: Option<String>,
-    /// USD values of `supplied` and `borrowed` at `price` (display figures); `null` unpriced.
-    pub supplied_value: Option<String>,
-    pub borrowed_value: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct MarketsView {
-    pub seq: u64,
-    pub now_s: u64,
-    pub policy: String,
-    #[schema(value_type = Object)]
-    pub policy_params: serde_json::Value,
-    #[schema(value_type = Object)]
-    pub liquidation_price: serde_json::Value,
-    pub markets: Vec<MarketView>,
-}
 
 fn markets_of(engine: &Engine) -> Result<MarketsView, String> {
     let state = engine.state();
@@ -116,8 +78,8 @@ fn markets_of(engine: &Engine) -> Result<MarketsView, String> {
         seq: state.seq,
         now_s: now,
         policy: state.market.policy.name().to_owned(),
-        policy_params: serde_json::to_value(state.market.policy).unwrap_or_default(),
-        liquidation_price: serde_json::to_value(state.market.liquidation_price).unwrap_or_default(),
+        policy_params: state.market.policy,
+        liquidation_price: state.market.liquidation_price,
         markets,
     })
 }
@@ -146,17 +108,6 @@ pub async fn markets(State(state): Shared) -> Result<Json<MarketsView>, ApiError
         .await?
         .map(Json)
         .map_err(ApiError::unavailable)
-}
-
-/// One account.
-#[derive(Serialize, ToSchema)]
-pub struct AccountView {
-    pub account: u64,
-    pub owner: String,
-    /// Whether detection has reported it liquidatable (at the market's liquidation prices).
-    pub flagged: bool,
-    /// At spot prices.
-    pub report: AccountReport,
 }
 
 /// One account's positions, health, risk level and liquidation prices with distances.
@@ -202,28 +153,6 @@ pub struct AtRiskQuery {
     pub insolvent: Option<bool>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct AtRiskRow {
-    #[serde(flatten)]
-    pub row: RiskRow,
-    pub nearest_liquidation_price: Option<LiquidationPriceRow>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AtRiskView {
-    /// The board's sequence number (it is rebuilt at most every refresh interval).
-    pub seq: u64,
-    /// Accounts with debt in all.
-    pub total: usize,
-    /// How those accounts' health factors are distributed.
-    pub histogram: Vec<HfBucket>,
-    /// The whole book's debt, collateral, liquidatable and insolvent figures.
-    pub totals: Totals,
-    pub accounts: Vec<AtRiskRow>,
-    /// Pass as `after` for the next page; `null` on the last.
-    pub next: Option<String>,
-}
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -239,11 +168,11 @@ pub struct ActivityQuery {
 /// Liquidation activity over engine time: totals since the log began (liquidation calls, debt
 /// repaid, borrower loss, perp steps, bad debt in USD) and a series of equal spans.
 #[utoipa::path(get, path = "/v1/activity", tag = "queries", params(ActivityQuery),
-    responses((status = 200, body = crate::activity::ActivityView), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = softliq_api::queries::ActivityView), (status = 422, body = ErrorBody)))]
 pub async fn activity(
     State(state): Shared,
     ApiQuery(q): ApiQuery<ActivityQuery>,
-) -> Result<Json<crate::activity::ActivityView>, ApiError> {
+) -> Result<Json<softliq_api::queries::ActivityView>, ApiError> {
     let spans = crate::paging::limit(q.spans, 60).map_err(|mut e| {
         e.field = "spans".to_owned();
         e
@@ -256,18 +185,6 @@ pub async fn activity(
     Ok(Json(state.activity.view(q.from_s, q.to_s, spans as u64)))
 }
 
-/// The book's risk at a glance: totals, the HF histogram, and how much debt each asset's fall
-/// would make liquidatable.
-#[derive(Serialize, ToSchema)]
-pub struct RiskView {
-    pub seq: u64,
-    pub totals: Totals,
-    pub histogram: Vec<HfBucket>,
-    /// The falls of `price_drops`, percent.
-    pub drops_pct: Vec<u32>,
-    pub price_drops: Vec<PriceDrops>,
-}
-
 /// Risk summary: totals (debt, collateral, liquidatable, insolvent with their shortfall), the
 /// HF histogram, and per asset the debt newly liquidatable if it fell 5, 10, 20 or 30%.
 #[utoipa::path(get, path = "/v1/risk", tag = "queries", responses((status = 200, body = RiskView)))]
@@ -277,7 +194,7 @@ pub async fn risk(State(state): Shared) -> Result<Json<RiskView>, ApiError> {
         seq: board.seq,
         totals: board.totals.clone(),
         histogram: board.histogram.clone(),
-        drops_pct: crate::risk::DROPS_PCT.to_vec(),
+        drops_pct: DROPS_PCT.to_vec(),
         price_drops: board.price_drops.clone(),
     }))
 }
@@ -296,13 +213,13 @@ pub async fn at_risk(
         board
             .rows
             .iter()
-            .filter(|r| !q.liquidatable.unwrap_or(false) || r.liquidatable)
-            .filter(|r| q.insolvent.is_none_or(|i| i == r.insolvent)),
-        |r| HealthKey::new(r.hf, r.account),
+            .filter(|r| !q.liquidatable.unwrap_or(false) || r.row.liquidatable)
+            .filter(|r| q.insolvent.is_none_or(|i| i == r.row.insolvent)),
+        |r| HealthKey::new(r.hf, r.row.account),
         after,
         limit,
     );
-    let rows: Vec<RiskRow> = rows.into_iter().cloned().collect();
+    let rows: Vec<RiskRow> = rows.into_iter().map(|r| r.row.clone()).collect();
     let ids: Vec<u64> = rows.iter().map(|r| r.account).collect();
     let nearest = state.read(move |e| nearest_prices(e, &ids)).await?;
     Ok(Json(AtRiskView {
@@ -335,42 +252,6 @@ pub struct QuoteQuery {
     pub collateral_asset: Option<Named>,
     /// Most debt tokens to repay (default: all the policy allows).
     pub max_repay: Option<String>,
-}
-
-/// The body to `POST /v1/liquidations` for a quoted call.
-#[derive(Serialize, ToSchema)]
-pub struct SuggestedCall {
-    pub borrower: u64,
-    pub debt_asset: u16,
-    pub collateral_asset: u16,
-    pub max_repay: String,
-    pub min_collateral_out: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct QuoteView {
-    /// The state the quote was priced on (a keeper keys its retries on it).
-    pub seq: u64,
-    pub borrower: u64,
-    pub policy: String,
-    pub debt_symbol: String,
-    pub collateral_symbol: String,
-    /// Whole tokens.
-    pub repaid: String,
-    pub seized: String,
-    pub to_liquidator: String,
-    pub to_treasury: String,
-    /// USD: what the liquidator receives minus what it repays, before its own costs.
-    pub liquidator_gross_profit: String,
-    /// Whether a breaker on either asset makes the call wait.
-    pub breaker_open: bool,
-    /// Whether either asset's price is older than its `max_staleness_s` at the engine's time
-    /// now: a call submitted now would be refused until a fresh price arrives.
-    pub price_stale: bool,
-    pub call: SuggestedCall,
-    /// Every figure, exact (amounts in base units).
-    #[schema(value_type = Object)]
-    pub quote: serde_json::Value,
 }
 
 /// The policy's call on `borrower`: on the pair asked for, else the most profitable pair
@@ -465,7 +346,7 @@ fn quote_of(
             max_repay: qt.repaid.display_tokens(dd).to_string(),
             min_collateral_out: qt.to_liquidator.display_tokens(cd).to_string(),
         },
-        quote: serde_json::to_value(qt).unwrap_or_default(),
+        quote: qt,
     })
 }
 
@@ -484,23 +365,6 @@ pub async fn liquidation_quote(
         .read(move |e| quote_of(e, id, &q, now_s))
         .await?
         .map(Json)
-}
-
-/// Per asset: socialised bad debt and the token flows.
-#[derive(Serialize, ToSchema)]
-pub struct AssetFunds {
-    pub symbol: String,
-    /// Whole tokens written off against suppliers.
-    pub bad_debt: String,
-    pub tokens_in: String,
-    pub tokens_out: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ProtocolView {
-    pub treasury: AccountReport,
-    pub insurance: AccountReport,
-    pub assets: Vec<AssetFunds>,
 }
 
 /// Treasury, insurance funds and bad debt.
@@ -536,18 +400,6 @@ pub async fn protocol(State(state): Shared) -> Result<Json<ProtocolView>, ApiErr
         .await?
         .map(Json)
         .map_err(ApiError::unavailable)
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct StatusView {
-    pub seq: u64,
-    pub durable_seq: u64,
-    pub now_s: u64,
-    pub accounts: usize,
-    pub flagged: usize,
-    pub halted: Option<String>,
-    /// BLAKE3 of the canonical state encoding (equal to `softliq replay`'s).
-    pub state_hash: String,
 }
 
 /// The engine's position, and the state hash.
