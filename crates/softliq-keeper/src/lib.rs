@@ -19,12 +19,13 @@
 //!
 //! ```text
 //! profit = liquidator_value − repaid_value − fee_per_call − slippage
-//! slippage = liquidator_value² / (2 · depth)
+//! slippage = liquidator_value² / (200 · depth_per_pct)
 //! ```
 //!
-//! `slippage` is what selling the received collateral into a market with linear depth `depth`
-//! (USD of sales that move the price 100%) costs: the price falls linearly with the amount
-//! sold, so the average sale is `liquidator_value / (2 · depth)` below the oracle price. Every
+//! `slippage` is what selling the received collateral into a market with linear depth
+//! `depth_per_pct` (USD of sales that move the price 1%, the simulator's unit) costs: the price
+//! falls linearly with the amount sold, so the average sale lands half the final impact below
+//! the oracle price. The model is core's [`CostModel`]. Every
 //! submission carries an `Idempotency-Key` made of the borrower and the sequence number the
 //! quote was priced on, so a retry after a timeout can never liquidate twice.
 
@@ -39,7 +40,8 @@ use softliq_api::auctions::{AuctionRow, AuctionsView, BarkRequest, RedoRequest, 
 use softliq_api::commands::{AbsorbRequest, EmptyRequest, LiquidateRequest, LogEntry};
 use softliq_api::names::Named;
 use softliq_api::queries::{AtRiskView, QuoteView, StatusView};
-use softliq_core::money::{Rounding, Value};
+use softliq_core::liquidation::CostModel;
+use softliq_core::money::Value;
 use softliq_engine::event::Event;
 
 use client::Answer;
@@ -59,12 +61,8 @@ pub struct KeeperConfig {
     pub token: String,
     /// The account that receives seized collateral; opened at start when absent.
     pub account: Option<u64>,
-    /// Least profit (USD) after costs for a call to be worth making.
-    pub min_profit: Value,
-    /// Cost of one call (gas, fees), USD.
-    pub fee_per_call: Value,
-    /// Market depth for selling collateral, USD per 100% price move.
-    pub depth: Value,
+    /// Least profit after costs, cost per call, and the depth it sells into.
+    pub cost: CostModel,
     /// How often the candidates are re-examined.
     pub interval: Duration,
     /// USD the keeper keeps in its perp wallet to carry backstops it takes over (topped up at
@@ -97,46 +95,27 @@ pub enum Decision {
     },
 }
 
-/// The cost model: `Liquidate` when profit after costs is at least `min_profit`.
-///
-/// # Errors
-/// Never for sane inputs; an overflow is reported as a skip.
+/// The cost model ([`CostModel`]): `Liquidate` when profit after costs is at least
+/// `min_profit`.
 #[must_use]
-pub fn decide(config: &KeeperConfig, liquidator_value: Value, repaid_value: Value) -> Decision {
-    let slippage = || -> Option<Value> {
-        let twice_depth = config.depth.checked_add(config.depth).ok()?;
-        if twice_depth.is_zero() {
-            return Some(Value::ZERO);
-        }
-        let share = liquidator_value.ratio_to(twice_depth, Rounding::Up).ok()?;
-        liquidator_value.mul_ratio(share, Rounding::Up).ok()
-    };
-    let Some(slip) = slippage() else {
+pub fn decide(cost: &CostModel, liquidator_value: Value, repaid_value: Value) -> Decision {
+    let Ok(p) = cost.profit(liquidator_value, repaid_value) else {
         return Decision::Skip {
             profit: None,
             reason: "cost model overflow".into(),
         };
     };
-    let costs = repaid_value
-        .checked_add(config.fee_per_call)
-        .and_then(|c| c.checked_add(slip));
-    let Ok(costs) = costs else {
-        return Decision::Skip {
-            profit: None,
-            reason: "cost model overflow".into(),
-        };
-    };
-    match liquidator_value.checked_sub(costs) {
-        Ok(profit) if profit >= config.min_profit => Decision::Liquidate { profit },
-        Ok(profit) => Decision::Skip {
+    match p.profit {
+        Some(profit) if p.pays(cost) => Decision::Liquidate { profit },
+        Some(profit) => Decision::Skip {
             profit: Some(profit),
-            reason: format!("profit {profit} below min_profit {}", config.min_profit),
+            reason: format!("profit {profit} below min_profit {}", cost.min_profit),
         },
-        Err(_) => Decision::Skip {
+        None => Decision::Skip {
             profit: None,
             reason: format!(
-                "loss: receives {liquidator_value}, pays {repaid_value} + fee {} + slippage {slip}",
-                config.fee_per_call
+                "loss: receives {liquidator_value}, pays {repaid_value} + fee {} + slippage {}",
+                cost.fee_per_call, p.slippage
             ),
         },
     }
@@ -222,7 +201,11 @@ impl Keeper {
             self.saw_stale();
             return Ok(());
         }
-        match decide(&self.config, q.quote.liquidator_value, q.quote.repaid_value) {
+        match decide(
+            &self.config.cost,
+            q.quote.liquidator_value,
+            q.quote.repaid_value,
+        ) {
             Decision::Skip { reason, .. } => {
                 tracing::debug!(borrower, %reason, "keeper: skip");
                 self.stats().skipped += 1;
@@ -319,7 +302,7 @@ impl Keeper {
             };
             let value = figure("take_all.value", value)?;
             let cost = figure("take_all.cost", &a.take_all.cost)?;
-            match decide(&self.config, value, cost) {
+            match decide(&self.config.cost, value, cost) {
                 Decision::Skip { reason, .. } => {
                     tracing::debug!(auction = a.id, %reason, "keeper: wait");
                 }
@@ -576,9 +559,11 @@ mod tests {
             url: String::new(),
             token: String::new(),
             account: None,
-            min_profit: Value::parse("min_profit", min_profit).unwrap(),
-            fee_per_call: Value::parse("fee", fee).unwrap(),
-            depth: Value::parse("depth", depth).unwrap(),
+            cost: CostModel {
+                min_profit: Value::parse("min_profit", min_profit).unwrap(),
+                fee_per_call: Value::parse("fee", fee).unwrap(),
+                depth_per_pct: Value::parse("depth", depth).unwrap(),
+            },
             interval: Duration::from_millis(100),
             perp_margin: Value::ZERO,
         }
@@ -590,24 +575,24 @@ mod tests {
 
     #[test]
     fn profit_after_fee_and_slippage() {
-        // Receives 1,040 for 1,000: gross 40; fee 5; slippage 1040² / (2 · 1,000,000) = 0.5408.
-        let c = config("30", "5", "1000000");
+        // Receives 1,040 for 1,000: gross 40; fee 5; slippage 1040² / (200 · 10,000) = 0.5408.
+        let c = config("30", "5", "10000");
         assert_eq!(
-            decide(&c, v("1040"), v("1000")),
+            decide(&c.cost, v("1040"), v("1000")),
             Decision::Liquidate {
                 profit: v("34.4592")
             }
         );
         // The same call with a higher bar is skipped, with its profit.
-        let c = config("35", "5", "1000000");
+        let c = config("35", "5", "10000");
         assert!(matches!(
-            decide(&c, v("1040"), v("1000")),
+            decide(&c.cost, v("1040"), v("1000")),
             Decision::Skip { profit: Some(p), .. } if p == v("34.4592")
         ));
-        // A thin market turns it into a loss: slippage 1040² / 2,000 = 540.8.
-        let c = config("0", "5", "1000");
+        // A thin market turns it into a loss: slippage 1040² / (200 · 10) = 540.8.
+        let c = config("0", "5", "10");
         assert!(matches!(
-            decide(&c, v("1040"), v("1000")),
+            decide(&c.cost, v("1040"), v("1000")),
             Decision::Skip { profit: None, .. }
         ));
     }

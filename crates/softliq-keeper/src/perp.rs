@@ -235,9 +235,14 @@ impl Keeper {
                 levels,
             });
         }
-        let profit = takeover_profit(equity, maintenance, &inherited, self.config.fee_per_call);
+        let profit = takeover_profit(
+            equity,
+            maintenance,
+            &inherited,
+            self.config.cost.fee_per_call,
+        );
         let min = SignedValue::ZERO
-            .plus(self.config.min_profit)
+            .plus(self.config.cost.min_profit)
             .unwrap_or(SignedValue::ZERO);
         Ok(profit.is_some_and(|p| p >= min))
     }

@@ -51,9 +51,11 @@ async fn the_keeper_has_an_unprofitable_account_absorbed_and_the_storefront_sell
         url: s.url.clone(),
         token: LIQUIDATOR.into(),
         account: Some(m.liquidator),
-        min_profit: v("1000000"),
-        fee_per_call: v("0"),
-        depth: v("100000000000"),
+        cost: softliq_core::liquidation::CostModel {
+            min_profit: v("1000000"),
+            fee_per_call: v("0"),
+            depth_per_pct: v("1000000000"),
+        },
         interval: Duration::from_millis(100),
         perp_margin: softliq_core::money::Value::ZERO,
     };

@@ -167,9 +167,11 @@ async fn the_keeper_starts_and_buys_an_auction_when_it_pays() {
         url: s.url.clone(),
         token: LIQUIDATOR.into(),
         account: Some(m.liquidator),
-        min_profit: v("1"),
-        fee_per_call: v("0"),
-        depth: v("100000000000"),
+        cost: softliq_core::liquidation::CostModel {
+            min_profit: v("1"),
+            fee_per_call: v("0"),
+            depth_per_pct: v("1000000000"),
+        },
         interval: Duration::from_millis(100),
         perp_margin: softliq_core::money::Value::ZERO,
     };

@@ -43,9 +43,11 @@ async fn two_demo_cycles_stay_real_and_keep_liquidating() {
         url: url.clone(),
         token: LIQUIDATOR.into(),
         account: None,
-        min_profit: v("0"),
-        fee_per_call: v("0"),
-        depth: v("1000000000"),
+        cost: softliq_core::liquidation::CostModel {
+            min_profit: v("0"),
+            fee_per_call: v("0"),
+            depth_per_pct: v("10000000"),
+        },
         interval: Duration::from_millis(20),
         perp_margin: softliq_core::money::Value::ZERO,
     };

@@ -19,9 +19,11 @@ async fn run_keeper(
         url: s.url.clone(),
         token: LIQUIDATOR.into(),
         account: Some(liquidator),
-        min_profit: v("1"),
-        fee_per_call: v("0"),
-        depth: v("100000000"),
+        cost: softliq_core::liquidation::CostModel {
+            min_profit: v("1"),
+            fee_per_call: v("0"),
+            depth_per_pct: v("1000000"),
+        },
         interval: std::time::Duration::from_millis(100),
         perp_margin: v(perp_margin),
     };

@@ -213,6 +213,34 @@ mod tests {
         );
     }
 
+    /// The venue's fresh book and the keeper's cost model (core's `CostModel`) are one model
+    /// in one unit (USD per 1%): the venue's slippage on a first sale equals the exact one.
+    #[test]
+    fn a_fresh_book_charges_the_cost_models_slippage() {
+        use softliq_core::liquidation::CostModel;
+        use softliq_core::money::Value;
+        let usd = |x: f64| Value::parse("v", &format!("{x}")).unwrap();
+        for (depth, tokens, price) in [
+            (1e6, 500.0, 2_000.0),
+            (2.5e5, 3.0, 61_234.5),
+            (1e9, 1e4, 1.0),
+        ] {
+            let v = venue(DepthModel::Book, depth, 0.0, true);
+            let sold = tokens * price;
+            let float = sold - v.quote_sell(1, tokens, price);
+            let model = CostModel {
+                min_profit: Value::ZERO,
+                fee_per_call: Value::ZERO,
+                depth_per_pct: usd(depth),
+            };
+            let exact = model.slippage(usd(sold)).unwrap().to_f64();
+            assert!(
+                (float - exact).abs() <= 1e-9 * exact.max(1.0),
+                "depth {depth}: venue {float} vs cost model {exact}"
+            );
+        }
+    }
+
     #[test]
     fn book_impact_is_capped() {
         let mut v = venue(DepthModel::Book, 1e3, 1.0, true);

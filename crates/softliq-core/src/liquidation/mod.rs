@@ -8,12 +8,14 @@
 //! - [`absorb`]: the protocol takes over accounts no liquidator will touch, and sells the
 //!   collateral at its storefront;
 //! - [`plan`]: the call a rational liquidator makes next, and the sequence until healthy;
+//! - [`cost`]: what a call must earn to be worth making (fee, slippage into a linear book);
 //! - [`auction`]: the `dutch` policy's auctions (docs/liquidation.md, Dutch auctions): `bark`,
 //!   `take`, `redo`.
 
 pub mod absorb;
 pub mod auction;
 pub mod bad_debt;
+pub mod cost;
 pub mod plan;
 pub mod policy;
 pub mod quote;
@@ -23,6 +25,7 @@ mod tests;
 
 pub use absorb::{Absorb, Absorption, Protocol, Purchase, Reason, Sale, absorb, buy_collateral};
 pub use bad_debt::{BadDebtEvent, realise_bad_debt};
+pub use cost::{CostModel, Profit};
 pub use plan::{Plan, plan, plan_until_healthy, two_step_extraction};
 pub use policy::{Incentive, Need, Policy, Rule};
 pub use quote::{Basis, Bound, Quote, Request, Stage, quote};

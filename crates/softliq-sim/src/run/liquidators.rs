@@ -192,6 +192,14 @@ impl Run<'_> {
     ) -> Result<bool> {
         let policy = self.spec.mechanism.policy;
         if !self.bound.may_pay(&self.screen, i, market.factors) {
+            // Tests and debug runs check the float bound against core's exact quote.
+            #[cfg(debug_assertions)]
+            self.bound.check_against_quote(
+                &self.ledger.borrowers[i],
+                &market.snapshot,
+                &policy,
+                ages.1,
+            );
             self.metrics.skipped_unprofitable += 1;
             return Ok(true);
         }
@@ -572,5 +580,31 @@ impl ProfitBound {
             debt
         };
         repaid * self.discount * (1.0 + BOUND_SLACK) >= self.hurdle_usd
+    }
+
+    /// Ties the bound to the policy it mirrors: when [`ProfitBound::may_pay`] rules an account
+    /// out, core's best call on it (`plan`, at the account's age now) must earn less than the
+    /// hurdle before any slippage (`liquidator_value − repaid_value`, exact, at the oracle
+    /// prices the bound reads). A policy change the bound does not follow fails here, in every
+    /// simulator test, instead of silently skipping calls that pay.
+    #[cfg(debug_assertions)]
+    pub(super) fn check_against_quote(
+        &self,
+        account: &softliq_core::account::Account,
+        snapshot: &RiskSnapshot,
+        policy: &softliq_core::liquidation::Policy,
+        age_s: u64,
+    ) {
+        let Ok(Some(q)) = plan(account, snapshot, policy, age_s) else {
+            return;
+        };
+        let gross = q.liquidator_value.to_f64() - q.repaid_value.to_f64();
+        assert!(
+            gross < self.hurdle_usd,
+            "the profit bound ruled out a call that earns {gross} USD before slippage, over the \
+             hurdle {} (repaid {}, bound {self:?})",
+            self.hurdle_usd,
+            q.repaid_value,
+        );
     }
 }

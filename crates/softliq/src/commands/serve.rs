@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
+use softliq_core::liquidation::CostModel;
 use softliq_core::money::Value;
 use softliq_keeper::{self as keeper, KeeperConfig};
 use softliq_server::auth::{DEMO_ADMIN_SUBJECT, KEEPER_SUBJECT};
@@ -96,8 +97,9 @@ pub struct CostArgs {
     /// Cost of one call, USD.
     #[arg(long, default_value = "0.5")]
     fee: String,
-    /// Depth of the market the keeper sells into, USD per 100% price move.
-    #[arg(long, default_value = "50000000")]
+    /// Depth of the market the keeper sells into: USD of sales that move its price by 1% (the
+    /// simulator's unit; 0: no slippage modelled).
+    #[arg(long, default_value = "500000")]
     depth: String,
     /// Milliseconds between passes over the candidates (default 200; with `serve --demo`, one
     /// price step of the replay, at least 10).
@@ -139,9 +141,11 @@ fn keeper_config(
         url,
         token,
         account,
-        min_profit: usd("min-profit", &c.min_profit)?,
-        fee_per_call: usd("fee", &c.fee)?,
-        depth: usd("depth", &c.depth)?,
+        cost: CostModel {
+            min_profit: usd("min-profit", &c.min_profit)?,
+            fee_per_call: usd("fee", &c.fee)?,
+            depth_per_pct: usd("depth", &c.depth)?,
+        },
         interval: Duration::from_millis(c.interval_ms.unwrap_or(200)),
         perp_margin: usd("perp-margin", c.perp_margin.as_deref().unwrap_or("0"))?,
     })
