@@ -1,54 +1,22 @@
-//! A float pre-check for detection. Most accounts detection looks at (those a command touched,
-//! those whose thresholds a price move crossed) stay on the side of the line they were on, and
-//! the exact `Health::of` (256-bit products, three weighted sums) costs far more than a float
-//! estimate from the account's shares. The estimate decides only when it is clear by more than
-//! its worst error; otherwise the exact check decides. So detection's results are exactly the
-//! exact check's — a property test compares them with a full exact scan.
-//!
-//! # The error bound
-//! Per position, the exact check turns shares into tokens (rounded down for supply, up for
-//! debt: at most one base unit, worth `price / 10^decimals` times the weight), values them
-//! (one wei) and weights them (one wei), then rounds each total once (one wei). The estimate
-//! multiplies the shares by a per-asset factor `index · price · weight / 10^decimals` in
-//! `f64`, a relative error below 10⁻¹⁵ per step. The margin the estimate must clear is
-//! therefore `10⁻¹² · (C + D)` plus, per position, one base unit's weighted value on each side
-//! it holds (a side with no shares is exactly zero in both) and `10⁻¹⁵` USD.
+//! The detection screen: core's float pre-check (`softliq_core::health::estimate`, with its
+//! error proof) applied to one snapshot. Most accounts detection looks at (those a command
+//! touched, those whose thresholds a price move crossed) stay on the side of the line they were
+//! on, and the exact `Health::of` (256-bit products, three weighted sums) costs far more than a
+//! float estimate from the account's shares. The estimate decides only when it is clear by more
+//! than its worst error; otherwise the exact check decides. So detection's results are exactly
+//! the exact check's — a property test compares them with a full exact scan.
 
 use softliq_core::account::Account;
 use softliq_core::asset::AssetId;
 use softliq_core::health::RiskSnapshot;
-
-/// Relative error budget of the estimate (far above `f64`'s, for a handful of operations).
-pub const RELATIVE: f64 = 1e-12;
-/// Absolute error budget per position for the wei roundings, in USD.
-pub const WEI_USD: f64 = 1e-15;
-/// Above this (USD), the exact check may overflow where the float does not: leave it to it.
-const VALUE_MAX_USD: f64 = 1e18;
+use softliq_core::health::estimate::shares_f64 as float;
+pub use softliq_core::health::estimate::{Estimate, Factors, RELATIVE, WEI_USD};
 
 /// Per-asset factors of one snapshot.
 #[derive(Clone, Debug, Default)]
 pub struct Screen {
     /// `None` for an asset without a price in the snapshot.
     factors: Vec<Option<Factors>>,
-}
-
-/// One asset's float factors. The collateral factor moves with price × supply index ×
-/// liquidation threshold, the debt factor with price × borrow index × borrow weight: the
-/// detection index keys its thresholds on exactly these two numbers.
-#[derive(Clone, Copy, Debug)]
-pub struct Factors {
-    /// USD of liquidation collateral per supply share.
-    pub collateral: f64,
-    /// USD of weighted debt per debt share.
-    pub debt: f64,
-    /// One base unit's liquidation-collateral value.
-    pub unit_collateral: f64,
-    /// One base unit's weighted-debt value.
-    pub unit_debt: f64,
-    /// The pool's supply index (it falls only when bad debt is socialised).
-    pub supply_index: f64,
-    /// Liquidation threshold and borrow weight.
-    pub weights: (f64, f64),
 }
 
 /// One position's estimate: its asset, its collateral and debt values (USD, zero for a side
@@ -62,53 +30,12 @@ pub struct Term {
     pub unit_debt: f64,
 }
 
-/// An account's estimate: the sums and the error they must clear.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Estimate {
-    pub collateral: f64,
-    pub debt: f64,
-    pub slack: f64,
-    pub has_debt: bool,
-}
-
-impl Estimate {
-    /// `Some(liquidatable)` when clear by more than the error, `None` when only the exact check
-    /// can say.
-    #[must_use]
-    pub fn verdict(&self) -> Option<bool> {
-        if !self.has_debt {
-            return Some(false);
-        }
-        if self.collateral - self.debt > self.slack {
-            Some(false)
-        } else if self.debt - self.collateral > self.slack {
-            Some(true)
-        } else {
-            None
-        }
-    }
-}
-
 impl Screen {
     /// The factors of `snapshot`.
     #[must_use]
     pub fn of(snapshot: &RiskSnapshot, assets: usize) -> Self {
         let factors = (0..assets)
-            .map(|a| {
-                let risk = snapshot.get(AssetId::from_index(a)).ok()?;
-                let per_unit = risk.price.to_f64() / 10f64.powi(i32::from(risk.decimals.get()));
-                let lt = risk.liquidation_threshold.to_f64();
-                let bw = risk.borrow_weight.to_f64();
-                let supply_index = risk.supply_index.to_f64();
-                Some(Factors {
-                    collateral: supply_index * per_unit * lt,
-                    debt: risk.borrow_index.to_f64() * per_unit * bw,
-                    unit_collateral: per_unit * lt,
-                    unit_debt: per_unit * bw,
-                    supply_index,
-                    weights: (lt, bw),
-                })
-            })
+            .map(|a| snapshot.get(AssetId::from_index(a)).ok().map(Factors::of))
             .collect();
         Self { factors }
     }
@@ -129,12 +56,7 @@ impl Screen {
     /// holds has no price or its values are beyond what the exact check can hold.
     pub fn estimate(&self, account: &Account, terms: &mut Vec<Term>) -> Option<Estimate> {
         terms.clear();
-        let mut e = Estimate {
-            collateral: 0.0,
-            debt: 0.0,
-            slack: 0.0,
-            has_debt: false,
-        };
+        let (mut collateral, mut debt, mut slack, mut has_debt) = (0.0, 0.0, 0.0, false);
         for p in account.positions() {
             let f = self.factors(p.asset.index())?;
             let supplied = !p.supply.is_zero();
@@ -146,17 +68,13 @@ impl Screen {
                 unit_collateral: if supplied { f.unit_collateral } else { 0.0 },
                 unit_debt: if owed { f.unit_debt } else { 0.0 },
             };
-            e.collateral += term.collateral;
-            e.debt += term.debt;
-            e.slack += term.unit_collateral + term.unit_debt + WEI_USD;
-            e.has_debt |= owed;
+            collateral += term.collateral;
+            debt += term.debt;
+            slack += f.position_slack(supplied, owed);
+            has_debt |= owed;
             terms.push(term);
         }
-        if e.collateral > VALUE_MAX_USD || e.debt > VALUE_MAX_USD {
-            return None;
-        }
-        e.slack += RELATIVE * (e.collateral + e.debt);
-        Some(e)
+        Estimate::new(collateral, debt, slack, has_debt)
     }
 
     /// `Some(liquidatable)` when the estimate is clear by more than its error, `None` when only
@@ -168,15 +86,6 @@ impl Screen {
     }
 }
 
-/// `x` as `f64` from its two 64-bit halves: two hardware conversions instead of the slow
-/// 128-bit one, within one part in 2⁵² of `x` (far inside the error budget).
-#[inline]
-#[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
-fn float(x: u128) -> f64 {
-    const TWO_64: f64 = 18_446_744_073_709_551_616.0;
-    ((x >> 64) as u64) as f64 * TWO_64 + (x as u64) as f64
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use proptest::prelude::*;
@@ -185,24 +94,7 @@ pub(crate) mod tests {
     use softliq_core::health::{AssetRisk, Health, RiskSnapshot};
     use softliq_core::money::{Decimals, Index, Price, Ratio, Shares, WAD};
 
-    use super::{Screen, float};
-
-    #[test]
-    fn float_halves_are_close() {
-        for x in [
-            0u128,
-            1,
-            u128::from(u64::MAX),
-            1 << 64,
-            (1 << 64) + 1,
-            u128::MAX,
-            10u128.pow(30) + 7,
-        ] {
-            #[allow(clippy::cast_precision_loss)]
-            let exact = x as f64;
-            assert!((float(x) - exact).abs() <= exact * 1e-15, "{x}");
-        }
-    }
+    use super::Screen;
 
     /// An asset's risk view for tests: `index_pct` are the supply and borrow indices' growth in
     /// tenths of a percent (the borrow weight follows the first).

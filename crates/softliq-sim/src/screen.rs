@@ -1,21 +1,24 @@
 //! A float mirror of every borrower's shares, for the per-step scan.
 //!
 //! A year of hourly steps over 100,000 borrowers is 876 million account-steps; exact health in
-//! 256-bit integers for each would take minutes. The scan instead computes an approximate HF in
-//! `f64` from the mirrored shares and per-asset factors (price × weight × index / 10^decimals),
-//! in parallel, and hands only accounts below a threshold (times `1 + SCREEN_MARGIN`) to the
-//! exact core code. Share counts below 2^53 are exact in `f64` and larger ones carry a relative
-//! error under 10⁻¹⁵, so an account whose exact HF is at or below the threshold is never missed;
-//! every decision that moves money is then taken on the exact ledger. The mirror is refreshed
-//! from the ledger after every change to an account.
+//! 256-bit integers for each would take minutes. The scan instead estimates each account in
+//! `f64` from the mirrored shares and per-asset factors, in parallel, and hands the exact core
+//! code every account not clearly above the threshold. Factors, margin and verdict are core's
+//! float pre-check (`softliq_core::health::estimate`, the rule the engine's detection uses, with
+//! its error proof), computed from the exact snapshot's prices, so an account whose exact HF is
+//! below the threshold is never missed (a property test checks it against `Health::of`); every
+//! decision that moves money is then taken on the exact ledger. The mirror is refreshed from
+//! the ledger after every change to an account.
 
 use rayon::prelude::*;
 use softliq_core::account::Account;
 use softliq_core::asset::Asset;
+use softliq_core::health::AssetRisk;
+use softliq_core::health::estimate::{self, Estimate};
 use softliq_core::pool::Pool;
 
-/// Relative slack of the float screen (far above its rounding error).
-pub const SCREEN_MARGIN: f64 = 1e-9;
+use crate::run::wad_price;
+
 /// Accounts per parallel task.
 const CHUNK: usize = 4_096;
 
@@ -37,6 +40,9 @@ pub struct Factors {
     pub supply_value: Vec<f64>,
     /// `price · borrow_index / RAY / 10^decimals` (plain debt value).
     pub debt_value: Vec<f64>,
+    /// The positions' margin of an account holding both sides of every asset: an upper bound
+    /// of any account's (core's `position_slack`), so one figure serves the whole scan.
+    pub positions_slack: f64,
 }
 
 /// One account the scan flagged: its index and approximate HF.
@@ -74,27 +80,24 @@ impl Factors {
         })
     }
 
-    /// The factors at `prices` (USD per token, one per asset).
+    /// The factors at `prices` (USD per token, one per asset), each rounded to the exact
+    /// snapshot's price first, as the ledger's snapshot rounds it.
     #[must_use]
     pub fn new(assets: &[Asset], pools: &[Pool], prices: &[f64]) -> Self {
-        let ray = 1e27;
         let mut out = Self {
             collateral: Vec::new(),
             debt: Vec::new(),
             supply_value: Vec::new(),
             debt_value: Vec::new(),
+            positions_slack: 0.0,
         };
         for ((asset, pool), &price) in assets.iter().zip(pools).zip(prices) {
-            let p = asset.params();
-            let unit = 10f64.powi(i32::from(p.decimals.get()));
-            let si = f(pool.supply_index().raw()) / ray;
-            let bi = f(pool.borrow_index().raw()) / ray;
-            let value = price * si / unit;
-            out.supply_value.push(value);
-            out.collateral
-                .push(value * p.liquidation_threshold.to_f64());
-            out.debt_value.push(price * bi / unit);
-            out.debt.push(price * bi / unit * p.borrow_weight.to_f64());
+            let f = estimate::Factors::of(&AssetRisk::new(asset, pool, wad_price(price)));
+            out.supply_value.push(f.supply_value);
+            out.collateral.push(f.collateral);
+            out.debt_value.push(f.debt_value);
+            out.debt.push(f.debt);
+            out.positions_slack += f.position_slack(true, true);
         }
         out
     }
@@ -125,6 +128,20 @@ impl Screen {
             self.supply[k] = f(p.supply.raw());
             self.debt[k] = f(p.debt.raw());
         }
+    }
+
+    /// Account `i`'s estimate (`None` for sizes only the exact check can hold).
+    #[must_use]
+    pub fn estimate(&self, i: usize, factors: &Factors) -> Option<Estimate> {
+        let (c, d) = self.weighted(i, factors);
+        Estimate::new(c, d, factors.positions_slack, d > 0.0)
+    }
+
+    /// Whether account `i` may be below `threshold`: false only when its estimate is clear
+    /// above it by more than the estimate's error.
+    #[must_use]
+    pub fn may_be_below(&self, i: usize, factors: &Factors, threshold: f64) -> bool {
+        may_be_below(self.estimate(i, factors), threshold)
     }
 
     /// Approximate HF of account `i` (infinite without debt).
@@ -163,12 +180,11 @@ impl Screen {
         out
     }
 
-    /// The accounts whose approximate HF is below `threshold · (1 + SCREEN_MARGIN)`, in index
-    /// order, scanning in parallel. The result does not depend on the number of threads.
+    /// The accounts that may be below `threshold` (core's estimate is not clear above it), in
+    /// index order, scanning in parallel. The result does not depend on the number of threads.
     #[must_use]
     pub fn scan(&self, factors: &Factors, threshold: f64) -> ScanResult {
         let w = self.width;
-        let limit = threshold * (1.0 + SCREEN_MARGIN);
         let parts: Vec<ScanResult> = self
             .supply
             .par_chunks(CHUNK * w)
@@ -177,8 +193,10 @@ impl Screen {
             .map(|(chunk, (supply, debt))| {
                 let mut part = ScanResult::default();
                 for (k, (s, d)) in supply.chunks_exact(w).zip(debt.chunks_exact(w)).enumerate() {
-                    let hf = hf(s, d, factors);
-                    if hf < limit {
+                    let (c, debt) = weighted(s, d, factors);
+                    let hf = if debt > 0.0 { c / debt } else { f64::INFINITY };
+                    let e = Estimate::new(c, debt, factors.positions_slack, debt > 0.0);
+                    if may_be_below(e, threshold) {
                         let index = u32::try_from(chunk * CHUNK + k).unwrap_or(u32::MAX);
                         part.flagged.push(Flagged { index, hf });
                     }
@@ -215,8 +233,80 @@ fn weighted(supply: &[f64], debt: &[f64], factors: &Factors) -> (f64, f64) {
     (c, d)
 }
 
+/// False only for an estimate clear above `threshold`.
 #[inline]
-fn hf(supply: &[f64], debt: &[f64], factors: &Factors) -> f64 {
-    let (c, d) = weighted(supply, debt, factors);
-    if d > 0.0 { c / d } else { f64::INFINITY }
+fn may_be_below(e: Option<Estimate>, threshold: f64) -> bool {
+    e.is_none_or(|e| e.below(threshold) != Some(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use softliq_core::account::Account;
+    use softliq_core::asset::{Asset, AssetId};
+    use softliq_core::health::{Health, RiskSnapshot};
+    use softliq_core::money::{Ratio, Shares};
+    use softliq_core::pool::Pool;
+    use softliq_core::testing::stable_params;
+
+    use super::{Factors, Screen};
+    use crate::run::wad_price;
+
+    fn asset(id: u16, decimals: u8, lt_pct: u128) -> Asset {
+        let mut p = stable_params(decimals);
+        p.liquidation_threshold = Ratio::from_raw(lt_pct * 10u128.pow(16));
+        p.collateral_factor = Ratio::from_raw((lt_pct - 5) * 10u128.pow(16));
+        Asset::new(AssetId(id), format!("A{id}"), p).expect("params")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3_000))]
+
+        /// The scan never misses an account whose exact HF is below the threshold: accounts of
+        /// any size, from a few base units up, placed on, near and far from the line, against
+        /// the liquidation line and the response buffers above it.
+        #[test]
+        fn the_scan_never_misses_an_account_below_the_threshold(
+            decimals in prop::sample::select(vec![0u8, 6, 8, 18]),
+            debt_decimals in prop::sample::select(vec![0u8, 6, 18]),
+            price_exp in -6i32..6,
+            price_mantissa in 1.0f64..10.0,
+            debt_price in 0.5f64..2.0,
+            lt_pct in 50u128..95,
+            threshold in prop::sample::select(vec![1.0f64, 1.05, 1.5]),
+            supply in prop_oneof![1u128..1_000, 1u128..1_000_000_000_000_000_000_000_000],
+            offset in prop_oneof![Just(0i128), -3i128..=3, -1_000_000i128..1_000_000],
+        ) {
+            let assets = [asset(0, decimals, lt_pct), asset(1, debt_decimals, 80)];
+            let pools = [Pool::new(0), Pool::new(0)];
+            let prices = [price_mantissa * 10f64.powi(price_exp), debt_price];
+            let factors = Factors::new(&assets, &pools, &prices);
+            // Debt shares that put the estimate on the threshold, moved by `offset` shares (or
+            // a millionth of them).
+            let per_debt_share = factors.collateral[0] / (factors.debt[1] * threshold);
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+            let on_line = ((supply as f64 * per_debt_share) as i128).min(10i128.pow(33));
+            let debt = on_line
+                .saturating_add(offset.saturating_mul(1 + on_line / 1_000_000_000))
+                .max(1);
+            let mut account = Account::new();
+            account.add_supply(AssetId(0), Shares::from_raw(supply)).expect("supply");
+            #[allow(clippy::cast_sign_loss)]
+            account.add_debt(AssetId(1), Shares::from_raw(debt as u128)).expect("debt");
+            let exact_prices: Vec<_> = prices.iter().map(|&p| Some(wad_price(p))).collect();
+            let snapshot = RiskSnapshot::of_market(&assets, &pools, &exact_prices);
+            let Ok(health) = Health::of(&account, &snapshot) else {
+                return Ok(());
+            };
+            let below = health.health_factor().is_some_and(|hf| hf < wad_ratio(threshold));
+            let screen = Screen::new(std::slice::from_ref(&account), 2);
+            let flagged = !screen.scan(&factors, threshold).flagged.is_empty();
+            prop_assert!(!below || flagged, "exact {:?} below {threshold}, not flagged", health.health_factor());
+            prop_assert_eq!(flagged, screen.may_be_below(0, &factors, threshold));
+        }
+    }
+
+    fn wad_ratio(x: f64) -> Ratio {
+        Ratio::parse("t", &format!("{x}")).expect("ratio")
+    }
 }

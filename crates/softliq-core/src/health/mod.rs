@@ -6,6 +6,7 @@
 //! The snapshot is built once per price update and shared, like mango-v4's `HealthCache`.
 
 mod compute;
+pub mod estimate;
 mod liquidation_price;
 mod snapshot;
 #[cfg(test)]

@@ -39,7 +39,7 @@ use crate::metrics::{RunMetrics, Sums, loss_distribution, usd};
 use crate::paths::PricePath;
 use crate::population::Population;
 use crate::scenario::{Loaded, Mechanism};
-use crate::screen::{Factors, SCREEN_MARGIN, Screen};
+use crate::screen::{Factors, Screen};
 use crate::venue::Venue;
 
 use liquidators::{Bots, ProfitBound};
@@ -348,7 +348,6 @@ impl<'a> Run<'a> {
 
     /// The flagged accounts open to liquidation for `latency_steps`, lowest HF first.
     fn due(&mut self, t: u32, flagged: &[u32], factors: &Factors) -> Vec<(f64, u32)> {
-        let limit = self.trigger * (1.0 + SCREEN_MARGIN);
         let spec = &self.spec.loaded.scenario.liquidators;
         let (lo, hi) = (
             spec.latency_steps,
@@ -357,7 +356,7 @@ impl<'a> Run<'a> {
         let mut queue = Vec::new();
         for &i in flagged {
             let hf = self.screen.health(i as usize, factors);
-            if hf >= limit {
+            if !self.screen.may_be_below(i as usize, factors, self.trigger) {
                 self.open_since[i as usize] = NONE;
                 continue;
             }
