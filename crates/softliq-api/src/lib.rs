@@ -14,6 +14,16 @@
 //! - [`exposition`]: the metric names of those counters, and the two text formats scrapers
 //!   ask for, so that one dashboard and one set of alert rules serve both.
 #![forbid(unsafe_code)]
+// A cast that can truncate, wrap or lose a sign is a conversion with a reason: checked
+// (`try_from`) or allowed where it stands with the reason. Tests are exempt.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        clippy::cast_sign_loss
+    )
+)]
 
 pub mod auctions;
 pub mod commands;

@@ -3,6 +3,16 @@
 //! The core never touches files; this crate does, and every error it returns names the file,
 //! the field and the problem ([`ConfigError`]).
 #![forbid(unsafe_code)]
+// A cast that can truncate, wrap or lose a sign is a conversion with a reason: checked
+// (`try_from`) or allowed where it stands with the reason. Tests are exempt.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        clippy::cast_sign_loss
+    )
+)]
 
 mod account;
 mod error;

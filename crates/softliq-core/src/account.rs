@@ -11,6 +11,24 @@ use crate::money::{MathError, Shares};
 )]
 pub struct AccountId(pub u64);
 
+// Account ids index in-memory tables; softliq targets 64-bit platforms, where that is lossless.
+const _: () = assert!(usize::BITS >= u64::BITS, "softliq needs a 64-bit platform");
+
+impl AccountId {
+    /// The id as an index into a table of accounts (lossless: see the assertion above).
+    #[must_use]
+    #[allow(clippy::cast_possible_truncation)]
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The id of the account at `index` (lossless on the 64-bit platforms softliq targets).
+    #[must_use]
+    pub const fn from_index(index: usize) -> Self {
+        Self(index as u64)
+    }
+}
+
 /// One asset's balances in an account. An asset may be both supplied and borrowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Position {

@@ -146,12 +146,10 @@ pub(crate) mod tests {
             // `offset` shares (or a millionth of them).
             let screen = Screen::of(&snapshot, 2);
             let f = screen.factors(0).expect("priced").collateral / screen.factors(1).expect("priced").debt;
-            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let on_line = ((supply as f64 * f) as i128).min(10i128.pow(33));
             let debt = on_line
                 .saturating_add(offset.saturating_mul(1 + on_line / 1_000_000_000))
                 .max(1);
-            #[allow(clippy::cast_sign_loss)]
             account.add_debt(AssetId(1), Shares::from_raw(debt as u128)).expect("debt");
             let Ok(health) = Health::of(&account, &snapshot) else {
                 return Ok(());

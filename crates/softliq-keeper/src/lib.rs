@@ -30,6 +30,16 @@
 //! quote was priced on, so a retry after a timeout can never liquidate twice.
 
 #![forbid(unsafe_code)]
+// A cast that can truncate, wrap or lose a sign is a conversion with a reason: checked
+// (`try_from`) or allowed where it stands with the reason. Tests are exempt.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        clippy::cast_sign_loss
+    )
+)]
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

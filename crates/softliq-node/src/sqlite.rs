@@ -143,12 +143,7 @@ impl SqliteStore {
             .query_row(
                 "SELECT seq, chain FROM log ORDER BY seq DESC LIMIT 1",
                 [],
-                |row| {
-                    Ok((
-                        row.get::<_, i64>(0)? as u64,
-                        row.get::<_, Option<Vec<u8>>>(1)?,
-                    ))
-                },
+                |row| Ok((row.get::<_, u64>(0)?, row.get::<_, Option<Vec<u8>>>(1)?)),
             )
             .optional()?;
         let tip = match last {
@@ -166,7 +161,7 @@ impl SqliteStore {
             .conn
             .query_row(
                 "SELECT chain FROM log WHERE seq = ?1",
-                params![seq as i64],
+                params![seq],
                 |row| row.get::<_, Option<Vec<u8>>>(0),
             )
             .optional()?;
@@ -203,7 +198,7 @@ impl SqliteStore {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT seq, record FROM log WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-        let mut rows = stmt.query(params![after as i64, limit as i64])?;
+        let mut rows = stmt.query(params![after, limit])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             out.push(decode_row(row)?);
@@ -213,7 +208,7 @@ impl SqliteStore {
 }
 
 fn decode_row(row: &rusqlite::Row<'_>) -> Result<Entry, StoreError> {
-    let seq = row.get::<_, i64>(0)? as u64;
+    let seq = row.get::<_, u64>(0)?;
     let record: Vec<u8> = row.get(1)?;
     decode(seq, &record)
 }
@@ -275,7 +270,7 @@ impl Store for SqliteStore {
                 })?;
                 chain = link(&chain, e.seq, &record);
                 insert.execute(params![
-                    e.seq as i64,
+                    e.seq,
                     e.command.client_id.0.to_le_bytes().as_slice(),
                     record,
                     chain.as_slice()
@@ -285,12 +280,12 @@ impl Store for SqliteStore {
         if let Some((seq, state)) = snapshot {
             tx.execute(
                 "INSERT OR REPLACE INTO snapshots (seq, state) VALUES (?1, ?2)",
-                params![seq as i64, state],
+                params![seq, state],
             )?;
             tx.execute(
                 "DELETE FROM snapshots WHERE seq NOT IN
                      (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)",
-                params![SNAPSHOTS_KEPT as i64],
+                params![SNAPSHOTS_KEPT],
             )?;
         }
         tx.commit()?;
@@ -317,7 +312,7 @@ impl Store for SqliteStore {
             .query_row(
                 "SELECT seq, state FROM snapshots ORDER BY seq DESC LIMIT 1",
                 [],
-                |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, Vec<u8>>(1)?)),
+                |row| Ok((row.get::<_, u64>(0)?, row.get::<_, Vec<u8>>(1)?)),
             )
             .optional()?)
     }
@@ -335,9 +330,9 @@ impl Store for SqliteStore {
         let mut stmt = self
             .conn
             .prepare("SELECT seq, record, chain FROM log WHERE seq > ?1 ORDER BY seq")?;
-        let mut rows = stmt.query(params![after as i64])?;
+        let mut rows = stmt.query(params![after])?;
         while let Some(row) = rows.next()? {
-            let seq = row.get::<_, i64>(0)? as u64;
+            let seq = row.get::<_, u64>(0)?;
             let record: Vec<u8> = row.get(1)?;
             let chain = chain_of(seq, row.get::<_, Option<Vec<u8>>>(2)?.as_deref())?;
             prev = verify_link(prev, seq, &record, chain)?;
@@ -370,9 +365,9 @@ impl Store for SqliteStore {
     }
 
     fn last_seq(&mut self) -> Result<u64, StoreError> {
-        let seq: Option<i64> = self
+        let seq: Option<u64> = self
             .conn
             .query_row("SELECT MAX(seq) FROM log", [], |row| row.get(0))?;
-        Ok(seq.unwrap_or(0) as u64)
+        Ok(seq.unwrap_or(0))
     }
 }

@@ -335,6 +335,8 @@ impl Workload {
         };
         // Power-law sizes: most accounts small, a few large.
         let u: f64 = self.rng.random_range(0.0..1.0);
+        // In [10, max_units]: u is in [0, 1).
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let units = ((max_units as f64) * u.powi(3)).max(10.0) as u64;
         let value_micro =
             u128::from(units) * u128::from(self.prices_micro[which]) / 10u128.pow(places);
@@ -510,13 +512,16 @@ impl Workload {
                 } else {
                     self.rng.random_range(-self.step_bps..=self.step_bps)
                 };
-                let p = self.prices_micro[which] as i64;
+                // Micro-USD prices of a few assets, far below 2^63.
+                let signed = |micro: u64| i64::try_from(micro).unwrap_or(i64::MAX);
+                let p = signed(self.prices_micro[which]);
                 let pull = if self.reversion_per > 0 {
-                    (self.anchors_micro[which] as i64 - p) / self.reversion_per
+                    (signed(self.anchors_micro[which]) - p) / self.reversion_per
                 } else {
                     0
                 };
-                self.prices_micro[which] = (p + p * step / 10_000 + pull).max(1_000_000) as u64;
+                let next = (p + p * step / 10_000 + pull).max(1_000_000);
+                self.prices_micro[which] = u64::try_from(next).unwrap_or(1_000_000);
                 self.price(which)
             }
             90..93 => {

@@ -115,11 +115,7 @@ async fn seed(state: &Arc<AppState>, n: usize) -> Vec<u64> {
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1e3
 }
@@ -152,7 +148,6 @@ where
     }
     let secs = started.elapsed().as_secs_f64();
     all.sort();
-    #[allow(clippy::cast_precision_loss)]
     let rate = all.len() as f64 / secs;
     (rate, all)
 }

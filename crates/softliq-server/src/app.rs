@@ -261,7 +261,6 @@ impl AppState {
             Ok(ack) => {
                 self.metrics.commit(started.elapsed().as_secs_f64());
                 if is_price && ack.applied_ns > 0 {
-                    #[allow(clippy::cast_precision_loss)]
                     self.metrics.detection(ack.applied_ns as f64 / 1e9);
                 }
                 Ok(ack)

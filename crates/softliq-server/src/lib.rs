@@ -11,6 +11,16 @@
 //! - [`hub`]: the durable event feed; [`metrics`]: `/metrics`; [`risk`]: the at-risk board;
 //! - [`demo`]: `serve --demo`, a market replaying a real crash; [`listing`]: `serve --markets`.
 #![forbid(unsafe_code)]
+// A cast that can truncate, wrap or lose a sign is a conversion with a reason: checked
+// (`try_from`) or allowed where it stands with the reason. Tests are exempt.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        clippy::cast_sign_loss
+    )
+)]
 
 pub mod activity;
 pub mod app;

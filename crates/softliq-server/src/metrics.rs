@@ -153,7 +153,7 @@ impl Gauges {
     #[must_use]
     pub fn read(engine: &Engine) -> Self {
         let s = engine.state();
-        let insurance = &s.accounts[INSURANCE.0 as usize].account;
+        let insurance = &s.accounts[INSURANCE.index()].account;
         let assets = s
             .assets
             .iter()

@@ -51,7 +51,6 @@ fn main() {
     let wall = started.elapsed().as_secs_f64();
     let account_steps = progress.account_steps_done.load(Ordering::Relaxed);
     let m = &batch.runs[0].metrics;
-    #[allow(clippy::cast_precision_loss)]
     let rate = account_steps as f64 / wall;
     println!(
         "sim/year-2022 {mechanism}: {borrowers} borrowers x {} steps = {account_steps} account-steps",

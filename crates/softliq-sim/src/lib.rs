@@ -16,6 +16,16 @@
 //! - [`stats`]: means, percentiles and confidence intervals over seeds;
 //! - [`report`]: `summary.json`, `runs.csv` and the self-contained `report.html`.
 #![forbid(unsafe_code)]
+// A cast that can truncate, wrap or lose a sign is a conversion with a reason: checked
+// (`try_from`) or allowed where it stands with the reason. Tests are exempt.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        clippy::cast_sign_loss
+    )
+)]
 
 pub mod batch;
 pub mod error;

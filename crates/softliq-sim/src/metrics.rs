@@ -128,11 +128,7 @@ fn nearest_rank(xs: &[f64], q: f64) -> f64 {
     if xs.is_empty() {
         return 0.0;
     }
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let rank = ((q * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
     xs[rank - 1]
 }
@@ -151,7 +147,6 @@ pub const HEADLINE: [(&str, bool); 10] = [
     ("underwater_account_hours", true),
 ];
 
-#[allow(clippy::cast_precision_loss)]
 pub fn usd(wad: i128) -> f64 {
     wad as f64 / WAD_F
 }

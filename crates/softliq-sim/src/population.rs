@@ -37,11 +37,7 @@ pub struct Population {
 const STREAM: u64 = 0x706f_7075_6c61_7469;
 
 /// Tokens (base units) worth `usd` at `price`, rounded down.
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss
-)]
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 pub fn tokens(usd: f64, price: f64, decimals: u8) -> Amount {
     let units = usd / price * 10f64.powi(i32::from(decimals));
     Amount::from_raw(if units.is_finite() && units > 0.0 {

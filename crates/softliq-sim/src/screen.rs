@@ -61,7 +61,6 @@ pub struct ScanResult {
     pub underwater: u64,
 }
 
-#[allow(clippy::cast_precision_loss)]
 fn f(x: u128) -> f64 {
     x as f64
 }
@@ -284,14 +283,12 @@ mod tests {
             // Debt shares that put the estimate on the threshold, moved by `offset` shares (or
             // a millionth of them).
             let per_debt_share = factors.collateral[0] / (factors.debt[1] * threshold);
-            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
             let on_line = ((supply as f64 * per_debt_share) as i128).min(10i128.pow(33));
             let debt = on_line
                 .saturating_add(offset.saturating_mul(1 + on_line / 1_000_000_000))
                 .max(1);
             let mut account = Account::new();
             account.add_supply(AssetId(0), Shares::from_raw(supply)).expect("supply");
-            #[allow(clippy::cast_sign_loss)]
             account.add_debt(AssetId(1), Shares::from_raw(debt as u128)).expect("debt");
             let exact_prices: Vec<_> = prices.iter().map(|&p| Some(wad_price(p))).collect();
             let snapshot = RiskSnapshot::of_market(&assets, &pools, &exact_prices);

@@ -28,11 +28,7 @@ pub struct Stats {
 }
 
 /// The `q`-quantile of sorted values by linear interpolation between closest ranks.
-#[allow(
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss
-)]
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     let pos = q * (sorted.len() - 1) as f64;
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
@@ -43,7 +39,6 @@ impl Stats {
     /// Statistics of `values` (in the order given: sums are taken in that order, so the same
     /// inputs give the same bits).
     #[must_use]
-    #[allow(clippy::cast_precision_loss)]
     pub fn of(values: &[f64]) -> Self {
         let n = values.len();
         if n == 0 {
@@ -73,7 +68,6 @@ impl Stats {
 
 /// The 2.5% and 97.5% quantiles of the means of [`RESAMPLES`] resamples (with replacement)
 /// of `values`; a single value, or identical ones, give a point.
-#[allow(clippy::cast_precision_loss)]
 fn bootstrap(values: &[f64]) -> (f64, f64) {
     let n = values.len();
     if n < 2 || values.iter().all(|v| *v == values[0]) {

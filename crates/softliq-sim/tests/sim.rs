@@ -77,7 +77,6 @@ fn assert_accounted(r: &softliq_sim::batch::RunRecord) {
     let gap = m.borrower_loss_usd - uses;
     // Each call or absorb rounds the split of seized collateral by at most a few base units
     // and each valuation by one wei; a thousandth of a cent per transaction is far above that.
-    #[allow(clippy::cast_precision_loss)]
     let bound = 1e-5 * (m.calls + m.absorbs) as f64;
     assert!(
         gap.abs() <= bound,
@@ -194,7 +193,6 @@ fn absent_liquidators_dear_gas_and_an_index_oracle() {
         );
     }
     for (d, p) in dear.runs.iter().zip(&plain.runs) {
-        #[allow(clippy::cast_precision_loss)]
         let per_call = d.metrics.liquidator_costs_usd / d.metrics.calls.max(1) as f64;
         assert!(
             per_call > 5.0 * 1.05,
@@ -240,7 +238,6 @@ fn the_cheapest_paying_keeper_wins_the_call() {
             c.mechanism,
             c.metrics.calls
         );
-        #[allow(clippy::cast_precision_loss)]
         let per_call = |m: &RunMetrics| m.liquidator_costs_usd / m.calls as f64;
         let ratio = per_call(&c.metrics) / per_call(&e.metrics);
         assert!(
@@ -347,7 +344,6 @@ fn frictionless_market_costs_borrowers_nothing() {
         assert!(m.calls > 50, "{}: calls {}", r.mechanism, m.calls);
         // Seized collateral rounds up by at most one base unit per call: 10^-8 BTC is the
         // dearest unit here (at most 0.0004 USD in this window), 10^-18 ETH is nothing.
-        #[allow(clippy::cast_precision_loss)]
         let rounding = 4e-4 * m.calls as f64;
         let one_second = if r.mechanism == "dutch" {
             1.2e-4 * m.liquidated_volume_usd
@@ -449,7 +445,6 @@ fn crash_2022_06_13_regression() {
     let b = batch(&loaded, 2, 2);
     let mean = |m: &str, f: fn(&RunMetrics) -> f64| {
         let runs = metrics(&b, m);
-        #[allow(clippy::cast_precision_loss)]
         let n = runs.len() as f64;
         runs.iter().map(|r| f(r)).sum::<f64>() / n
     };

@@ -1,4 +1,15 @@
 //! `softliq`: the command line of the soft-liquidation risk engine.
+#![forbid(unsafe_code)]
+// A cast that can truncate, wrap or lose a sign is a conversion with a reason: checked
+// (`try_from`) or allowed where it stands with the reason. Tests are exempt.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        clippy::cast_sign_loss
+    )
+)]
 
 mod commands;
 mod format;

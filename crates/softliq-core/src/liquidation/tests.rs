@@ -1193,7 +1193,6 @@ proptest! {
         prop_assert!(pen.raw() * 100 >= exact && pen.raw() * 100 < exact + 100, "pen {} disc {}", pen, disc);
 
         let euler = Need { discount_min: Ratio::ZERO, ..Need::euler() }.discount(cv, dv, age).unwrap();
-        #[allow(clippy::cast_precision_loss)]
         let shortfall = if d > c { (d - c) as f64 / d as f64 } else { 0.0 };
         prop_assert!((euler.to_f64() - shortfall.min(0.08)).abs() < 1e-12, "{} vs {}", euler, shortfall);
     }

@@ -117,7 +117,6 @@ macro_rules! signed_fixed_point {
 
             /// Lossy conversion for statistics and reports only; never for ledger paths.
             #[must_use]
-            #[allow(clippy::cast_precision_loss)]
             pub fn to_f64(self) -> f64 {
                 self.0 as f64 / 1e18
             }

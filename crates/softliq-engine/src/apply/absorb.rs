@@ -36,8 +36,8 @@ impl Engine {
         let mut events = Vec::new();
         let mut pools = self.accrued_pools(now_s, &mut events)?;
         let mut account = self.state.accounts[b].account.clone();
-        let mut treasury = self.state.accounts[TREASURY.0 as usize].account.clone();
-        let mut insurance = self.state.accounts[INSURANCE.0 as usize].account.clone();
+        let mut treasury = self.state.accounts[TREASURY.index()].account.clone();
+        let mut insurance = self.state.accounts[INSURANCE.index()].account.clone();
         let absorption = absorb(
             &mut account,
             &mut Protocol {
@@ -93,8 +93,8 @@ impl Engine {
         let mut events = Vec::new();
         let mut pools = self.accrued_pools(now_s, &mut events)?;
         let mut account = self.state.accounts[b].account.clone();
-        let mut treasury = self.state.accounts[TREASURY.0 as usize].account.clone();
-        let mut insurance = self.state.accounts[INSURANCE.0 as usize].account.clone();
+        let mut treasury = self.state.accounts[TREASURY.index()].account.clone();
+        let mut insurance = self.state.accounts[INSURANCE.index()].account.clone();
         let sale = buy_collateral(
             &mut Protocol {
                 treasury: &mut treasury,
@@ -155,8 +155,8 @@ impl Engine {
     ) {
         let accounts = &mut self.state.accounts;
         accounts[index].account = account;
-        accounts[TREASURY.0 as usize].account = treasury;
-        accounts[INSURANCE.0 as usize].account = insurance;
+        accounts[TREASURY.index()].account = treasury;
+        accounts[INSURANCE.index()].account = insurance;
         self.state.pools = pools;
     }
 }

@@ -33,8 +33,8 @@ impl Engine {
         Copies {
             borrower: a[borrower].account.clone(),
             keeper: a[keeper].account.clone(),
-            treasury: a[TREASURY.0 as usize].account.clone(),
-            insurance: a[INSURANCE.0 as usize].account.clone(),
+            treasury: a[TREASURY.index()].account.clone(),
+            insurance: a[INSURANCE.index()].account.clone(),
         }
     }
 
@@ -42,8 +42,8 @@ impl Engine {
         let a = &mut self.state.accounts;
         a[borrower].account = c.borrower;
         a[keeper].account = c.keeper;
-        a[TREASURY.0 as usize].account = c.treasury;
-        a[INSURANCE.0 as usize].account = c.insurance;
+        a[TREASURY.index()].account = c.treasury;
+        a[INSURANCE.index()].account = c.insurance;
     }
 
     /// The borrower's and the keeper's account indices; they must differ.

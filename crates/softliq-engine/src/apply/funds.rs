@@ -100,7 +100,7 @@ impl Engine {
         asset: AssetId,
         text: &str,
     ) -> Result<Vec<Event>, Rejection> {
-        self.supply(now_s, INSURANCE.0 as usize, asset, text)
+        self.supply(now_s, INSURANCE.index(), asset, text)
     }
 
     /// A deposit into the pool credited to the account at `index`.
@@ -124,7 +124,7 @@ impl Engine {
             .add_supply(asset, shares)
             .map_err(|e| Rejection::math("amount", e))?;
         self.commit(asset, pool, (index, account), (amount, Direction::In))?;
-        let id = AccountId(index as u64);
+        let id = AccountId::from_index(index);
         events.push(if id == INSURANCE {
             Event::InsuranceFunded {
                 asset,

@@ -87,8 +87,8 @@ impl Engine {
         let accounts = &self.state.accounts;
         let mut borrower_acct = accounts[b].account.clone();
         let mut liquidator_acct = accounts[l].account.clone();
-        let mut treasury = accounts[TREASURY.0 as usize].account.clone();
-        let mut insurance = accounts[INSURANCE.0 as usize].account.clone();
+        let mut treasury = accounts[TREASURY.index()].account.clone();
+        let mut insurance = accounts[INSURANCE.index()].account.clone();
         let policy = self.state.market.policy;
         let request = Request {
             debt_asset: *debt_asset,
@@ -127,8 +127,8 @@ impl Engine {
         let accounts = &mut self.state.accounts;
         accounts[b].account = borrower_acct;
         accounts[l].account = liquidator_acct;
-        accounts[TREASURY.0 as usize].account = treasury;
-        accounts[INSURANCE.0 as usize].account = insurance;
+        accounts[TREASURY.index()].account = treasury;
+        accounts[INSURANCE.index()].account = insurance;
         self.state.pools = pools;
         events.push(Event::Liquidated(Box::new(Liquidation {
             borrower: *borrower,

@@ -82,7 +82,7 @@ impl Engine {
         events: &mut Vec<Event>,
     ) -> Result<Vec<Pool>, Rejection> {
         (0..self.state.assets.len())
-            .map(|i| self.accrued_pool(AssetId(i as u16), now_s, events))
+            .map(|i| self.accrued_pool(AssetId::from_index(i), now_s, events))
             .collect()
     }
 }

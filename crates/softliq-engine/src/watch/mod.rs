@@ -291,9 +291,9 @@ impl Watch {
             .accounts
             .iter()
             .enumerate()
-            .skip(FIRST_USER_ACCOUNT as usize)
+            .skip(AccountId(FIRST_USER_ACCOUNT).index())
         {
-            let id = AccountId(i as u64);
+            let id = AccountId::from_index(i);
             let verdict = self.settle(id, &entry.account, screen);
             if verdict.is_some_and(|v| v != state.flagged.contains(&id)) {
                 self.distrust(id);
@@ -348,7 +348,7 @@ impl Watch {
         if !self.slots[i].near {
             self.slots[i].near = true;
             self.near_count += 1;
-            self.near.push(AccountId(i as u64));
+            self.near.push(AccountId::from_index(i));
         }
     }
 
@@ -475,7 +475,7 @@ impl Watch {
         }
         // The near list may hold accounts settled since (their flag is down) and repeats.
         for id in std::mem::take(&mut self.near) {
-            if std::mem::take(&mut self.slots[id.0 as usize].near) {
+            if std::mem::take(&mut self.slots[id.index()].near) {
                 self.near_count -= 1;
                 out.push(id);
             }
@@ -496,7 +496,7 @@ impl Watch {
                     if slot.generation == generation {
                         self.fired += 1;
                         self.live -= slot.forget();
-                        out.push(AccountId(i as u64));
+                        out.push(AccountId::from_index(i));
                     }
                 });
             }
@@ -581,11 +581,7 @@ mod tests {
 
     /// `r` with its price scaled by `move_` and its indices grown (or the supply index fallen)
     /// by the given parts per million.
-    #[allow(
-        clippy::cast_precision_loss,
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss
-    )]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     fn moved(r: &AssetRisk, move_: f64, supply_ppm: i64, borrow_ppm: u64) -> AssetRisk {
         let scale = |raw: u128, by: f64| ((raw as f64 * by) as u128).max(1);
         AssetRisk {
@@ -670,11 +666,7 @@ mod tests {
             let screen = Screen::of(&s0, 2);
             let f = |a: usize| screen.factors(a).expect("priced");
             let value = 10f64.powf(self.units_log10) * f(0).unit_collateral;
-            let shares = |usd: f64, per_share: f64| {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let n = (usd / per_share).min(1e33) as u128;
-                n
-            };
+            let shares = |usd: f64, per_share: f64| (usd / per_share).min(1e33) as u128;
             let mut account = Account::new();
             let supply = shares(value, f(0).collateral).max(1);
             account
@@ -707,7 +699,6 @@ mod tests {
             } else {
                 1.0 + self.gap()
             };
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let debt = (room / f(1).debt * side).clamp(1.0, 1e33) as u128;
             account
                 .add_debt(AssetId(1), Shares::from_raw(debt))
@@ -795,9 +786,7 @@ mod tests {
                         let threshold = trigger.sign() * unordered(key);
                         // The factor moves with the price: the price that puts it on the
                         // threshold, rounded to the inside.
-                        #[allow(clippy::cast_precision_loss)]
                         let edge = r.price.raw() as f64 * threshold / trigger.factor(&factors);
-                        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                         let raw = if trigger.sign() < 0.0 { edge.ceil() + 1.0 } else { edge.floor() - 1.0 } as u128;
                         if raw == 0 {
                             continue;
@@ -813,7 +802,6 @@ mod tests {
         }
     }
 
-    #[allow(clippy::cast_precision_loss)]
     fn float(x: u128) -> f64 {
         x as f64
     }

@@ -94,7 +94,6 @@ fn ordered(x: f64) -> u64 {
 }
 
 /// A WAD integer as a float of the whole unit.
-#[allow(clippy::cast_precision_loss)]
 fn wad(raw: i128) -> f64 {
     raw as f64 / 1e18
 }
@@ -285,7 +284,6 @@ fn levels(
 }
 
 /// A signed size in base units as whole contracts.
-#[allow(clippy::cast_precision_loss)]
 fn units(size: i128, decimals: softliq_core::money::Decimals) -> f64 {
     size as f64 / 10f64.powi(i32::from(u8::from(decimals)))
 }

@@ -296,7 +296,6 @@ impl PerpDemo {
             for bp in LADDER_BP {
                 let size = lots(LEVEL_USD / index);
                 for (side, sign) in [(Side::Bid, -1.0), (Side::Ask, 1.0)] {
-                    #[allow(clippy::cast_precision_loss)]
                     let price = cents(index * (1.0 + sign * bp as f64 / 10_000.0));
                     let o = order(i, side, price, size, TimeInForce::PostOnly);
                     self.quiet(

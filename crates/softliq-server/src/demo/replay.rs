@@ -63,7 +63,6 @@ impl Ohlc {
     #[must_use]
     pub fn step(&self, k: usize, per_segment: usize) -> Bar {
         let leg = k / per_segment;
-        #[allow(clippy::cast_precision_loss)]
         let t = ((k % per_segment) + 1) as f64 / per_segment as f64;
         let at = |p: &[f64; 4]| p[leg] + (p[leg + 1] - p[leg]) * t;
         Bar {
@@ -266,7 +265,6 @@ impl Replay {
         // Geometric steps: each sub-step moves the same fraction of the way in log terms.
         let total = RECOVERY_BARS * self.steps_per_bar();
         let k = done + 1;
-        #[allow(clippy::cast_precision_loss)]
         let t = k as f64 / total as f64;
         let prices = Bar {
             eth: from.eth * (self.base.eth / from.eth).powf(t),

@@ -48,7 +48,6 @@ pub struct Fit {
 ///
 /// # Errors
 /// Fewer than 100 common returns.
-#[allow(clippy::cast_precision_loss)]
 pub fn fit(series: &[(String, Vec<(u64, f64)>)], step_s: u64) -> Result<Fit> {
     let returns = aligned_returns(series, step_s);
     let count = returns.first().map_or(0, Vec::len);
@@ -167,7 +166,6 @@ fn aligned_returns(series: &[(String, Vec<(u64, f64)>)], step_s: u64) -> Vec<Vec
     out
 }
 
-#[allow(clippy::cast_precision_loss)]
 fn mean_sd(x: &[f64]) -> (f64, f64) {
     if x.len() < 2 {
         return (x.first().copied().unwrap_or(0.0), 0.0);
@@ -201,7 +199,6 @@ fn correlation(returns: &[Vec<f64>]) -> Vec<Vec<f64>> {
             let (mi, si) = stats[i];
             let (mj, sj) = stats[j];
             let len = returns[i].len().min(returns[j].len());
-            #[allow(clippy::cast_precision_loss)]
             let cov = (0..len)
                 .map(|k| (returns[i][k] - mi) * (returns[j][k] - mj))
                 .sum::<f64>()

@@ -68,7 +68,6 @@ pub fn cholesky(correlation: &[Vec<f64>], n: usize) -> Result<Vec<Vec<f64>>> {
     Ok(l)
 }
 
-#[allow(clippy::cast_precision_loss)]
 pub(super) fn generate(
     markets: &Markets,
     spec: &SyntheticSpec,

@@ -33,7 +33,6 @@ fn returns(path: &PricePath, asset: usize) -> Vec<f64> {
         .collect()
 }
 
-#[allow(clippy::cast_precision_loss)]
 fn moments(x: &[f64]) -> (f64, f64, f64) {
     let n = x.len() as f64;
     let mean = x.iter().sum::<f64>() / n;
@@ -101,7 +100,6 @@ fn merton_jumps_arrive_at_the_configured_rate() {
     let path = synthetic::generate(&m, &s, 3_600, 3).expect("path");
     let r = returns(&path, 1);
     // Diffusion moves one hour by ~0.3%; a jump by ~8%: count moves beyond 4%.
-    #[allow(clippy::cast_precision_loss)]
     let jumps = r.iter().filter(|x| **x < -0.04).count() as f64;
     let expected = 200.0 * DT * r.len() as f64;
     assert!(

@@ -298,7 +298,6 @@ impl<'a> PerpRun<'a> {
             return f64::NAN;
         };
         let params = &self.params[t.market.index()];
-        #[allow(clippy::cast_precision_loss)]
         let q = p.size as f64 / params.decimals.unit() as f64;
         let basis = p.basis.to_f64();
         let owed = p
@@ -354,7 +353,6 @@ impl<'a> PerpRun<'a> {
     ) -> Result<(PerpSnapshot, Vec<f64>), SimError> {
         let mut perps = PerpSnapshot::new();
         let mut prices = Vec::with_capacity(self.paths.len());
-        #[allow(clippy::cast_precision_loss)]
         let (frac, per_sub) = (k as f64 / subs as f64, 1.0 / subs as f64);
         let decay = 0.5f64.powf(per_sub / self.s.books.recovery_half_life_steps.max(1e-9));
         let funding =
@@ -678,7 +676,6 @@ impl<'a> PerpRun<'a> {
         if let Some(pool) = &self.adl_cache[slot] {
             return pool.clone();
         }
-        #[allow(clippy::cast_precision_loss)]
         let unit = self.params[m.index()].decimals.unit() as f64;
         let mut scored: Vec<(f64, usize)> = self
             .traders
@@ -689,7 +686,6 @@ impl<'a> PerpRun<'a> {
                 if p.size == 0 || (p.size > 0) == bankrupt_long || p.basis.is_zero() {
                     return None;
                 }
-                #[allow(clippy::cast_precision_loss)]
                 let size = p.size as f64 / unit;
                 let basis = p.basis.to_f64();
                 let pnl = if size > 0.0 {
@@ -770,7 +766,6 @@ impl<'a> PerpRun<'a> {
         o.trader_loss_bp = bp(o.trader_loss_usd, o.liquidated_notional_usd);
         o.liquidated_share = o.liquidated_notional_usd / o.open_interest_usd.max(1.0);
         o.slippage_bp = bp(self.slip_usd, o.liquidated_notional_usd);
-        #[allow(clippy::cast_precision_loss)]
         let trader_steps = (self.traders.len() * steps).max(1) as f64;
         o.exact_share = self.exact_checks / trader_steps;
         o.vault_pnl_usd = vault_pnl;
@@ -785,7 +780,6 @@ impl<'a> PerpRun<'a> {
             let m = p.market.index();
             let last = *self.paths[m].index.last().unwrap_or(&0.0);
             let d = self.params[m].decimals;
-            #[allow(clippy::cast_precision_loss)]
             let size = p.size as f64 / d.unit() as f64;
             let basis = p.basis.to_f64();
             e += if p.size >= 0 {

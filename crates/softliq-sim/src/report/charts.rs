@@ -65,7 +65,6 @@ impl Band {
     #[must_use]
     pub fn over(name: &str, seeds: &[Vec<f64>]) -> Self {
         let len = seeds.iter().map(Vec::len).min().unwrap_or(0);
-        #[allow(clippy::cast_precision_loss)]
         let n = seeds.len().max(1) as f64;
         let at = |k: usize| seeds.iter().map(move |s| s[k]);
         Self {
@@ -175,7 +174,6 @@ pub fn bars(title: &str, y_desc: &str, items: &[(String, Stats)]) -> String {
             .y_desc(y_desc)
             .draw()?;
         for (k, (_, s)) in items.iter().enumerate() {
-            #[allow(clippy::cast_precision_loss)]
             let x = k as f64;
             let color = PALETTE[k % PALETTE.len()];
             chart.draw_series(std::iter::once(Rectangle::new(
@@ -210,7 +208,6 @@ pub fn heatmap(
                 .into_drawing_area();
         root.fill(&WHITE)?;
         let (lo, hi) = range(values.iter().flatten().flatten().copied());
-        #[allow(clippy::cast_precision_loss)]
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 15))
             .margin(10)
@@ -238,7 +235,6 @@ pub fn heatmap(
             .draw()?;
         for (yi, row) in values.iter().enumerate() {
             for (xi, v) in row.iter().enumerate() {
-                #[allow(clippy::cast_precision_loss)]
                 let (x, y) = (xi as f64, yi as f64);
                 let (fill, text) = match v {
                     Some(v) => {

@@ -247,7 +247,6 @@ fn per_borrower(out: &mut String, summary: &Summary) {
     out.push_str("</table>");
 }
 
-#[allow(clippy::cast_precision_loss)]
 fn charts(out: &mut String, batch: &BatchResult, summary: &Summary) {
     out.push_str("<h2>Charts</h2>");
     if let Some((_, first)) = batch.series.first() {
@@ -324,7 +323,6 @@ fn charts(out: &mut String, batch: &BatchResult, summary: &Summary) {
             &format!("{} price impact at the venue (%)", first.symbol),
             |s| s.impact.iter().map(|i| i * 100.0).collect(),
         ));
-        #[allow(clippy::cast_precision_loss)]
         out.push_str(&over_seeds(
             batch,
             (&hours, &axis, "account-steps"),

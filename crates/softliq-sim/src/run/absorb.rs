@@ -149,7 +149,6 @@ impl Run<'_> {
             .supply_amount(asset, self.ledger.treasury.position(asset).supply)?;
         let decimals = self.ledger.assets[c].params().decimals.get();
         let factor = 1.0 - params.storefront_discount.to_f64();
-        #[allow(clippy::cast_precision_loss)]
         let mut whole = held.raw() as f64 / 10f64.powi(i32::from(decimals));
         let oracle = market.prices[c].to_f64();
         for _ in 0..=HALVINGS_MAX {

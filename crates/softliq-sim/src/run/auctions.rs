@@ -172,7 +172,6 @@ impl Run<'_> {
         let unit_c = 10f64.powi(i32::from(a.collateral_decimals.get()));
         let unit_d = 10f64.powi(i32::from(a.debt_decimals.get()));
         let (p, p_d) = (price.to_f64(), a.debt_price.to_f64());
-        #[allow(clippy::cast_precision_loss)]
         let (want_f, tab_f) = (want.raw() as f64 / unit_c, tab.raw() as f64 / unit_d);
         let mut slice = if p > 0.0 {
             want_f.min(tab_f * p_d / p)
@@ -395,7 +394,6 @@ impl Run<'_> {
         for a in self.ledger.auctions.active() {
             let Ok(i) = borrower(a) else { continue };
             let e = out.entry(i).or_default();
-            #[allow(clippy::cast_precision_loss)]
             {
                 e.0 += a.lot.raw() as f64 * factors.supply_value[a.collateral_asset.index()];
                 e.1 += a.debt.raw() as f64 * factors.debt_value[a.debt_asset.index()];

@@ -87,18 +87,13 @@ impl BandRun {
                 if !amount.is_zero() {
                     let tokens = amount.raw() * scale(ledger, a);
                     y[a.index()].start += tokens;
-                    #[allow(clippy::cast_precision_loss)]
                     held.push((a, tokens, tokens as f64 * p_o[a.index()]));
                 }
             }
             let total: f64 = held.iter().map(|h| h.2).sum();
             let mut mine = Vec::new();
             for (a, tokens, value) in held {
-                #[allow(
-                    clippy::cast_precision_loss,
-                    clippy::cast_possible_truncation,
-                    clippy::cast_sign_loss
-                )]
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let part = (owed as f64 * value / total).ceil() as u128;
                 let p = wad_price(p_o[a.index()]).raw();
                 let loan = match Loan::open(tokens, part, p, p, &spec.params) {
@@ -192,7 +187,6 @@ impl Run<'_> {
         oracle: &[f64],
     ) -> Result<()> {
         let times = &self.spec.path.times_s;
-        #[allow(clippy::cast_precision_loss)]
         let dt = times[t].saturating_sub(times[t.saturating_sub(1)]) as f64;
         let d = b.debt.index();
         let market: Vec<f64> = oracle.iter().map(|p| p / oracle[d]).collect();
@@ -200,7 +194,6 @@ impl Run<'_> {
         // The oracle moves in updates of at most a quarter band (`1 / (4A)` in log price), as a
         // per-block EMA would: an oracle that jumps past bands sells them far below the market
         // (docs/liquidation.md), which no real smoothed oracle does.
-        #[allow(clippy::cast_precision_loss)]
         let whole = if b.spec.ema_s == 0 {
             1.0
         } else {
@@ -213,16 +206,13 @@ impl Run<'_> {
             .filter(|(p_o, _)| **p_o > 0.0)
             .map(|(p_o, p_m)| ((p_o + (p_m - p_o) * whole) / p_o).ln().abs())
             .fold(0.0, f64::max);
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let k = (moved * 4.0 * f64::from(a))
             .ceil()
             .clamp(f64::from(b.spec.substeps), SUBSTEPS_MAX);
         let alpha = if b.spec.ema_s == 0 {
             1.0
         } else {
-            #[allow(clippy::cast_precision_loss)]
-            let per = 1.0 - (-dt / k / b.spec.ema_s as f64).exp();
-            per
+            1.0 - (-dt / k / b.spec.ema_s as f64).exp()
         };
         for _ in 0..b.spec.substeps {
             for (p_o, p_m) in b.p_o.iter_mut().zip(&market) {
@@ -285,7 +275,6 @@ impl Run<'_> {
         let y_out_oracle = Self::band_value(s.y_out, oracle[ci], Rounding::Down)?;
         let y_in_fair = Self::band_value(s.y_in, fair[ci], Rounding::Up)?;
         let y_in_oracle = Self::band_value(s.y_in, oracle[ci], Rounding::Up)?;
-        #[allow(clippy::cast_precision_loss)]
         let proceeds = if s.y_out > 0 {
             let usd = self.venue.sell(ci, s.y_out as f64 / 1e18, fair[ci]);
             signed(value_down(usd))?
@@ -333,7 +322,6 @@ impl Run<'_> {
             for (c, loan) in &b.loans[i] {
                 let (bx, by) = loan.totals();
                 x += bx;
-                #[allow(clippy::cast_precision_loss)]
                 {
                     quote += self
                         .venue
@@ -342,7 +330,6 @@ impl Run<'_> {
             }
             let debt_value = self.fair_value(d, owed, fair, Rounding::Up)?;
             let x_value = Self::band_value(x, fair[d.index()], Rounding::Down)?;
-            #[allow(clippy::cast_precision_loss)]
             let profit = (x_value - debt_value) as f64 / 1e18 + quote;
             if !self.bots.pays(ARBITRAGEUR, profit, 0.0) || owed.is_zero() {
                 continue;
@@ -356,7 +343,6 @@ impl Run<'_> {
                 b.y[ci].hard += by;
                 y_fair += Self::band_value(by, fair[ci], Rounding::Down)?;
                 y_oracle += Self::band_value(by, oracle[ci], Rounding::Down)?;
-                #[allow(clippy::cast_precision_loss)]
                 let usd = self.venue.sell(ci, by as f64 / 1e18, fair[ci]);
                 proceeds += signed(value_down(usd))?;
             }

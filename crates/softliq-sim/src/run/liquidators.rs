@@ -71,16 +71,11 @@ impl Bots {
             cost_usd: spec.cost_usd,
             base_cost_usd: spec.cost_usd,
             cost_per_move: spec.cost_per_move,
-            #[allow(clippy::cast_precision_loss)]
             cost_scale: (0..n)
                 .map(|k| 1.0 + spec.cost_spread * k as f64 / (n.max(2) - 1) as f64)
                 .collect(),
             compete: spec.cost_spread > 0.0,
-            #[allow(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                clippy::cast_precision_loss
-            )]
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             absent: ((spec.absent_share * n as f64).round() as usize).min(n),
             stress_move: spec.stress_move,
             min_profit_usd: spec.min_profit_usd,
@@ -341,7 +336,6 @@ impl Run<'_> {
     fn pays(&self, bot: usize, q: &Quote, market: &Market) -> bool {
         let c = q.request.collateral_asset.index();
         let decimals = self.ledger.assets[c].params().decimals.get();
-        #[allow(clippy::cast_precision_loss)]
         let liq_tokens = q.to_liquidator.raw() as f64 / 10f64.powi(i32::from(decimals));
         let proceeds = self.venue.quote_sell(c, liq_tokens, market.fair[c]);
         self.bots.pays(bot, proceeds, q.repaid_value.to_f64())
@@ -351,7 +345,6 @@ impl Run<'_> {
     /// USD, rounded down.
     pub(super) fn sell(&mut self, asset: AssetId, tokens: Amount, fair: &[f64]) -> Result<i128> {
         let decimals = self.ledger.assets[asset.index()].params().decimals.get();
-        #[allow(clippy::cast_precision_loss)]
         let whole = tokens.raw() as f64 / 10f64.powi(i32::from(decimals));
         let usd = self.venue.sell(asset.index(), whole, fair[asset.index()]);
         signed(value_down(usd))
@@ -399,7 +392,10 @@ impl Run<'_> {
                     protocol.raw()
                 ))
             })?;
-        self.metrics.split_residue_max = self.metrics.split_residue_max.max(residue as u64);
+        self.metrics.split_residue_max = self
+            .metrics
+            .split_residue_max
+            .max(u64::try_from(residue).unwrap_or(u64::MAX));
 
         let c_decimals = self.ledger.assets[c.index()].params().decimals;
         let proceeds = self.sell(c, sold, market.fair)?;
@@ -478,7 +474,6 @@ impl Run<'_> {
 
     /// Books one transaction of bot `bot` that earned it `net` WAD USD (after its cost).
     pub(super) fn spend(&mut self, bot: usize, net: i128) {
-        #[allow(clippy::cast_precision_loss)]
         {
             self.bots.capital[bot] += net as f64 / WAD_F;
         }

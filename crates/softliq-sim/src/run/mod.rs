@@ -113,11 +113,7 @@ fn latency(i: u32, lo: u32, hi: u32) -> u32 {
 }
 
 /// A price in the ledger's fixed point (WAD), rounded to nearest; at least one raw unit.
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss
-)]
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 #[must_use]
 pub fn wad_price(usd: f64) -> Price {
     Price::from_raw(((usd * 1e18).round() as u128).max(1))
@@ -418,7 +414,6 @@ impl<'a> Run<'a> {
         shortfall + (owed - held).max(0.0)
     }
 
-    #[allow(clippy::cast_precision_loss)]
     fn finish(mut self) -> Result<RunResult> {
         self.ledger.reconcile()?;
         let path = self.spec.path;

@@ -112,7 +112,6 @@ impl Run<'_> {
             Ok(usd)
         } else {
             let taken = self.ledger.repay(Holder::Borrower(i), asset, amount)?;
-            #[allow(clippy::cast_precision_loss)]
             Ok(taken.raw() as f64 / 10f64.powi(i32::from(decimals)) * oracle[asset.index()])
         }
     }

@@ -151,7 +151,6 @@ fn eta_message(elapsed: Duration, (done, total): (u64, u64)) -> String {
     if done == 0 {
         return format!("ETA after the first of {total} runs");
     }
-    #[allow(clippy::cast_precision_loss)]
     let left_s = elapsed.as_secs_f64() / done as f64 * total.saturating_sub(done) as f64;
     format!("ETA {left_s:.0} s ({done} of {total} runs done)")
 }

@@ -64,7 +64,6 @@ fn exponential_is_top_times_cut_to_the_seconds() {
     assert_eq!(curve.price(top, 2).unwrap(), price("1996.002"));
     for t in [3u64, 10, 100, 1_000, 5_000, 20_000] {
         let got = curve.price(top, t).unwrap().to_f64();
-        #[allow(clippy::cast_precision_loss)]
         let exact = 2_000.0 * (t as f64 * 0.999f64.ln()).exp();
         assert!(
             (got - exact).abs() <= exact * 1e-10 + 1e-15,
