@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use softliq_config::Markets;
 use softliq_core::account::AccountId;
 use softliq_core::asset::AssetId;
+use softliq_demo::MARKETS_TOML;
 use softliq_engine::{ClientId, CommandBody};
-use softliq_server::demo::MARKETS_TOML;
 use softliq_server::{AppState, Role, Server, ServerConfig, TokenEntry, Tokens};
 
 const TOKEN: &str = "bench-account-token-0001";

@@ -9,7 +9,7 @@
 //! - [`connections`]: accepting connections within timeouts and a connection limit;
 //! - [`cors`]: which other origins' pages may call the API (none unless configured);
 //! - [`hub`]: the durable event feed; [`metrics`]: `/metrics`; [`risk`]: the at-risk board;
-//! - [`demo`]: `serve --demo`, a market replaying a real crash; [`listing`]: `serve --markets`.
+//! - [`listing`]: `serve --markets`.
 #![forbid(unsafe_code)]
 // A cast that can truncate, wrap or lose a sign is a conversion with a reason: checked
 // (`try_from`) or allowed where it stands with the reason. Tests are exempt.
@@ -27,7 +27,6 @@ pub mod app;
 pub mod auth;
 pub mod connections;
 pub mod cors;
-pub mod demo;
 pub mod error;
 pub mod hub;
 pub mod json;

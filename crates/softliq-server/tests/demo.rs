@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
+use softliq_demo::{self as demo, DemoConfig};
 use softliq_server::Server;
 use softliq_server::app::ServerConfig;
-use softliq_server::demo::{self, DemoConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_demo_cycles_stay_real_and_keep_liquidating() {

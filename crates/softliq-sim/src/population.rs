@@ -67,16 +67,27 @@ fn pick(rng: &mut ChaCha8Rng, weights: &[(AssetId, f64)], except: Option<AssetId
         .map_or(weights[0].0, |(a, _)| *a)
 }
 
-/// Draws the population of `seed` at the starting `prices` (one per listed asset).
+/// One borrower as drawn: what it holds (USD per collateral asset), what it owes (USD of the
+/// debt asset), its starting HF, and whether it acts below the buffer. The simulator opens it
+/// on its exact ledger; the service's demo opens it through the engine's commands.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BorrowerPlan {
+    pub holdings: Vec<(AssetId, f64)>,
+    pub debt_usd: f64,
+    pub start_hf: f64,
+    pub responsive: bool,
+}
+
+/// The borrowers of `seed` (the module docs give the distributions), with the asset they all
+/// borrow.
 ///
 /// # Errors
-/// A pool refusal while seeding (a cap too small for the population), named.
-pub fn draw(
+/// An asset the spec names that the markets do not list.
+pub fn plans(
     spec: &PopulationSpec,
     markets: &Markets,
-    prices: &[f64],
-    (start_s, seed): (u64, u64),
-) -> Result<Population> {
+    seed: u64,
+) -> Result<(AssetId, Vec<BorrowerPlan>)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ STREAM);
     let id = |s: &str| {
         markets
@@ -91,9 +102,7 @@ pub fn draw(
         .map(|(s, w)| Ok((id(s)?, *w)))
         .collect::<Result<_>>()?;
     let param = |a: AssetId| markets.asset(a).params();
-    let mut ledger = Ledger::new(markets.assets.clone(), start_s);
     let mut plans = Vec::with_capacity(spec.borrowers as usize);
-    let mut total_debt = 0.0;
     for _ in 0..spec.borrowers {
         let u: f64 = 1.0 - rng.random::<f64>();
         let value = (spec.size.min_usd * u.powf(-1.0 / spec.size.alpha)).min(spec.size.max_usd);
@@ -118,10 +127,31 @@ pub fn draw(
             + (spec.start_hf.median - spec.start_hf.min) * (spec.start_hf.sigma * z).exp();
         let hf = hf.max(c / b * 1.0001);
         let debt_usd = c / hf / param(debt).borrow_weight.to_f64();
-        total_debt += debt_usd;
         let responsive = rng.random::<f64>() < spec.responsive_share;
-        plans.push((holdings, debt_usd, responsive, hf));
+        plans.push(BorrowerPlan {
+            holdings,
+            debt_usd,
+            start_hf: hf,
+            responsive,
+        });
     }
+    Ok((debt, plans))
+}
+
+/// Draws the population of `seed` at the starting `prices` (one per listed asset).
+///
+/// # Errors
+/// A pool refusal while seeding (a cap too small for the population), named.
+pub fn draw(
+    spec: &PopulationSpec,
+    markets: &Markets,
+    prices: &[f64],
+    (start_s, seed): (u64, u64),
+) -> Result<Population> {
+    let (debt, plans) = plans(spec, markets, seed)?;
+    let param = |a: AssetId| markets.asset(a).params();
+    let mut ledger = Ledger::new(markets.assets.clone(), start_s);
+    let total_debt: f64 = plans.iter().map(|p| p.debt_usd).sum();
     let lend = total_debt / spec.utilisation;
     let debt_decimals = param(debt).decimals.get();
     ledger.deposit(
@@ -131,7 +161,13 @@ pub fn draw(
     )?;
     let mut responsive = Vec::with_capacity(plans.len());
     let mut start_hf = Vec::with_capacity(plans.len());
-    for (i, (holdings, debt_usd, flag, hf)) in plans.into_iter().enumerate() {
+    for (i, plan) in plans.into_iter().enumerate() {
+        let BorrowerPlan {
+            holdings,
+            debt_usd,
+            start_hf: hf,
+            responsive: flag,
+        } = plan;
         ledger.borrowers.push(softliq_core::account::Account::new());
         for (asset, usd) in holdings {
             let amount = tokens(usd, prices[asset.index()], param(asset).decimals.get());

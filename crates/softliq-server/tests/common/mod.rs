@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use softliq_config::Markets;
-use softliq_server::demo::MARKETS_TOML;
+use softliq_demo::MARKETS_TOML;
 use softliq_server::{Role, Server, ServerConfig, TokenEntry, Tokens};
 
 pub const ADMIN: &str = "admin-token-0000000001";

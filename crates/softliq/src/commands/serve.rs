@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 use softliq_core::liquidation::CostModel;
 use softliq_core::money::Value;
+use softliq_demo::{self as demo, DemoConfig};
 use softliq_keeper::{self as keeper, KeeperConfig};
 use softliq_server::auth::{DEMO_ADMIN_SUBJECT, KEEPER_SUBJECT};
-use softliq_server::demo::{self, DemoConfig};
 use softliq_server::{Role, Server, ServerConfig, TokenEntry, Tokens};
 
 #[derive(clap::Args)]

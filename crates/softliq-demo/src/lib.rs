@@ -22,10 +22,13 @@ use rand_chacha::ChaCha8Rng;
 use softliq_config::Markets;
 use softliq_core::asset::AssetId;
 use softliq_core::liquidation::Policy;
+use softliq_engine::event::Event;
 use softliq_engine::{ClientId, CommandBody, PriceSource};
+use softliq_sim::population::plans;
+use softliq_sim::scenario::PopulationSpec;
 
-use crate::app::AppState;
-use crate::error::ApiError;
+use softliq_server::app::AppState;
+use softliq_server::error::ApiError;
 
 pub mod perp;
 pub mod replay;
@@ -33,10 +36,17 @@ pub mod replay;
 pub use replay::Bar;
 
 /// The bundled example markets (the same file as `examples/markets.toml`).
-pub const MARKETS_TOML: &str = include_str!("../../../../examples/markets.toml");
+pub const MARKETS_TOML: &str = include_str!("../../../examples/markets.toml");
 /// Hourly OHLC of ETH and BTC around six crashes (see `data/prices/README.md`).
-pub const CRASH_CSV: &str =
-    include_str!("../../../../data/prices/crash_windows_1h_ohlc_binance.csv");
+pub const CRASH_CSV: &str = include_str!("../../../data/prices/crash_windows_1h_ohlc_binance.csv");
+
+/// The bundled markets' assets, by listing order (a test checks them against the file).
+pub(crate) const USDC: AssetId = AssetId(0);
+pub(crate) const USDT: AssetId = AssetId(1);
+pub(crate) const WETH: AssetId = AssetId(2);
+pub(crate) const WBTC: AssetId = AssetId(3);
+pub(crate) const LINK: AssetId = AssetId(4);
+pub(crate) const DAI: AssetId = AssetId(5);
 
 /// How the demo runs.
 #[derive(Clone, Debug)]
@@ -93,7 +103,7 @@ type Keyed = (String, CommandBody);
 async fn submit_all(
     state: &Arc<AppState>,
     bodies: Vec<Keyed>,
-) -> Result<Vec<serde_json::Value>, ApiError> {
+) -> Result<Vec<Vec<Event>>, ApiError> {
     let mut out = Vec::with_capacity(bodies.len());
     let mut bodies = bodies.into_iter().peekable();
     while bodies.peek().is_some() {
@@ -105,7 +115,7 @@ async fn submit_all(
         )
         .await;
         for ack in acks {
-            out.push(serde_json::to_value(ack?.events).unwrap_or_default());
+            out.push(ack?.events.iter().cloned().collect());
         }
     }
     Ok(out)
@@ -160,16 +170,21 @@ pub async fn seed(state: &Arc<AppState>, config: &DemoConfig, first: Bar) -> Res
     .map_err(e)?;
     let ids: Vec<u64> = opened
         .iter()
-        .filter_map(|ev| ev[0]["account_opened"]["account"].as_u64())
+        .filter_map(|events| {
+            events.iter().find_map(|e| match e {
+                Event::AccountOpened { account, .. } => Some(account.0),
+                _ => None,
+            })
+        })
         .collect();
     let (lender, borrowers) = ids.split_first().ok_or("demo: no accounts opened")?;
     let mut deposits = vec![];
-    for (asset, amount) in [(0u16, "500000000"), (1, "500000000"), (5, "100000000")] {
+    for (asset, amount) in [(USDC, "500000000"), (USDT, "500000000"), (DAI, "100000000")] {
         deposits.push((
-            format!("demo-lend-{asset}"),
+            format!("demo-lend-{}", asset.0),
             CommandBody::Deposit {
                 account: softliq_core::account::AccountId(*lender),
-                asset: AssetId(asset),
+                asset,
                 amount: amount.into(),
             },
         ));
@@ -177,79 +192,100 @@ pub async fn seed(state: &Arc<AppState>, config: &DemoConfig, first: Bar) -> Res
     deposits.push((
         "demo-insurance".into(),
         CommandBody::FundInsurance {
-            asset: AssetId(0),
+            asset: USDC,
             amount: "250000".into(),
         },
     ));
-    let (borrows, collateral) = borrower_commands(config, borrowers, first);
+    let (borrows, collateral) = borrower_commands(config, &markets, borrowers, first)?;
     deposits.extend(collateral);
     submit_all(state, deposits).await.map_err(e)?;
     submit_all(state, borrows).await.map_err(e)?;
     Ok(())
 }
 
-/// Each borrower: collateral in WETH, WBTC or both worth 2,000–200,000 USD (log-uniform),
-/// borrowing USDC or USDT to a health factor between 1.08 and 2.5.
-fn borrower_commands(config: &DemoConfig, ids: &[u64], first: Bar) -> (Vec<Keyed>, Vec<Keyed>) {
+/// The demo's borrowers, drawn as the simulator draws a population (`softliq_sim::population`:
+/// Pareto sizes, a collateral mix by weight with some holding two, a log-normal starting HF
+/// raised to the borrowing limit where needed, the debt sized from each asset's own liquidation
+/// threshold); half borrow USDC, half USDT.
+const POPULATION_TOML: &str = r#"
+borrowers = 0
+debt = "USDC"
+collateral = { WETH = 0.6, WBTC = 0.4 }
+two_collateral_share = 0.33
+start_hf = { min = 1.08, median = 1.45, sigma = 0.45 }
+size = { min_usd = 2000.0, alpha = 1.1, max_usd = 200000.0 }
+"#;
+
+/// Each borrower's collateral deposits and borrow, from the population of `config.seed`.
+///
+/// # Errors
+/// The bundled population does not fit the bundled markets (a bug).
+fn borrower_commands(
+    config: &DemoConfig,
+    markets: &Markets,
+    ids: &[u64],
+    first: Bar,
+) -> Result<(Vec<Keyed>, Vec<Keyed>), String> {
     use softliq_core::account::AccountId;
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut spec: PopulationSpec =
+        toml::from_str(POPULATION_TOML).map_err(|e| format!("demo population: {e}"))?;
+    let price = |a: AssetId| match a {
+        WETH => first.eth,
+        WBTC => first.btc,
+        _ => 1.0,
+    };
     let (mut borrows, mut deposits) = (Vec::new(), Vec::new());
-    for &id in ids {
-        let value = 2_000f64 * 100f64.powf(rng.random::<f64>());
-        let eth_share = match rng.random_range(0..3u8) {
-            0 => 1.0,
-            1 => 0.0,
-            _ => rng.random::<f64>(),
-        };
-        let hf = 1.08 + 1.42 * rng.random::<f64>().powi(2);
-        // Liquidation thresholds: WETH 0.825, WBTC 0.78.
-        let lc = value * (eth_share * 0.825 + (1.0 - eth_share) * 0.78);
-        let debt = lc / hf;
-        let debt_asset = rng.random_range(0..2u16);
-        for (asset, share, price, places) in [
-            (2u16, eth_share, first.eth, 6),
-            (3, 1.0 - eth_share, first.btc, 8),
-        ] {
-            if share > 0.0 {
+    let half = ids.len().div_ceil(2);
+    for (k, (debt_symbol, ids)) in [("USDC", &ids[..half]), ("USDT", &ids[half..])]
+        .into_iter()
+        .enumerate()
+    {
+        spec.debt = debt_symbol.to_owned();
+        spec.borrowers = u32::try_from(ids.len()).map_err(|e| e.to_string())?;
+        let seed = config.seed.wrapping_add(k as u64);
+        let (debt, plans) = plans(&spec, markets, seed).map_err(|e| e.to_string())?;
+        for (&id, plan) in ids.iter().zip(plans) {
+            for &(asset, usd) in &plan.holdings {
+                let places = markets.asset(asset).params().decimals.get().min(8);
                 deposits.push((
-                    format!("demo-collateral-{id}-{asset}"),
+                    format!("demo-collateral-{id}-{}", asset.0),
                     CommandBody::Deposit {
                         account: AccountId(id),
-                        asset: AssetId(asset),
-                        amount: format!("{:.*}", places, value * share / price),
+                        asset,
+                        amount: format!("{:.*}", usize::from(places), usd / price(asset)),
                     },
                 ));
             }
+            borrows.push((
+                format!("demo-borrow-{id}"),
+                CommandBody::Borrow {
+                    account: AccountId(id),
+                    asset: debt,
+                    amount: format!("{:.2}", plan.debt_usd / price(debt)),
+                },
+            ));
         }
-        borrows.push((
-            format!("demo-borrow-{id}"),
-            CommandBody::Borrow {
-                account: AccountId(id),
-                asset: AssetId(debt_asset),
-                amount: format!("{debt:.2}"),
-            },
-        ));
     }
-    (borrows, deposits)
+    Ok((borrows, deposits))
 }
 
 /// Posts WETH and WBTC at `bar` and, with `flat`, the assets the demo holds flat
 /// (stablecoins at 1, LINK at 9.5) so that no price goes stale. The posts go together (one
 /// durable write); the first refusal is returned.
 async fn post_prices(state: &Arc<AppState>, bar: Bar, flat: bool) -> Result<(), ApiError> {
-    let mut prices = vec![(2u16, price_text(bar.eth)), (3, price_text(bar.btc))];
+    let mut prices = vec![(WETH, price_text(bar.eth)), (WBTC, price_text(bar.btc))];
     if flat {
         prices.extend([
-            (0, "1".to_owned()),
-            (1, "1".to_owned()),
-            (4, "9.5".to_owned()),
-            (5, "1".to_owned()),
+            (USDC, "1".to_owned()),
+            (USDT, "1".to_owned()),
+            (LINK, "9.5".to_owned()),
+            (DAI, "1".to_owned()),
         ]);
     }
     let posts = prices.into_iter().map(|(asset, price)| {
         state.submit_at(ClientId(rand::random()), move |now_s| {
             CommandBody::PostPrice {
-                asset: AssetId(asset),
+                asset,
                 price,
                 published_s: now_s,
             }
@@ -418,8 +454,8 @@ impl Relever {
                         let asset = account
                             .positions()
                             .iter()
-                            .find(|p| p.asset.0 == 2 && !p.supply.is_zero())
-                            .map_or(AssetId(3), |p| p.asset);
+                            .find(|p| p.asset == WETH && !p.supply.is_zero())
+                            .map_or(WBTC, |p| p.asset);
                         let lt = state.asset(asset)?.params().liquidation_threshold.to_f64();
                         (c > 0.0 && c > RELEVER_DRIFT * hf * d)
                             .then(|| (id, asset, (c - hf * d) / (hf - lt)))
@@ -431,7 +467,7 @@ impl Relever {
             if usd < 10.0 {
                 continue;
             }
-            let (price, places) = if asset.0 == 2 {
+            let (price, places) = if asset == WETH {
                 (prices.eth, 6)
             } else {
                 (prices.btc, 8)
@@ -443,7 +479,7 @@ impl Relever {
             };
             let borrowed = CommandBody::Borrow {
                 account: id,
-                asset: AssetId(u16::try_from(id.0 % 2).unwrap_or(0)),
+                asset: if id.0 % 2 == 0 { USDC } else { USDT },
                 amount: format!("{usd:.2}"),
             };
             for body in [bought, borrowed] {
@@ -465,6 +501,25 @@ impl Relever {
 mod tests {
     use super::*;
 
+    fn markets() -> Markets {
+        Markets::parse(std::path::Path::new("markets.toml"), MARKETS_TOML).expect("bundled")
+    }
+
+    #[test]
+    fn bundled_ids_match_the_markets_file() {
+        let m = markets();
+        for (id, symbol) in [
+            (USDC, "USDC"),
+            (USDT, "USDT"),
+            (WETH, "WETH"),
+            (WBTC, "WBTC"),
+            (LINK, "LINK"),
+            (DAI, "DAI"),
+        ] {
+            assert_eq!(m.id(symbol), Some(id), "{symbol}");
+        }
+    }
+
     #[test]
     fn borrowers_are_deterministic_and_within_bounds() {
         let c = DemoConfig::default();
@@ -473,10 +528,16 @@ mod tests {
             eth: 200.0,
             btc: 8000.0,
         };
-        let a = borrower_commands(&c, &ids, bar);
-        let b = borrower_commands(&c, &ids, bar);
+        let m = markets();
+        let a = borrower_commands(&c, &m, &ids, bar).unwrap();
+        let b = borrower_commands(&c, &m, &ids, bar).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.0.len(), 200);
         assert!(a.1.len() >= 200);
+        let usdt =
+            a.0.iter()
+                .filter(|(_, b)| matches!(b, CommandBody::Borrow { asset, .. } if *asset == USDT))
+                .count();
+        assert_eq!(usdt, 100, "half borrow USDT");
     }
 }

@@ -27,13 +27,10 @@ use softliq_core::perp::{
 };
 use softliq_engine::{ClientId, CommandBody};
 
-use super::Bar;
-use crate::app::AppState;
-use crate::error::ApiError;
+use super::{Bar, WBTC, WETH};
+use softliq_server::app::AppState;
+use softliq_server::error::ApiError;
 
-/// WETH and WBTC in the bundled example markets.
-const WETH: AssetId = AssetId(2);
-const WBTC: AssetId = AssetId(3);
 /// ETH-PERP and BTC-PERP, in listing order.
 const MARKETS: [(&str, AssetId); 2] = [("ETH-PERP", WETH), ("BTC-PERP", WBTC)];
 /// The maker's ladder: distance of each level from the index (bp) and its size in USD.
