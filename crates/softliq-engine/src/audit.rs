@@ -30,6 +30,7 @@ use softliq_core::liquidation::auction::{Outcome, Step};
 use softliq_core::money::muldiv::mul_div;
 use softliq_core::money::{Amount, Rounding, Shares, Value, WAD};
 use softliq_core::pool::Pool;
+use softliq_core::pool::conservation::{check_cash, check_shares};
 
 use crate::command::{Command, CommandBody};
 use crate::engine::{Engine, liquidatable_at};
@@ -160,20 +161,7 @@ fn check_pool(state: &State, asset: AssetId) -> Result<(), String> {
     pool.check_identity()
         .map_err(|e| format!("1 (pool identity) on asset {}: {e}", asset.0))?;
     let f = &state.flows[asset.index()];
-    let expected = f
-        .tokens_in
-        .checked_sub(f.tokens_out)
-        .unwrap_or(Amount::ZERO);
-    if pool.cash() != expected {
-        return Err(format!(
-            "1 (conservation) on asset {}: cash {} ≠ tokens in {} − out {}",
-            asset.0,
-            pool.cash(),
-            f.tokens_in,
-            f.tokens_out
-        ));
-    }
-    Ok(())
+    check_cash(asset, pool, f.tokens_in, f.tokens_out).map_err(|e| format!("1 ({e})"))
 }
 
 /// `after − before`, signed. Share totals stay far below 2^127 (caps bound them), so the
@@ -354,37 +342,22 @@ pub(crate) fn full(state: &State) -> Result<(), String> {
             state.now_s
         ));
     }
-    let n = state.assets.len();
-    let mut supply = vec![0u128; n];
-    let mut debt = vec![0u128; n];
-    for entry in &state.accounts {
-        for p in entry.account.positions() {
-            supply[p.asset.index()] += p.supply.raw();
-            debt[p.asset.index()] += p.debt.raw();
-        }
-    }
     state
         .auctions
         .book
         .check_totals()
         .map_err(|e| format!("5 (auction caps) {e}"))?;
-    for a in 0..n {
+    for a in 0..state.assets.len() {
         let asset = AssetId::from_index(a);
-        let (held_supply, held_debt) = state.auctions.book.held(asset);
-        supply[a] += held_supply.raw();
-        debt[a] += held_debt.raw();
         check_pool(state, asset)?;
-        let pool = &state.pools[a];
-        if supply[a] != pool.supply_shares().raw() || debt[a] != pool.debt_shares().raw() {
-            return Err(format!(
-                "1 (conservation of shares) on asset {a}: accounts and auctions hold {} supply \
-                 and {} debt shares, the pool counts {} and {}",
-                supply[a],
-                debt[a],
-                pool.supply_shares(),
-                pool.debt_shares()
-            ));
-        }
+        let accounts = state.accounts.iter().map(|e| &e.account);
+        check_shares(
+            asset,
+            &state.pools[a],
+            accounts,
+            state.auctions.book.held(asset),
+        )
+        .map_err(|e| format!("1 ({e})"))?;
     }
     Ok(())
 }

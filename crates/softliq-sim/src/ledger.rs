@@ -25,6 +25,7 @@ use softliq_core::liquidation::{
 };
 use softliq_core::money::{Amount, Price, Rounding, Shares, Value};
 use softliq_core::pool::Pool;
+use softliq_core::pool::conservation::{check_cash, check_shares};
 
 use crate::error::{Result, SimError};
 
@@ -389,39 +390,22 @@ impl Ledger {
         for (a, (pool, flows)) in self.pools.iter().zip(&self.flows).enumerate() {
             let asset = AssetId::from_index(a);
             let symbol = &self.assets[a].symbol;
-            let expected = flows
-                .deposited
-                .checked_add(flows.repaid)
-                .and_then(|x| x.checked_sub(flows.withdrawn))
-                .and_then(|x| x.checked_sub(flows.borrowed));
-            if expected != Some(pool.cash().raw()) {
-                return Err(SimError::accounting(format!(
-                    "{symbol}: pool cash {} but recorded flows give {expected:?} ({flows:?})",
-                    pool.cash().raw()
-                )));
-            }
-            let (mut supply, mut debt) = (0u128, 0u128);
+            let sum = |a: u128, b: u128| Amount::from_raw(a.saturating_add(b));
+            let (tokens_in, tokens_out) = (
+                sum(flows.deposited, flows.repaid),
+                sum(flows.withdrawn, flows.borrowed),
+            );
+            check_cash(asset, pool, tokens_in, tokens_out)
+                .map_err(|e| SimError::accounting(format!("{symbol}: {e} ({flows:?})")))?;
             let others = [
                 &self.lender,
                 &self.liquidator,
                 &self.treasury,
                 &self.insurance,
             ];
-            for account in self.borrowers.iter().chain(others) {
-                let p = account.position(asset);
-                supply += p.supply.raw();
-                debt += p.debt.raw();
-            }
-            let (lots, auction_debt) = self.auctions.held(asset);
-            supply += lots.raw();
-            debt += auction_debt.raw();
-            if supply != pool.supply_shares().raw() || debt != pool.debt_shares().raw() {
-                return Err(SimError::accounting(format!(
-                    "{symbol}: accounts hold {supply} supply / {debt} debt shares, the pool {} / {}",
-                    pool.supply_shares().raw(),
-                    pool.debt_shares().raw()
-                )));
-            }
+            let accounts = self.borrowers.iter().chain(others);
+            check_shares(asset, pool, accounts, self.auctions.held(asset))
+                .map_err(|e| SimError::accounting(format!("{symbol}: {e}")))?;
             pool.check_identity()
                 .map_err(|e| SimError::accounting(format!("{symbol}: {e}")))?;
         }
@@ -482,7 +466,7 @@ mod tests {
             .expect("pool deposit");
         let e = l.reconcile().expect_err("unrecorded cash");
         assert!(
-            e.problem.contains("WETH") && e.problem.contains("pool cash"),
+            e.problem.contains("WETH") && e.problem.contains("cash conservation"),
             "{e}"
         );
     }

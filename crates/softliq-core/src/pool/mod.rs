@@ -14,6 +14,7 @@
 //! which is therefore *defined* as `cash + borrowed − supplied`; every operation checks that it
 //! never falls (see the derivations in `docs/interest.md`).
 
+pub mod conservation;
 mod interest;
 #[cfg(test)]
 mod tests;

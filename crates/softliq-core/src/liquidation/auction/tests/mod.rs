@@ -297,27 +297,12 @@ impl World {
             {
                 return Err(format!("asset {} dirt above its hole", asset.0));
             }
-            let (held_supply, held_debt) = self.book.held(asset);
-            let supply: u128 = self
-                .accounts
-                .iter()
-                .map(|a| a.position(asset).supply.raw())
-                .sum::<u128>()
-                + held_supply.raw();
-            let debt: u128 = self
-                .accounts
-                .iter()
-                .map(|a| a.position(asset).debt.raw())
-                .sum::<u128>()
-                + held_debt.raw();
-            if supply != pool.supply_shares().raw() || debt != pool.debt_shares().raw() {
-                return Err(format!(
-                    "asset {}: shares {supply}/{debt} but the pool has {}/{}",
-                    asset.0,
-                    pool.supply_shares().raw(),
-                    pool.debt_shares().raw()
-                ));
-            }
+            crate::pool::conservation::check_shares(
+                asset,
+                pool,
+                &self.accounts,
+                self.book.held(asset),
+            )?;
             pool.check_identity()?;
             if pool.cash().raw() != self.net_in[asset.index()] {
                 return Err(format!(
