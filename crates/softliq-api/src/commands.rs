@@ -12,9 +12,6 @@ use utoipa::ToSchema;
 
 use crate::names::Named;
 
-/// Decimal amounts: digits, optionally a point and more digits; no sign, no exponent.
-pub const DECIMAL_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?$";
-
 /// One durable log entry as readers see it: `GET /v1/events` pages and the SSE stream's
 /// `data`. Borrowed when the server renders it, owned when a client reads it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -58,9 +55,19 @@ pub struct UpdateParamsRequest {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPolicyRequest {
-    /// `{"rule": {"Soft": {"max_fraction": "0.2"}}, "dust_value": "10", "insurance_share": "0.5"}`
-    #[schema(value_type = Object)]
-    pub policy: Policy,
+    /// The exact policy, as `GET /v1/markets` shows it:
+    /// `{"rule": {"Soft": {"max_fraction": "0.2"}}, "dust_value": "10", "insurance_share": "0.5", …}`.
+    /// Give this or `mechanism`.
+    #[schema(value_type = Option<Object>)]
+    pub policy: Option<Policy>,
+    /// A mechanism by name, as a simulator scenario names it (`full`, `close_factor`, `soft`,
+    /// `restore`, `two_stage`, `dutch`, or any name with `rule` in `overrides`). Give this or
+    /// `policy`.
+    pub mechanism: Option<String>,
+    /// The mechanism's parameters, with the keys and syntax of a scenario's
+    /// `[mechanism.<name>]` table: `{"max_fraction": "20%", "incentive": "ramp", "dust_usd": 10}`.
+    #[schema(value_type = Option<Object>)]
+    pub overrides: Option<serde_json::Map<String, serde_json::Value>>,
     /// `"spot"`, `{"delayed": {"delay_s": 3600}}` or `{"twap": {"window_s": 1800}}`; spot when
     /// absent.
     #[schema(value_type = Option<Object>)]

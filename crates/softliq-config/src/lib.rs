@@ -18,6 +18,7 @@ mod account;
 mod error;
 mod markets;
 mod number;
+pub mod policy;
 #[cfg(test)]
 mod tests;
 

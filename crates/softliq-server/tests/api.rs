@@ -95,6 +95,43 @@ async fn roles_queries_and_a_liquidation_end_to_end() {
     assert_eq!(s.hash().await, before);
     s.ok("/v1/policy", ADMIN, need("0.08")).await;
     s.ok("/v1/policy", ADMIN, admin_calls[1].1.clone()).await;
+    // The same policy by name, in a simulator scenario's syntax, sets the same policy (the
+    // named `soft` brings its own 1,000 USD minimum call; the exact body above has none).
+    let exact = s.get("/v1/markets").await.1["policy_params"].clone();
+    let named = json!({"mechanism": "soft", "overrides": {"max_fraction": "20%", "dust_usd": 10,
+        "insurance_share": "50%", "min_call_usd": 0}, "liquidation_price": "spot"});
+    s.ok("/v1/policy", ADMIN, need("0.08")).await;
+    s.ok("/v1/policy", ADMIN, named).await;
+    assert_eq!(s.get("/v1/markets").await.1["policy_params"], exact);
+    let before = s.hash().await;
+    for (body, field) in [
+        (
+            json!({"mechanism": "soft", "overrides": {"max_fractoin": "20%"}}),
+            "overrides.max_fractoin",
+        ),
+        (json!({"mechanism": "softer"}), "mechanism"),
+        (
+            json!({"mechanism": "soft", "overrides": {"discount_max": "5%"}}),
+            "overrides.discount_max",
+        ),
+        (
+            json!({"mechanism": "soft", "policy": exact.clone()}),
+            "policy",
+        ),
+        (json!({"liquidation_price": "spot"}), "policy"),
+        (
+            json!({"policy": exact.clone(), "overrides": {}}),
+            "overrides",
+        ),
+    ] {
+        let (st, err) = s.post("/v1/policy", ADMIN, body.clone()).await;
+        assert_eq!(
+            (st, err["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{body}: {err}"
+        );
+    }
+    assert_eq!(s.hash().await, before, "a refused policy changes nothing");
 
     // An account token touches only its own accounts; admin touches none.
     for (token, account) in [

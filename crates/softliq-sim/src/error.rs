@@ -60,6 +60,12 @@ impl SimError {
     }
 }
 
+impl From<softliq_config::policy::PolicyError> for SimError {
+    fn from(e: softliq_config::policy::PolicyError) -> Self {
+        Self::field(e.field, e.problem)
+    }
+}
+
 impl From<softliq_config::ConfigError> for SimError {
     fn from(e: softliq_config::ConfigError) -> Self {
         Self {

@@ -24,9 +24,6 @@ use softliq_api::names::Named;
 
 type Shared = State<Arc<AppState>>;
 
-/// Decimal amounts: digits, optionally a point and more digits; no sign, no exponent.
-pub const DECIMAL_PATTERN: &str = r"^[0-9]+(\.[0-9]+)?$";
-
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
@@ -168,7 +165,7 @@ pub async fn set_policy(
 ) -> Result<Json<CommandOutcome>, ApiError> {
     principal.require("Authorization", &[Role::Admin])?;
     let body = CommandBody::SetPolicy {
-        policy: req.policy,
+        policy: policy_of(&req)?,
         liquidation_price: req.liquidation_price.unwrap_or_default(),
     };
     run(&state, &principal, &headers, body).await
@@ -367,4 +364,36 @@ pub async fn buy_collateral(
         min_out: req.min_out,
     };
     run(&state, &principal, &headers, body).await
+}
+
+/// The policy a `POST /v1/policy` asks for: exact, or a mechanism by name with its overrides,
+/// read by the simulator's reader (`softliq_config::policy`), so a scenario's
+/// `[mechanism.<name>]` table and this body mean the same policy.
+fn policy_of(req: &SetPolicyRequest) -> Result<softliq_core::liquidation::Policy, ApiError> {
+    let invalid = |field: &str, message: String| ApiError::unprocessable("invalid", field, message);
+    match (&req.policy, &req.mechanism) {
+        (Some(policy), None) if req.overrides.is_none() => Ok(*policy),
+        (Some(_), None) => Err(invalid(
+            "overrides",
+            "only with `mechanism` (an exact `policy` has every field already)".into(),
+        )),
+        (None, Some(name)) => {
+            let overrides = req
+                .overrides
+                .clone()
+                .map(|o| toml::Table::try_from(serde_json::Value::Object(o)))
+                .transpose()
+                .map_err(|e| invalid("overrides", format!("not a table of parameters: {e}")))?;
+            let at = softliq_config::policy::At {
+                name: "mechanism",
+                overrides: "overrides",
+            };
+            softliq_config::policy::policy(name, overrides.as_ref(), at, |_| {})
+                .map_err(|e| invalid(&e.field, e.problem))
+        }
+        _ => Err(invalid(
+            "policy",
+            "give either `policy` (exact) or `mechanism` (a name, with `overrides`)".into(),
+        )),
+    }
 }
