@@ -31,6 +31,7 @@ pub mod bands;
 pub mod health;
 pub mod liquidation;
 pub mod money;
+pub mod oracle;
 pub mod perp;
 pub mod pool;
 #[doc(hidden)]

@@ -10,6 +10,7 @@ use softliq_core::account::AccountId;
 use softliq_core::asset::{AssetId, AssetParams};
 use softliq_core::liquidation::Policy;
 use softliq_core::liquidation::auction::AuctionId;
+pub use softliq_core::oracle::PriceSource;
 use softliq_core::perp::{OrderId, OrderRequest, PerpMarketId, PerpParams};
 
 /// A client-chosen command id. Repeating an id returns the first outcome and changes nothing;
@@ -36,21 +37,6 @@ pub struct Command {
     /// Seconds since the Unix epoch; never less than the last accepted command's.
     pub timestamp_s: u64,
     pub body: CommandBody,
-}
-
-/// Which price a market's liquidation checks use (docs/engine.md, Oracle guards). Borrowing and
-/// withdrawing always use the spot price; liquidation may lag it, trading reaction speed for
-/// resistance to a manipulated or glitching feed (MakerDAO's one-hour oracle security module).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PriceSource {
-    /// The latest accepted price.
-    #[default]
-    Spot,
-    /// The latest price published at least `delay_s` seconds ago.
-    Delayed { delay_s: u64 },
-    /// The time-weighted average of accepted prices over the last `window_s` seconds.
-    Twap { window_s: u64 },
 }
 
 /// What a command asks for.

@@ -253,9 +253,9 @@ fn twap_is_the_time_weighted_mean() {
     let guards = params(18, 8_000, 8_250).oracle;
     let mut o = Oracle::default();
     let p = |x: u128| Price::from_raw(x * 1_000_000_000_000_000_000);
-    o.post(WETH, p(100), 1_000, 1_000, &guards).expect("post");
-    o.post(WETH, p(105), 1_100, 1_100, &guards).expect("post");
-    o.post(WETH, p(110), 1_400, 1_400, &guards).expect("post");
+    o.post(p(100), 1_000, 1_000, &guards).expect("post");
+    o.post(p(105), 1_100, 1_100, &guards).expect("post");
+    o.post(p(110), 1_400, 1_400, &guards).expect("post");
     let twap = |now, window| {
         o.liquidation_price(PriceSource::Twap { window_s: window }, now)
             .expect("price")

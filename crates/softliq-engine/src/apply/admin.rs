@@ -180,7 +180,13 @@ impl Engine {
         let price = super::parse_price("price", text)?;
         // In place: `Oracle::post` checks everything before it changes anything, and a copy
         // would copy up to a day of price history.
-        self.state.oracles[id.index()].post(id, price, published_s, now_s, &guards)
+        crate::oracle::post(
+            &mut self.state.oracles[id.index()],
+            id,
+            price,
+            (published_s, now_s),
+            &guards,
+        )
     }
 
     pub(crate) fn advance_time(&mut self, now_s: u64) -> Result<Vec<Event>, Rejection> {
