@@ -44,6 +44,22 @@ fn keeper_quote_under_soft() {
     assert_eq!(v["penalty"], "5.00%");
 }
 
+/// `--set` changes the policy with a scenario's keys: a 10% cap repays 3,450.25 USD of USDT
+/// (3,449.90501 tokens, rounded up to 6 decimals, at 1.0001).
+#[test]
+fn set_overrides_the_policy_as_a_scenario_would() {
+    let v = json(&[
+        "liquidate",
+        "--prices",
+        CRASH,
+        "--set",
+        "max_fraction=10%",
+        "--json",
+    ]);
+    assert_eq!(v["repaid_value"], "3450.250000501", "{v}");
+    assert_eq!(v["bound"], "policy cap");
+}
+
 #[test]
 fn explicit_request_and_its_refusals() {
     let v = json(&[
@@ -73,6 +89,9 @@ fn explicit_request_and_its_refusals() {
             vec!["--policy", "dutch"],
             "--policy \"dutch\": dutch runs auctions over time",
         ),
+        (vec!["--set", "max_fractoin=10%"], "--set.max_fractoin"),
+        (vec!["--set", "max_fraction=150%"], "--set max_fraction"),
+        (vec!["--set", "rule=dutch"], "dutch runs auctions over time"),
         (
             vec!["--debt", "DOGE", "--collateral", "WETH"],
             "--debt: unknown asset \"DOGE\"",

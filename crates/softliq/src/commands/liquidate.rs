@@ -19,9 +19,16 @@ use softliq_api::report::percent;
 pub struct Args {
     #[command(flatten)]
     inputs: InputArgs,
-    /// Liquidation policy: soft, close_factor, restore, two_stage or full (default parameters).
+    /// Liquidation policy: soft, close_factor, restore, two_stage or full (default parameters,
+    /// changed by `--set`).
     #[arg(long, default_value = "soft")]
     policy: String,
+    /// A policy parameter, with the keys and syntax of a simulator scenario's
+    /// `[mechanism.<name>]` table and of `POST /v1/policy`'s `overrides`:
+    /// `--set max_fraction=30% --set min_call_usd=0` (repeatable; the value is read as TOML,
+    /// else as a string).
+    #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "compare")]
+    sets: Vec<String>,
     /// Debt asset to repay (default: the keeper's most profitable pair).
     #[arg(long, requires = "collateral")]
     debt: Option<String>,
@@ -48,6 +55,59 @@ pub struct Args {
     /// Print JSON (exact decimal strings) instead of tables.
     #[arg(long)]
     json: bool,
+}
+
+/// `--policy` with its `--set` overrides, read as the simulator and the API read a policy
+/// (`softliq_config::policy`), then checked against the assets. One call at a time: `dutch`
+/// runs auctions over time, which this command does not model.
+fn chosen_policy(
+    args: &Args,
+    assets: &[(&str, &softliq_core::asset::AssetParams)],
+    incentive: Incentive,
+) -> Result<Policy> {
+    let mut overrides = toml::Table::new();
+    for text in &args.sets {
+        let (key, value) =
+            softliq_sim::scenario::parse_set(text).map_err(|e| anyhow!("--set: {}", e.problem))?;
+        overrides.insert(key, value);
+    }
+    let rule = overrides.get("rule").and_then(toml::Value::as_str);
+    let base = rule.unwrap_or(&args.policy);
+    let why = if base == "dutch" {
+        "dutch runs auctions over time (softliq serve, softliq sim), not single calls"
+    } else if Policy::all().iter().all(|p| p.name() != base) {
+        "unknown policy"
+    } else {
+        ""
+    };
+    if !why.is_empty() {
+        return Err(anyhow!(
+            "--policy {:?}: {why} (one of: soft, close_factor, restore, two_stage, full)",
+            args.policy
+        ));
+    }
+    let at = softliq_config::policy::At {
+        name: "--policy",
+        overrides: "--set",
+    };
+    let policy = softliq_config::policy::policy(&args.policy, Some(&overrides), at, |p| {
+        p.incentive = incentive;
+    })
+    .map_err(|e| anyhow!("{}: {}", e.field, e.problem))?;
+    // A policy the user changed is checked as the engine would check it at `POST /v1/policy`.
+    // The named defaults are shown as they are even where a market would refuse one (the
+    // example market's USDC, cf 0.8 and lt 0.85, refuses `two_stage`'s soft_hf 1.1).
+    if !args.sets.is_empty() {
+        policy.validate(assets).map_err(|e| {
+            anyhow!(
+                "--set {}: {} is out of bounds: {}",
+                e.field,
+                e.value,
+                e.bound
+            )
+        })?;
+    }
+    Ok(policy)
 }
 
 #[derive(Serialize)]
@@ -106,19 +166,7 @@ pub fn run(args: &Args) -> Result<()> {
         .validate(&assets)
         .map_err(|e| anyhow!("--incentive {}: {e}", args.incentive))?;
     let with_incentive = |p: Policy| Policy { incentive, ..p };
-    // One call at a time: `dutch` runs auctions over time, which this command does not model.
-    let named = Policy::all().into_iter().find(|p| p.name() == args.policy);
-    let policy = with_incentive(named.ok_or_else(|| {
-        let why = if args.policy == "dutch" {
-            "dutch runs auctions over time (softliq serve, softliq sim), not single calls"
-        } else {
-            "unknown policy"
-        };
-        anyhow!(
-            "--policy {:?}: {why} (one of: soft, close_factor, restore, two_stage, full)",
-            args.policy
-        )
-    })?);
+    let policy = with_incentive(chosen_policy(args, &assets, incentive)?);
     let age_s = args.liquidatable_for_s;
     let snapshot = inputs.snapshot();
     if args.compare {
