@@ -16,6 +16,7 @@ const _: () = assert!(usize::BITS >= u64::BITS, "softliq needs a 64-bit platform
 
 impl AccountId {
     /// The id as an index into a table of accounts (lossless: see the assertion above).
+    #[inline]
     #[must_use]
     #[allow(clippy::cast_possible_truncation)]
     pub const fn index(self) -> usize {
@@ -23,6 +24,7 @@ impl AccountId {
     }
 
     /// The id of the account at `index` (lossless on the 64-bit platforms softliq targets).
+    #[inline]
     #[must_use]
     pub const fn from_index(index: usize) -> Self {
         Self(index as u64)

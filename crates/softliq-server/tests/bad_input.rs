@@ -37,7 +37,8 @@ fn valid(name: &str, path: &str, m: &Market) -> Value {
         "account" => json!(m.alice),
         "side" => json!("buy"),
         "size" => json!("1"),
-        "tif" | "reduce_only" | "take_backstop" => Value::Null,
+        // Optional, and `mechanism` replaces `policy`: the base body sends the exact policy.
+        "tif" | "reduce_only" | "take_backstop" | "mechanism" | "overrides" => Value::Null,
         "asset" | "debt_asset" => json!(0),
         "collateral_asset" => json!(1),
         "borrower" => json!(m.alice),
