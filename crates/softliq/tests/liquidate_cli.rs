@@ -60,6 +60,15 @@ fn set_overrides_the_policy_as_a_scenario_would() {
     assert_eq!(v["bound"], "policy cap");
 }
 
+/// A healthy account under `--json` is JSON too: no call, with its health factor.
+#[test]
+fn no_call_is_json_under_json() {
+    let v = json(&["liquidate", "--json"]);
+    assert_eq!(v["call"], serde_json::Value::Null);
+    assert_eq!(v["policy"], "soft");
+    assert_eq!(v["health_factor"], "1.307190440217018061");
+}
+
 #[test]
 fn explicit_request_and_its_refusals() {
     let v = json(&[
@@ -90,6 +99,21 @@ fn explicit_request_and_its_refusals() {
             "--policy \"dutch\": dutch runs auctions over time",
         ),
         (vec!["--set", "max_fractoin=10%"], "--set.max_fractoin"),
+        (
+            vec!["--debt", "USDC", "--collateral", "WETH"],
+            "--debt: the account owes nothing in USDC",
+        ),
+        (
+            vec![
+                "--debt",
+                "USDC",
+                "--collateral",
+                "WETH",
+                "--max-repay",
+                "10",
+            ],
+            "--debt: the account owes nothing in USDC",
+        ),
         (vec!["--set", "max_fraction=150%"], "--set max_fraction"),
         (vec!["--set", "rule=dutch"], "dutch runs auctions over time"),
         (
@@ -109,7 +133,7 @@ fn explicit_request_and_its_refusals() {
         ),
         (
             vec!["--debt", "USDT", "--collateral", "LINK"],
-            "collateral_asset: the account holds no collateral",
+            "--collateral: the account holds no LINK as collateral",
         ),
     ] {
         let mut all = vec!["liquidate", "--prices", CRASH];

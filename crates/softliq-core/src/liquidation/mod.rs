@@ -55,7 +55,8 @@ pub enum Refusal {
     #[error("max_repay: a buffer-band call must repay at least {minimum} USD")]
     BelowMinimum { minimum: crate::money::Value },
     #[error(
-        "account: not absorbable (health factor {health_factor:?}, liquidatable for {age_s} s): none of the market's absorb tests holds"
+        "account: not absorbable (health factor {}, liquidatable for {age_s} s): none of the market's absorb tests holds",
+        health_factor.map_or_else(|| "infinite: no debt".to_owned(), |h| h.to_string())
     )]
     NotAbsorbable {
         health_factor: Option<Ratio>,

@@ -42,7 +42,8 @@ pub struct Plan {
     pub final_health: Option<Ratio>,
 }
 
-/// The call that maximises the liquidator's gross profit (`repaid · disc`) among every
+/// The call that maximises the liquidator's realised gross profit (`liquidator_value −
+/// repaid_value`, ties to the larger repaid value; `repaid · disc` for an unbounded call) among every
 /// debt/collateral pair of the account, each repaying as much as the policy allows; `None`
 /// when no call is open. `age_s` is how long the account has been liquidatable (read only by a
 /// need-sized incentive with a time ramp; see [`Request::liquidatable_for_s`]).

@@ -1199,3 +1199,17 @@ proptest! {
 }
 
 mod absorb;
+
+#[test]
+fn refusals_read_as_figures_not_debug_forms() {
+    let r = Refusal::NotAbsorbable {
+        health_factor: Some(Ratio::from_raw(950_000_000_000_000_000)),
+        age_s: 60,
+    };
+    let text = r.to_string();
+    assert!(text.contains("health factor 0.95,"), "{text}");
+    assert!(
+        !text.contains("Some(") && !text.contains("Ratio("),
+        "{text}"
+    );
+}

@@ -181,25 +181,58 @@ pub fn run(args: &Args) -> Result<()> {
         return emit(args.json, &view, || render_plan(&view));
     }
     let q = match (&args.debt, &args.collateral) {
-        (Some(d), Some(c)) => Some(quote(
-            &inputs.account,
-            &snapshot,
-            &policy,
-            &request(&inputs, (d, c), args.max_repay.as_deref(), age_s)?,
-        )?),
-        _ => plan(&inputs.account, &snapshot, &policy, age_s)?,
+        (Some(d), Some(c)) => Some(
+            quote(
+                &inputs.account,
+                &snapshot,
+                &policy,
+                &request(&inputs, (d, c), args.max_repay.as_deref(), age_s)?,
+            )
+            .map_err(|r| named(&inputs, r))?,
+        ),
+        _ => plan(&inputs.account, &snapshot, &policy, age_s).map_err(|r| named(&inputs, r))?,
     };
     let Some(q) = q else {
         let hf = Health::of(&inputs.account, &snapshot)?.health_factor();
-        println!(
-            "no call is open under {}: health factor {}",
-            policy.name(),
-            hf.map_or("infinite".into(), |h| grouped(&h.to_string(), 4))
-        );
-        return Ok(());
+        let none = NoCall {
+            policy: policy.name(),
+            call: None,
+            health_factor: hf.map(|h| h.to_string()),
+        };
+        return emit(args.json, &none, || {
+            format!(
+                "no call is open under {}: health factor {}\n",
+                none.policy,
+                hf.map_or("infinite".into(), |h| grouped(&h.to_string(), 4))
+            )
+        });
     };
     let view = quote_view(&inputs, &q)?;
     emit(args.json, &view, || render_quote(policy.name(), &view))
+}
+
+/// What `--json` prints when no call is open (a healthy account, or nothing to take).
+#[derive(Serialize)]
+struct NoCall {
+    policy: &'static str,
+    /// Always `null`: no call.
+    call: Option<()>,
+    /// `null` without debt.
+    health_factor: Option<String>,
+}
+
+/// A refusal as the user reads it: assets by symbol, not by id.
+fn named(inputs: &Inputs, r: softliq_core::liquidation::Refusal) -> anyhow::Error {
+    use softliq_core::liquidation::Refusal;
+    match r {
+        Refusal::StalePrice(a) => anyhow!("price: the price of {} is stale", inputs.symbol(a)),
+        Refusal::NoDebt(a) => anyhow!("--debt: the account owes nothing in {}", inputs.symbol(a)),
+        Refusal::NoCollateral(a) => anyhow!(
+            "--collateral: the account holds no {} as collateral",
+            inputs.symbol(a)
+        ),
+        other => anyhow!("{other}"),
+    }
 }
 
 fn emit<T: Serialize>(json: bool, value: &T, table: impl FnOnce() -> String) -> Result<()> {
@@ -232,11 +265,15 @@ fn request(
             .map_err(|e| anyhow!("{e}"))?,
         None => {
             let risk = inputs.snapshot().get(d)?.borrow_index;
-            inputs
+            let owed = inputs
                 .account
                 .position(d)
                 .debt
-                .to_amount(risk, Rounding::Up)?
+                .to_amount(risk, Rounding::Up)?;
+            if owed.is_zero() {
+                return Err(anyhow!("--debt: the account owes nothing in {debt}"));
+            }
+            owed
         }
     };
     Ok(Request {
