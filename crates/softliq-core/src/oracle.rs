@@ -39,19 +39,33 @@ pub enum PriceSource {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct OracleError {
-    /// The price is older than `max_staleness_s` on arrival (else: malformed or out of order).
-    pub stale: bool,
+    pub kind: OracleErrorKind,
     pub field: &'static str,
     pub message: String,
 }
 
+/// What kind of input an oracle refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OracleErrorKind {
+    /// A price that is zero, from the future, or not after the last one.
+    InvalidPrice,
+    /// A price older than `max_staleness_s` on arrival.
+    StalePrice,
+    /// A liquidation price source the oracle cannot serve.
+    InvalidSource,
+}
+
 impl OracleError {
-    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+    fn new(kind: OracleErrorKind, field: &'static str, message: impl Into<String>) -> Self {
         Self {
-            stale: false,
+            kind,
             field,
             message: message.into(),
         }
+    }
+
+    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::new(OracleErrorKind::InvalidPrice, field, message)
     }
 }
 
@@ -134,15 +148,15 @@ impl Oracle {
             ));
         }
         if now_s - published_s > guards.max_staleness_s {
-            return Err(OracleError {
-                stale: true,
-                field: "published_s",
-                message: format!(
+            return Err(OracleError::new(
+                OracleErrorKind::StalePrice,
+                "published_s",
+                format!(
                     "the price is {} s old, more than max_staleness_s = {}",
                     now_s - published_s,
                     guards.max_staleness_s
                 ),
-            });
+            ));
         }
         let open = self.open_breaker(now_s);
         let reference = open.map(|b| b.price).or(self.price);
@@ -234,7 +248,8 @@ pub fn validate_source(source: PriceSource) -> Result<(), OracleError> {
         PriceSource::Twap { window_s } => ("liquidation_price.window_s", window_s),
     };
     if s == 0 || s > HISTORY_S_MAX {
-        return Err(OracleError::invalid(
+        return Err(OracleError::new(
+            OracleErrorKind::InvalidSource,
             field,
             format!("{s} is out of bounds: 1 ≤ seconds ≤ {HISTORY_S_MAX}"),
         ));

@@ -4,7 +4,8 @@
 use softliq_core::asset::{AssetId, OracleGuards};
 use softliq_core::money::Price;
 pub use softliq_core::oracle::{
-    Breaker, HISTORY_LEN_MAX, HISTORY_S_MAX, Oracle, OracleError, Posted, PriceSource,
+    Breaker, HISTORY_LEN_MAX, HISTORY_S_MAX, Oracle, OracleError, OracleErrorKind, Posted,
+    PriceSource,
 };
 
 use crate::event::{BreakerClose, Event};
@@ -54,12 +55,10 @@ pub fn validate_source(source: PriceSource) -> Result<(), Rejection> {
 }
 
 fn rejection(e: OracleError) -> Rejection {
-    let code = if e.stale {
-        Code::StalePrice
-    } else if e.field.starts_with("liquidation_price") {
-        Code::InvalidParams
-    } else {
-        Code::InvalidPrice
+    let code = match e.kind {
+        OracleErrorKind::InvalidPrice => Code::InvalidPrice,
+        OracleErrorKind::StalePrice => Code::StalePrice,
+        OracleErrorKind::InvalidSource => Code::InvalidParams,
     };
     Rejection::new(code, e.field, e.message)
 }

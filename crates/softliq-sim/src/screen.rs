@@ -129,25 +129,19 @@ impl Screen {
         }
     }
 
-    /// Account `i`'s estimate (`None` for sizes only the exact check can hold).
+    /// Account `i`'s approximate HF when it may be below `threshold`; `None` only when its
+    /// estimate is clear above it by more than the estimate's error.
     #[must_use]
-    pub fn estimate(&self, i: usize, factors: &Factors) -> Option<Estimate> {
+    pub fn below(&self, i: usize, factors: &Factors, threshold: f64) -> Option<f64> {
         let (c, d) = self.weighted(i, factors);
-        Estimate::new(c, d, factors.positions_slack, d > 0.0)
-    }
-
-    /// Whether account `i` may be below `threshold`: false only when its estimate is clear
-    /// above it by more than the estimate's error.
-    #[must_use]
-    pub fn may_be_below(&self, i: usize, factors: &Factors, threshold: f64) -> bool {
-        may_be_below(self.estimate(i, factors), threshold)
+        may_be_below((c, d), factors, threshold).then(|| hf(c, d))
     }
 
     /// Approximate HF of account `i` (infinite without debt).
     #[must_use]
     pub fn health(&self, i: usize, factors: &Factors) -> f64 {
         let (c, d) = self.weighted(i, factors);
-        if d > 0.0 { c / d } else { f64::INFINITY }
+        hf(c, d)
     }
 
     /// Approximate (liquidation-weighted collateral, weighted debt) of account `i`.
@@ -192,10 +186,9 @@ impl Screen {
             .map(|(chunk, (supply, debt))| {
                 let mut part = ScanResult::default();
                 for (k, (s, d)) in supply.chunks_exact(w).zip(debt.chunks_exact(w)).enumerate() {
-                    let (c, debt) = weighted(s, d, factors);
-                    let hf = if debt > 0.0 { c / debt } else { f64::INFINITY };
-                    let e = Estimate::new(c, debt, factors.positions_slack, debt > 0.0);
-                    if may_be_below(e, threshold) {
+                    let sums = weighted(s, d, factors);
+                    let hf = hf(sums.0, sums.1);
+                    if may_be_below(sums, factors, threshold) {
                         let index = u32::try_from(chunk * CHUNK + k).unwrap_or(u32::MAX);
                         part.flagged.push(Flagged { index, hf });
                     }
@@ -232,10 +225,18 @@ fn weighted(supply: &[f64], debt: &[f64], factors: &Factors) -> (f64, f64) {
     (c, d)
 }
 
-/// False only for an estimate clear above `threshold`.
+/// Approximate HF from the weighted sums (infinite without debt).
 #[inline]
-fn may_be_below(e: Option<Estimate>, threshold: f64) -> bool {
-    e.is_none_or(|e| e.below(threshold) != Some(false))
+fn hf(c: f64, d: f64) -> f64 {
+    if d > 0.0 { c / d } else { f64::INFINITY }
+}
+
+/// Whether weighted sums `(c, d)` may be below `threshold`: false only when core's estimate
+/// is clear above it by more than its error.
+#[inline]
+fn may_be_below((c, d): (f64, f64), factors: &Factors, threshold: f64) -> bool {
+    Estimate::new(c, d, factors.positions_slack, d > 0.0)
+        .is_none_or(|e| e.below(threshold) != Some(false))
 }
 
 #[cfg(test)]
@@ -299,7 +300,7 @@ mod tests {
             let screen = Screen::new(std::slice::from_ref(&account), 2);
             let flagged = !screen.scan(&factors, threshold).flagged.is_empty();
             prop_assert!(!below || flagged, "exact {:?} below {threshold}, not flagged", health.health_factor());
-            prop_assert_eq!(flagged, screen.may_be_below(0, &factors, threshold));
+            prop_assert_eq!(flagged, screen.below(0, &factors, threshold).is_some());
         }
     }
 

@@ -351,11 +351,10 @@ impl<'a> Run<'a> {
         );
         let mut queue = Vec::new();
         for &i in flagged {
-            let hf = self.screen.health(i as usize, factors);
-            if !self.screen.may_be_below(i as usize, factors, self.trigger) {
+            let Some(hf) = self.screen.below(i as usize, factors, self.trigger) else {
                 self.open_since[i as usize] = NONE;
                 continue;
-            }
+            };
             let since = &mut self.open_since[i as usize];
             if *since == NONE {
                 *since = t;
