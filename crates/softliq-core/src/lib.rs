@@ -10,6 +10,7 @@
 //! - [`health`]: health factor, risk level and liquidation prices of an account at a snapshot;
 //! - [`liquidation`]: the policies, quotes, settlement, bad debt and the keeper's plan;
 //! - [`perp`]: perpetual positions, unified margin, funding, soft unwinding, backstop and ADL;
+//! - [`profile`]: protocol profiles, rules of another protocol reproduced to the wei (Aave v3.6);
 //! - [`bands`]: band conversion (Curve LLAMMA): a loan's collateral in price bands that
 //!   arbitrageurs convert as the price moves.
 #![forbid(unsafe_code)]
@@ -34,5 +35,6 @@ pub mod money;
 pub mod oracle;
 pub mod perp;
 pub mod pool;
+pub mod profile;
 #[doc(hidden)]
 pub mod testing;
