@@ -252,7 +252,7 @@ pub fn quote(
     let health = totals.health()?;
     let stage = stage(policy, &health)?;
     let (pen, disc) = penalty(policy, stage, &health, pair.c, request.liquidatable_for_s)?;
-    let (value, bound) = size(policy, stage, &health, &pair, pen, request)?;
+    let (value, bound, repay_max) = size(policy, stage, &health, &pair, pen, request)?;
     if stage == Stage::Buffer && value < policy.dust_value && value < pair.vd.debt_value {
         // The band is sized by restore to `soft_hf`, rounded down; without a floor the calls
         // would shrink toward the target forever. Below the dust value the band is closed.
@@ -263,7 +263,7 @@ pub fn quote(
     let mut q = priced(
         request,
         &pair,
-        (value, bound),
+        (value, bound, repay_max),
         (pen, disc),
         (stage, &health),
     )?;
@@ -517,7 +517,8 @@ fn policy_cap(
     })
 }
 
-/// The repaid value and what bound it, after the dust and leftover rules.
+/// The repaid value, what bound it, and the most tokens of `d` the call may repay, after the
+/// dust and leftover rules.
 fn size(
     policy: &Policy,
     stage: Stage,
@@ -525,7 +526,7 @@ fn size(
     p: &Pair,
     pen: Ratio,
     request: &Request,
-) -> Result<(Value, Bound), Refusal> {
+) -> Result<(Value, Bound, Amount), Refusal> {
     let debt = p.vd.debt_value;
     let coll_pays =
         p.vc.collateral_value
@@ -556,37 +557,61 @@ fn size(
     } = policy.rule
     {
         // Aave V3.3: clear the debt or the collateral, or leave at least `min` of each.
-        if v < clear && (dust(leftover_debt, min) || dust(leftover_coll, min)) {
-            let cap = policy_cap(policy, stage, health, p, pen)?.0;
-            if clear <= cap {
+        if v < clear {
+            let leaves_dust = dust(leftover_debt, min) || dust(leftover_coll, min);
+            if leaves_dust && clear <= policy_cap(policy, stage, health, p, pen)?.0 {
                 return widened(clear, request, p);
             }
-            let keep_coll = p.vc.collateral_value.saturating_sub(min);
-            let shrunk = debt
-                .saturating_sub(min)
-                .min(keep_coll.div_ratio(Ratio::ONE.checked_add(pen)?, Rounding::Down)?);
-            if shrunk.is_zero() {
+            // Shrunk to leave `min` of each, or only held to it in tokens: a call sized in
+            // value and rounded up to tokens could leave a base unit less.
+            let most = leaving(min, pen, p)?;
+            if most.is_zero() {
                 return Err(Refusal::WouldLeaveDust {
                     minimum: tokens(clear, p)?,
                 });
             }
-            return Ok((shrunk.min(v), Bound::Dust));
+            let bound = if leaves_dust { Bound::Dust } else { bound };
+            return Ok((v, bound, most.min(request.max_repay)));
         }
     } else if v < clear && dust(leftover_debt, policy.dust_value) {
         // The dust rule: no call leaves debt in `d` below the dust value.
         return widened(clear, request, p);
     }
-    Ok((v, bound))
+    Ok((v, bound, request.max_repay))
+}
+
+/// The most tokens of `d` a call may repay and still leave at least `min` of debt in `d` and
+/// of collateral in `c`, each valued rounded down, exactly in tokens: the debt side is
+/// `debt − ⌈min / p_d⌉`; the collateral side is the largest `r` whose seizure
+/// `⌈r · p_d / u_d · (1 + pen) · u_c / p_c⌉` leaves `⌈min / p_c⌉` tokens, i.e.
+/// `⌊(supply − ⌈min / p_c⌉) · p_c · u_d / (p_d · (1 + pen) · u_c)⌋` (a ceiling stays at or
+/// under a whole number exactly when its argument does). Shrinking in value and converting
+/// back rounded up could leave a base unit less than `min`.
+fn leaving(min: Value, pen: Ratio, p: &Pair) -> Result<Amount, Refusal> {
+    let keep_debt = min.to_amount(p.d.price, p.d.decimals, Rounding::Up)?;
+    let keep_coll = min.to_amount(p.c.price, p.c.decimals, Rounding::Up)?;
+    let debt_side = p.vd.debt_amount.saturating_sub(keep_debt);
+    let seizable = p.vc.supply_amount.saturating_sub(keep_coll);
+    let w = U512::from(WAD);
+    let coll_side = quotient(
+        U512::from(seizable.raw())
+            * U512::from(p.c.price.raw())
+            * U512::from(p.d.decimals.unit())
+            * w,
+        U512::from(p.d.price.raw()) * (w + U512::from(pen.raw())) * U512::from(p.c.decimals.unit()),
+        Rounding::Down,
+    )?;
+    Ok(debt_side.min(Amount::from_raw(coll_side)))
 }
 
 /// The call widened to `clear` (all the debt in `d`, or all the collateral in `c`), if the
 /// liquidator's request allows it.
-fn widened(clear: Value, request: &Request, p: &Pair) -> Result<(Value, Bound), Refusal> {
+fn widened(clear: Value, request: &Request, p: &Pair) -> Result<(Value, Bound, Amount), Refusal> {
     let needed = tokens(clear, p)?;
     if needed > request.max_repay {
         return Err(Refusal::WouldLeaveDust { minimum: needed });
     }
-    Ok((clear, Bound::Dust))
+    Ok((clear, Bound::Dust, request.max_repay))
 }
 
 /// Tokens of `d` worth `v`, rounded up, never more than the debt.
@@ -621,15 +646,25 @@ fn collateral_for(
 fn priced(
     request: &Request,
     p: &Pair,
-    (value, bound): (Value, Bound),
+    (value, bound, repay_max): (Value, Bound, Amount),
     (penalty, discount): (Ratio, Ratio),
     (stage, health): (Stage, &Health),
 ) -> Result<Quote, Refusal> {
-    let repaid = tokens(value, p)?.min(request.max_repay);
+    let repaid = tokens(value, p)?.min(repay_max);
     if repaid.is_zero() {
         return Err(Refusal::ZeroAmount);
     }
-    let seized = collateral_for(repaid, penalty, p, Rounding::Up)?.min(p.vc.supply_amount);
+    let mut seized = collateral_for(repaid, penalty, p, Rounding::Up)?.min(p.vc.supply_amount);
+    let rest = p.vc.supply_amount.checked_sub(seized)?;
+    if !rest.is_zero()
+        && rest
+            .value_at(p.c.price, p.c.decimals, Rounding::Down)?
+            .is_zero()
+    {
+        // What would be left is worth less than 1e-18 USD: no one could ever liquidate it, so
+        // the call takes it and the protocol keeps it (it is part of `to_treasury`).
+        seized = p.vc.supply_amount;
+    }
     let to_liquidator = collateral_for(repaid, discount, p, Rounding::Down)?.min(seized);
     let collateral_shares_seized = if seized == p.vc.supply_amount {
         p.coll.supply

@@ -385,8 +385,49 @@ fn close_factor_leaves_a_thousand_or_nothing() {
     assert_eq!(q.bound, Bound::Dust);
     assert_eq!(q.repaid_value.to_string(), "5714.285714285714285714");
     let left = w.amount(WETH, "3.5").raw() - q.seized.raw();
-    // 0.5 WETH = 1,000 USD, less one base unit from rounding the seizure up.
-    assert!(w.amount(WETH, "0.5").raw() - left <= 1, "left {left}");
+    // At least 0.5 WETH = 1,000 USD stays, to the base unit (sizing in value and rounding the
+    // tokens up used to leave one base unit less), and the repayment is the largest that does.
+    assert!(left >= w.amount(WETH, "0.5").raw(), "left {left}");
+    assert!(
+        left - w.amount(WETH, "0.5").raw() <= 2,
+        "left {left}: shrunk too far"
+    );
+}
+
+#[test]
+fn close_factor_holds_the_leftover_in_tokens_with_odd_decimals() {
+    // The case: 1.5 WETH + 0.04866667 WBTC (as ALT, 8 decimals) against 4,760 USDC;
+    // a call on WETH shrunk to leave 1,000 USD must not leave 999.99999975 USD.
+    let mut w = World::new(params(8, "0.7", "0.75", "1", "0.05", "0.04"));
+    w.price(ALT, "60000");
+    w.supply(WETH, "1.5")
+        .supply(ALT, "0.04866667")
+        .borrow(USDC, "4760");
+    w.price(WETH, "1980");
+    let h = w.health();
+    assert!(h.is_liquidatable(), "HF {:?}", h.health_factor());
+    let q = w.quote(&Policy::close_factor(), USDC, WETH, ALL).unwrap();
+    let snapshot = w.snapshot();
+    let (rc, rd) = (snapshot.get(WETH).unwrap(), snapshot.get(USDC).unwrap());
+    let left_coll = Amount::from_raw(w.amount(WETH, "1.5").raw() - q.seized.raw());
+    let left_debt = Amount::from_raw(w.amount(USDC, "4760").raw() - q.repaid.raw());
+    let worth = |a: Amount, r: &crate::health::AssetRisk| {
+        a.value_at(r.price, r.decimals, Rounding::Down).unwrap()
+    };
+    assert!(
+        q.seized < w.amount(WETH, "1.5") && q.repaid < w.amount(USDC, "4760"),
+        "{q:?}"
+    );
+    assert!(
+        worth(left_coll, rc) >= value("1000"),
+        "collateral left {}",
+        worth(left_coll, rc)
+    );
+    assert!(
+        worth(left_debt, rd) >= value("1000"),
+        "debt left {}",
+        worth(left_debt, rd)
+    );
 }
 
 #[test]
@@ -1002,6 +1043,21 @@ proptest! {
         prop_assert_eq!(q.liquidatable_after, full.is_liquidatable());
         prop_assert_eq!(q.collateral_value_after, full.collateral_value);
         prop_assert_eq!(q.seized.raw(), q.to_liquidator.raw() + q.to_treasury.raw(), "seized = liquidator + treasury");
+        let (rd, rc) = (snapshot.get(d).unwrap(), snapshot.get(c).unwrap());
+        let held = w.borrower.position(c).supply.to_amount(rc.supply_index, Rounding::Down).unwrap();
+        let left_coll = held.checked_sub(q.seized).unwrap();
+        let left_debt = owed.checked_sub(q.repaid).unwrap();
+        let worth = |a: Amount, r: &crate::health::AssetRisk| a.value_at(r.price, r.decimals, Rounding::Down).unwrap();
+        // No call leaves collateral in `c` worth nothing: it would be unliquidatable forever.
+        prop_assert!(left_coll.is_zero() || !worth(left_coll, rc).is_zero(), "left {:?} of c worth 0", left_coll);
+        if let Rule::CloseFactor { min_leftover_value: min, .. } = policy.rule {
+            // Clear the debt in `d`, take all of `c`, or leave `min` of each, to the base unit.
+            let cleared = left_debt.is_zero() || left_coll.is_zero();
+            prop_assert!(
+                cleared || (worth(left_debt, rd) >= min && worth(left_coll, rc) >= min),
+                "close_factor left {} of debt and {} of collateral", worth(left_debt, rd), worth(left_coll, rc)
+            );
+        }
         let settled = w.settle(&q, &policy).unwrap();
         prop_assert_eq!(
             q.collateral_shares_seized.raw(),
@@ -1019,7 +1075,6 @@ proptest! {
         let hf_before = q.health_before.unwrap();
         let hf_after = q.health_after.unwrap_or(Ratio::MAX);
         let h = Health::of(&before.borrower, &snapshot).unwrap();
-        let (rd, rc) = (snapshot.get(d).unwrap(), snapshot.get(c).unwrap());
         let spiral = policy::at_death_spiral(h.liquidation_collateral, h.weighted_debt, rd.borrow_weight, q.penalty, rc.liquidation_threshold);
         // The death-spiral rule reads the call's own penalty (the incentive's, when need-sized).
         if q.stage == Stage::Hard && !matches!(policy.rule, Rule::Full) {
@@ -1212,4 +1267,23 @@ fn refusals_read_as_figures_not_debug_forms() {
         !text.contains("Some(") && !text.contains("Ratio("),
         "{text}"
     );
+}
+
+#[test]
+fn a_call_bounded_by_the_collateral_takes_its_worthless_remainder() {
+    // ALT (24 decimals) at 0.37 USD: one base unit is worth 3.7e-25 USD, under the 1e-18 USD a
+    // value can hold. 1,000 ALT (370 USD) back 0.18 WETH (360 USD) of debt, HF 0.82: the
+    // collateral bounds the call, and rounding its value to WETH and back leaves a few base
+    // units of ALT that no later call could ever value, so this call takes them.
+    let mut w = World::new(params(24, "0.75", "0.8", "1", "0.05", "0.04"));
+    w.price(ALT, "0.5");
+    w.supply(ALT, "1000.000001700000000000000123")
+        .borrow(WETH, "0.18");
+    w.price(ALT, "0.37");
+    for policy in [Policy::full(), Policy::close_factor()] {
+        let q = w.quote(&policy, WETH, ALT, ALL).unwrap();
+        assert_eq!(q.bound, Bound::Collateral, "{}", policy.name());
+        let all = w.amount(ALT, "1000.000001700000000000000123");
+        assert_eq!(q.seized, all, "{}", policy.name());
+    }
 }
