@@ -16,7 +16,11 @@
 //! auction_hole = "20000000"          # USD, optional: cap on tab under Dutch auction
 //! ```
 //!
-//! Asset ids follow the order of the `[[assets]]` tables.
+//! Asset ids follow the order of the `[[assets]]` tables. An optional top-level
+//! `profile = "aave_v3"` (before the tables) makes the market follow Aave v3.6's rules: its
+//! assets are checked by Aave's listing rules (whole basis points, `ltv ≤ lt`, the
+//! configurator's half-up `percentMul(lt, bonus) ≤ 100%`, no borrow weight) and its liquidation
+//! policy is `aave_v3` (docs/liquidation.md, Protocol profiles). The default is `"softliq"`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -24,6 +28,7 @@ use std::path::Path;
 use serde::Deserialize;
 use softliq_core::asset::{Asset, AssetId, AssetParams, OracleGuards, RateModel};
 use softliq_core::money::{Amount, Decimals};
+use softliq_core::profile::Profile;
 
 use crate::error::{ConfigError, from_toml};
 use crate::number::Number;
@@ -31,6 +36,7 @@ use crate::number::Number;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MarketsFile {
+    profile: Option<String>,
     assets: Vec<AssetEntry>,
 }
 
@@ -73,6 +79,8 @@ struct OracleEntry {
 /// The listed assets of a market, validated, with a symbol lookup.
 #[derive(Debug, Clone)]
 pub struct Markets {
+    /// The rules the market follows (`profile = "..."`; softliq's own by default).
+    pub profile: Profile,
     pub assets: Vec<Asset>,
     by_symbol: HashMap<String, AssetId>,
 }
@@ -102,7 +110,18 @@ impl Markets {
         if parsed.assets.len() > usize::from(u16::MAX) {
             return Err(ConfigError::new(file, "assets", "at most 65535 assets"));
         }
+        let profile = match parsed.profile.as_deref() {
+            None => Profile::Softliq,
+            Some(name) => Profile::by_name(name).ok_or_else(|| {
+                ConfigError::new(
+                    file,
+                    "profile",
+                    format!("unknown profile {name:?} (known: {})", Profile::NAMES),
+                )
+            })?,
+        };
         let mut markets = Self {
+            profile,
             assets: Vec::new(),
             by_symbol: HashMap::new(),
         };
@@ -117,7 +136,7 @@ impl Markets {
                 ));
             }
             let params = entry.params(file, &at)?;
-            let asset = Asset::new(id, &entry.symbol, params).map_err(|e| {
+            let asset = Asset::new_in(id, &entry.symbol, params, profile).map_err(|e| {
                 ConfigError::new(
                     file,
                     format!("{at}.{}", e.field),
@@ -127,6 +146,16 @@ impl Markets {
             markets.assets.push(asset);
         }
         Ok(markets)
+    }
+
+    /// The liquidation policy the market's profile sets, if any (`aave_v3`); `None` for
+    /// softliq's own rules, where the policy is chosen separately.
+    #[must_use]
+    pub const fn profile_policy(&self) -> Option<softliq_core::liquidation::Policy> {
+        match self.profile {
+            Profile::Softliq => None,
+            Profile::AaveV3 => Some(softliq_core::liquidation::Policy::aave_v3()),
+        }
     }
 
     /// The id of the asset called `symbol`.

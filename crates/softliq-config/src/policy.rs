@@ -4,7 +4,7 @@
 //! "20%"}}`) alike: one reader, one set of names, one ratio syntax, errors that name the field.
 //! The exact form (`softliq_core::liquidation::Policy` as JSON) stays what the API shows back.
 //!
-//! Keys: `rule` (the base of a custom name: `full`, `close_factor`, `soft`, `restore`,
+//! Keys: `rule` (the base of a custom name: `full`, `close_factor`, `soft`, `restore`, `aave_v3`,
 //! `two_stage`, `dutch`), the rule's own parameters (`max_fraction`, `target_hf`, `soft_hf`,
 //! `soft_cf_min`, `soft_pen_min`, `close_factor`, `full_close_hf`, `small_position_usd`,
 //! `min_leftover_usd`; a `dutch` curve and its `tau_s`, `step_s`, `cut`, `buf`, `tail_s`, `cusp`,
@@ -48,7 +48,7 @@ impl std::error::Error for PolicyError {}
 type Result<T> = std::result::Result<T, PolicyError>;
 
 /// The rules a policy may start from.
-pub const RULES: &str = "full, close_factor, soft, restore, two_stage, dutch";
+pub const RULES: &str = "full, close_factor, soft, restore, two_stage, aave_v3, dutch";
 
 /// Where a policy is written, for the fields its errors name.
 #[derive(Clone, Copy, Debug)]

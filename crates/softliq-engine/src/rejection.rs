@@ -158,6 +158,7 @@ impl Rejection {
             Refusal::NotAbsorbable { .. } => (Code::NotAbsorbable, "borrower"),
             Refusal::NoAbsorb => (Code::WrongMechanism, "policy"),
             Refusal::NothingToSell(_) => (Code::LiquidationRefused, "asset"),
+            Refusal::Aave(_) => (Code::LiquidationRefused, "max_repay"),
             Refusal::Health(h) => return Self::health(h),
             Refusal::Math(m) => return Self::math("max_repay", m),
             Refusal::Pool(p) => return Self::pool("max_repay", p),

@@ -18,6 +18,8 @@ use crate::app::AppState;
 /// What applying a markets file did, by symbol.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Applied {
+    /// The policy the file's `profile` set before listing (`aave_v3`), if it changed.
+    pub policy: Option<&'static str>,
     pub listed: Vec<String>,
     pub updated: Vec<String>,
     pub unchanged: Vec<String>,
@@ -34,6 +36,9 @@ impl std::fmt::Display for Applied {
                 v.join(", ")
             }
         };
+        if let Some(policy) = self.policy {
+            write!(f, "policy set to {policy} by the file's profile; ")?;
+        }
         write!(
             f,
             "listed {}; updated {}; unchanged {}",
@@ -69,6 +74,27 @@ pub async fn apply(state: &Arc<AppState>, markets: &Markets) -> Result<Applied, 
         .await
         .map_err(|e| e.message)?;
     let mut applied = Applied::default();
+    // A profile's market lists its assets under its own rules: its policy comes first (the
+    // engine checks each listing against the policy in force).
+    if let Some(policy) = markets.profile_policy() {
+        let (current, liquidation_price) = state
+            .read(|e| (e.state().market.policy, e.state().market.liquidation_price))
+            .await
+            .map_err(|e| e.message)?;
+        if current.profile() != policy.profile() {
+            state
+                .submit(
+                    ClientId(rand::random()),
+                    CommandBody::SetPolicy {
+                        policy,
+                        liquidation_price,
+                    },
+                )
+                .await
+                .map_err(|e| format!("profile {}: {}: {}", policy.name(), e.field, e.message))?;
+            applied.policy = Some(policy.name());
+        }
+    }
     for asset in &markets.assets {
         let symbol = asset.symbol.clone();
         let current = listed.iter().find(|(s, _, _)| *s == symbol);

@@ -198,3 +198,47 @@ fn until_healthy_and_compare() {
         "not computed for restore"
     );
 }
+
+const AAVE: &str = "examples/markets-aave.toml";
+const DEEP: &str = "examples/prices-deep-crash.json";
+
+/// A market file with `profile = "aave_v3"` liquidates by Aave v3.6's rules by default. At
+/// WETH 1,700 and WBTC 36,000 (HF 0.9289 ≤ 0.95: no close factor), the keeper's call takes all
+/// 0.5 WBTC (18,000 USD) for the debt Aave needs: `⌊18,000 / 1.0001⌋` = 17,998.200179 USDT,
+/// `percentDivCeil` by the 105% bonus = 17,141.143028 USDT; the protocol fee is 10% of the
+/// bonus collateral, `0.5 − 0.5 / 1.05` = 0.0238095 → 0.00238095 WBTC.
+#[test]
+fn an_aave_v3_market_liquidates_by_aaves_rules() {
+    let v = json(&["liquidate", "--markets", AAVE, "--prices", DEEP, "--json"]);
+    assert_eq!(v["repaid"], "17141.143028", "{v}");
+    assert_eq!(v["seized"], "0.5");
+    assert_eq!(v["to_treasury"], "0.00238095");
+    assert_eq!(v["bound"], "all collateral");
+    // Leaving 50 LINK (475 USD) of debt is Aave's MustNotLeaveDust, not a shrunk call.
+    let out = softliq(&[
+        "liquidate",
+        "--markets",
+        AAVE,
+        "--prices",
+        DEEP,
+        "--debt",
+        "LINK",
+        "--collateral",
+        "WETH",
+        "--max-repay",
+        "950",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("reverts this call with MustNotLeaveDust"),
+        "{err}"
+    );
+    // softliq's example market has a borrow weight Aave cannot express: named, refused.
+    let out = softliq(&["liquidate", "--prices", DEEP, "--policy", "aave_v3"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--policy aave_v3: borrow_weight: 1.2 (asset LINK)"),
+        "{err}"
+    );
+}

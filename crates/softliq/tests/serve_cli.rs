@@ -150,6 +150,34 @@ async fn serve_starts_on_a_markets_file_and_applies_its_changes_on_restart() {
     assert!(!dir.path().join("other").exists());
 }
 
+/// A file with `profile = "aave_v3"` sets the market's policy to `aave_v3` before listing its
+/// assets: the engine checks each listing against the policy in force and lists it under the
+/// profile's rules.
+#[tokio::test]
+async fn serve_on_an_aave_v3_file_sets_its_policy_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/markets-aave.toml"
+    );
+    let served = serve_lines(&data, &["--markets", file]);
+    assert!(
+        served.lines[1]
+            .contains("policy set to aave_v3 by the file's profile; listed USDC, USDT, "),
+        "{:?}",
+        served.lines
+    );
+    let v: serde_json::Value = reqwest::get(format!("{}/v1/markets", served.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["policy"], "aave_v3", "{v}");
+    assert_eq!(v["markets"].as_array().unwrap().len(), 6);
+}
+
 #[test]
 fn token_prints_a_fresh_token_or_a_tokens_file_entry() {
     let run = |args: &[&str]| softliq().arg("token").args(args).output().unwrap();

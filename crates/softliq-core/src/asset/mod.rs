@@ -47,7 +47,21 @@ impl Asset {
         symbol: impl Into<String>,
         params: AssetParams,
     ) -> Result<Self, ParamError> {
-        params.validate()?;
+        Self::new_in(id, symbol, params, crate::profile::Profile::Softliq)
+    }
+
+    /// An asset of a market that follows `profile`, validated by its rules
+    /// ([`AssetParams::validate_in`]).
+    ///
+    /// # Errors
+    /// The first parameter out of bounds, named.
+    pub fn new_in(
+        id: AssetId,
+        symbol: impl Into<String>,
+        params: AssetParams,
+        profile: crate::profile::Profile,
+    ) -> Result<Self, ParamError> {
+        params.validate_in(profile)?;
         Ok(Self {
             id,
             symbol: symbol.into(),
@@ -65,7 +79,20 @@ impl Asset {
     /// # Errors
     /// As [`AssetParams::validate_update`].
     pub fn update(&mut self, next: AssetParams) -> Result<(), ParamError> {
+        self.update_in(next, crate::profile::Profile::Softliq)
+    }
+
+    /// [`Asset::update`] in a market that follows `profile` ([`AssetParams::validate_in`]).
+    ///
+    /// # Errors
+    /// The first parameter out of bounds, or a change of decimals.
+    pub fn update_in(
+        &mut self,
+        next: AssetParams,
+        profile: crate::profile::Profile,
+    ) -> Result<(), ParamError> {
         self.params.validate_update(&next)?;
+        next.validate_in(profile)?;
         self.params = next;
         Ok(())
     }

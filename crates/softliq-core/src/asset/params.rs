@@ -6,6 +6,7 @@
 
 use super::rate_model::RateModel;
 use crate::money::{Amount, Decimals, Ratio, Value};
+use crate::profile::Profile;
 
 /// A refused parameter: which one, the bound it broke, and the value given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,8 +87,23 @@ impl AssetParams {
     /// # Errors
     /// The first parameter out of bounds, with the bound named.
     pub fn validate(&self) -> Result<(), ParamError> {
-        self.validate_weights()?;
-        self.validate_liquidation()?;
+        self.validate_in(Profile::Softliq)
+    }
+
+    /// Checks every parameter bound of a market following `profile`: softliq's own, or under
+    /// `aave_v3` Aave's listing rules in place of softliq's two cross-checks (`ltv ≤ lt` instead
+    /// of `cf < lt`, the configurator's half-up `percentMul(lt, bonus) ≤ 100%` instead of the
+    /// exact `lt · (1 + pen) ≤ 1`), plus whole basis points and no borrow weight.
+    ///
+    /// # Errors
+    /// The first parameter out of bounds, with the bound named.
+    pub fn validate_in(&self, profile: Profile) -> Result<(), ParamError> {
+        let softliq = profile == Profile::Softliq;
+        self.validate_weights(softliq)?;
+        self.validate_liquidation(softliq)?;
+        if !softliq {
+            crate::profile::aave_v3::check_asset(self)?;
+        }
         self.validate_interest()?;
         self.validate_oracle()?;
         if self.auction_hole.is_some_and(Value::is_zero) {
@@ -100,7 +116,7 @@ impl AssetParams {
         Ok(())
     }
 
-    fn validate_weights(&self) -> Result<(), ParamError> {
+    fn validate_weights(&self, softliq: bool) -> Result<(), ParamError> {
         let lt = self.liquidation_threshold;
         if lt.is_zero() || lt > Ratio::ONE {
             return Err(ParamError::new(
@@ -109,7 +125,7 @@ impl AssetParams {
                 lt,
             ));
         }
-        if self.collateral_factor >= lt {
+        if softliq && self.collateral_factor >= lt {
             return Err(ParamError::new(
                 "collateral_factor",
                 "0 <= collateral_factor < liquidation_threshold",
@@ -127,7 +143,7 @@ impl AssetParams {
         Ok(())
     }
 
-    fn validate_liquidation(&self) -> Result<(), ParamError> {
+    fn validate_liquidation(&self, softliq: bool) -> Result<(), ParamError> {
         let pen = self.liquidation_penalty;
         if pen > bounds::PENALTY_MAX {
             return Err(ParamError::new(
@@ -147,7 +163,7 @@ impl AssetParams {
         // lt · (1 + pen) ≤ 1: an account at HF = 1 can always pay its penalty. Exact: both
         // sides scaled by WAD², so no rounding can let a borderline set through.
         let lhs = self.liquidation_threshold.raw() * (Ratio::ONE.raw() + pen.raw());
-        if lhs > Ratio::ONE.raw() * Ratio::ONE.raw() {
+        if softliq && lhs > Ratio::ONE.raw() * Ratio::ONE.raw() {
             return Err(ParamError::new(
                 "liquidation_threshold",
                 "liquidation_threshold * (1 + liquidation_penalty) <= 1",
@@ -194,11 +210,12 @@ impl AssetParams {
         Ok(())
     }
 
-    /// Validates `next` as an update of `self`: every bound, and the decimals unchanged (they
-    /// fix the meaning of every balance already held).
+    /// Checks that `next` may replace `self`: the decimals unchanged (they fix the meaning of
+    /// every balance already held). The bounds are the market profile's
+    /// ([`AssetParams::validate_in`], called by `Asset::update_in`).
     ///
     /// # Errors
-    /// As [`AssetParams::validate`], or `decimals` when they differ.
+    /// `decimals` when they differ.
     pub fn validate_update(&self, next: &Self) -> Result<(), ParamError> {
         if next.decimals != self.decimals {
             return Err(ParamError::new(
@@ -207,6 +224,6 @@ impl AssetParams {
                 next.decimals.get(),
             ));
         }
-        next.validate()
+        Ok(())
     }
 }

@@ -202,3 +202,38 @@ fn kinked_rate_curve() {
     // Rounds up: 0.04 · (0.3 / 0.9) = 0.01333.. -> ...334
     assert_eq!(r("0.3"), ratio("0.013333333333333334"));
 }
+
+/// Aave's listing rules replace softliq's two cross-checks under the `aave_v3` profile: LTV may
+/// equal the threshold, and LT 95.24% with a 5% bonus passes Aave's half-up `percentMul`
+/// (softliq's exact `lt · (1 + pen) ≤ 1` refuses it: 1.00002); 95.25% fails both. A borrow
+/// weight or a fee share that is not whole basis points has no Aave meaning.
+#[test]
+fn the_aave_v3_profile_lists_by_aaves_rules() {
+    use crate::profile::Profile;
+    let mut p = crate::testing::stable_params(18);
+    p.liquidation_threshold = crate::testing::ratio("0.9524");
+    p.collateral_factor = crate::testing::ratio("0.9524");
+    p.liquidation_penalty = crate::testing::ratio("0.05");
+    p.liquidation_discount = crate::testing::ratio("0.045");
+    assert!(p.validate_in(Profile::AaveV3).is_ok());
+    assert_eq!(p.validate().unwrap_err().field, "collateral_factor");
+    p.collateral_factor = crate::testing::ratio("0.9");
+    assert_eq!(p.validate().unwrap_err().field, "liquidation_threshold");
+    p.liquidation_threshold = crate::testing::ratio("0.9525");
+    assert_eq!(
+        p.validate_in(Profile::AaveV3).unwrap_err().field,
+        "liquidation_bonus"
+    );
+    p.liquidation_threshold = crate::testing::ratio("0.9");
+    p.borrow_weight = crate::testing::ratio("1.1");
+    assert_eq!(
+        p.validate_in(Profile::AaveV3).unwrap_err().field,
+        "borrow_weight"
+    );
+    p.borrow_weight = crate::money::Ratio::ONE;
+    p.liquidation_discount = crate::testing::ratio("0.033333");
+    assert_eq!(
+        p.validate_in(Profile::AaveV3).unwrap_err().field,
+        "liquidation_discount"
+    );
+}

@@ -85,6 +85,22 @@ pub fn realise_bad_debt(
             });
         }
     }
+    events.extend(write_off_debt(account, insurance, pools)?);
+    Ok(events)
+}
+
+/// Writes off all of `account`'s debt through the waterfall (insurance fund, then suppliers),
+/// leaving its collateral where it is: what a profile that burns the rest of an emptied
+/// account's debt does (see [`super::Quote::writes_off`]).
+///
+/// # Errors
+/// A pool operation that fails (which would be a broken invariant).
+pub fn write_off_debt(
+    account: &mut Account,
+    insurance: &mut Account,
+    pools: &mut [Pool],
+) -> Result<Vec<BadDebtEvent>, Refusal> {
+    let mut events = Vec::new();
     for pos in account.positions().to_vec() {
         if !pos.debt.is_zero() {
             let pool = pool_mut(pools, pos.asset)?;

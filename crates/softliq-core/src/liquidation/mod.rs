@@ -9,9 +9,11 @@
 //!   collateral at its storefront;
 //! - [`plan`]: the call a rational liquidator makes next, and the sequence until healthy;
 //! - [`cost`]: what a call must earn to be worth making (fee, slippage into a linear book);
+//! - `aave`: the `aave_v3` profile as a rule: an account in Aave's terms and its call as a quote;
 //! - [`auction`]: the `dutch` policy's auctions (docs/liquidation.md, Dutch auctions): `bark`,
 //!   `take`, `redo`.
 
+mod aave;
 pub mod absorb;
 pub mod auction;
 pub mod bad_debt;
@@ -95,10 +97,25 @@ pub enum Refusal {
     LeavesLessThanChost { max_partial: Amount },
     #[error("amount: too small to buy a single share of the lot")]
     TakeTooSmall,
+    /// The `aave_v3` profile's call reverts as Aave v3.6 would, by Aave's error name.
+    #[error("max_repay: Aave v3.6 reverts this call with {name}{hint}", name = .0, hint = aave_hint(*.0))]
+    Aave(crate::profile::aave_v3::Revert),
     #[error(transparent)]
     Health(#[from] HealthError),
     #[error(transparent)]
     Math(#[from] MathError),
     #[error(transparent)]
     Pool(#[from] PoolError),
+}
+
+/// What an Aave revert means for the caller.
+fn aave_hint(revert: crate::profile::aave_v3::Revert) -> &'static str {
+    use crate::profile::aave_v3::Revert;
+    match revert {
+        Revert::MustNotLeaveDust => {
+            " (the call must clear the debt in the asset, take all the collateral, or leave at least 1,000 USD of each)"
+        }
+        Revert::InvalidBurnAmount => " (too small to burn one scaled unit)",
+        _ => "",
+    }
 }

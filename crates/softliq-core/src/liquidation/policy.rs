@@ -266,6 +266,12 @@ pub enum Rule {
     },
     /// The whole debt in `d`: the hard-liquidation baseline.
     Full,
+    /// The `aave_v3` profile: Aave v3.6's `liquidationCall` to the wei (HF < 1 strictly,
+    /// 8-decimal base-currency valuation, the 50% close factor with its 0.95 and 2,000 USD
+    /// thresholds, `MustNotLeaveDust` instead of a shrunk call, the protocol fee out of the
+    /// bonus, and the rest of the debt written off with the last collateral); no parameters of
+    /// its own (`crate::profile::aave_v3`).
+    AaveV3,
     /// No calls: collateral is sold by Dutch auction (docs/liquidation.md; `bark`, `take`, `redo`).
     Dutch(Dutch),
 }
@@ -337,6 +343,15 @@ impl Policy {
         Self::with(Rule::Full)
     }
 
+    /// `aave_v3`: Aave v3.6's rules; its dust and bad-debt rules are Aave's, so softliq's dust
+    /// value is off.
+    #[must_use]
+    pub const fn aave_v3() -> Self {
+        let mut policy = Self::with(Rule::AaveV3);
+        policy.dust_value = Value::ZERO;
+        policy
+    }
+
     /// `dutch` with Maker's ETH-A settings ([`Dutch::maker`]).
     #[must_use]
     pub const fn dutch() -> Self {
@@ -364,6 +379,7 @@ impl Policy {
             Rule::Restore { .. } => "restore",
             Rule::TwoStage { .. } => "two_stage",
             Rule::Full => "full",
+            Rule::AaveV3 => "aave_v3",
             Rule::Dutch(_) => "dutch",
         }
     }
@@ -373,8 +389,18 @@ impl Policy {
     pub fn by_name(name: &str) -> Option<Self> {
         Self::all()
             .into_iter()
-            .chain([Self::dutch()])
+            .chain([Self::aave_v3(), Self::dutch()])
             .find(|p| p.name() == name)
+    }
+
+    /// The protocol profile the policy's rule belongs to: `aave_v3` for [`Rule::AaveV3`],
+    /// softliq's own for every other rule.
+    #[must_use]
+    pub const fn profile(&self) -> crate::profile::Profile {
+        match self.rule {
+            Rule::AaveV3 => crate::profile::Profile::AaveV3,
+            _ => crate::profile::Profile::Softliq,
+        }
     }
 
     /// The auction parameters of a `dutch` policy.
@@ -406,6 +432,15 @@ impl Policy {
             ));
         }
         self.validate_extras(assets)?;
+        if self.profile() == crate::profile::Profile::Softliq {
+            // Assets listed under the aave_v3 profile may break softliq's own cross-checks
+            // (`cf < lt`, `lt · (1 + pen) ≤ 1`); softliq's rules need them.
+            for (symbol, p) in assets {
+                p.validate().map_err(|e| {
+                    ParamError::new(e.field, e.bound, format!("{} (asset {symbol})", e.value))
+                })?;
+            }
+        }
         match self.rule {
             Rule::Soft { max_fraction } => fraction("max_fraction", max_fraction),
             Rule::CloseFactor {
@@ -472,6 +507,7 @@ impl Policy {
                 Ok(())
             }
             Rule::Full => Ok(()),
+            Rule::AaveV3 => validate_aave(assets),
             Rule::Dutch(d) => d.validate(),
         }
     }
@@ -503,6 +539,20 @@ impl Policy {
                 self.min_call_value,
             ));
         }
+        if let (Incentive::Need(_), Rule::AaveV3) = (self.incentive, self.rule) {
+            return Err(ParamError::new(
+                "incentive",
+                "Fixed in an aave_v3 market (Aave's bonus is the asset's)",
+                "Need",
+            ));
+        }
+        if let (Some(_), Rule::AaveV3) = (&self.absorb, self.rule) {
+            return Err(ParamError::new(
+                "absorb",
+                "none in an aave_v3 market (Aave writes off the debt of an account it empties)",
+                "Some",
+            ));
+        }
         if let (Incentive::Need(_), Rule::Dutch(_)) = (self.incentive, self.rule) {
             return Err(ParamError::new(
                 "incentive",
@@ -522,6 +572,17 @@ impl Policy {
         }
         self.incentive.validate(assets)
     }
+}
+
+/// Every asset of an `aave_v3` market must be one Aave could list
+/// ([`crate::profile::aave_v3::check_asset`]).
+fn validate_aave(assets: &[(&str, &AssetParams)]) -> Result<(), ParamError> {
+    for (symbol, p) in assets {
+        crate::profile::aave_v3::check_asset(p).map_err(|e| {
+            ParamError::new(e.field, e.bound, format!("{} (asset {symbol})", e.value))
+        })?;
+    }
+    Ok(())
 }
 
 /// The largest minimum call a market may set.

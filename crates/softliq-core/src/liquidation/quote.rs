@@ -99,20 +99,26 @@ pub struct Quote {
     pub debt_shares_burned: Shares,
     pub collateral_shares_seized: Shares,
     pub liquidator_shares: Shares,
+    /// The call writes off the account's remaining debt as bad debt in the same step, whatever
+    /// collateral is left: a protocol profile's rule (Aave v3.6 burns the debt of an account
+    /// whose last collateral the call takes, `profile::aave_v3`). softliq's own policies leave
+    /// it `false` and realise bad debt by their own test in `settle`.
+    #[serde(default)]
+    pub writes_off: bool,
     /// What the quote was priced on; settlement refuses it if any of these changed.
     pub basis: Basis,
     /// [`quote`]'s mark over every field above: `settle` refuses a quote that `quote` did not
     /// make (one read back from JSON or a log) or that was changed after. Not encoded, and
     /// ignored by `==`, so a logged quote compares equal to the one that was settled.
     #[serde(skip)]
-    seal: Seal,
+    pub(super) seal: Seal,
 }
 
 /// A fingerprint of a quote's fields, set by [`quote`] alone (a private field, so no other
 /// crate can build a `Quote`). A guard against mistakes (a field changed, a record replayed as a
 /// call), not against hostile code in the same process, which could do anything anyway.
 #[derive(Clone, Copy, Debug, Default)]
-struct Seal(u64);
+pub(super) struct Seal(u64);
 
 impl PartialEq for Seal {
     fn eq(&self, _: &Self) -> bool {
@@ -166,6 +172,7 @@ impl Quote {
             self.debt_shares_burned.raw(),
             self.collateral_shares_seized.raw(),
             self.liquidator_shares.raw(),
+            u128::from(self.writes_off),
             self.basis.debt_shares.raw(),
             self.basis.collateral_shares.raw(),
             self.basis.borrow_index.raw(),
@@ -183,6 +190,12 @@ impl Quote {
             .iter()
             .fold(0u64, |h, lane| (h ^ lane).wrapping_mul(PRIME));
         h | 1 // never 0, the seal of a quote nobody sealed
+    }
+
+    /// Marks the quote as made by this crate's pricing (see [`Seal`]).
+    pub(super) fn sealed(mut self) -> Self {
+        self.seal = Seal(self.fingerprint());
+        self
     }
 
     /// Whether [`quote`] made this quote as it is.
@@ -245,8 +258,10 @@ pub fn quote(
     if request.max_repay.is_zero() {
         return Err(Refusal::ZeroAmount);
     }
-    if let Rule::Dutch(_) = policy.rule {
-        return Err(Refusal::AuctionMarket);
+    match policy.rule {
+        Rule::Dutch(_) => return Err(Refusal::AuctionMarket),
+        Rule::AaveV3 => return super::aave::quote(account, snapshot, request),
+        _ => {}
     }
     let (totals, pair) = survey(account, snapshot, request)?;
     let health = totals.health()?;
@@ -271,8 +286,7 @@ pub fn quote(
     q.health_after = after.health_factor();
     q.liquidatable_after = after.is_liquidatable();
     q.collateral_value_after = after.collateral_value;
-    q.seal = Seal(q.fingerprint());
-    Ok(q)
+    Ok(q.sealed())
 }
 
 /// The account's exact sums after the call: the changed positions' old terms out and their
@@ -452,6 +466,7 @@ fn policy_cap(
     let cap = match policy.rule {
         Rule::Full => return Ok((debt, Bound::Debt)),
         Rule::Dutch(_) => return Err(Refusal::AuctionMarket),
+        Rule::AaveV3 => unreachable!("aave_v3 quotes are priced by the profile"),
         Rule::Soft { max_fraction } => soft_cap(policy, max_fraction, health)?,
         Rule::CloseFactor {
             close_factor,
@@ -697,6 +712,7 @@ fn priced(
         debt_shares_burned,
         collateral_shares_seized,
         liquidator_shares,
+        writes_off: false,
         basis: Basis {
             debt_shares: p.debt.debt,
             collateral_shares: p.coll.supply,

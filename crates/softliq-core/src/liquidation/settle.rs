@@ -9,8 +9,8 @@
 //! change is made on copies and committed only when all of it succeeded.
 
 use super::Refusal;
-use super::bad_debt::{BadDebtEvent, realise_bad_debt};
-use super::policy::Policy;
+use super::bad_debt::{BadDebtEvent, realise_bad_debt, write_off_debt};
+use super::policy::{Policy, Rule};
 use super::quote::{Basis, Quote, Request, quote};
 use crate::account::Account;
 use crate::asset::AssetId;
@@ -96,7 +96,11 @@ pub fn settle(
     // after the call.
     let no_collateral = borrower.positions().iter().all(|p| p.supply.is_zero());
     let dust_collateral = q.liquidatable_after && q.collateral_value_after < policy.dust_value;
-    let bad_debt = if borrower.has_debt() && (no_collateral || dust_collateral) {
+    let bad_debt = if q.writes_off {
+        write_off_debt(&mut borrower, &mut insurance, &mut pools_next)?
+    } else if matches!(policy.rule, Rule::AaveV3) {
+        Vec::new() // Aave writes off only with the last collateral (`writes_off`)
+    } else if borrower.has_debt() && (no_collateral || dust_collateral) {
         realise_bad_debt(
             &mut borrower,
             snapshot,

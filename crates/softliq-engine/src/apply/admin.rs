@@ -96,7 +96,9 @@ impl Engine {
             ));
         }
         let id = AssetId::from_index(self.state.assets.len());
-        let asset = Asset::new(id, symbol, params.clone()).map_err(|e| Rejection::params(&e))?;
+        let profile = self.state.market.policy.profile();
+        let asset = Asset::new_in(id, symbol, params.clone(), profile)
+            .map_err(|e| Rejection::params(&e))?;
         self.check_policy(&self.state.market.policy, Some((id, symbol, params)))?;
         self.state.assets.push(asset);
         self.state.pools.push(Pool::new(now_s));
@@ -119,7 +121,7 @@ impl Engine {
         let mut events = Vec::new();
         let pool = self.accrued_pool(id, now_s, &mut events)?;
         asset
-            .update(params.clone())
+            .update_in(params.clone(), self.state.market.policy.profile())
             .map_err(|e| Rejection::params(&e))?;
         self.check_policy(
             &self.state.market.policy,

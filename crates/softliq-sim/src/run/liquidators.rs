@@ -518,7 +518,7 @@ impl ProfitBound {
             Rule::Soft { max_fraction }
             | Rule::Restore { max_fraction, .. }
             | Rule::TwoStage { max_fraction, .. } => max_fraction.to_f64(),
-            Rule::CloseFactor { .. } | Rule::Full | Rule::Dutch(_) => 1.0,
+            Rule::CloseFactor { .. } | Rule::Full | Rule::AaveV3 | Rule::Dutch(_) => 1.0,
         };
         let params: Vec<_> = assets
             .iter()

@@ -19,10 +19,11 @@ use softliq_api::report::percent;
 pub struct Args {
     #[command(flatten)]
     inputs: InputArgs,
-    /// Liquidation policy: soft, close_factor, restore, two_stage or full (default parameters,
-    /// changed by `--set`).
-    #[arg(long, default_value = "soft")]
-    policy: String,
+    /// Liquidation policy: soft, close_factor, restore, two_stage, full or aave_v3 (default
+    /// parameters, changed by `--set`). Default: aave_v3 in a market whose file declares
+    /// `profile = "aave_v3"`, else soft.
+    #[arg(long)]
+    policy: Option<String>,
     /// A policy parameter, with the keys and syntax of a simulator scenario's
     /// `[mechanism.<name>]` table and of `POST /v1/policy`'s `overrides`:
     /// `--set max_fraction=30% --set min_call_usd=0` (repeatable; the value is read as TOML,
@@ -62,9 +63,12 @@ pub struct Args {
 /// runs auctions over time, which this command does not model.
 fn chosen_policy(
     args: &Args,
+    inputs: &Inputs,
     assets: &[(&str, &softliq_core::asset::AssetParams)],
     incentive: Incentive,
 ) -> Result<Policy> {
+    let by_market = inputs.markets.profile_policy().map(|p| p.name());
+    let name = args.policy.as_deref().or(by_market).unwrap_or("soft");
     let mut overrides = toml::Table::new();
     for text in &args.sets {
         let (key, value) =
@@ -72,40 +76,40 @@ fn chosen_policy(
         overrides.insert(key, value);
     }
     let rule = overrides.get("rule").and_then(toml::Value::as_str);
-    let base = rule.unwrap_or(&args.policy);
+    let base = rule.unwrap_or(name);
     let why = if base == "dutch" {
         "dutch runs auctions over time (softliq serve, softliq sim), not single calls"
-    } else if Policy::all().iter().all(|p| p.name() != base) {
+    } else if Policy::by_name(base).is_none() {
         "unknown policy"
     } else {
         ""
     };
     if !why.is_empty() {
         return Err(anyhow!(
-            "--policy {:?}: {why} (one of: soft, close_factor, restore, two_stage, full)",
-            args.policy
+            "--policy {name:?}: {why} (one of: soft, close_factor, restore, two_stage, full, aave_v3)"
         ));
     }
     let at = softliq_config::policy::At {
         name: "--policy",
         overrides: "--set",
     };
-    let policy = softliq_config::policy::policy(&args.policy, Some(&overrides), at, |p| {
+    let policy = softliq_config::policy::policy(name, Some(&overrides), at, |p| {
         p.incentive = incentive;
     })
     .map_err(|e| anyhow!("{}: {}", e.field, e.problem))?;
-    // A policy the user changed is checked as the engine would check it at `POST /v1/policy`.
-    // The named defaults are shown as they are even where a market would refuse one (the
-    // example market's USDC, cf 0.8 and lt 0.85, refuses `two_stage`'s soft_hf 1.1).
-    if !args.sets.is_empty() {
-        policy.validate(assets).map_err(|e| {
-            anyhow!(
-                "--set {}: {} is out of bounds: {}",
-                e.field,
-                e.value,
-                e.bound
-            )
-        })?;
+    // A policy the user changed, or the profile's policy, is checked as the engine would check
+    // it at `POST /v1/policy`. The named defaults are shown as they are even where a market
+    // would refuse one (the example market's USDC, cf 0.8 and lt 0.85, refuses `two_stage`'s
+    // soft_hf 1.1).
+    if !args.sets.is_empty() || policy.profile() != softliq_core::profile::Profile::Softliq {
+        let at = if args.sets.is_empty() {
+            format!("--policy {name}: ")
+        } else {
+            "--set ".to_owned()
+        };
+        policy
+            .validate(assets)
+            .map_err(|e| anyhow!("{at}{}: {} is out of bounds: {}", e.field, e.value, e.bound))?;
     }
     Ok(policy)
 }
@@ -166,12 +170,15 @@ pub fn run(args: &Args) -> Result<()> {
         .validate(&assets)
         .map_err(|e| anyhow!("--incentive {}: {e}", args.incentive))?;
     let with_incentive = |p: Policy| Policy { incentive, ..p };
-    let policy = with_incentive(chosen_policy(args, &assets, incentive)?);
+    let policy = with_incentive(chosen_policy(args, &inputs, &assets, incentive)?);
     let age_s = args.liquidatable_for_s;
     let snapshot = inputs.snapshot();
     if args.compare {
+        // The five policies, and Aave v3.6's where the market's assets are ones Aave could list.
+        let aave = Some(Policy::aave_v3()).filter(|p| p.validate(&assets).is_ok());
         let views = Policy::all()
             .into_iter()
+            .chain(aave)
             .map(|p| plan_view(&inputs, &with_incentive(p), true, age_s))
             .collect::<Result<Vec<_>>>()?;
         return emit(args.json, &views, || render_compare(&inputs, &views));

@@ -130,3 +130,69 @@ pub fn check_collateral_params(
     }
     Ok(())
 }
+
+/// One basis point as a WAD ratio.
+const BPS: u128 = 100_000_000_000_000;
+
+/// `r` in basis points (rounded down), and whether that is exact.
+#[must_use]
+pub fn bps(r: crate::money::Ratio) -> (u128, bool) {
+    (r.raw() / BPS, r.raw().is_multiple_of(BPS))
+}
+
+/// The protocol's share of the bonus, `(pen − disc) / pen`, in basis points (rounded down),
+/// and whether that is exact (zero without a penalty).
+#[must_use]
+pub fn fee_bps(pen: crate::money::Ratio, disc: crate::money::Ratio) -> (u128, bool) {
+    if pen.is_zero() {
+        return (0, true);
+    }
+    let scaled = pen.raw().saturating_sub(disc.raw()) * 10_000;
+    (scaled / pen.raw(), scaled.is_multiple_of(pen.raw()))
+}
+
+/// Whether softliq's parameters of one asset are ones Aave could list: LTV, threshold and
+/// penalty in whole basis points, the protocol's share `(pen − disc) / pen` too, no borrow
+/// weight, and the configurator's check ([`check_collateral_params`]).
+///
+/// # Errors
+/// The first parameter that is not, named.
+pub fn check_asset(p: &crate::asset::AssetParams) -> Result<(), crate::asset::ParamError> {
+    use crate::asset::ParamError;
+    use crate::money::Ratio;
+    for (field, r) in [
+        ("collateral_factor", p.collateral_factor),
+        ("liquidation_threshold", p.liquidation_threshold),
+        ("liquidation_penalty", p.liquidation_penalty),
+    ] {
+        if !bps(r).1 {
+            return Err(ParamError::new(
+                field,
+                "a whole number of basis points (aave_v3)",
+                r,
+            ));
+        }
+    }
+    if p.borrow_weight != Ratio::ONE {
+        return Err(ParamError::new(
+            "borrow_weight",
+            "1 (aave_v3: Aave has no borrow weight)",
+            p.borrow_weight,
+        ));
+    }
+    if !fee_bps(p.liquidation_penalty, p.liquidation_discount).1 {
+        return Err(ParamError::new(
+            "liquidation_discount",
+            "(liquidation_penalty - liquidation_discount) / liquidation_penalty a whole number of basis points (aave_v3)",
+            p.liquidation_discount,
+        ));
+    }
+    let small = |x: u128| u16::try_from(x).unwrap_or(u16::MAX);
+    let lt = bps(p.liquidation_threshold).0;
+    let bonus = if lt == 0 {
+        0
+    } else {
+        10_000 + bps(p.liquidation_penalty).0
+    };
+    check_collateral_params(small(bps(p.collateral_factor).0), small(lt), small(bonus))
+}
