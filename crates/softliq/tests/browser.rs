@@ -340,19 +340,19 @@ async fn check_panels(d: &Driver, url: &str) {
         counted > 0 && counted <= served,
         "page {counted}, server {served}: {activity}"
     );
-    // Drill-down into the first at-risk account.
-    let account = panels["firstAccount"]
-        .as_str()
-        .expect("an at-risk account")
-        .trim_start_matches('#')
-        .to_owned();
-    let open = format!(
-        r##"location.hash = "account/{account}"; const v = document.getElementById("account-view");
+    // Drill-down into the first at-risk account. The board refreshes on an interval, so the
+    // account it lists first may have been liquidated to nothing since: each try reads the
+    // list afresh and opens its first account.
+    assert!(panels["firstAccount"].is_string(), "no at-risk account");
+    let open = r##"const link = document.querySelector("#at-risk tbody a");
+        if (!link) return null;
+        const account = link.textContent.replace("#", "");
+        if (location.hash !== "#account/" + account) { location.hash = "account/" + account; return null; }
+        const v = document.getElementById("account-view");
         const rows = document.querySelectorAll("#account-positions tbody tr").length;
-        return v.classList.contains("open") && rows > 0 && document.getElementById("account-title").textContent === "#{account}"
-          && /\$[0-9]/.test(document.getElementById("account-debt").textContent) ? rows : null;"##
-    );
-    until(d, &open, "the account drill-down did not open").await;
+        return v.classList.contains("open") && rows > 0 && document.getElementById("account-title").textContent === "#" + account
+          && /\$[0-9]/.test(document.getElementById("account-debt").textContent) ? rows : null;"##;
+    until(d, open, "the account drill-down did not open").await;
     let closed = r##"location.hash = ""; return document.getElementById("account-view").classList.contains("open") ? null : true;"##;
     until(d, closed, "the drill-down did not close").await;
 }

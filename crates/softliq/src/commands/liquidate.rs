@@ -42,7 +42,8 @@ pub struct Args {
     /// Show the whole sequence of calls until the account is healthy, closed or bad debt.
     #[arg(long, conflicts_with = "compare")]
     until_healthy: bool,
-    /// Show all five policies side by side.
+    /// Show the five policies side by side, and aave_v3 where the market's assets are ones
+    /// Aave could list.
     #[arg(long)]
     compare: bool,
     /// Incentive: fixed (the assets' penalty and discount), ramp (a discount rising from 0.5%
