@@ -10,6 +10,7 @@ use crate::account::Account;
 use crate::health::{Health, RiskSnapshot};
 use crate::money::{Amount, Ratio, Rounding, Value};
 use crate::pool::Pool;
+use crate::profile::aave_v3::Revert;
 
 /// The most calls a plan makes: far above what any policy needs (the soft cap's geometric
 /// series reaches dust in a few hundred calls), so a plan always terminates.
@@ -73,6 +74,12 @@ pub fn plan(
                 Err(e @ (Refusal::StalePrice(_) | Refusal::Health(_) | Refusal::Math(_))) => {
                     return Err(e);
                 }
+                Err(Refusal::Aave(Revert::MustNotLeaveDust)) => {
+                    match largest_clean(account, snapshot, policy, request) {
+                        Some(q) => q,
+                        None => continue,
+                    }
+                }
                 Err(_) => continue,
             };
             let better = best.as_ref().is_none_or(|b| {
@@ -84,6 +91,42 @@ pub fn plan(
         }
     }
     Ok(best)
+}
+
+/// Under a profile that reverts a call leaving dust instead of shrinking it (`aave_v3`'s
+/// `MustNotLeaveDust`), what a liquidator does: asks for the largest amount that goes through.
+/// Below the amount that would leave dust every smaller request leaves more of both, so the
+/// requests that go through form a prefix `[1, b)` of `[1, request.max_repay]`, and a binary
+/// search over the request finds `b − 1` (at most 128 quotes, only on this path). `None` when
+/// even one base unit is refused.
+fn largest_clean(
+    account: &Account,
+    snapshot: &RiskSnapshot,
+    policy: &Policy,
+    request: Request,
+) -> Option<Quote> {
+    let at = |max: u128| {
+        quote(
+            account,
+            snapshot,
+            policy,
+            &Request {
+                max_repay: Amount::from_raw(max),
+                ..request
+            },
+        )
+        .ok()
+    };
+    let (mut lo, mut hi) = (1u128, request.max_repay.raw());
+    let mut best = at(lo)?;
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        match at(mid) {
+            Some(q) => (lo, best) = (mid, q),
+            None => hi = mid,
+        }
+    }
+    Some(best)
 }
 
 /// The sequence of [`plan`] calls, each settled on copies of the account and pools, until no

@@ -1287,3 +1287,36 @@ fn a_call_bounded_by_the_collateral_takes_its_worthless_remainder() {
         assert_eq!(q.seized, all, "{}", policy.name());
     }
 }
+
+#[test]
+fn under_aave_v3_the_keeper_asks_for_the_largest_call_that_leaves_no_dust() {
+    // 2.5 WETH against 2,500 USDC + 300 ALT (600 USD). At WETH 1,480: collateral 3,700 USD,
+    // HF 3,052.5 / 3,100 = 0.985 > 0.95, so Aave's close factor caps USDC at 1,550 USD, which
+    // would leave 950 USDC: `MustNotLeaveDust`. The keeper's plan asks for the largest amount
+    // that goes through instead: 1,500 USDC, leaving exactly 1,000.
+    let mut w = World::new(params(8, "0.7", "0.8", "1", "0.05", "0.04"));
+    w.supply(WETH, "2.5")
+        .borrow(USDC, "2500")
+        .borrow(ALT, "300");
+    w.price(WETH, "1480");
+    let policy = Policy::aave_v3();
+    let refused = w.quote(&policy, USDC, WETH, ALL).unwrap_err();
+    assert_eq!(
+        refused,
+        Refusal::Aave(crate::profile::aave_v3::Revert::MustNotLeaveDust)
+    );
+    let q = plan(&w.borrower, &w.snapshot(), &policy, 0)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (q.request.debt_asset, q.request.collateral_asset),
+        (USDC, WETH)
+    );
+    assert_eq!(q.repaid, w.amount(USDC, "1500"));
+    // One base unit more is Aave's revert again.
+    let more = Request {
+        max_repay: w.amount(USDC, "1500.000001"),
+        ..q.request
+    };
+    assert!(quote(&w.borrower, &w.snapshot(), &policy, &more).is_err());
+}
