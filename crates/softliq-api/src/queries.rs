@@ -60,6 +60,9 @@ pub struct AccountView {
     pub flagged: bool,
     /// At spot prices.
     pub report: AccountReport,
+    /// Aave v3.6's account data at spot prices, in a market under the `aave_v3` profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aave_v3: Option<crate::report::AaveAccountData>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -11,6 +11,45 @@ use softliq_core::health::{
 };
 use softliq_core::money::{Amount, Ratio, Value};
 
+/// Aave v3.6's `getUserAccountData` for the account, shown for markets under the `aave_v3`
+/// profile (docs/liquidation.md, Protocol profiles): the totals Aave values in its 8-decimal
+/// base currency (each collateral rounded down, each debt up) and its health factor.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AaveAccountData {
+    /// USD, to Aave's 8 decimals.
+    pub total_collateral_usd: String,
+    pub total_debt_usd: String,
+    /// `null` when there is no debt.
+    pub health_factor: Option<String>,
+    /// Aave's line: `HF < 1`, strictly.
+    pub liquidatable: bool,
+}
+
+/// [`AaveAccountData`] for `account` at `snapshot`.
+///
+/// # Errors
+/// A stale price or an asset missing from the snapshot, or an Aave overflow, as a refusal.
+pub fn aave_account_data(
+    account: &Account,
+    snapshot: &RiskSnapshot,
+) -> Result<AaveAccountData, softliq_core::liquidation::Refusal> {
+    use softliq_core::profile::aave_v3::{U256, math::WAD};
+    let data = softliq_core::liquidation::aave::account_data(account, snapshot)?;
+    let usd = |base: U256| {
+        let raw = u128::try_from(base).unwrap_or(u128::MAX / 10_000_000_000);
+        Value::from_raw(raw.saturating_mul(10_000_000_000)).to_string()
+    };
+    let hf = (data.health_factor != U256::MAX).then(|| {
+        Ratio::from_raw(u128::try_from(data.health_factor).unwrap_or(u128::MAX)).to_string()
+    });
+    Ok(AaveAccountData {
+        total_collateral_usd: usd(data.total_collateral_base),
+        total_debt_usd: usd(data.total_debt_base),
+        health_factor: hf,
+        liquidatable: data.health_factor < WAD,
+    })
+}
+
 /// Everything the report shows; amounts are whole tokens, values USD.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AccountReport {

@@ -69,6 +69,49 @@ fn every_run_accounts_for_every_dollar() {
     }
 }
 
+/// The `aave_v3` profile as a simulated mechanism: it liquidates the crash, every run
+/// reconciles its ledger after every step and accounts for every dollar, and its calls
+/// differ from softliq's `close_factor` (Aave's rounding and dust rule) without costing
+/// borrowers more per liquidated dollar.
+#[test]
+fn aave_v3_runs_as_a_mechanism_and_accounts_for_every_dollar() {
+    let loaded = load(
+        "crash-2020-03-12",
+        &[
+            ("population.borrowers", "1500"),
+            ("mechanisms", "[\"close_factor\", \"aave_v3\"]"),
+        ],
+    );
+    let b = batch(&loaded, 2, 2);
+    assert_eq!(b.runs.len(), 2 * 2);
+    for r in &b.runs {
+        assert!(
+            r.metrics.calls > 100,
+            "{}: {} calls",
+            r.mechanism,
+            r.metrics.calls
+        );
+        assert_accounted(r);
+    }
+    let per_dollar = |m: &str| {
+        let runs = metrics(&b, m);
+        runs.iter().map(|r| r.borrower_loss_usd).sum::<f64>()
+            / runs.iter().map(|r| r.liquidated_volume_usd).sum::<f64>()
+    };
+    let (aave, cf) = (per_dollar("aave_v3"), per_dollar("close_factor"));
+    assert!(aave <= cf * 1.001, "aave_v3 {aave} vs close_factor {cf}");
+    let volume = |m: &str| {
+        metrics(&b, m)
+            .iter()
+            .map(|r| r.liquidated_volume_usd)
+            .sum::<f64>()
+    };
+    assert!(
+        (volume("aave_v3") - volume("close_factor")).abs() > 0.0,
+        "identical runs"
+    );
+}
+
 /// Borrowers' loss equals what liquidators, the market and the protocol got, to rounding.
 fn assert_accounted(r: &softliq_sim::batch::RunRecord) {
     let m = &r.metrics;

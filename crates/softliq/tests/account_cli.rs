@@ -176,3 +176,36 @@ fn bad_inputs_exit_2_naming_file_and_field() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does/not/exist.toml: cannot read"));
 }
+
+/// Under `profile = "aave_v3"` the report adds Aave v3.6's account data: totals in 8-decimal
+/// base currency and Aave's HF, `Σ value · lt_bps / debt / 10^4` = (5,000 · 7,800 + 17,000 ·
+/// 8,300 + 18,000 · 7,800) / 34,502.5 / 10^4 = 0.928918194333743931 (round figures: no
+/// rounding differs from softliq's exact sums here). softliq's own market file has none.
+#[test]
+fn an_aave_v3_market_reports_aaves_account_data() {
+    let args = |markets| {
+        softliq(&[
+            "account",
+            "--markets",
+            markets,
+            "--prices",
+            "examples/prices-deep-crash.json",
+            "--json",
+        ])
+    };
+    let out = args("examples/markets-aave.toml");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let aave = &v["aave_v3"];
+    assert_eq!(aave["total_collateral_usd"], "40000", "{v}");
+    assert_eq!(aave["total_debt_usd"], "34502.5");
+    assert_eq!(aave["health_factor"], "0.928918194333743931");
+    assert_eq!(aave["liquidatable"], true);
+    let plain: serde_json::Value =
+        serde_json::from_slice(&args("examples/markets.toml").stdout).unwrap();
+    assert!(plain.get("aave_v3").is_none(), "{plain}");
+}

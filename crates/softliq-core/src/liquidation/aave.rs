@@ -63,6 +63,68 @@ fn health(hf: U256) -> Option<Ratio> {
     Some(Ratio::from_raw(u128::try_from(hf).unwrap_or(u128::MAX)))
 }
 
+/// An account in Aave's terms: its positions (plus any `extra` assets it does not hold, empty),
+/// their assets' risk at the snapshot, and both as Aave reserves and user positions.
+struct Terms<'a> {
+    held: Vec<crate::account::Position>,
+    risks: Vec<&'a AssetRisk>,
+    reserves: Vec<Reserve>,
+    positions: Vec<Position>,
+}
+
+impl<'a> Terms<'a> {
+    fn of(
+        account: &Account,
+        snapshot: &'a RiskSnapshot,
+        extra: &[crate::asset::AssetId],
+    ) -> Result<Self, Refusal> {
+        let mut held: Vec<_> = account.positions().to_vec();
+        for &asset in extra {
+            if held.iter().all(|p| p.asset != asset) {
+                held.push(account.position(asset));
+            }
+        }
+        let mut risks = Vec::with_capacity(held.len());
+        for pos in &held {
+            let risk = snapshot.get(pos.asset)?;
+            if risk.stale {
+                return Err(Refusal::StalePrice(pos.asset));
+            }
+            risks.push(risk);
+        }
+        let reserves = risks.iter().map(|r| reserve(r)).collect();
+        let positions = held
+            .iter()
+            .zip(&risks)
+            .map(|(p, r)| Position {
+                scaled_supply: U256::from(p.supply.raw()),
+                scaled_debt: U256::from(p.debt.raw()),
+                collateral: !p.supply.is_zero() && !r.liquidation_threshold.is_zero(),
+                borrowing: !p.debt.is_zero(),
+            })
+            .collect();
+        Ok(Self {
+            held,
+            risks,
+            reserves,
+            positions,
+        })
+    }
+}
+
+/// Aave v3.6's `getUserAccountData` for a softliq account at the snapshot: totals in base
+/// currency (USD, 8 decimals) and its health factor (`U256::MAX` without debt).
+///
+/// # Errors
+/// A stale price or an asset missing from the snapshot; an Aave revert (overflow) by name.
+pub fn account_data(
+    account: &Account,
+    snapshot: &RiskSnapshot,
+) -> Result<aave_v3::AccountData, Refusal> {
+    let t = Terms::of(account, snapshot, &[])?;
+    aave_v3::account_data(&t.reserves, &t.positions).map_err(Refusal::Aave)
+}
+
 /// Prices `request` under Aave v3.6's rules.
 pub(super) fn quote(
     account: &Account,
@@ -75,31 +137,12 @@ pub(super) fn quote(
     }
     // The account's reserves, plus `d` and `c` when it holds none (Aave's own order of checks
     // then decides which refusal comes first).
-    let mut held: Vec<_> = account.positions().to_vec();
-    for asset in [d, c] {
-        if held.iter().all(|p| p.asset != asset) {
-            held.push(account.position(asset));
-        }
-    }
-    let mut risks = Vec::with_capacity(held.len());
-    for pos in &held {
-        let risk = snapshot.get(pos.asset)?;
-        if risk.stale {
-            return Err(Refusal::StalePrice(pos.asset));
-        }
-        risks.push(risk);
-    }
-    let reserves: Vec<Reserve> = risks.iter().map(|r| reserve(r)).collect();
-    let positions: Vec<Position> = held
-        .iter()
-        .zip(&risks)
-        .map(|(p, r)| Position {
-            scaled_supply: U256::from(p.supply.raw()),
-            scaled_debt: U256::from(p.debt.raw()),
-            collateral: !p.supply.is_zero() && !r.liquidation_threshold.is_zero(),
-            borrowing: !p.debt.is_zero(),
-        })
-        .collect();
+    let Terms {
+        held,
+        risks,
+        reserves,
+        positions,
+    } = Terms::of(account, snapshot, &[d, c])?;
     let index = |asset| held.iter().position(|p| p.asset == asset).unwrap_or(0);
     let call = Call {
         collateral: index(c),

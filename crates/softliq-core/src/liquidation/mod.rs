@@ -9,11 +9,11 @@
 //!   collateral at its storefront;
 //! - [`plan`]: the call a rational liquidator makes next, and the sequence until healthy;
 //! - [`cost`]: what a call must earn to be worth making (fee, slippage into a linear book);
-//! - `aave`: the `aave_v3` profile as a rule: an account in Aave's terms and its call as a quote;
+//! - [`aave`]: the `aave_v3` profile as a rule: an account in Aave's terms and its call as a quote;
 //! - [`auction`]: the `dutch` policy's auctions (docs/liquidation.md, Dutch auctions): `bark`,
 //!   `take`, `redo`.
 
-mod aave;
+pub mod aave;
 pub mod absorb;
 pub mod auction;
 pub mod bad_debt;

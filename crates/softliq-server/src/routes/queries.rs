@@ -12,6 +12,7 @@ use serde::Deserialize;
 use softliq_core::account::AccountId;
 use softliq_core::liquidation::{Quote, Refusal};
 use softliq_core::money::{Amount, Rounding};
+use softliq_core::profile::Profile;
 use softliq_engine::state::{INSURANCE, TREASURY};
 use softliq_engine::{Engine, PairAsked};
 use utoipa::IntoParams;
@@ -127,11 +128,16 @@ pub async fn account(
                 .ok_or_else(|| ApiError::not_found("id", format!("no account {id}")))?;
             let report = account_report(&entry.account, &views.spot, &s.assets)
                 .map_err(|e| ApiError::conflict("not_valued", "id", e.to_string()))?;
+            let aave_v3 = (s.market.policy.profile() == Profile::AaveV3)
+                .then(|| softliq_api::report::aave_account_data(&entry.account, &views.spot))
+                .transpose()
+                .map_err(|e| ApiError::conflict("not_valued", "id", e.to_string()))?;
             Ok(AccountView {
                 account: id,
                 owner: entry.owner.clone(),
                 flagged: s.flagged.contains(&AccountId(id)),
                 report,
+                aave_v3,
             })
         })
         .await?

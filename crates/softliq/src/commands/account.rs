@@ -2,7 +2,8 @@
 
 use anyhow::Result;
 use serde::Serialize;
-use softliq_api::report::{AccountReport, account_report};
+use softliq_api::report::{AaveAccountData, AccountReport, aave_account_data, account_report};
+use softliq_core::profile::Profile;
 
 use super::inputs::{InputArgs, Inputs};
 use crate::format::grouped;
@@ -23,6 +24,9 @@ struct Report {
     timestamp: u64,
     #[serde(flatten)]
     account: AccountReport,
+    /// Aave v3.6's account data, for a market file with `profile = "aave_v3"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aave_v3: Option<AaveAccountData>,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -37,11 +41,16 @@ pub fn run(args: &Args) -> Result<()> {
 }
 
 fn build(inputs: &Inputs) -> Result<Report> {
-    let account = account_report(&inputs.account, &inputs.snapshot(), &inputs.markets.assets)?;
+    let snapshot = inputs.snapshot();
+    let account = account_report(&inputs.account, &snapshot, &inputs.markets.assets)?;
+    let aave_v3 = (inputs.markets.profile == Profile::AaveV3)
+        .then(|| aave_account_data(&inputs.account, &snapshot))
+        .transpose()?;
     Ok(Report {
         owner: inputs.owner.clone(),
         timestamp: inputs.prices.timestamp_s,
         account,
+        aave_v3,
     })
 }
 
@@ -95,6 +104,32 @@ fn render(report: &Report) -> String {
     let _ = writeln!(o, "{:<26} {hf:>16}", "health factor C/D");
     let _ = writeln!(o, "{:<26} {:>16}", "risk level D/C", r.risk_level);
     let _ = writeln!(o, "{:<26} {status:>16}", "status");
+    if let Some(a) = &report.aave_v3 {
+        let _ = writeln!(o, "\nAave v3.6 (profile aave_v3, 8-decimal base currency):");
+        let _ = writeln!(
+            o,
+            "{:<26} {:>16} USD",
+            "total collateral",
+            grouped(&a.total_collateral_usd, 2)
+        );
+        let _ = writeln!(
+            o,
+            "{:<26} {:>16} USD",
+            "total debt",
+            grouped(&a.total_debt_usd, 2)
+        );
+        let hf = a
+            .health_factor
+            .as_deref()
+            .map_or_else(|| "infinite".to_owned(), |h| grouped(h, 4));
+        let _ = writeln!(o, "{:<26} {hf:>16}", "health factor");
+        let state = if a.liquidatable {
+            "LIQUIDATABLE (HF < 1)"
+        } else {
+            "safe (HF ≥ 1)"
+        };
+        let _ = writeln!(o, "{:<26} {state:>16}", "status");
+    }
     let _ = writeln!(
         o,
         "\nLiquidation prices (each asset alone, all else fixed):"
