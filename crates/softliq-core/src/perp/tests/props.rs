@@ -190,7 +190,10 @@ impl World {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // 1,024 cases: at 256 the partial backstop (`transfer_to_target`) was reached 10–29 times
+    // per run (8 local runs: 14–29; one CI run: 10), too close to the bound below for a random
+    // seed; at 1,024 the expected count is about 80.
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
 
     // Not a test of its own: `conservation_reaches_rounds_backstops_and_adl` runs it and then
     // checks how many liquidation paths its assertions saw.
@@ -242,10 +245,10 @@ fn conservation_reaches_rounds_backstops_and_adl() {
     eprintln!(
         "conservation property: {rounds} rounds, {backstops} backstops, {adl} ADL fills, {transfers} transfers to target"
     );
-    assert!(transfers > 10, "transfers {transfers}");
-    assert!(rounds > 50, "rounds {rounds}");
-    assert!(backstops > 10, "backstops {backstops}");
-    assert!(adl > 0, "adl fills {adl}");
+    assert!(transfers > 30, "transfers {transfers}");
+    assert!(rounds > 200, "rounds {rounds}");
+    assert!(backstops > 100, "backstops {backstops}");
+    assert!(adl > 50, "adl fills {adl}");
 }
 
 /// The cross exposure of a perp-only account.
