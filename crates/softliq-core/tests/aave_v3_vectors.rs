@@ -140,6 +140,7 @@ fn expected(case: &Case, ok: &OkRow) -> Liquidation {
         protocol_fee_scaled: n(&ok.protocol_fee_scaled),
         deficits: ok.deficits.iter().map(|d| n(d)).collect(),
         positions: ok.user_after.iter().map(PositionRow::position).collect(),
+        account_before: case.account.data(),
     }
 }
 

@@ -150,15 +150,17 @@ pub(super) fn quote(
         debt_to_cover: U256::from(request.max_repay.raw()),
         receive_a_token: true,
     };
-    let before = aave_v3::account_data(&reserves, &positions).map_err(Refusal::Aave)?;
     let l = aave_v3::liquidation_call(&reserves, &positions, call).map_err(|e| match e {
         Revert::HealthFactorNotBelowThreshold => Refusal::NotLiquidatable {
-            health_factor: health(before.health_factor),
+            health_factor: aave_v3::account_data(&reserves, &positions)
+                .ok()
+                .and_then(|a| health(a.health_factor)),
         },
         Revert::CollateralCannotBeLiquidated => Refusal::NoCollateral(c),
         Revert::SpecifiedCurrencyNotBorrowedByUser => Refusal::NoDebt(d),
         other => Refusal::Aave(other),
     })?;
+    let before = l.account_before;
     let after = aave_v3::account_data(&reserves, &l.positions).map_err(Refusal::Aave)?;
     let (rd, rc) = (risks[call.debt], risks[call.collateral]);
     let (debt, coll) = (held[call.debt], held[call.collateral]);

@@ -64,6 +64,8 @@ pub struct Liquidation {
     pub deficits: Vec<U256>,
     /// The borrower's positions after the call.
     pub positions: Vec<Position>,
+    /// The borrower's account data before the call (what the call was validated on).
+    pub account_before: super::AccountData,
 }
 
 /// The amounts of step 4, before any burn.
@@ -247,6 +249,7 @@ fn settle(
         protocol_fee_scaled: fee_scaled,
         deficits,
         positions: after,
+        account_before: *account,
     })
 }
 
