@@ -33,19 +33,13 @@ pub fn aave_account_data(
     account: &Account,
     snapshot: &RiskSnapshot,
 ) -> Result<AaveAccountData, softliq_core::liquidation::Refusal> {
-    use softliq_core::profile::aave_v3::{U256, math::WAD};
-    let data = softliq_core::liquidation::aave::account_data(account, snapshot)?;
-    let usd = |base: U256| {
-        let raw = u128::try_from(base).unwrap_or(u128::MAX / 10_000_000_000);
-        Value::from_raw(raw.saturating_mul(10_000_000_000)).to_string()
-    };
-    let hf = (data.health_factor != U256::MAX).then(|| {
-        Ratio::from_raw(u128::try_from(data.health_factor).unwrap_or(u128::MAX)).to_string()
-    });
+    use softliq_core::liquidation::aave::{account_data, base_value, health};
+    use softliq_core::profile::aave_v3::math::WAD;
+    let data = account_data(account, snapshot)?;
     Ok(AaveAccountData {
-        total_collateral_usd: usd(data.total_collateral_base),
-        total_debt_usd: usd(data.total_debt_base),
-        health_factor: hf,
+        total_collateral_usd: base_value(data.total_collateral_base).to_string(),
+        total_debt_usd: base_value(data.total_debt_base).to_string(),
+        health_factor: health(data.health_factor).map(|h| h.to_string()),
         liquidatable: data.health_factor < WAD,
     })
 }

@@ -25,6 +25,15 @@ impl ParamError {
             value: value.to_string(),
         }
     }
+
+    /// The same refusal, its value naming the asset it is about (a market-wide check).
+    #[must_use]
+    pub(crate) fn of_asset(self, symbol: &str) -> Self {
+        Self {
+            value: format!("{} (asset {symbol})", self.value),
+            ..self
+        }
+    }
 }
 
 /// Oracle guards of one asset (docs/engine.md, Oracle guards); enforced by the engine, validated

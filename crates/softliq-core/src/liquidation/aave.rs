@@ -21,29 +21,26 @@ use crate::account::Account;
 use crate::health::{AssetRisk, RiskSnapshot};
 use crate::money::{Amount, MathError, Ratio, Rounding, Shares, Value};
 use crate::pool::repay_shares;
-use crate::profile::aave_v3::{self, Call, Position, Reserve, Revert, U256};
-
-use crate::profile::aave_v3::{bps, fee_bps};
+use crate::profile::aave_v3::{self, Bps, Call, Position, Reserve, Revert, U256};
 
 /// WAD prices to Aave's 8 decimals.
 const BASE_SCALE: u128 = 10_000_000_000;
 
-fn bps16(r: Ratio) -> u16 {
-    u16::try_from(bps(r).0).unwrap_or(u16::MAX)
-}
-
 /// An asset as an Aave reserve at the snapshot.
 fn reserve(risk: &AssetRisk) -> Reserve {
+    let b = Bps::of(
+        risk.collateral_factor,
+        risk.liquidation_threshold,
+        risk.liquidation_penalty,
+        risk.liquidation_discount,
+    );
     Reserve {
         decimals: risk.decimals.get(),
         price: U256::from(risk.price.raw() / BASE_SCALE),
-        ltv_bps: bps16(risk.collateral_factor),
-        lt_bps: bps16(risk.liquidation_threshold),
-        bonus_bps: 10_000u16.saturating_add(bps16(risk.liquidation_penalty)),
-        protocol_fee_bps: u16::try_from(
-            fee_bps(risk.liquidation_penalty, risk.liquidation_discount).0,
-        )
-        .unwrap_or(u16::MAX),
+        ltv_bps: b.ltv,
+        lt_bps: b.lt,
+        bonus_bps: b.bonus,
+        protocol_fee_bps: b.protocol_fee,
         liquidity_index: U256::from(risk.supply_index.raw()),
         borrow_index: U256::from(risk.borrow_index.raw()),
         // softliq pays the liquidator in supply shares (aTokens): no cash leaves the pool.
@@ -55,8 +52,19 @@ fn narrow(x: U256) -> Result<u128, Refusal> {
     u128::try_from(x).map_err(|_| Refusal::Math(MathError::Overflow))
 }
 
+/// An Aave base-currency amount (USD, 8 decimals) as a softliq value (saturating).
+#[must_use]
+pub fn base_value(base: U256) -> Value {
+    Value::from_raw(
+        u128::try_from(base)
+            .unwrap_or(u128::MAX)
+            .saturating_mul(BASE_SCALE),
+    )
+}
+
 /// An Aave health factor as softliq's: `None` without debt, as for every policy.
-fn health(hf: U256) -> Option<Ratio> {
+#[must_use]
+pub fn health(hf: U256) -> Option<Ratio> {
     if hf == U256::MAX {
         return None;
     }
@@ -197,9 +205,7 @@ pub(super) fn quote(
         health_before: health(before.health_factor),
         health_after: health(after.health_factor),
         liquidatable_after: after.health_factor < aave_v3::math::WAD,
-        collateral_value_after: Value::from_raw(
-            narrow(after.total_collateral_base)?.saturating_mul(BASE_SCALE),
-        ),
+        collateral_value_after: base_value(after.total_collateral_base),
         debt_shares_burned,
         collateral_shares_seized: coll.supply.checked_sub(coll_after)?,
         liquidator_shares: Shares::from_raw(narrow(l.collateral_scaled_to_liquidator)?),

@@ -436,9 +436,7 @@ impl Policy {
             // Assets listed under the aave_v3 profile may break softliq's own cross-checks
             // (`cf < lt`, `lt · (1 + pen) ≤ 1`); softliq's rules need them.
             for (symbol, p) in assets {
-                p.validate().map_err(|e| {
-                    ParamError::new(e.field, e.bound, format!("{} (asset {symbol})", e.value))
-                })?;
+                p.validate().map_err(|e| e.of_asset(symbol))?;
             }
         }
         match self.rule {
@@ -578,9 +576,7 @@ impl Policy {
 /// ([`crate::profile::aave_v3::check_asset`]).
 fn validate_aave(assets: &[(&str, &AssetParams)]) -> Result<(), ParamError> {
     for (symbol, p) in assets {
-        crate::profile::aave_v3::check_asset(p).map_err(|e| {
-            ParamError::new(e.field, e.bound, format!("{} (asset {symbol})", e.value))
-        })?;
+        crate::profile::aave_v3::check_asset(p).map_err(|e| e.of_asset(symbol))?;
     }
     Ok(())
 }

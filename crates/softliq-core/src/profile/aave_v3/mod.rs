@@ -187,12 +187,45 @@ pub fn check_asset(p: &crate::asset::AssetParams) -> Result<(), crate::asset::Pa
             p.liquidation_discount,
         ));
     }
-    let small = |x: u128| u16::try_from(x).unwrap_or(u16::MAX);
-    let lt = bps(p.liquidation_threshold).0;
-    let bonus = if lt == 0 {
-        0
-    } else {
-        10_000 + bps(p.liquidation_penalty).0
-    };
-    check_collateral_params(small(bps(p.collateral_factor).0), small(lt), small(bonus))
+    let b = Bps::of(
+        p.collateral_factor,
+        p.liquidation_threshold,
+        p.liquidation_penalty,
+        p.liquidation_discount,
+    );
+    check_collateral_params(b.ltv, b.lt, b.bonus)
+}
+
+/// softliq's collateral parameters as Aave's, in basis points (each rounded down; saturating):
+/// LTV = `collateral_factor`, threshold, bonus `10,000 + pen` (0 without a threshold, as Aave
+/// requires), and the protocol fee `(pen − disc) / pen` of the bonus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bps {
+    pub ltv: u16,
+    pub lt: u16,
+    pub bonus: u16,
+    pub protocol_fee: u16,
+}
+
+impl Bps {
+    #[must_use]
+    pub fn of(
+        cf: crate::money::Ratio,
+        lt: crate::money::Ratio,
+        pen: crate::money::Ratio,
+        disc: crate::money::Ratio,
+    ) -> Self {
+        let small = |x: u128| u16::try_from(x).unwrap_or(u16::MAX);
+        let lt = small(bps(lt).0);
+        Self {
+            ltv: small(bps(cf).0),
+            lt,
+            bonus: if lt == 0 {
+                0
+            } else {
+                10_000u16.saturating_add(small(bps(pen).0))
+            },
+            protocol_fee: small(fee_bps(pen, disc).0),
+        }
+    }
 }
