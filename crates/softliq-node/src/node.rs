@@ -11,6 +11,13 @@
 //! Reads run on the engine thread and see every applied command, including ones whose batch is
 //! not yet durable; acknowledgements never get ahead of the disk.
 //!
+//! A node can also start as a **follower** ([`spawn_follower`]): it has no store yet, refuses
+//! commands ([`NodeError::Following`]), and applies entries another node wrote
+//! ([`Handle::follow`]), each checked against its logged events as recovery checks them; reads
+//! and the observer work as on a writer. [`Handle::promote`] makes it the writer over a store
+//! from the next command on (the caller first makes sure it has applied the whole log and that
+//! no other node can append to it).
+//!
 //! If a write fails (a full disk, an I/O error) the node stops taking commands — each is
 //! refused with the store's error — and the writer keeps the failed batch, with whatever was
 //! already queued behind it, and tries it again every `retry_every` until it is written. Then
@@ -24,6 +31,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::recover::apply_logged;
 use crate::{Entry, Store};
 use softliq_engine::Engine;
 use softliq_engine::command::Command;
@@ -84,6 +92,9 @@ pub enum NodeError {
     Store(String),
     #[error("node stopped")]
     Stopped,
+    /// The node follows a log another node writes.
+    #[error("this node follows the log another node writes: send commands to the writer")]
+    Following,
 }
 
 /// Where an outcome goes: a channel for blocking callers, a callback for async ones.
@@ -93,6 +104,10 @@ type Job = Box<dyn FnOnce(&Engine) + Send>;
 enum EngineMsg {
     Command(Box<Command>, Reply),
     Read(Job),
+    /// An entry another node wrote, for a follower to apply.
+    Logged(Box<Entry>),
+    /// Become the writer over this store; answered with the last applied sequence number.
+    Promote(Box<dyn Store>, Sender<u64>),
     Stop(Sender<()>),
 }
 
@@ -109,9 +124,14 @@ enum WriterMsg {
 #[derive(Clone)]
 pub struct Handle {
     tx: SyncSender<EngineMsg>,
-    threads: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+    threads: Threads,
     failure: Arc<Failure>,
+    leading: Arc<AtomicBool>,
+    /// The last applied sequence number (written or followed).
+    applied: Arc<AtomicU64>,
 }
+
+type Threads = Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>;
 
 impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -186,6 +206,43 @@ impl Handle {
         self.failure.current()
     }
 
+    /// Whether this node writes the log (a follower does not, until promoted).
+    #[must_use]
+    pub fn leading(&self) -> bool {
+        self.leading.load(Ordering::Acquire)
+    }
+
+    /// The last sequence number the engine applied (written, or followed).
+    #[must_use]
+    pub fn applied_seq(&self) -> u64 {
+        self.applied.load(Ordering::Acquire)
+    }
+
+    /// Queues an entry another node wrote, for this follower to apply in order. An entry that
+    /// does not follow on, or gives other events than logged, stops the following: the reason
+    /// is then [`Handle::store_failure`], and the node must be restarted from the log.
+    ///
+    /// # Errors
+    /// `Stopped` when the node has stopped.
+    pub fn follow(&self, entry: Entry) -> Result<(), NodeError> {
+        self.tx
+            .send(EngineMsg::Logged(Box::new(entry)))
+            .map_err(|_| NodeError::Stopped)
+    }
+
+    /// Makes this follower the writer over `store`; returns the last applied sequence number
+    /// (the store's tail must be there). Commands are taken from then on.
+    ///
+    /// # Errors
+    /// `Stopped` when the node has stopped.
+    pub fn promote(&self, store: Box<dyn Store>) -> Result<u64, NodeError> {
+        let (tx, rx) = mpsc::channel();
+        self.tx
+            .send(EngineMsg::Promote(store, tx))
+            .map_err(|_| NodeError::Stopped)?;
+        rx.recv().map_err(|_| NodeError::Stopped)
+    }
+
     /// Stops taking commands, writes everything accepted, and joins both threads.
     pub fn shutdown(&self) {
         let (tx, rx) = mpsc::channel();
@@ -222,27 +279,90 @@ pub fn spawn_observed<S: Store + 'static>(
     config: NodeConfig,
     observer: Option<Observer>,
 ) -> Handle {
+    start(engine, Some(Box::new(store)), config, observer)
+}
+
+/// Starts a follower over `engine` (recovered from the log it will follow): no store, and
+/// the observer sees each followed entry once applied.
+///
+/// # Panics
+/// When the operating system refuses to start a thread.
+pub fn spawn_follower(engine: Engine, config: NodeConfig, observer: Option<Observer>) -> Handle {
+    start(engine, None, config, observer)
+}
+
+/// The shared state of a node's threads.
+struct Shared {
+    config: NodeConfig,
+    durable: Arc<AtomicU64>,
+    failed: Arc<Failure>,
+    leading: Arc<AtomicBool>,
+    applied: Arc<AtomicU64>,
+    threads: Threads,
+}
+
+fn start(
+    engine: Engine,
+    store: Option<Box<dyn Store>>,
+    config: NodeConfig,
+    observer: Option<Observer>,
+) -> Handle {
     let (tx, rx) = mpsc::sync_channel(config.queue_max);
     let (wtx, wrx) = mpsc::sync_channel(config.queue_max);
-    let durable = Arc::new(AtomicU64::new(engine.state().seq));
-    let failed = Arc::new(Failure::default());
-    let writer = {
-        let (durable, failed) = (durable.clone(), failed.clone());
-        std::thread::Builder::new()
-            .name("softliq-writer".into())
-            .spawn(move || write_loop(store, &wrx, config, &durable, &failed, observer))
-            .expect("spawn writer thread")
+    let shared = Shared {
+        config,
+        durable: Arc::new(AtomicU64::new(engine.state().seq)),
+        failed: Arc::new(Failure::default()),
+        leading: Arc::new(AtomicBool::new(false)),
+        applied: Arc::new(AtomicU64::new(engine.state().seq)),
+        threads: Arc::new(std::sync::Mutex::new(Vec::new())),
     };
-    let engine_failed = failed.clone();
+    let handle = Handle {
+        tx,
+        threads: shared.threads.clone(),
+        failure: shared.failed.clone(),
+        leading: shared.leading.clone(),
+        applied: shared.applied.clone(),
+    };
+    let mut writer = Some((wrx, observer));
+    if let Some(store) = store {
+        start_writer(&shared, store, &mut writer);
+    }
     let engine_thread = std::thread::Builder::new()
         .name("softliq-engine".into())
-        .spawn(move || engine_loop(engine, &rx, &wtx, config, &durable, &engine_failed))
+        .spawn(move || engine_loop(engine, &rx, &wtx, &shared, writer))
         .expect("spawn engine thread");
-    Handle {
-        tx,
-        threads: Arc::new(std::sync::Mutex::new(vec![engine_thread, writer])),
-        failure: failed,
-    }
+    handle
+        .threads
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(engine_thread);
+    handle
+}
+
+/// The writer's half, before it starts: its queue and the observer.
+type Pending = Option<(Receiver<WriterMsg>, Option<Observer>)>;
+
+/// Starts the writer thread over `store` (once: `pending` is taken).
+fn start_writer(shared: &Shared, store: Box<dyn Store>, pending: &mut Pending) {
+    let Some((wrx, observer)) = pending.take() else {
+        return;
+    };
+    let (durable, failed, config) = (
+        shared.durable.clone(),
+        shared.failed.clone(),
+        shared.config,
+    );
+    let writer = std::thread::Builder::new()
+        .name("softliq-writer".into())
+        .spawn(move || write_loop(store, &wrx, config, &durable, &failed, observer))
+        .expect("spawn writer thread");
+    shared
+        .threads
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(writer);
+    shared.leading.store(true, Ordering::Release);
 }
 
 /// The store's current failure, shared by the writer (which sets and clears it) and the
@@ -278,65 +398,123 @@ fn engine_loop(
     mut engine: Engine,
     rx: &Receiver<EngineMsg>,
     wtx: &SyncSender<WriterMsg>,
-    config: NodeConfig,
-    durable: &AtomicU64,
-    failed: &Failure,
+    shared: &Shared,
+    mut pending: Pending,
 ) {
-    let mut last_snapshot = engine.state().seq;
-    let mut last_snapshot_at = Instant::now();
+    let mut snapshots = Snapshots {
+        last: engine.state().seq,
+        at: Instant::now(),
+    };
     while let Ok(msg) = rx.recv() {
         match msg {
             EngineMsg::Read(job) => job(&engine),
             EngineMsg::Stop(done) => {
-                let _ = wtx.send(WriterMsg::Stop(done));
+                if pending.is_some() {
+                    // A follower has no writer: nothing is waiting to be written.
+                    let _ = done.send(());
+                } else {
+                    let _ = wtx.send(WriterMsg::Stop(done));
+                }
                 return;
             }
+            EngineMsg::Logged(entry) => follow(&mut engine, &entry, shared, &mut pending),
+            EngineMsg::Promote(store, done) => {
+                snapshots.last = engine.state().seq;
+                start_writer(shared, store, &mut pending);
+                let _ = done.send(engine.state().seq);
+            }
             EngineMsg::Command(cmd, reply) => {
-                if let Some(reason) = failed.current() {
-                    reply(Err(NodeError::Store(reason)));
+                if pending.is_some() {
+                    reply(Err(NodeError::Following));
                     continue;
                 }
-                let before = engine.state().seq;
-                let started = Instant::now();
-                let outcome = engine.apply(&cmd);
-                let applied_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                match outcome {
-                    Err(r) => reply(Err(NodeError::Rejected(r))),
-                    Ok(events) if engine.state().seq == before => {
-                        // A retry: answer with the first outcome once it is durable.
-                        let seq = engine
-                            .state()
-                            .receipts
-                            .get(cmd.client_id)
-                            .map_or(before, |r| r.seq);
-                        if seq <= durable.load(Ordering::Acquire) {
-                            reply(Ok(Ack {
-                                seq,
-                                events,
-                                applied_ns: 0,
-                            }));
-                        } else {
-                            let _ = wtx.send(WriterMsg::Wait(seq, events, reply));
-                        }
-                    }
-                    Ok(events) => {
-                        let seq = engine.state().seq;
-                        let entry = Box::new(Entry {
-                            seq,
-                            command: *cmd,
-                            events,
-                        });
-                        let _ = wtx.send(WriterMsg::Entry(entry, applied_ns, reply));
-                        if seq - last_snapshot >= config.snapshot_every
-                            || last_snapshot_at.elapsed() >= config.snapshot_interval
-                        {
-                            last_snapshot = seq;
-                            last_snapshot_at = Instant::now();
-                            let _ = wtx
-                                .send(WriterMsg::Snapshot(seq, engine.state().encode_snapshot()));
-                        }
-                    }
-                }
+                apply_command(&mut engine, *cmd, reply, wtx, shared, &mut snapshots);
+            }
+        }
+    }
+}
+
+/// When the engine thread last asked for a snapshot.
+struct Snapshots {
+    last: u64,
+    at: Instant,
+}
+
+/// A follower applies an entry another node wrote.
+fn follow(engine: &mut Engine, entry: &Entry, shared: &Shared, pending: &mut Pending) {
+    let Some((_, observer)) = pending.as_mut() else {
+        // A writer never follows: an entry sent to it is a caller's mistake, and ignored.
+        return;
+    };
+    if shared.failed.current().is_some() {
+        return;
+    }
+    match apply_logged(engine, entry) {
+        Ok(()) => {
+            shared.durable.store(entry.seq, Ordering::Release);
+            shared.applied.store(entry.seq, Ordering::Release);
+            if let Some(observe) = observer.as_mut() {
+                observe(std::slice::from_ref(entry));
+            }
+        }
+        Err(e) => shared
+            .failed
+            .set(format!("following stopped at entry {}: {e}", entry.seq)),
+    }
+}
+
+/// A writer applies a submitted command and hands it to the writer thread.
+fn apply_command(
+    engine: &mut Engine,
+    cmd: Command,
+    reply: Reply,
+    wtx: &SyncSender<WriterMsg>,
+    shared: &Shared,
+    snapshots: &mut Snapshots,
+) {
+    if let Some(reason) = shared.failed.current() {
+        reply(Err(NodeError::Store(reason)));
+        return;
+    }
+    let before = engine.state().seq;
+    let started = Instant::now();
+    let outcome = engine.apply(&cmd);
+    let applied_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    match outcome {
+        Err(r) => reply(Err(NodeError::Rejected(r))),
+        Ok(events) if engine.state().seq == before => {
+            // A retry: answer with the first outcome once it is durable.
+            let seq = engine
+                .state()
+                .receipts
+                .get(cmd.client_id)
+                .map_or(before, |r| r.seq);
+            if seq <= shared.durable.load(Ordering::Acquire) {
+                reply(Ok(Ack {
+                    seq,
+                    events,
+                    applied_ns: 0,
+                }));
+            } else {
+                let _ = wtx.send(WriterMsg::Wait(seq, events, reply));
+            }
+        }
+        Ok(events) => {
+            let seq = engine.state().seq;
+            shared.applied.store(seq, Ordering::Release);
+            let entry = Box::new(Entry {
+                seq,
+                command: cmd,
+                events,
+            });
+            let _ = wtx.send(WriterMsg::Entry(entry, applied_ns, reply));
+            let config = &shared.config;
+            if seq - snapshots.last >= config.snapshot_every
+                || snapshots.at.elapsed() >= config.snapshot_interval
+            {
+                snapshots.last = seq;
+                snapshots.at = Instant::now();
+                let _ = wtx.send(WriterMsg::Snapshot(seq, engine.state().encode_snapshot()));
             }
         }
     }

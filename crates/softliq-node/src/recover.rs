@@ -20,7 +20,8 @@ pub struct Recovery {
     pub snapshot_skipped: Option<String>,
 }
 
-fn apply_logged(engine: &mut Engine, entry: &Entry) -> Result<(), StoreError> {
+/// Applies one logged entry, which must be the next and give exactly the logged events.
+pub(crate) fn apply_logged(engine: &mut Engine, entry: &Entry) -> Result<(), StoreError> {
     let expected = engine.state().seq + 1;
     if entry.seq != expected {
         return Err(StoreError::Diverged(format!(

@@ -188,25 +188,6 @@ fn chain_of(seq: u64, stored: Option<&[u8]>) -> Result<Option<Chain>, StoreError
         .transpose()
 }
 
-impl SqliteStore {
-    /// At most `limit` entries with `seq > after`, in order: a page of the log for readers
-    /// (the server's `events` query), on a connection of their own beside the writer's.
-    ///
-    /// # Errors
-    /// The database failed or a record does not decode.
-    pub fn read_page(&mut self, after: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, record FROM log WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-        let mut rows = stmt.query(params![after, limit])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(decode_row(row)?);
-        }
-        Ok(out)
-    }
-}
-
 fn decode_row(row: &rusqlite::Row<'_>) -> Result<Entry, StoreError> {
     let seq = row.get::<_, u64>(0)?;
     let record: Vec<u8> = row.get(1)?;
@@ -250,6 +231,23 @@ fn verify_link(
 }
 
 impl Store for SqliteStore {
+    /// At most `limit` entries with `seq > after`, in order: a page of the log for readers
+    /// (the server's `events` query), on a connection of their own beside the writer's.
+    ///
+    /// # Errors
+    /// The database failed or a record does not decode.
+    fn read_page(&mut self, after: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, record FROM log WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+        let mut rows = stmt.query(params![after, limit])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(decode_row(row)?);
+        }
+        Ok(out)
+    }
+
     fn append(
         &mut self,
         entries: &[Entry],

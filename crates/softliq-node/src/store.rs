@@ -30,6 +30,13 @@ pub enum StoreError {
     /// Another process writes to this data directory.
     #[error("store: {0}")]
     Locked(String),
+    /// A remote log service failed or did not answer in time (a retry may succeed).
+    #[error("log service: {0}")]
+    Remote(String),
+    /// Another writer appended to a shared log: this node is no longer the writer, and what
+    /// it applied beyond the log is not acknowledged (it must restart from the log).
+    #[error("fenced: {0}")]
+    Fenced(String),
 }
 
 /// Where the log and the snapshots live.
@@ -83,5 +90,64 @@ pub trait Store: Send {
     /// The database failed, or the entry is missing.
     fn chain_at(&mut self, _seq: u64) -> Result<Option<Chain>, StoreError> {
         Ok(None)
+    }
+
+    /// Up to `limit` entries with `seq > after`, in order (a page for readers of the history).
+    ///
+    /// # Errors
+    /// As [`Store::read_after`].
+    fn read_page(&mut self, after: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        let mut page = Vec::new();
+        let full = "page full";
+        let read = self.read_after(after, &mut |entry| {
+            if page.len() >= limit {
+                return Err(StoreError::Diverged(full.into()));
+            }
+            page.push(entry);
+            Ok(())
+        });
+        match read {
+            Err(StoreError::Diverged(why)) if why == full => Ok(page),
+            other => other.map(|()| page),
+        }
+    }
+}
+
+/// A boxed store is a store: the node can run over a store chosen at run time.
+impl Store for Box<dyn Store> {
+    fn append(
+        &mut self,
+        entries: &[Entry],
+        snapshot: Option<(u64, &[u8])>,
+    ) -> Result<(), StoreError> {
+        (**self).append(entries, snapshot)
+    }
+
+    fn latest_snapshot(&mut self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        (**self).latest_snapshot()
+    }
+
+    fn read_after(
+        &mut self,
+        after: u64,
+        f: &mut dyn FnMut(Entry) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        (**self).read_after(after, f)
+    }
+
+    fn last_seq(&mut self) -> Result<u64, StoreError> {
+        (**self).last_seq()
+    }
+
+    fn acknowledged(&mut self) -> Result<Option<Watermark>, StoreError> {
+        (**self).acknowledged()
+    }
+
+    fn chain_at(&mut self, seq: u64) -> Result<Option<Chain>, StoreError> {
+        (**self).chain_at(seq)
+    }
+
+    fn read_page(&mut self, after: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        (**self).read_page(after, limit)
     }
 }

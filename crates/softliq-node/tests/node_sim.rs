@@ -112,7 +112,9 @@ fn run(seed: u64, n: usize, fault_per_mille: u32) -> (u32, BTreeMap<Option<Fault
                         next += 1;
                         break;
                     }
-                    Ok(Err(NodeError::Stopped)) => panic!("seed {seed}: the node stopped"),
+                    Ok(Err(NodeError::Stopped | NodeError::Following)) => {
+                        panic!("seed {seed}: the node stopped or follows")
+                    }
                     Err(_) if faults.crashed() => {
                         crashed = true;
                         break;

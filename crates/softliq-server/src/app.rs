@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use softliq_engine::{ClientId, Command, CommandBody, Engine, EngineConfig};
 use softliq_node as store;
-use softliq_node::{Ack, Handle, NodeConfig, SqliteStore};
+use softliq_node::{Ack, Handle, NodeConfig, SqliteStore, Store};
 use tokio::sync::oneshot;
 
 use crate::auth::{Principal, TokenSource, Tokens};

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use softliq_api::commands::LogEntry;
-use softliq_node::{Entry, SqliteStore};
+use softliq_node::{Entry, SqliteStore, Store};
 use tokio::sync::broadcast;
 
 use crate::error::ApiError;
