@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::kv;
+use async_nats::jetstream::{kv, stream};
 use bytes::Bytes;
 use softliq_node::StoreError;
 
@@ -51,16 +51,28 @@ impl Lease {
         let bucket = config.lease_bucket();
         let kv = match link.wait("open the lease bucket", link.js.get_key_value(&bucket)) {
             Ok(kv) => kv,
-            Err(_) => link.wait(
-                "create the lease bucket",
-                link.js.create_key_value(kv::Config {
-                    bucket: bucket.clone(),
-                    history: 1,
-                    max_age: ttl,
-                    num_replicas: config.replicas,
-                    ..Default::default()
-                }),
-            )?,
+            Err(_) => {
+                // The bucket's stream as the key-value API lays it out, created directly: the
+                // client's own `create_key_value` first asks for the account's details in a
+                // shape the nats-server 2.9 of Debian does not answer with.
+                link.wait(
+                    "create the lease bucket",
+                    link.js.get_or_create_stream(stream::Config {
+                        name: format!("KV_{bucket}"),
+                        subjects: vec![format!("$KV.{bucket}.>")],
+                        max_messages_per_subject: 1,
+                        max_age: ttl,
+                        storage: stream::StorageType::File,
+                        allow_rollup: true,
+                        deny_delete: true,
+                        allow_direct: true,
+                        num_replicas: config.replicas,
+                        discard: stream::DiscardPolicy::New,
+                        ..Default::default()
+                    }),
+                )?;
+                link.wait("open the lease bucket", link.js.get_key_value(&bucket))?
+            }
         };
         let status = link.wait("read the lease bucket", {
             let kv = kv.clone();

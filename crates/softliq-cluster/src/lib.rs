@@ -10,10 +10,11 @@
 
 mod config;
 mod feed;
-mod lease;
 pub mod frame;
+mod lease;
 mod link;
 mod log;
+mod replica;
 pub mod testing;
 
 pub use config::LogConfig;
@@ -21,3 +22,4 @@ pub use feed::{Feed, Run};
 pub use lease::Lease;
 pub use link::Link;
 pub use log::{JetStreamStore, Tip};
+pub use replica::{Replica, ReplicaConfig, Status};

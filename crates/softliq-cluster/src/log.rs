@@ -315,7 +315,6 @@ impl JetStreamStore {
         }
         Ok(now)
     }
-
 }
 
 impl Store for JetStreamStore {

@@ -36,7 +36,9 @@ pub mod workload;
 
 pub use faults::{Fault, FaultControl, FaultyStore};
 pub use memory::{MemoryDisk, MemoryStore};
-pub use node::{Ack, Handle, NodeConfig, NodeError, Observer, spawn, spawn_follower, spawn_observed};
+pub use node::{
+    Ack, Handle, NodeConfig, NodeError, Observer, spawn, spawn_follower, spawn_observed,
+};
 pub use recover::{Recovery, recover, replay_all};
 pub use sqlite::{LOCK_FILE, SqliteStore};
 pub use store::{Entry, Store, StoreError};

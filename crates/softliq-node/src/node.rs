@@ -348,11 +348,7 @@ fn start_writer(shared: &Shared, store: Box<dyn Store>, pending: &mut Pending) {
     let Some((wrx, observer)) = pending.take() else {
         return;
     };
-    let (durable, failed, config) = (
-        shared.durable.clone(),
-        shared.failed.clone(),
-        shared.config,
-    );
+    let (durable, failed, config) = (shared.durable.clone(), shared.failed.clone(), shared.config);
     let writer = std::thread::Builder::new()
         .name("softliq-writer".into())
         .spawn(move || write_loop(store, &wrx, config, &durable, &failed, observer))
