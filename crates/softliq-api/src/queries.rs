@@ -162,6 +162,32 @@ pub struct StatusView {
     pub halted: Option<String>,
     /// BLAKE3 of the canonical state encoding (equal to `softliq replay`'s).
     pub state_hash: String,
+    /// Where the log lives: `sqlite` or `jetstream`.
+    pub store: String,
+    /// `writer` (takes commands) or `follower` (applies the log another node writes; commands
+    /// are answered 503).
+    pub role: String,
+    /// This node's place in a cluster (JetStream store only).
+    pub cluster: Option<ClusterView>,
+}
+
+/// A cluster member's view of the replicated log.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClusterView {
+    /// The JetStream stream holding the log.
+    pub stream: String,
+    /// This node's name.
+    pub node: String,
+    /// Log messages after the last one this node applied, when it last read one (a
+    /// follower's lag; each message is one group-commit batch).
+    pub lag_messages: u64,
+    /// Times this node became the writer.
+    pub promotions: u64,
+    /// How long the last promotion took, from taking the lease to fencing the log, in ms.
+    pub promotion_ms: u64,
+    /// Why this node left the cluster (a lost lease, a fenced write, a log it cannot
+    /// follow), once it has: the server then stops.
+    pub failure: Option<String>,
 }
 
 /// One account on the board.

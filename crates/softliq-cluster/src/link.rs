@@ -12,7 +12,8 @@ use crate::config::LogConfig;
 
 /// A connection to the NATS servers and its JetStream context.
 pub struct Link {
-    rt: tokio::runtime::Runtime,
+    /// Always `Some` until dropped.
+    rt: Option<tokio::runtime::Runtime>,
     pub client: async_nats::Client,
     pub js: jetstream::Context,
     timeout: Duration,
@@ -75,7 +76,7 @@ impl Link {
             .build(client.clone());
         drop(_inside);
         Ok(Self {
-            rt,
+            rt: Some(rt),
             client,
             js,
             timeout,
@@ -104,20 +105,35 @@ impl Link {
         deadline: Duration,
         f: impl Future<Output = Result<T, E>>,
     ) -> Result<T, StoreError> {
-        self.rt
-            .block_on(async { tokio::time::timeout(deadline, f).await })
+        self.block_on(async { tokio::time::timeout(deadline, f).await })
             .map_err(|_| remote(what, format!("no answer in {deadline:?}")))?
             .map_err(|e| remote(what, e))
     }
 
     /// Runs `f` on the link's runtime (for calls that are not requests).
+    ///
+    /// # Panics
+    /// Called from inside an async task (use a blocking task).
     pub fn block_on<T>(&self, f: impl Future<Output = T>) -> T {
-        self.rt.block_on(f)
+        self.rt
+            .as_ref()
+            .expect("the link's runtime lives until it is dropped")
+            .block_on(f)
     }
 
     /// The request timeout.
     #[must_use]
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+}
+
+impl Drop for Link {
+    /// Without waiting for the runtime's tasks: a link may be dropped inside an async task
+    /// (the server's state), where a blocking shutdown is not allowed.
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
     }
 }

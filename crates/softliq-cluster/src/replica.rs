@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use softliq_engine::EngineConfig;
+use softliq_engine::{Engine, EngineConfig};
 use softliq_node::{Handle, NodeConfig, Observer, Recovery, StoreError};
 
 use crate::config::LogConfig;
@@ -111,6 +111,7 @@ impl Status {
 pub struct Replica {
     pub handle: Handle,
     pub status: Arc<Status>,
+    config: ReplicaConfig,
     stop: Arc<AtomicBool>,
     driver: Option<JoinHandle<()>>,
 }
@@ -125,14 +126,15 @@ impl std::fmt::Debug for Replica {
 
 impl Replica {
     /// Recovers from the log and starts following it (and writing it, once the lease is
-    /// taken); `observer` sees every entry once it is in the log, followed or written.
+    /// taken); the observer `observe` makes from the recovered engine sees every entry once it
+    /// is in the log, followed or written.
     ///
     /// # Errors
     /// JetStream is unreachable, recovery fails, or (not a standby) another node holds the
     /// lease.
     pub fn start(
         config: &ReplicaConfig,
-        observer: Option<Observer>,
+        observe: impl FnOnce(&Engine, &Recovery) -> Option<Observer>,
     ) -> Result<(Self, Recovery), StoreError> {
         let mut store = JetStreamStore::open(&config.log)?;
         let mut lease = Lease::open(&config.log, config.lease_ttl)?;
@@ -145,6 +147,7 @@ impl Replica {
             )));
         }
         let (engine, recovery) = softliq_node::recover(&mut store, config.engine)?;
+        let observer = observe(&engine, &recovery);
         let handle = softliq_node::spawn_follower(engine, config.node, observer);
         let feed = store.feed(recovery.seq)?;
         let status = Arc::new(Status::default());
@@ -157,6 +160,11 @@ impl Replica {
             status: status.clone(),
             stop: stop.clone(),
         };
+        if !config.standby {
+            // The lease is held: become the writer before returning, so the caller's first
+            // command is taken.
+            driver.promote()?;
+        }
         let driver = std::thread::Builder::new()
             .name("softliq-replica".into())
             .spawn(move || driver.run())?;
@@ -164,6 +172,7 @@ impl Replica {
             Self {
                 handle,
                 status,
+                config: config.clone(),
                 stop,
                 driver: Some(driver),
             },
@@ -182,6 +191,12 @@ impl Replica {
 }
 
 impl Replica {
+    /// How this node joined.
+    #[must_use]
+    pub fn config(&self) -> &ReplicaConfig {
+        &self.config
+    }
+
     /// Stops the driver without giving up the lease, as a crash would (for tests: a standby
     /// then waits for the lease to lapse).
     pub fn abandon(&mut self) {

@@ -18,7 +18,7 @@ fn replica(cluster: &NatsCluster, name: &str, standby: bool) -> Replica {
     config.lease_ttl = Duration::from_millis(1_500);
     config.engine = EngineConfig { audit: false };
     config.node.snapshot_every = 500;
-    Replica::start(&config, None).expect("replica").0
+    Replica::start(&config, |_, _| None).expect("replica").0
 }
 
 fn hash(h: &Handle) -> (u64, [u8; 32]) {

@@ -37,6 +37,19 @@ pub struct ServerConfig {
     pub clock_speed: u64,
     /// Origins whose browser pages may call the API (none by default).
     pub cors: crate::cors::Origins,
+    /// Where the log lives.
+    pub store: StoreChoice,
+}
+
+/// Where the log and snapshots live.
+#[derive(Clone, Debug, Default)]
+pub enum StoreChoice {
+    /// SQLite in `data_dir` (the embedded default).
+    #[default]
+    Sqlite,
+    /// A replicated JetStream stream: this node follows it, and writes it while it holds the
+    /// lease (the replica's `node` and `engine` settings are taken from the server's).
+    JetStream(softliq_cluster::ReplicaConfig),
 }
 
 impl ServerConfig {
@@ -53,6 +66,7 @@ impl ServerConfig {
             risk_refresh: Duration::from_millis(500),
             clock_speed: 1,
             cors: crate::cors::Origins::None,
+            store: StoreChoice::Sqlite,
         }
     }
 }
@@ -76,6 +90,8 @@ pub struct AppState {
     keeper: Mutex<Option<softliq_api::SharedStats>>,
     /// Liquidations and bad debt over engine time, for the dashboard.
     pub activity: Arc<crate::activity::Activity>,
+    /// This node's membership of a cluster, when the log is replicated.
+    pub replica: Option<Mutex<softliq_cluster::Replica>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -136,56 +152,38 @@ impl AppState {
         clock.now_s().max(clock.last_s)
     }
 
-    /// Opens the store in `config.data_dir`, recovers the engine and starts the node.
+    /// Opens the store, recovers the engine and starts the node (a writer over SQLite, or a
+    /// member of a cluster over JetStream).
     ///
     /// # Errors
     /// The store cannot be opened or recovery fails (the message says why).
     pub fn start(config: &ServerConfig) -> Result<Arc<Self>, String> {
-        let dir = config.data_dir.display();
-        let mut store = SqliteStore::open_writer(&config.data_dir).map_err(|e| match e {
-            softliq_node::StoreError::Locked(_) => e.to_string(),
-            _ => format!("data directory {dir}: {e} (give a writable --data DIR)"),
-        })?;
-        let (engine, recovery) = store::recover(
-            &mut store,
-            EngineConfig {
-                audit: config.audit,
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        let reader = SqliteStore::open(&config.data_dir)
-            .map_err(|e| format!("data directory {dir}: {e}"))?;
-        let hub = Arc::new(Hub::new(reader, recovery.seq));
-        let activity = Arc::new(crate::activity::Activity::new(&engine));
-        let metrics = Metrics::default();
-        metrics.know_symbols(
-            engine
-                .state()
-                .assets
-                .iter()
-                .map(|a| a.symbol.clone())
-                .collect(),
-        );
-        let now_s = engine.state().now_s;
-        let observer = {
-            let (hub, metrics, activity) = (hub.clone(), metrics.clone(), activity.clone());
-            Box::new(move |entries: &[store::Entry]| {
-                metrics.observe_batch(entries);
-                activity.observe(entries);
-                hub.publish(entries);
-            })
+        let (handle, parts, replica) = match &config.store {
+            StoreChoice::Sqlite => {
+                let (handle, parts) = Self::start_sqlite(config)?;
+                (handle, parts, None)
+            }
+            StoreChoice::JetStream(rc) => {
+                let (handle, parts, replica) = Self::start_replica(config, rc)?;
+                (handle, parts, Some(Mutex::new(replica)))
+            }
         };
-        let handle = store::spawn_observed(engine, store, config.node, Some(observer));
+        let Parts {
+            hub,
+            activity,
+            metrics,
+            now_s,
+            head,
+            backfill,
+        } = parts;
         // The log written before this start is counted on a reader and thread of its own.
-        let mut backfill_reader = SqliteStore::open(&config.data_dir)
-            .map_err(|e| format!("data directory {dir}: {e}"))?;
-        let (counting, head) = (activity.clone(), recovery.seq);
+        let counting = activity.clone();
         std::thread::spawn(move || {
-            let read = |after, limit| {
-                backfill_reader
-                    .read_page(after, limit)
-                    .map_err(|e| e.to_string())
+            let mut reader = match backfill() {
+                Ok(r) => r,
+                Err(e) => return tracing::warn!("activity history: {e}"),
             };
+            let read = |after, limit| reader.read_page(after, limit).map_err(|e| e.to_string());
             if let Err(e) = counting.backfill(head, read) {
                 tracing::warn!("activity history: {e}");
             }
@@ -206,7 +204,63 @@ impl AppState {
             closing: tokio::sync::watch::Sender::new(false),
             keeper: Mutex::new(None),
             activity,
+            replica,
         }))
+    }
+
+    fn start_sqlite(config: &ServerConfig) -> Result<(Handle, Parts), String> {
+        let dir = config.data_dir.display();
+        let mut store = SqliteStore::open_writer(&config.data_dir).map_err(|e| match e {
+            softliq_node::StoreError::Locked(_) => e.to_string(),
+            _ => format!("data directory {dir}: {e} (give a writable --data DIR)"),
+        })?;
+        let (engine, recovery) = store::recover(
+            &mut store,
+            EngineConfig {
+                audit: config.audit,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        let open_reader = {
+            let dir = config.data_dir.clone();
+            move || -> Result<Box<dyn Store>, String> {
+                SqliteStore::open(&dir)
+                    .map(|s| Box::new(s) as Box<dyn Store>)
+                    .map_err(|e| format!("data directory {}: {e}", dir.display()))
+            }
+        };
+        let parts = Parts::new(&engine, recovery.seq, open_reader()?, Box::new(open_reader));
+        let observer = parts.observer();
+        let handle = store::spawn_observed(engine, store, config.node, Some(observer));
+        Ok((handle, parts))
+    }
+
+    fn start_replica(
+        config: &ServerConfig,
+        rc: &softliq_cluster::ReplicaConfig,
+    ) -> Result<(Handle, Parts, softliq_cluster::Replica), String> {
+        let mut rc = rc.clone();
+        rc.node = config.node;
+        rc.engine = EngineConfig {
+            audit: config.audit,
+        };
+        let log = rc.log.clone();
+        let open_reader = move || -> Result<Box<dyn Store>, String> {
+            softliq_cluster::JetStreamStore::open(&log)
+                .map(|s| Box::new(s) as Box<dyn Store>)
+                .map_err(|e| e.to_string())
+        };
+        let reader = open_reader()?;
+        let mut parts = None;
+        let (replica, _) = softliq_cluster::Replica::start(&rc, |engine, recovery| {
+            let p = Parts::new(engine, recovery.seq, reader, Box::new(open_reader));
+            let observer = p.observer();
+            parts = Some(p);
+            Some(observer)
+        })
+        .map_err(|e| format!("cluster (stream {}): {e}", rc.log.stream))?;
+        let parts = parts.ok_or("cluster: the replica started without recovering")?;
+        Ok((replica.handle.clone(), parts, replica))
     }
 
     /// The client id of a request: its `Idempotency-Key` scoped to the caller (so two callers
@@ -287,6 +341,29 @@ impl AppState {
             .map_err(|_| ApiError::unavailable("the engine stopped"))
     }
 
+    /// This node's place in its cluster, when the log is replicated.
+    #[must_use]
+    pub fn cluster_view(&self) -> Option<softliq_api::queries::ClusterView> {
+        let replica = self.replica.as_ref()?;
+        let r = replica.lock().unwrap_or_else(|e| e.into_inner());
+        Some(softliq_api::queries::ClusterView {
+            stream: r.config().log.stream.clone(),
+            node: r.config().log.node.clone(),
+            lag_messages: r.status.lag_messages(),
+            promotions: r.status.promotions(),
+            promotion_ms: r.status.promotion_ms(),
+            failure: r.status.failure(),
+        })
+    }
+
+    /// Why this node left its cluster, once it has (the server then stops).
+    #[must_use]
+    pub fn cluster_failure(&self) -> Option<String> {
+        let replica = self.replica.as_ref()?;
+        let r = replica.lock().unwrap_or_else(|e| e.into_inner());
+        r.status.failure()
+    }
+
     /// Shows an in-process keeper's counters in `/metrics`.
     pub fn attach_keeper(&self, stats: softliq_api::SharedStats) {
         *self.keeper.lock().unwrap_or_else(|e| e.into_inner()) = Some(stats);
@@ -349,9 +426,13 @@ impl AppState {
         clock.speed = speed.max(1);
     }
 
-    /// Stops the node: everything accepted is written before this returns.
+    /// Stops the node: everything accepted is written before this returns (and then a
+    /// cluster member gives up the writer's lease, so a standby takes over at once).
     pub fn shutdown(&self) -> Result<(), String> {
         self.handle.shutdown();
+        if let Some(replica) = &self.replica {
+            replica.lock().unwrap_or_else(|e| e.into_inner()).stop();
+        }
         match self.handle.store_failure() {
             None => Ok(()),
             Some(why) => Err(format!(
@@ -359,5 +440,58 @@ impl AppState {
                  refused and none of them was acknowledged"
             )),
         }
+    }
+}
+
+/// What the service builds around a recovered engine, whichever store holds the log.
+struct Parts {
+    hub: Arc<Hub>,
+    activity: Arc<crate::activity::Activity>,
+    metrics: Metrics,
+    now_s: u64,
+    /// The last entry recovered.
+    head: u64,
+    /// Opens a reader of the log for the activity history's backfill.
+    backfill: Box<dyn FnOnce() -> Result<Box<dyn Store>, String> + Send>,
+}
+
+impl Parts {
+    fn new(
+        engine: &Engine,
+        head: u64,
+        reader: Box<dyn Store>,
+        backfill: Box<dyn FnOnce() -> Result<Box<dyn Store>, String> + Send>,
+    ) -> Self {
+        let metrics = Metrics::default();
+        metrics.know_symbols(
+            engine
+                .state()
+                .assets
+                .iter()
+                .map(|a| a.symbol.clone())
+                .collect(),
+        );
+        Self {
+            hub: Arc::new(Hub::new(reader, head)),
+            activity: Arc::new(crate::activity::Activity::new(engine)),
+            metrics,
+            now_s: engine.state().now_s,
+            head,
+            backfill,
+        }
+    }
+
+    /// The node's observer: metrics, activity and the live feed follow the log through it.
+    fn observer(&self) -> store::Observer {
+        let (hub, metrics, activity) = (
+            self.hub.clone(),
+            self.metrics.clone(),
+            self.activity.clone(),
+        );
+        Box::new(move |entries: &[store::Entry]| {
+            metrics.observe_batch(entries);
+            activity.observe(entries);
+            hub.publish(entries);
+        })
     }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use softliq_api::commands::LogEntry;
-use softliq_node::{Entry, SqliteStore, Store};
+use softliq_node::{Entry, Store};
 use tokio::sync::broadcast;
 
 use crate::error::ApiError;
@@ -56,7 +56,7 @@ impl Published {
 pub struct Hub {
     recent: Mutex<VecDeque<Arc<Published>>>,
     tx: broadcast::Sender<Arc<Published>>,
-    reader: Mutex<SqliteStore>,
+    reader: Mutex<Box<dyn Store>>,
     head: AtomicU64,
 }
 
@@ -71,7 +71,7 @@ impl std::fmt::Debug for Hub {
 impl Hub {
     /// A feed whose log so far ends at `head`, read back through `reader`.
     #[must_use]
-    pub fn new(reader: SqliteStore, head: u64) -> Self {
+    pub fn new(reader: Box<dyn Store>, head: u64) -> Self {
         Self {
             recent: Mutex::new(VecDeque::new()),
             tx: broadcast::channel(BROADCAST_MAX).0,

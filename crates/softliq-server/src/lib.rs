@@ -41,7 +41,7 @@ pub mod routes;
 use std::future::Future;
 use std::sync::Arc;
 
-pub use app::{AppState, ServerConfig};
+pub use app::{AppState, ServerConfig, StoreChoice};
 pub use auth::{Role, TokenEntry, Tokens};
 
 /// A server bound to its port.
@@ -84,7 +84,11 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| listen_error(config.listen, &e))?;
-        let state = AppState::start(config)?;
+        // Blocking: a replicated store waits on its own runtime, which an async task must not.
+        let owned = config.clone();
+        let state = tokio::task::spawn_blocking(move || AppState::start(&owned))
+            .await
+            .map_err(|e| e.to_string())??;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         Ok(Self {
             state,

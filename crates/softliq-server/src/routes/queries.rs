@@ -423,10 +423,26 @@ pub async fn status(State(state): Shared) -> Result<Json<StatusView>, ApiError> 
                 flagged: s.flagged.len(),
                 halted: s.halted.clone(),
                 state_hash: s.hash().to_hex().to_string(),
+                store: String::new(),
+                role: String::new(),
+                cluster: None,
             }
         })
         .await?;
     view.durable_seq = durable_seq;
+    view.role = if state.handle.leading() {
+        "writer"
+    } else {
+        "follower"
+    }
+    .into();
+    view.store = if state.replica.is_some() {
+        "jetstream"
+    } else {
+        "sqlite"
+    }
+    .into();
+    view.cluster = state.cluster_view();
     Ok(Json(view))
 }
 

@@ -18,6 +18,8 @@ pub struct Args {
     /// Data directory (SQLite log and snapshots).
     #[arg(long, env = "SOFTLIQ_DATA", default_value = "softliq-data")]
     data: PathBuf,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Address to listen on, HOST:PORT (`localhost:8080`, `0.0.0.0:8080`; port 0 picks a free
     /// one).
     #[arg(long, env = "SOFTLIQ_LISTEN", default_value = "127.0.0.1:8080", value_parser = listen_address)]
@@ -70,6 +72,81 @@ pub struct Args {
         value_delimiter = ','
     )]
     cors_origins: Vec<String>,
+}
+
+/// Where the log lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum StoreKind {
+    /// SQLite in `--data` (one machine).
+    Sqlite,
+    /// A replicated NATS JetStream stream: standbys follow it and take over from a writer that
+    /// dies.
+    Jetstream,
+}
+
+#[derive(clap::Args)]
+struct ClusterArgs {
+    /// Where the log lives: `sqlite` (in --data) or `jetstream` (a replicated stream on NATS;
+    /// see docs/cluster.md).
+    #[arg(long, value_enum, env = "SOFTLIQ_STORE", default_value = "sqlite")]
+    store: StoreKind,
+    /// NATS server URLs, comma-separated (with --store jetstream).
+    #[arg(
+        long,
+        env = "SOFTLIQ_NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    nats_url: String,
+    /// The JetStream stream holding the log; it also names the snapshot and lease buckets.
+    #[arg(long, env = "SOFTLIQ_STREAM", default_value = "SOFTLIQ")]
+    stream: String,
+    /// Copies JetStream keeps of the log (3 in a three-server cluster; 1 on one server).
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
+    /// This node's name in the cluster (default: the host name and process id).
+    #[arg(long, env = "SOFTLIQ_NODE")]
+    node_name: Option<String>,
+    /// Stand by: follow the log, serve reads, and take over as the writer when the writer's
+    /// lease lapses. Without it, a jetstream node takes the lease at start or refuses to start.
+    #[arg(long, conflicts_with_all = ["demo", "markets"])]
+    follow: bool,
+    /// Milliseconds the writer's lease lives without renewal: a dead writer is replaced after
+    /// about this long (every node of a cluster must use the same).
+    #[arg(long, default_value_t = 3000)]
+    lease_ms: u64,
+}
+
+impl ClusterArgs {
+    /// The store this server runs on.
+    fn store(&self) -> Result<softliq_server::StoreChoice> {
+        if self.store == StoreKind::Sqlite {
+            if self.follow {
+                return Err(anyhow!(
+                    "--follow: only a replicated store has a log to follow (add --store jetstream)"
+                ));
+            }
+            return Ok(softliq_server::StoreChoice::Sqlite);
+        }
+        let node = self.node_name.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/etc/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "node".into());
+            format!("{host}-{}", std::process::id())
+        });
+        let mut log = softliq_cluster::LogConfig::new(&self.nats_url, &self.stream, &node);
+        log.replicas = self.replicas;
+        log.validate()
+            .map_err(|e| anyhow!("--{}", e.replace('_', "-")))?;
+        if !(100..=600_000).contains(&self.lease_ms) {
+            return Err(anyhow!(
+                "--lease-ms: {} must be between 100 and 600000",
+                self.lease_ms
+            ));
+        }
+        let mut rc = softliq_cluster::ReplicaConfig::new(log, self.follow);
+        rc.lease_ttl = Duration::from_millis(self.lease_ms);
+        Ok(softliq_server::StoreChoice::JetStream(rc))
+    }
 }
 
 /// `HOST:PORT` with a host name or an address, resolved to the first address it names.
@@ -201,6 +278,7 @@ pub fn run(args: &Args) -> Result<()> {
     }
     let tokens = tokens.with_internal(extra).map_err(|e| anyhow!(e))?;
     let mut config = ServerConfig::new(args.data.clone(), args.listen, tokens);
+    config.store = args.cluster.store()?;
     config.body_limit_bytes = args.body_limit;
     config.limits = connection_limits(args);
     config.audit = args.audit || cfg!(debug_assertions);
@@ -279,7 +357,10 @@ pub fn run(args: &Args) -> Result<()> {
                 }
             });
         }
-        softliq_server::shutdown_signal().await;
+        let left = tokio::select! {
+            () = softliq_server::shutdown_signal() => None,
+            why = left_cluster(state.clone()) => Some(why),
+        };
         tracing::info!("shutting down: finishing requests and writing what was accepted");
         let _ = stop_tx.send(true);
         serving
@@ -287,8 +368,23 @@ pub fn run(args: &Args) -> Result<()> {
             .map_err(|e| anyhow!(e))?
             .map_err(|e| anyhow!(e))?;
         say(&format!("softliq: stopped at seq {}", state.hub.head()));
-        Ok(())
+        match left {
+            None => Ok(()),
+            Some(why) => Err(anyhow!(
+                "left the cluster: {why} (restart with --follow to rejoin as a standby)"
+            )),
+        }
     })
+}
+
+/// Resolves when this node leaves its cluster (never, for a single-machine store).
+async fn left_cluster(state: std::sync::Arc<softliq_server::AppState>) -> String {
+    loop {
+        if let Some(why) = state.cluster_failure() {
+            return why;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 pub fn run_keeper(args: &KeeperArgs) -> Result<()> {
