@@ -39,6 +39,9 @@ pub struct ServerConfig {
     pub cors: crate::cors::Origins,
     /// Where the log lives.
     pub store: StoreChoice,
+    /// The PostgreSQL event store the log is projected into, when configured: the CSV export
+    /// then reads from it.
+    pub history: Option<softliq_history::HistoryConfig>,
 }
 
 /// Where the log and snapshots live.
@@ -67,6 +70,7 @@ impl ServerConfig {
             clock_speed: 1,
             cors: crate::cors::Origins::None,
             store: StoreChoice::Sqlite,
+            history: None,
         }
     }
 }
@@ -92,7 +96,37 @@ pub struct AppState {
     pub activity: Arc<crate::activity::Activity>,
     /// This node's membership of a cluster, when the log is replicated.
     pub replica: Option<Mutex<softliq_cluster::Replica>>,
+    /// The projector into the PostgreSQL event store, when configured.
+    pub history: Option<History>,
 }
+
+/// The event store in PostgreSQL and the projector filling it.
+pub struct History {
+    pub config: softliq_history::HistoryConfig,
+    pub projector: Mutex<softliq_history::Projector>,
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History")
+            .field("schema", &self.config.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl History {
+    /// The last entry the event store holds.
+    #[must_use]
+    pub fn position(&self) -> u64 {
+        self.projector
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .position()
+    }
+}
+
+/// Opens a reader of the log (a connection of its own).
+type OpenReader = Arc<dyn Fn() -> Result<Box<dyn Store>, String> + Send + Sync>;
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -174,12 +208,22 @@ impl AppState {
             metrics,
             now_s,
             head,
-            backfill,
+            open_reader,
         } = parts;
+        let history = config.history.clone().map(|hc| {
+            let open = open_reader.clone();
+            History {
+                projector: Mutex::new(softliq_history::Projector::spawn(
+                    move || open(),
+                    softliq_history::ProjectorConfig::new(hc.clone()),
+                )),
+                config: hc,
+            }
+        });
         // The log written before this start is counted on a reader and thread of its own.
         let counting = activity.clone();
         std::thread::spawn(move || {
-            let mut reader = match backfill() {
+            let mut reader = match open_reader() {
                 Ok(r) => r,
                 Err(e) => return tracing::warn!("activity history: {e}"),
             };
@@ -205,6 +249,7 @@ impl AppState {
             keeper: Mutex::new(None),
             activity,
             replica,
+            history,
         }))
     }
 
@@ -221,15 +266,15 @@ impl AppState {
             },
         )
         .map_err(|e| e.to_string())?;
-        let open_reader = {
+        let open_reader: OpenReader = {
             let dir = config.data_dir.clone();
-            move || -> Result<Box<dyn Store>, String> {
+            Arc::new(move || -> Result<Box<dyn Store>, String> {
                 SqliteStore::open(&dir)
                     .map(|s| Box::new(s) as Box<dyn Store>)
                     .map_err(|e| format!("data directory {}: {e}", dir.display()))
-            }
+            })
         };
-        let parts = Parts::new(&engine, recovery.seq, open_reader()?, Box::new(open_reader));
+        let parts = Parts::new(&engine, recovery.seq, open_reader()?, open_reader);
         let observer = parts.observer();
         let handle = store::spawn_observed(engine, store, config.node, Some(observer));
         Ok((handle, parts))
@@ -245,15 +290,15 @@ impl AppState {
             audit: config.audit,
         };
         let log = rc.log.clone();
-        let open_reader = move || -> Result<Box<dyn Store>, String> {
+        let open_reader: OpenReader = Arc::new(move || -> Result<Box<dyn Store>, String> {
             softliq_cluster::JetStreamStore::open(&log)
                 .map(|s| Box::new(s) as Box<dyn Store>)
                 .map_err(|e| e.to_string())
-        };
+        });
         let reader = open_reader()?;
         let mut parts = None;
         let (replica, _) = softliq_cluster::Replica::start(&rc, |engine, recovery| {
-            let p = Parts::new(engine, recovery.seq, reader, Box::new(open_reader));
+            let p = Parts::new(engine, recovery.seq, reader, open_reader);
             let observer = p.observer();
             parts = Some(p);
             Some(observer)
@@ -433,6 +478,13 @@ impl AppState {
         if let Some(replica) = &self.replica {
             replica.lock().unwrap_or_else(|e| e.into_inner()).stop();
         }
+        if let Some(history) = &self.history {
+            history
+                .projector
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .stop();
+        }
         match self.handle.store_failure() {
             None => Ok(()),
             Some(why) => Err(format!(
@@ -451,17 +503,12 @@ struct Parts {
     now_s: u64,
     /// The last entry recovered.
     head: u64,
-    /// Opens a reader of the log for the activity history's backfill.
-    backfill: Box<dyn FnOnce() -> Result<Box<dyn Store>, String> + Send>,
+    /// Opens a reader of the log (the activity history's backfill, the projector).
+    open_reader: OpenReader,
 }
 
 impl Parts {
-    fn new(
-        engine: &Engine,
-        head: u64,
-        reader: Box<dyn Store>,
-        backfill: Box<dyn FnOnce() -> Result<Box<dyn Store>, String> + Send>,
-    ) -> Self {
+    fn new(engine: &Engine, head: u64, reader: Box<dyn Store>, open_reader: OpenReader) -> Self {
         let metrics = Metrics::default();
         metrics.know_symbols(
             engine
@@ -477,7 +524,7 @@ impl Parts {
             metrics,
             now_s: engine.state().now_s,
             head,
-            backfill,
+            open_reader,
         }
     }
 

@@ -42,10 +42,12 @@ enum Command {
     Account(commands::account::Args),
     /// Quote a liquidation, run it until healthy, or compare all five policies.
     Liquidate(commands::liquidate::Args),
+    /// Write the log into the PostgreSQL event store (to its end, or following it).
+    Project(commands::project::Args),
     /// Rebuild the state from a data directory and check it: hashes, commands, invariants.
     Replay(commands::replay::Args),
     /// Run the engine as a service: HTTP API, live stream, metrics, dashboard (the main job).
-    Serve(commands::serve::Args),
+    Serve(Box<commands::serve::Args>),
     /// Liquidate through a softliq server's API when it pays after costs.
     Keeper(commands::serve::KeeperArgs),
     /// Print a fresh bearer token, or a tokens-file entry with --role and --subject.
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Account(args) => commands::account::run(&args),
         Command::Liquidate(args) => commands::liquidate::run(&args),
         Command::Replay(args) => commands::replay::run(&args),
+        Command::Project(args) => commands::project::run(&args),
         Command::Sim(args) => commands::sim::run(&args),
         Command::Drive(args) => commands::drive::run(&args),
         Command::Soak(args) => commands::soak::run(&args),

@@ -9,7 +9,8 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use softliq_engine::event::{Event, Liquidation};
+use softliq_engine::event::Event;
+use softliq_history::row::liquidation_row;
 use softliq_node::Entry;
 use tokio_stream::wrappers::ReceiverStream;
 use utoipa::IntoParams;
@@ -51,30 +52,7 @@ impl RangeQuery {
     }
 }
 
-/// The CSV's columns: amounts in whole tokens, values in USD, ratios as decimals.
-pub const LIQUIDATION_COLUMNS: [&str; 21] = [
-    "seq",
-    "timestamp_s",
-    "time_utc",
-    "borrower",
-    "liquidator",
-    "policy",
-    "debt_asset",
-    "collateral_asset",
-    "repaid",
-    "repaid_usd",
-    "seized",
-    "seized_usd",
-    "to_liquidator",
-    "to_treasury",
-    "liquidator_usd",
-    "borrower_loss_usd",
-    "penalty",
-    "discount",
-    "health_before",
-    "health_after",
-    "liquidatable_after",
-];
+pub use softliq_history::row::LIQUIDATION_COLUMNS;
 
 /// Every settled liquidation call between `from_s` and `to_s` (engine time, included), oldest
 /// first, as CSV with a header row.
@@ -95,9 +73,14 @@ pub async fn liquidations_csv(
                 .collect::<Vec<_>>()
         })
         .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    if let Some(history) = &state.history {
+        let (config, upto) = (history.config.clone(), history.position());
+        tokio::task::spawn_blocking(move || from_postgres(&config, from_s, to_s, upto, &tx));
+        return Ok(csv_response(&q, from_s, rx, Some(upto)));
+    }
     let hub = state.hub.clone();
     let head = hub.head();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::task::spawn_blocking(move || {
         let mut out = Rows::new(&assets);
         let mut run = || -> Result<(), String> {
@@ -131,19 +114,81 @@ pub async fn liquidations_csv(
             }
         }
     });
+    Ok(csv_response(&q, from_s, rx, None))
+}
+
+/// The export's response: CSV streamed from `rx`; `history` names the event store's position
+/// when the rows come from PostgreSQL (its rows end there).
+fn csv_response(
+    q: &RangeQuery,
+    from_s: u64,
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    history: Option<u64>,
+) -> Response {
     let name = format!(
         "attachment; filename=\"softliq-liquidations-{}-{}.csv\"",
         from_s,
         q.to_s.map_or_else(|| "now".to_owned(), |t| t.to_string())
     );
-    Ok((
+    let source = history.map_or_else(
+        || "log".to_owned(),
+        |seq| format!("postgres; through_seq={seq}"),
+    );
+    (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (header::CONTENT_DISPOSITION, name),
+            (header::HeaderName::from_static("x-softliq-source"), source),
         ],
         Body::from_stream(ReceiverStream::new(rx)),
     )
-        .into_response())
+        .into_response()
+}
+
+/// The export from the event store: its `liquidations` table, through entry `upto` (the
+/// projector's position when the request came, so a page landing meanwhile is not half in).
+fn from_postgres(
+    config: &softliq_history::HistoryConfig,
+    from_s: u64,
+    to_s: u64,
+    upto: u64,
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+) {
+    let run = || -> Result<(), String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let history = rt
+            .block_on(softliq_history::History::connect(config))
+            .map_err(|e| e.to_string())?;
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        csv.write_record(LIQUIDATION_COLUMNS)
+            .map_err(|e| e.to_string())?;
+        let mut after = (0, 0);
+        loop {
+            let page = rt
+                .block_on(history.liquidations(from_s, to_s, after, PAGE_MAX))
+                .map_err(|e| e.to_string())?;
+            let Some(&(seq, idx, _)) = page.last() else {
+                break;
+            };
+            after = (seq, idx);
+            for (_, _, row) in page.iter().filter(|(seq, _, _)| *seq <= upto) {
+                csv.write_record(row).map_err(|e| e.to_string())?;
+            }
+            let chunk = std::mem::replace(&mut csv, csv::Writer::from_writer(Vec::new()));
+            if !send(tx, chunk.into_inner().unwrap_or_default()) || seq > upto {
+                return Ok(());
+            }
+        }
+        let tail = csv.into_inner().unwrap_or_default();
+        send(tx, tail);
+        Ok(())
+    };
+    if let Err(e) = run() {
+        let _ = tx.blocking_send(Err(std::io::Error::other(e)));
+    }
 }
 
 /// Sends a chunk; false when the client has gone.
@@ -174,75 +219,16 @@ impl<'a> Rows<'a> {
     fn entry(&mut self, entry: &Entry) -> Result<(), String> {
         for ev in entry.events.iter() {
             if let Event::Liquidated(l) = ev {
-                let row = self.row(entry, l);
+                let row = liquidation_row(entry.seq, entry.command.timestamp_s, l, self.assets);
                 self.csv.write_record(&row).map_err(|e| e.to_string())?;
             }
         }
         Ok(())
     }
 
-    fn row(&self, entry: &Entry, l: &Liquidation) -> Vec<String> {
-        let q = &l.quote;
-        let asset = |id: softliq_core::asset::AssetId| {
-            self.assets
-                .get(id.index())
-                .map_or_else(|| (id.0.to_string(), None), |(s, d)| (s.clone(), Some(*d)))
-        };
-        let (debt, dd) = asset(q.request.debt_asset);
-        let (coll, cd) = asset(q.request.collateral_asset);
-        let tokens = |a: softliq_core::money::Amount, d: Option<softliq_core::money::Decimals>| {
-            d.map_or_else(|| a.raw().to_string(), |d| a.display_tokens(d).to_string())
-        };
-        let ratio =
-            |r: Option<softliq_core::money::Ratio>| r.map(|r| r.to_string()).unwrap_or_default();
-        let t = entry.command.timestamp_s;
-        vec![
-            entry.seq.to_string(),
-            t.to_string(),
-            utc(t),
-            l.borrower.0.to_string(),
-            l.liquidator.0.to_string(),
-            l.policy.clone(),
-            debt,
-            coll,
-            tokens(q.repaid, dd),
-            q.repaid_value.to_string(),
-            tokens(q.seized, cd),
-            q.seized_value.to_string(),
-            tokens(q.to_liquidator, cd),
-            tokens(q.to_treasury, cd),
-            q.liquidator_value.to_string(),
-            q.seized_value.saturating_sub(q.repaid_value).to_string(),
-            q.penalty.to_string(),
-            q.discount.to_string(),
-            ratio(q.health_before),
-            ratio(q.health_after),
-            q.liquidatable_after.to_string(),
-        ]
-    }
-
     /// The rows written since the last call.
     fn take(&mut self) -> Vec<u8> {
         let full = std::mem::replace(&mut self.csv, csv::Writer::from_writer(Vec::new()));
         full.into_inner().unwrap_or_default()
-    }
-}
-
-/// RFC 3339 UTC time of Unix seconds (`2020-03-12T10:00:00Z`).
-fn utc(t_s: u64) -> String {
-    let format = time::format_description::well_known::Rfc3339;
-    i64::try_from(t_s)
-        .ok()
-        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|d| d.format(&format).ok())
-        .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn times_are_rfc3339_utc() {
-        assert_eq!(super::utc(1_583_971_200), "2020-03-12T00:00:00Z");
-        assert_eq!(super::utc(0), "1970-01-01T00:00:00Z");
     }
 }

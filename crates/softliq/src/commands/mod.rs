@@ -2,6 +2,7 @@ pub mod account;
 pub mod drive;
 pub mod inputs;
 pub mod liquidate;
+pub mod project;
 pub mod replay;
 pub mod serve;
 pub mod sim;

@@ -20,6 +20,8 @@ pub struct Args {
     data: PathBuf,
     #[command(flatten)]
     cluster: ClusterArgs,
+    #[command(flatten)]
+    history: HistoryArgs,
     /// Address to listen on, HOST:PORT (`localhost:8080`, `0.0.0.0:8080`; port 0 picks a free
     /// one).
     #[arg(long, env = "SOFTLIQ_LISTEN", default_value = "127.0.0.1:8080", value_parser = listen_address)]
@@ -74,9 +76,37 @@ pub struct Args {
     cors_origins: Vec<String>,
 }
 
+/// The PostgreSQL event store.
+#[derive(clap::Args)]
+pub struct HistoryArgs {
+    /// Project the log into PostgreSQL at this URL (`postgres://user@host:5432/db`, or a
+    /// libpq key=value string): history tables one SQL query away, and the CSV export read
+    /// from them (see docs/history.md).
+    #[arg(long, env = "SOFTLIQ_POSTGRES")]
+    pub postgres: Option<String>,
+    /// The PostgreSQL schema holding the tables.
+    #[arg(long, default_value = "softliq")]
+    pub pg_schema: String,
+}
+
+impl HistoryArgs {
+    /// The event store, when one is configured.
+    pub fn config(&self) -> Result<Option<softliq_history::HistoryConfig>> {
+        let Some(url) = &self.postgres else {
+            return Ok(None);
+        };
+        let config = softliq_history::HistoryConfig {
+            url: url.clone(),
+            schema: self.pg_schema.clone(),
+        };
+        config.validate().map_err(|e| anyhow!("--pg-{e}"))?;
+        Ok(Some(config))
+    }
+}
+
 /// Where the log lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum StoreKind {
+pub enum StoreKind {
     /// SQLite in `--data` (one machine).
     Sqlite,
     /// A replicated NATS JetStream stream: standbys follow it and take over from a writer that
@@ -279,6 +309,7 @@ pub fn run(args: &Args) -> Result<()> {
     let tokens = tokens.with_internal(extra).map_err(|e| anyhow!(e))?;
     let mut config = ServerConfig::new(args.data.clone(), args.listen, tokens);
     config.store = args.cluster.store()?;
+    config.history = args.history.config()?;
     config.body_limit_bytes = args.body_limit;
     config.limits = connection_limits(args);
     config.audit = args.audit || cfg!(debug_assertions);

@@ -1,0 +1,526 @@
+//! [`History`]: the event store in PostgreSQL.
+//!
+//! Tables, in a schema of their own (`softliq` by default):
+//!
+//! | table | one row per | key | indexes |
+//! |---|---|---|---|
+//! | `entries` | logged command | `seq` | `(timestamp_s)` |
+//! | `events` | event of a command (kind, account, asset, the event as JSON) | `(seq, idx)` | `(kind, timestamp_s)`, `(account, seq)`, `(asset, kind, timestamp_s)` |
+//! | `liquidations` | liquidation call, the CSV export's columns typed | `(seq, idx)` | `(timestamp_s)`, `(borrower, seq)` |
+//! | `prices` | accepted oracle price | `(seq, idx)` | `(asset, timestamp_s)` |
+//! | `assets` | listed asset (symbol, decimals) | `id` | |
+//! | `position` | projector: the last entry written | `name` | |
+//!
+//! and the views `bad_debt` and `account_changes` over `events`. Amounts are `numeric` in
+//! whole tokens, exactly as the ledger holds them.
+//!
+//! Every batch is written in one transaction together with the projector's position, and every
+//! insert is `ON CONFLICT DO NOTHING` on the row's `(seq, idx)`: a batch written again (a
+//! projector restarted before its position was read, two projectors on one database) changes
+//! nothing, so the tables hold each logged event exactly once.
+
+use softliq_core::money::Decimals;
+use softliq_engine::command::CommandBody;
+use softliq_engine::event::Event;
+use softliq_node::Entry;
+use tokio_postgres::{Client, NoTls};
+
+use crate::row::{AssetNames, liquidation_row};
+
+/// What can go wrong with the event store.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("{0}")]
+    Config(String),
+    #[error("the log: {0}")]
+    Log(#[from] softliq_node::StoreError),
+}
+
+/// Where the event store lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryConfig {
+    /// A libpq connection string or URL (`postgres://user@127.0.0.1:5432/db`).
+    pub url: String,
+    /// The schema holding the tables (created if missing).
+    pub schema: String,
+}
+
+impl HistoryConfig {
+    #[must_use]
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            schema: "softliq".into(),
+        }
+    }
+
+    /// Checks the schema name (it is written into SQL).
+    ///
+    /// # Errors
+    /// The name is not a plain lower-case identifier.
+    pub fn validate(&self) -> Result<(), HistoryError> {
+        let s = &self.schema;
+        let ok = s.len() <= 63
+            && s.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if ok {
+            Ok(())
+        } else {
+            Err(HistoryError::Config(format!(
+                "schema: {s:?} must be 1-63 of a-z, 0-9 and '_', not starting with a digit"
+            )))
+        }
+    }
+}
+
+/// The projector's name in `position`.
+const PROJECTOR: &str = "events";
+
+/// A connection to the event store.
+pub struct History {
+    client: Client,
+    schema: String,
+    assets: Vec<(String, Decimals)>,
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+fn i64_of(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl History {
+    /// Connects (on the current Tokio runtime), creates the schema and tables if missing, and
+    /// loads the assets projected so far.
+    ///
+    /// # Errors
+    /// The database refused the connection or the schema.
+    pub async fn connect(config: &HistoryConfig) -> Result<Self, HistoryError> {
+        config.validate()?;
+        let (client, connection) = tokio_postgres::connect(&config.url, NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!("postgres connection: {e}");
+            }
+        });
+        let s = &config.schema;
+        client.batch_execute(&schema_sql(s)).await?;
+        let mut history = Self {
+            client,
+            schema: s.clone(),
+            assets: Vec::new(),
+        };
+        history.load_assets().await?;
+        Ok(history)
+    }
+
+    async fn load_assets(&mut self) -> Result<(), HistoryError> {
+        let rows = self
+            .client
+            .query(
+                &format!(
+                    "SELECT id, symbol, decimals FROM {}.assets ORDER BY id",
+                    self.schema
+                ),
+                &[],
+            )
+            .await?;
+        self.assets.clear();
+        for r in rows {
+            let (id, symbol, decimals): (i32, String, i16) = (r.get(0), r.get(1), r.get(2));
+            let d = u8::try_from(decimals)
+                .ok()
+                .and_then(Decimals::new)
+                .ok_or_else(|| HistoryError::Config(format!("asset {id}: decimals {decimals}")))?;
+            if usize::try_from(id).ok() != Some(self.assets.len()) {
+                return Err(HistoryError::Config(format!(
+                    "the assets table skips to id {id}: it was not written by this projector"
+                )));
+            }
+            self.assets.push((symbol, d));
+        }
+        Ok(())
+    }
+
+    /// The last entry projected (0 when none).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn position(&self) -> Result<u64, HistoryError> {
+        let row = self
+            .client
+            .query_opt(
+                &format!("SELECT seq FROM {}.position WHERE name = $1", self.schema),
+                &[&PROJECTOR],
+            )
+            .await?;
+        Ok(row.map_or(0, |r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0)))
+    }
+
+    /// The listed assets as projected so far.
+    #[must_use]
+    pub fn assets(&self) -> &AssetNames {
+        &self.assets
+    }
+
+    /// Writes `entries` (consecutive, after the position) and moves the position to the last,
+    /// in one transaction.
+    ///
+    /// # Errors
+    /// The database failed (nothing of the batch is then written).
+    pub async fn project(&mut self, entries: &[Entry]) -> Result<(), HistoryError> {
+        let Some(last) = entries.last() else {
+            return Ok(());
+        };
+        let mut rows = Rows::default();
+        let mut assets = self.assets.clone();
+        for e in entries {
+            rows.entry(e, &mut assets);
+        }
+        let s = self.schema.clone();
+        let tx = self.client.transaction().await?;
+        tx.execute(
+            &format!(
+                "INSERT INTO {s}.entries (seq, timestamp_s, kind, command)
+                 SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::jsonb[])
+                 ON CONFLICT DO NOTHING"
+            ),
+            &[&rows.seq, &rows.time, &rows.kind, &rows.command],
+        )
+        .await?;
+        let ev = &rows.events;
+        tx.execute(
+            &format!(
+                "INSERT INTO {s}.events (seq, idx, timestamp_s, kind, account, asset, body)
+                 SELECT * FROM UNNEST($1::bigint[], $2::int[], $3::bigint[], $4::text[],
+                                      $5::bigint[], $6::text[], $7::jsonb[])
+                 ON CONFLICT DO NOTHING"
+            ),
+            &[
+                &ev.seq,
+                &ev.idx,
+                &ev.time,
+                &ev.kind,
+                &ev.account,
+                &ev.asset,
+                &ev.body,
+            ],
+        )
+        .await?;
+        let p = &rows.prices;
+        tx.execute(
+            &format!(
+                "INSERT INTO {s}.prices (seq, idx, timestamp_s, asset, price, published_s)
+                 SELECT seq, idx, t, asset, price::numeric, published
+                 FROM UNNEST($1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::text[],
+                             $6::bigint[]) AS u(seq, idx, t, asset, price, published)
+                 ON CONFLICT DO NOTHING"
+            ),
+            &[&p.seq, &p.idx, &p.time, &p.asset, &p.price, &p.published],
+        )
+        .await?;
+        insert_liquidations(&tx, &s, &rows.liquidations).await?;
+        for (id, (symbol, d)) in assets.iter().enumerate().skip(self.assets.len()) {
+            tx.execute(
+                &format!(
+                    "INSERT INTO {s}.assets (id, symbol, decimals) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING"
+                ),
+                &[
+                    &i32::try_from(id).unwrap_or(i32::MAX),
+                    symbol,
+                    &i16::from(d.get()),
+                ],
+            )
+            .await?;
+        }
+        tx.execute(
+            &format!(
+                "INSERT INTO {s}.position (name, seq) VALUES ($1, $2)
+                 ON CONFLICT (name) DO UPDATE SET seq = GREATEST({s}.position.seq, EXCLUDED.seq)"
+            ),
+            &[&PROJECTOR, &i64_of(last.seq)],
+        )
+        .await?;
+        tx.commit().await?;
+        self.assets = assets;
+        Ok(())
+    }
+}
+
+/// Inserts liquidation rows (each the CSV's columns, then the event's index).
+async fn insert_liquidations(
+    tx: &tokio_postgres::Transaction<'_>,
+    s: &str,
+    rows: &[Vec<String>],
+) -> Result<(), HistoryError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // One text array per column (the CSV's 21, then the event's index), cast in SQL:
+    // the numeric columns are exact decimals.
+    let columns: Vec<Vec<Option<String>>> = (0..=crate::row::LIQUIDATION_COLUMNS.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).filter(|v| !v.is_empty()).cloned())
+                .collect()
+        })
+        .collect();
+    let all: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        columns.iter().map(|c| c as _).collect();
+    let sql = format!(
+        "INSERT INTO {s}.liquidations
+             SELECT c1::bigint, c22::int, c2::bigint, c3::timestamptz, c4::bigint, c5::bigint,
+                    c6, c7, c8, c9::numeric, c10::numeric, c11::numeric, c12::numeric,
+                    c13::numeric, c14::numeric, c15::numeric, c16::numeric, c17::numeric,
+                    c18::numeric, c19::numeric, c20::numeric, c21::boolean
+             FROM UNNEST({}) AS u({})
+             ON CONFLICT DO NOTHING",
+        (1..=22)
+            .map(|i| format!("${i}::text[]"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        (1..=22)
+            .map(|i| format!("c{i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    tx.execute(&sql, &all).await?;
+    Ok(())
+}
+
+impl History {
+    /// Liquidation rows between `from_s` and `to_s` (engine time, included), oldest first, as
+    /// the CSV export writes them; at most `limit`, after entry `after`.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn liquidations(
+        &self,
+        from_s: u64,
+        to_s: u64,
+        after: (u64, u32),
+        limit: usize,
+    ) -> Result<Vec<(u64, u32, Vec<String>)>, HistoryError> {
+        let s = &self.schema;
+        let rows = self
+            .client
+            .query(
+                &format!(
+                    "SELECT seq, idx, timestamp_s, borrower, liquidator, policy, debt_asset,
+                            collateral_asset, repaid::text, repaid_usd::text, seized::text,
+                            seized_usd::text, to_liquidator::text, to_treasury::text,
+                            liquidator_usd::text, borrower_loss_usd::text, penalty::text,
+                            discount::text, health_before::text, health_after::text,
+                            liquidatable_after
+                     FROM {s}.liquidations
+                     WHERE timestamp_s BETWEEN $1 AND $2 AND (seq, idx) > ($3, $4)
+                     ORDER BY seq, idx LIMIT $5"
+                ),
+                &[
+                    &i64_of(from_s),
+                    &i64_of(to_s),
+                    &i64_of(after.0),
+                    &i32::try_from(after.1).unwrap_or(i32::MAX),
+                    &i64::try_from(limit).unwrap_or(i64::MAX),
+                ],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let seq = u64::try_from(r.get::<_, i64>(0)).unwrap_or(0);
+                let idx = u32::try_from(r.get::<_, i32>(1)).unwrap_or(0);
+                let t = u64::try_from(r.get::<_, i64>(2)).unwrap_or(0);
+                let text = |i: usize| r.get::<_, Option<String>>(i).unwrap_or_default();
+                let mut row = vec![
+                    seq.to_string(),
+                    t.to_string(),
+                    crate::row::utc(t),
+                    r.get::<_, i64>(3).to_string(),
+                    r.get::<_, i64>(4).to_string(),
+                ];
+                row.extend((5..=19).map(text));
+                row.push(r.get::<_, bool>(20).to_string());
+                (seq, idx, row)
+            })
+            .collect())
+    }
+
+    /// The client, for ad-hoc queries.
+    #[must_use]
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The schema holding the tables.
+    #[must_use]
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+}
+
+/// The DDL of schema `s`.
+fn schema_sql(s: &str) -> String {
+    format!(
+        "CREATE SCHEMA IF NOT EXISTS {s};
+         CREATE TABLE IF NOT EXISTS {s}.entries (
+             seq bigint PRIMARY KEY, timestamp_s bigint NOT NULL, kind text NOT NULL,
+             command jsonb NOT NULL);
+         CREATE INDEX IF NOT EXISTS entries_time ON {s}.entries (timestamp_s);
+         CREATE TABLE IF NOT EXISTS {s}.events (
+             seq bigint NOT NULL, idx int NOT NULL, timestamp_s bigint NOT NULL,
+             kind text NOT NULL, account bigint, asset text, body jsonb NOT NULL,
+             PRIMARY KEY (seq, idx));
+         CREATE INDEX IF NOT EXISTS events_kind_time ON {s}.events (kind, timestamp_s);
+         CREATE INDEX IF NOT EXISTS events_account ON {s}.events (account, seq)
+             WHERE account IS NOT NULL;
+         CREATE INDEX IF NOT EXISTS events_asset ON {s}.events (asset, kind, timestamp_s)
+             WHERE asset IS NOT NULL;
+         CREATE TABLE IF NOT EXISTS {s}.liquidations (
+             seq bigint NOT NULL, idx int NOT NULL, timestamp_s bigint NOT NULL,
+             time_utc timestamptz NOT NULL, borrower bigint NOT NULL, liquidator bigint NOT NULL,
+             policy text NOT NULL, debt_asset text NOT NULL, collateral_asset text NOT NULL,
+             repaid numeric NOT NULL, repaid_usd numeric NOT NULL, seized numeric NOT NULL,
+             seized_usd numeric NOT NULL, to_liquidator numeric NOT NULL,
+             to_treasury numeric NOT NULL, liquidator_usd numeric NOT NULL,
+             borrower_loss_usd numeric NOT NULL, penalty numeric NOT NULL,
+             discount numeric NOT NULL, health_before numeric, health_after numeric,
+             liquidatable_after boolean NOT NULL,
+             PRIMARY KEY (seq, idx));
+         CREATE INDEX IF NOT EXISTS liquidations_time ON {s}.liquidations (timestamp_s);
+         CREATE INDEX IF NOT EXISTS liquidations_borrower ON {s}.liquidations (borrower, seq);
+         CREATE TABLE IF NOT EXISTS {s}.prices (
+             seq bigint NOT NULL, idx int NOT NULL, timestamp_s bigint NOT NULL,
+             asset text NOT NULL, price numeric NOT NULL, published_s bigint NOT NULL,
+             PRIMARY KEY (seq, idx));
+         CREATE INDEX IF NOT EXISTS prices_asset_time ON {s}.prices (asset, timestamp_s);
+         CREATE TABLE IF NOT EXISTS {s}.assets (
+             id int PRIMARY KEY, symbol text NOT NULL, decimals smallint NOT NULL);
+         CREATE TABLE IF NOT EXISTS {s}.position (name text PRIMARY KEY, seq bigint NOT NULL);
+         CREATE OR REPLACE VIEW {s}.bad_debt AS
+             SELECT seq, idx, timestamp_s, account, body FROM {s}.events
+             WHERE kind = 'bad_debt';
+         CREATE OR REPLACE VIEW {s}.account_changes AS
+             SELECT seq, idx, timestamp_s, kind, account, asset, body FROM {s}.events
+             WHERE kind IN ('account_opened', 'deposited', 'withdrawn', 'borrowed', 'repaid',
+                            'liquidated', 'absorbed', 'bad_debt');"
+    )
+}
+
+/// Column arrays of one batch.
+#[derive(Default)]
+struct Rows {
+    seq: Vec<i64>,
+    time: Vec<i64>,
+    kind: Vec<String>,
+    command: Vec<serde_json::Value>,
+    events: EventRows,
+    prices: PriceRows,
+    liquidations: Vec<Vec<String>>,
+}
+
+#[derive(Default)]
+struct EventRows {
+    seq: Vec<i64>,
+    idx: Vec<i32>,
+    time: Vec<i64>,
+    kind: Vec<String>,
+    account: Vec<Option<i64>>,
+    asset: Vec<Option<String>>,
+    body: Vec<serde_json::Value>,
+}
+
+#[derive(Default)]
+struct PriceRows {
+    seq: Vec<i64>,
+    idx: Vec<i32>,
+    time: Vec<i64>,
+    asset: Vec<String>,
+    price: Vec<String>,
+    published: Vec<i64>,
+}
+
+impl Rows {
+    fn entry(&mut self, e: &Entry, assets: &mut Vec<(String, Decimals)>) {
+        let (seq, t) = (i64_of(e.seq), i64_of(e.command.timestamp_s));
+        self.seq.push(seq);
+        self.time.push(t);
+        self.kind.push(e.command.body.kind().to_string());
+        self.command
+            .push(serde_json::to_value(&e.command.body).unwrap_or_default());
+        let symbol = |assets: &[(String, Decimals)], id: softliq_core::asset::AssetId| {
+            assets
+                .get(id.index())
+                .map_or_else(|| id.0.to_string(), |(s, _)| s.clone())
+        };
+        for (i, ev) in e.events.iter().enumerate() {
+            let idx = i32::try_from(i).unwrap_or(i32::MAX);
+            if let (
+                Event::AssetListed {
+                    asset,
+                    symbol: name,
+                },
+                CommandBody::ListAsset { params, .. },
+            ) = (ev, &e.command.body)
+                && asset.index() == assets.len()
+            {
+                assets.push((name.clone(), params.decimals));
+            }
+            let (kind, body) = match serde_json::to_value(ev) {
+                Ok(serde_json::Value::Object(m)) if m.len() == 1 => {
+                    m.into_iter().next().unwrap_or_default()
+                }
+                Ok(serde_json::Value::String(k)) => (k, serde_json::Value::Null),
+                other => ("unknown".into(), other.unwrap_or_default()),
+            };
+            let account = ["account", "borrower"]
+                .iter()
+                .find_map(|k| body.get(k).and_then(serde_json::Value::as_i64));
+            let asset = body
+                .get("asset")
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|a| u16::try_from(a).ok())
+                .map(|a| symbol(assets, softliq_core::asset::AssetId(a)));
+            match ev {
+                Event::PriceAccepted {
+                    asset: a,
+                    price,
+                    published_s,
+                } => {
+                    self.prices.seq.push(seq);
+                    self.prices.idx.push(idx);
+                    self.prices.time.push(t);
+                    self.prices.asset.push(symbol(assets, *a));
+                    self.prices.price.push(price.to_string());
+                    self.prices.published.push(i64_of(*published_s));
+                }
+                Event::Liquidated(l) => {
+                    let mut row = liquidation_row(e.seq, e.command.timestamp_s, l, assets);
+                    row.push(idx.to_string());
+                    self.liquidations.push(row);
+                }
+                _ => {}
+            }
+            let ev_rows = &mut self.events;
+            ev_rows.seq.push(seq);
+            ev_rows.idx.push(idx);
+            ev_rows.time.push(t);
+            ev_rows.kind.push(kind);
+            ev_rows.account.push(account);
+            ev_rows.asset.push(asset);
+            ev_rows.body.push(body);
+        }
+    }
+}
