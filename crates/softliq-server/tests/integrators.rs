@@ -432,3 +432,66 @@ async fn liquidations_export_as_csv_over_a_time_range() {
     );
     s.stop().await;
 }
+
+/// With an event store configured, the export reads from PostgreSQL (the machine's, database
+/// `test`, a schema of the test's own) through the projector's position, and gives exactly the
+/// bytes the log gives once the server runs without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liquidations_export_from_postgres_equals_the_export_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = format!("export_{}", std::process::id());
+    let url = std::env::var("SOFTLIQ_TEST_POSTGRES")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=test".into());
+    let history = softliq_history::HistoryConfig {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    let s = TestServer::start_with(dir.path(), |c| c.history = Some(history.clone())).await;
+    let m = seed(&s).await;
+    let (_, out) = crash_and_liquidate(&s, &m, "1700").await;
+    let seq = out["seq"].as_u64().unwrap();
+    let export = |s: &TestServer| {
+        let (http, url) = (s.http.clone(), s.url.clone());
+        async move {
+            let r = http
+                .get(format!("{url}/v1/liquidations.csv"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            let source = r.headers()["x-softliq-source"].to_str().unwrap().to_owned();
+            (source, r.text().await.unwrap())
+        }
+    };
+    let started = std::time::Instant::now();
+    let from_postgres = loop {
+        let (source, text) = export(&s).await;
+        let through: u64 = source
+            .strip_prefix("postgres; through_seq=")
+            .unwrap_or_else(|| panic!("source {source}"))
+            .parse()
+            .unwrap();
+        if through >= seq {
+            break text;
+        }
+        assert!(started.elapsed().as_secs() < 20, "the projector stayed at {through}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(from_postgres.lines().count(), 2, "{from_postgres}");
+    s.stop().await;
+
+    let s = TestServer::start(dir.path()).await;
+    let (source, from_log) = export(&s).await;
+    assert_eq!(source, "log");
+    assert_eq!(from_postgres, from_log);
+    s.stop().await;
+
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+}
