@@ -474,7 +474,10 @@ async fn liquidations_export_from_postgres_equals_the_export_from_the_log() {
         if through >= seq {
             break text;
         }
-        assert!(started.elapsed().as_secs() < 20, "the projector stayed at {through}");
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the projector stayed at {through}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     assert_eq!(from_postgres.lines().count(), 2, "{from_postgres}");
