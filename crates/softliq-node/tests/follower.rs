@@ -15,7 +15,11 @@ fn config() -> EngineConfig {
 fn wait_for(h: &softliq_node::Handle, seq: u64) {
     let t = Instant::now();
     while h.applied_seq() < seq && h.store_failure().is_none() {
-        assert!(t.elapsed() < Duration::from_secs(10), "stuck at {}", h.applied_seq());
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "stuck at {}",
+            h.applied_seq()
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
 }
@@ -56,7 +60,11 @@ fn a_follower_applies_the_writers_log_and_takes_over_from_its_end() {
         follower.follow(e.clone()).unwrap();
     }
     wait_for(&follower, last);
-    assert_eq!(observed.load(std::sync::atomic::Ordering::Relaxed), last, "observer saw each");
+    assert_eq!(
+        observed.load(std::sync::atomic::Ordering::Relaxed),
+        last,
+        "observer saw each"
+    );
     let hash = follower.read(|e| e.state().hash()).unwrap();
     assert_eq!(hash, mirror.state().hash());
     let cmd = w.next_command_for(mirror.state());
@@ -92,11 +100,18 @@ fn an_entry_that_does_not_reapply_as_logged_stops_the_follower() {
     }
     let t = Instant::now();
     while follower.store_failure().is_none() {
-        assert!(t.elapsed() < Duration::from_secs(10), "the follower did not stop");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the follower did not stop"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
     let why = follower.store_failure().unwrap();
     assert!(why.contains("following stopped at entry"), "{why}");
-    assert_eq!(follower.applied_seq(), log[k].seq - 1, "nothing applied past the bad entry");
+    assert_eq!(
+        follower.applied_seq(),
+        log[k].seq - 1,
+        "nothing applied past the bad entry"
+    );
     follower.shutdown();
 }
