@@ -138,15 +138,22 @@ impl Replica {
     ) -> Result<(Self, Recovery), StoreError> {
         let mut store = JetStreamStore::open(&config.log)?;
         let mut lease = Lease::open(&config.log, config.lease_ttl)?;
-        if !config.standby && !lease.acquire()? {
+        let held_elsewhere = |lease: &Lease| -> Result<StoreError, StoreError> {
             let holder = lease.holder()?.unwrap_or_else(|| "another node".into());
-            return Err(StoreError::Locked(format!(
+            Ok(StoreError::Locked(format!(
                 "the writer's lease on stream {} is held by {holder}: start this node with \
                  --follow to stand by, or stop the writer first",
                 config.log.stream
-            )));
+            )))
+        };
+        if !config.standby && lease.holder()?.is_some() {
+            return Err(held_elsewhere(&lease)?);
         }
+        // Recovery before the lease: a long replay must not run out a lease just taken.
         let (engine, recovery) = softliq_node::recover(&mut store, config.engine)?;
+        if !config.standby && !lease.acquire()? {
+            return Err(held_elsewhere(&lease)?);
+        }
         let observer = observe(&engine, &recovery);
         let handle = softliq_node::spawn_follower(engine, config.node, observer);
         let feed = store.feed(recovery.seq)?;
