@@ -214,7 +214,7 @@ fn sigkill_of_the_writer_loses_nothing_acknowledged_and_applies_nothing_twice() 
             std::thread::sleep(Duration::from_millis(20));
         };
         if cycle > 0 {
-            failovers_ms.push(waiting.elapsed().as_millis());
+            failovers_ms.push((waiting.elapsed().as_millis(), cycle));
         }
         let progress = Instant::now();
         while acked.lock().unwrap().len() <= acked_before {
