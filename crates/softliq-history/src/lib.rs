@@ -7,6 +7,7 @@
 //! - `row.rs`: one liquidation call as the row of the CSV export and of the table.
 #![forbid(unsafe_code)]
 
+pub mod activity;
 mod projector;
 pub mod row;
 mod store;

@@ -8,6 +8,7 @@
 //! | `events` | event of a command (kind, account, asset, the event as JSON) | `(seq, idx)` | `(kind, timestamp_s)`, `(account, seq)`, `(asset, kind, timestamp_s)` |
 //! | `liquidations` | liquidation call, the CSV export's columns typed | `(seq, idx)` | `(timestamp_s)`, `(borrower, seq)` |
 //! | `prices` | accepted oracle price | `(seq, idx)` | `(asset, timestamp_s)` |
+//! | `activity` | entry that liquidated or wrote off debt: its calls, repaid, loss, bad debt (USD, floats, for charts) | `seq` | `(timestamp_s)` |
 //! | `assets` | listed asset (symbol, decimals) | `id` | |
 //! | `position` | projector: the last entry written | `name` | |
 //!
@@ -19,12 +20,14 @@
 //! projector restarted before its position was read, two projectors on one database) changes
 //! nothing, so the tables hold each logged event exactly once.
 
-use softliq_core::money::Decimals;
+use softliq_api::queries::Tally;
+use softliq_core::money::{Decimals, Price};
 use softliq_engine::command::CommandBody;
 use softliq_engine::event::Event;
 use softliq_node::Entry;
 use tokio_postgres::{Client, NoTls};
 
+use crate::activity::Prices;
 use crate::row::{AssetNames, liquidation_row};
 
 /// What can go wrong with the event store.
@@ -86,6 +89,8 @@ pub struct History {
     client: Client,
     schema: String,
     assets: Vec<(String, Decimals)>,
+    /// Decimals and last price of each asset, to value bad debt along the log.
+    prices: Prices,
 }
 
 impl std::fmt::Debug for History {
@@ -120,6 +125,7 @@ impl History {
             client,
             schema: s.clone(),
             assets: Vec::new(),
+            prices: Prices::default(),
         };
         history.load_assets().await?;
         Ok(history)
@@ -150,7 +156,69 @@ impl History {
             }
             self.assets.push((symbol, d));
         }
+        let last = self
+            .client
+            .query(
+                &format!(
+                    "SELECT DISTINCT ON (asset) asset, price_raw FROM {}.prices
+                     ORDER BY asset, seq DESC, idx DESC",
+                    self.schema
+                ),
+                &[],
+            )
+            .await?;
+        let price_of = |symbol: &str| {
+            last.iter()
+                .find(|r| r.get::<_, String>(0) == symbol)
+                .and_then(|r| r.get::<_, String>(1).parse().ok())
+                .map(Price::from_raw)
+        };
+        self.prices = Prices::from_assets(
+            self.assets
+                .iter()
+                .map(|(symbol, d)| (*d, price_of(symbol)))
+                .collect(),
+        );
         Ok(())
+    }
+
+    /// The activity (calls, repaid, borrower loss, perp steps, bad debt) summed in buckets of
+    /// `bucket_s` engine seconds, and its totals, through the projector's position.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn activity(
+        &self,
+        bucket_s: u64,
+    ) -> Result<(Tally, std::collections::BTreeMap<u64, Tally>), HistoryError> {
+        let rows = self
+            .client
+            .query(
+                &format!(
+                    "SELECT timestamp_s - timestamp_s % $1 AS b, sum(liquidations)::bigint,
+                            sum(perp_steps)::bigint, sum(repaid_usd), sum(borrower_loss_usd),
+                            sum(bad_debt_usd)
+                     FROM {}.activity GROUP BY b ORDER BY b",
+                    self.schema
+                ),
+                &[&i64_of(bucket_s.max(1))],
+            )
+            .await?;
+        let mut totals = Tally::default();
+        let mut buckets = std::collections::BTreeMap::new();
+        for r in rows {
+            let count = |i: usize| u64::try_from(r.get::<_, i64>(i)).unwrap_or(0);
+            let t = Tally {
+                liquidations: count(1),
+                perp_steps: count(2),
+                repaid_usd: r.get(3),
+                borrower_loss_usd: r.get(4),
+                bad_debt_usd: r.get(5),
+            };
+            totals.add(&t);
+            buckets.insert(u64::try_from(r.get::<_, i64>(0)).unwrap_or(0), t);
+        }
+        Ok((totals, buckets))
     }
 
     /// The last entry projected (0 when none).
@@ -185,8 +253,10 @@ impl History {
         };
         let mut rows = Rows::default();
         let mut assets = self.assets.clone();
+        let mut prices = self.prices.clone();
         for e in entries {
             rows.entry(e, &mut assets);
+            rows.tally(e, &mut prices);
         }
         let s = self.schema.clone();
         let tx = self.client.transaction().await?;
@@ -221,13 +291,13 @@ impl History {
         let p = &rows.prices;
         tx.execute(
             &format!(
-                "INSERT INTO {s}.prices (seq, idx, timestamp_s, asset, price, published_s)
-                 SELECT seq, idx, t, asset, price::numeric, published
+                "INSERT INTO {s}.prices (seq, idx, timestamp_s, asset, price, published_s, price_raw)
+                 SELECT seq, idx, t, asset, price::numeric, published, raw
                  FROM UNNEST($1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::text[],
-                             $6::bigint[]) AS u(seq, idx, t, asset, price, published)
+                             $6::bigint[], $7::text[]) AS u(seq, idx, t, asset, price, published, raw)
                  ON CONFLICT DO NOTHING"
             ),
-            &[&p.seq, &p.idx, &p.time, &p.asset, &p.price, &p.published],
+            &[&p.seq, &p.idx, &p.time, &p.asset, &p.price, &p.published, &p.raw],
         )
         .await?;
         insert_liquidations(&tx, &s, &rows.liquidations).await?;
@@ -253,8 +323,27 @@ impl History {
             &[&PROJECTOR, &i64_of(last.seq)],
         )
         .await?;
+        let a = &rows.activity;
+        tx.execute(
+            &format!(
+                "INSERT INTO {s}.activity SELECT * FROM UNNEST($1::bigint[], $2::bigint[],
+                     $3::int[], $4::int[], $5::float8[], $6::float8[], $7::float8[])
+                 ON CONFLICT DO NOTHING"
+            ),
+            &[
+                &a.seq,
+                &a.time,
+                &a.liquidations,
+                &a.perp_steps,
+                &a.repaid,
+                &a.loss,
+                &a.bad_debt,
+            ],
+        )
+        .await?;
         tx.commit().await?;
         self.assets = assets;
+        self.prices = prices;
         Ok(())
     }
 }
@@ -404,11 +493,17 @@ fn schema_sql(s: &str) -> String {
          CREATE TABLE IF NOT EXISTS {s}.prices (
              seq bigint NOT NULL, idx int NOT NULL, timestamp_s bigint NOT NULL,
              asset text NOT NULL, price numeric NOT NULL, published_s bigint NOT NULL,
+             price_raw text NOT NULL,
              PRIMARY KEY (seq, idx));
          CREATE INDEX IF NOT EXISTS prices_asset_time ON {s}.prices (asset, timestamp_s);
          CREATE TABLE IF NOT EXISTS {s}.assets (
              id int PRIMARY KEY, symbol text NOT NULL, decimals smallint NOT NULL);
          CREATE TABLE IF NOT EXISTS {s}.position (name text PRIMARY KEY, seq bigint NOT NULL);
+         CREATE TABLE IF NOT EXISTS {s}.activity (
+             seq bigint PRIMARY KEY, timestamp_s bigint NOT NULL, liquidations int NOT NULL,
+             perp_steps int NOT NULL, repaid_usd float8 NOT NULL,
+             borrower_loss_usd float8 NOT NULL, bad_debt_usd float8 NOT NULL);
+         CREATE INDEX IF NOT EXISTS activity_time ON {s}.activity (timestamp_s);
          CREATE OR REPLACE VIEW {s}.bad_debt AS
              SELECT seq, idx, timestamp_s, account, body FROM {s}.events
              WHERE kind = 'bad_debt';
@@ -429,6 +524,7 @@ struct Rows {
     events: EventRows,
     prices: PriceRows,
     liquidations: Vec<Vec<String>>,
+    activity: ActivityRows,
 }
 
 #[derive(Default)]
@@ -450,9 +546,38 @@ struct PriceRows {
     asset: Vec<String>,
     price: Vec<String>,
     published: Vec<i64>,
+    raw: Vec<String>,
+}
+
+/// Each entry's share of the activity (entries that add nothing have no row).
+#[derive(Default)]
+struct ActivityRows {
+    seq: Vec<i64>,
+    time: Vec<i64>,
+    liquidations: Vec<i32>,
+    perp_steps: Vec<i32>,
+    repaid: Vec<f64>,
+    loss: Vec<f64>,
+    bad_debt: Vec<f64>,
 }
 
 impl Rows {
+    fn tally(&mut self, e: &Entry, prices: &mut Prices) {
+        let t = prices.tally(e);
+        if t.is_empty() {
+            return;
+        }
+        let a = &mut self.activity;
+        let count = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+        a.seq.push(i64_of(e.seq));
+        a.time.push(i64_of(e.command.timestamp_s));
+        a.liquidations.push(count(t.liquidations));
+        a.perp_steps.push(count(t.perp_steps));
+        a.repaid.push(t.repaid_usd);
+        a.loss.push(t.borrower_loss_usd);
+        a.bad_debt.push(t.bad_debt_usd);
+    }
+
     fn entry(&mut self, e: &Entry, assets: &mut Vec<(String, Decimals)>) {
         let (seq, t) = (i64_of(e.seq), i64_of(e.command.timestamp_s));
         self.seq.push(seq);
@@ -505,6 +630,7 @@ impl Rows {
                     self.prices.asset.push(symbol(assets, *a));
                     self.prices.price.push(price.to_string());
                     self.prices.published.push(i64_of(*published_s));
+                    self.prices.raw.push(price.raw().to_string());
                 }
                 Event::Liquidated(l) => {
                     let mut row = liquidation_row(e.seq, e.command.timestamp_s, l, assets);

@@ -143,6 +143,41 @@ fn the_log_lands_in_postgres_once_and_reads_back_as_the_export_rows() {
         }
         assert_eq!(back, liquidated);
 
+        // The activity per 300 s bucket equals the tally counted along the log.
+        let mut prices = softliq_history::activity::Prices::default();
+        let mut expected = std::collections::BTreeMap::<u64, softliq_api::queries::Tally>::new();
+        for e in &entries {
+            let t = prices.tally(e);
+            if !t.is_empty() {
+                let b = e.command.timestamp_s - e.command.timestamp_s % 300;
+                expected.entry(b).or_default().add(&t);
+            }
+        }
+        let (totals, buckets) = h.activity(300).await.unwrap();
+        assert_eq!(
+            buckets.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>()
+        );
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+        for (b, t) in &expected {
+            let got = &buckets[b];
+            assert_eq!(
+                (got.liquidations, got.perp_steps),
+                (t.liquidations, t.perp_steps)
+            );
+            assert!(close(got.repaid_usd, t.repaid_usd), "{b}: {got:?} vs {t:?}");
+            assert!(close(got.borrower_loss_usd, t.borrower_loss_usd), "{b}");
+            assert!(
+                close(got.bad_debt_usd, t.bad_debt_usd),
+                "{b}: {got:?} vs {t:?}"
+            );
+        }
+        assert_eq!(
+            totals.liquidations,
+            u64::try_from(liquidated.len()).unwrap()
+        );
+        assert!(totals.repaid_usd > 0.0 && totals.borrower_loss_usd > 0.0);
+
         // History is one query away: an account's changes, newest first.
         let borrower: i64 = liquidated[0].2[3].parse().unwrap();
         let kinds: Vec<String> = h

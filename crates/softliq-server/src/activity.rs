@@ -11,83 +11,12 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use softliq_api::queries::{ActivityView, Span, Tally};
-use softliq_core::money::{Amount, Decimals, Price};
-use softliq_engine::event::Event;
-use softliq_engine::{CommandBody, Engine};
+use softliq_engine::Engine;
+pub use softliq_history::activity::Prices;
 use softliq_node::Entry;
 
 /// Width of a stored bucket, engine seconds.
 pub const BUCKET_S: u64 = 300;
-
-/// Prices and decimals along the log, to value bad debt given in tokens.
-#[derive(Default)]
-pub struct Prices {
-    assets: Vec<(Decimals, Option<Price>)>,
-}
-
-impl Prices {
-    /// As of the engine's state (for entries after it).
-    #[must_use]
-    pub fn of(engine: &Engine) -> Self {
-        let s = engine.state();
-        Self {
-            assets: s
-                .assets
-                .iter()
-                .map(|a| (a.params().decimals, s.oracles[a.id.index()].price))
-                .collect(),
-        }
-    }
-
-    fn usd(&self, asset: usize, amount: Amount) -> f64 {
-        self.assets
-            .get(asset)
-            .and_then(|(d, p)| {
-                Some(amount.value_at((*p)?, *d, softliq_core::money::Rounding::Down))
-            })
-            .and_then(Result::ok)
-            .map_or(0.0, softliq_core::money::Value::to_f64)
-    }
-
-    /// What `entry` adds, learning listings and prices on the way.
-    fn tally(&mut self, entry: &Entry) -> Tally {
-        let listed = entry
-            .events
-            .iter()
-            .any(|e| matches!(e, Event::AssetListed { .. }));
-        if let (CommandBody::ListAsset { params, .. }, true) = (&entry.command.body, listed) {
-            self.assets.push((params.decimals, None));
-        }
-        let mut t = Tally::default();
-        for ev in entry.events.iter() {
-            match ev {
-                Event::PriceAccepted { asset, price, .. } => {
-                    if let Some(slot) = self.assets.get_mut(asset.index()) {
-                        slot.1 = Some(*price);
-                    }
-                }
-                Event::Liquidated(l) => {
-                    let (repaid, seized) =
-                        (l.quote.repaid_value.to_f64(), l.quote.seized_value.to_f64());
-                    t.liquidations += 1;
-                    t.repaid_usd += repaid;
-                    t.borrower_loss_usd += (seized - repaid).max(0.0);
-                }
-                Event::BadDebt { step, .. } => {
-                    if let Some((asset, amount)) = step.socialised() {
-                        t.bad_debt_usd += self.usd(asset.index(), amount);
-                    }
-                }
-                Event::PerpLiquidated(p) => {
-                    t.perp_steps += 1;
-                    t.bad_debt_usd += p.bad_debt.to_f64();
-                }
-                _ => {}
-            }
-        }
-        t
-    }
-}
 
 #[derive(Default)]
 struct Inner {
@@ -172,29 +101,49 @@ impl Activity {
     #[must_use]
     pub fn view(&self, from_s: Option<u64>, to_s: Option<u64>, spans: u64) -> ActivityView {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let first = inner.buckets.keys().next().copied().unwrap_or(0);
-        let last = inner.buckets.keys().next_back().copied().unwrap_or(0);
-        let from = from_s.map_or(first, |f| f - f % BUCKET_S);
-        let to = to_s.unwrap_or(last).max(from);
-        let width = (to - from + BUCKET_S).div_ceil(spans.max(1));
-        let span_s = width.div_ceil(BUCKET_S).max(1) * BUCKET_S;
-        let mut series: Vec<Span> = Vec::new();
-        for (start, t) in inner.buckets.range(from..=to) {
-            let at = from + (start - from) / span_s * span_s;
-            match series.last_mut() {
-                Some(s) if s.start_s == at => s.tally.add(t),
-                _ => series.push(Span {
-                    start_s: at,
-                    tally: *t,
-                }),
-            }
+        view_of(
+            inner.totals,
+            &inner.buckets,
+            inner.complete,
+            (from_s, to_s),
+            spans,
+        )
+    }
+}
+
+/// The view of `buckets` (of [`BUCKET_S`] each, by start) between `from_s` and `to_s` in at most
+/// `spans` spans: the one shape for the activity counted here and the one read from the event
+/// store.
+#[must_use]
+pub fn view_of(
+    totals: Tally,
+    buckets: &BTreeMap<u64, Tally>,
+    complete: bool,
+    (from_s, to_s): (Option<u64>, Option<u64>),
+    spans: u64,
+) -> ActivityView {
+    let first = buckets.keys().next().copied().unwrap_or(0);
+    let last = buckets.keys().next_back().copied().unwrap_or(0);
+    let from = from_s.map_or(first, |f| f - f % BUCKET_S);
+    let to = to_s.unwrap_or(last).max(from);
+    let width = (to - from + BUCKET_S).div_ceil(spans.max(1));
+    let span_s = width.div_ceil(BUCKET_S).max(1) * BUCKET_S;
+    let mut series: Vec<Span> = Vec::new();
+    for (start, t) in buckets.range(from..=to) {
+        let at = from + (start - from) / span_s * span_s;
+        match series.last_mut() {
+            Some(s) if s.start_s == at => s.tally.add(t),
+            _ => series.push(Span {
+                start_s: at,
+                tally: *t,
+            }),
         }
-        ActivityView {
-            totals: inner.totals,
-            complete: inner.complete,
-            span_s,
-            series,
-        }
+    }
+    ActivityView {
+        totals,
+        complete,
+        span_s,
+        series,
     }
 }
 

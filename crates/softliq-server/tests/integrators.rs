@@ -481,12 +481,23 @@ async fn liquidations_export_from_postgres_equals_the_export_from_the_log() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     assert_eq!(from_postgres.lines().count(), 2, "{from_postgres}");
+    let (_, activity_pg) = s.get("/v1/activity").await;
     s.stop().await;
 
     let s = TestServer::start(dir.path()).await;
     let (source, from_log) = export(&s).await;
     assert_eq!(source, "log");
     assert_eq!(from_postgres, from_log);
+    // The dashboard's activity from the event store is the activity counted from the log.
+    let activity_log = loop {
+        let (_, a) = s.get("/v1/activity").await;
+        if a["complete"] == true {
+            break a;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(activity_pg["totals"]["liquidations"], 1);
+    assert_eq!(activity_pg, activity_log);
     s.stop().await;
 
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
