@@ -257,7 +257,7 @@ impl Driver {
                 self.keep_lease(&mut renew_failing_since);
                 continue;
             }
-            if let Err(e) = self.follow_once() {
+            if let Err(e) = self.follow_or_reopen() {
                 self.status.fail(format!("following the log: {e}"));
                 break;
             }
@@ -301,6 +301,27 @@ impl Driver {
         }
     }
 
+    /// [`Driver::follow_once`], riding out the log service's failures (a NATS server going
+    /// away, a stream electing a new leader): the feed is opened again after the last entry it
+    /// delivered. Only a log that does not decode or skips an entry ends the following.
+    fn follow_or_reopen(&mut self) -> Result<bool, StoreError> {
+        match self.follow_once() {
+            Err(StoreError::Remote(why)) => {
+                tracing::warn!("cluster: following the log: {why}; reopening");
+                std::thread::sleep(POLL * 4);
+                let after = self.feed.next_seq() - 1;
+                if let Some(store) = &self.store {
+                    match store.feed(after) {
+                        Ok(feed) => self.feed = feed,
+                        Err(e) => tracing::warn!("cluster: reopening the log: {e}"),
+                    }
+                }
+                Ok(false)
+            }
+            other => other,
+        }
+    }
+
     /// Applies the next message of the log, if one comes within the poll interval.
     fn follow_once(&mut self) -> Result<bool, StoreError> {
         let Some(run) = self.feed.next_run(POLL)? else {
@@ -312,7 +333,7 @@ impl Driver {
         for entry in run.entries {
             self.handle
                 .follow(entry)
-                .map_err(|e| StoreError::Remote(e.to_string()))?;
+                .map_err(|e| StoreError::Diverged(format!("the node: {e}")))?;
         }
         Ok(true)
     }
@@ -325,7 +346,7 @@ impl Driver {
         };
         let end = store.read_tip()?;
         while self.feed.stream_seq() < end.stream_seq {
-            if !self.follow_once()? && started.elapsed() > self.lease.ttl() {
+            if !self.follow_or_reopen()? && started.elapsed() > self.lease.ttl() {
                 return Err(StoreError::Remote(
                     "catching up took longer than the lease".into(),
                 ));
