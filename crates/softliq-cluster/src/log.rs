@@ -356,6 +356,52 @@ impl Store for JetStreamStore {
     }
 
     fn latest_snapshot(&mut self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        retried(|| self.read_snapshot())
+    }
+
+    fn read_after(
+        &mut self,
+        after: u64,
+        f: &mut dyn FnMut(Entry) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        // A failed read resumes after the last entry handed to `f`.
+        let mut done = after;
+        retried(|| {
+            self.read_from(done, &mut |entry| {
+                let seq = entry.seq;
+                f(entry)?;
+                done = seq;
+                Ok(())
+            })
+        })
+    }
+
+    fn last_seq(&mut self) -> Result<u64, StoreError> {
+        retried(|| self.read_tip()).map(|t| t.seq)
+    }
+}
+
+/// Attempts at a read before its failure is reported.
+const READ_ATTEMPTS: u32 = 5;
+
+/// Runs a read again after a failure of the log service (a server restarting, a stream
+/// electing a leader), up to [`READ_ATTEMPTS`] times with a growing pause; other errors at once.
+fn retried<T>(mut read: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let mut attempt = 1;
+    loop {
+        match read() {
+            Err(StoreError::Remote(why)) if attempt < READ_ATTEMPTS => {
+                tracing::warn!("log read failed (attempt {attempt}): {why}; trying again");
+                std::thread::sleep(Duration::from_millis(250 * u64::from(attempt)));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+impl JetStreamStore {
+    fn read_snapshot(&mut self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         let snapshots = self.snapshots.clone();
         let got = self.link.block_on(async move {
             let mut object = match snapshots.get(SNAPSHOT_OBJECT).await {
@@ -381,7 +427,7 @@ impl Store for JetStreamStore {
         .transpose()
     }
 
-    fn read_after(
+    fn read_from(
         &mut self,
         after: u64,
         f: &mut dyn FnMut(Entry) -> Result<(), StoreError>,
@@ -397,9 +443,5 @@ impl Store for JetStreamStore {
             }
         }
         Ok(())
-    }
-
-    fn last_seq(&mut self) -> Result<u64, StoreError> {
-        Ok(self.read_tip()?.seq)
     }
 }
