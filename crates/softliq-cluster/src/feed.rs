@@ -37,8 +37,8 @@ pub fn run_at(
 }
 
 /// The stream sequence of the first message whose run ends after entry `after` (the end of
-/// the stream plus one when there is none yet).
-fn locate(link: &Link, stream: &stream::Stream, after: u64) -> Result<u64, StoreError> {
+/// the stream plus one when there is none yet), and the stream's last sequence now.
+fn locate(link: &Link, stream: &stream::Stream, after: u64) -> Result<(u64, u64), StoreError> {
     let info = link.wait("read the log's state", stream.get_info())?;
     let (first, last) = (info.state.first_sequence.max(1), info.state.last_sequence);
     let (mut lo, mut hi) = (first, last + 1);
@@ -51,7 +51,7 @@ fn locate(link: &Link, stream: &stream::Stream, after: u64) -> Result<u64, Store
             lo = mid + 1;
         }
     }
-    Ok(lo)
+    Ok((lo, last))
 }
 
 /// The entries of one log message that were wanted.
@@ -71,6 +71,8 @@ pub struct Feed {
     next: u64,
     /// The last message read (the one before the first wanted, at the start).
     stream_seq: u64,
+    /// The stream's last message when the feed was opened.
+    end_at_open: u64,
 }
 
 impl std::fmt::Debug for Feed {
@@ -88,7 +90,7 @@ impl Feed {
     /// # Errors
     /// JetStream failed.
     pub fn open(link: Arc<Link>, stream: stream::Stream, after: u64) -> Result<Self, StoreError> {
-        let start = locate(&link, &stream, after)?;
+        let (start, end_at_open) = locate(&link, &stream, after)?;
         let messages = link.wait("follow the log", async move {
             stream
                 .create_consumer(pull::OrderedConfig {
@@ -107,6 +109,7 @@ impl Feed {
             messages,
             next: after + 1,
             stream_seq: start - 1,
+            end_at_open,
         })
     }
 
@@ -114,6 +117,12 @@ impl Feed {
     #[must_use]
     pub fn stream_seq(&self) -> u64 {
         self.stream_seq
+    }
+
+    /// The stream's last message when the feed was opened (where a read to the end stops).
+    #[must_use]
+    pub fn end_at_open(&self) -> u64 {
+        self.end_at_open
     }
 
     /// The next entry wanted (one past the last delivered).

@@ -166,12 +166,6 @@ impl JetStreamStore {
         Feed::open(self.link.clone(), self.stream.clone(), after)
     }
 
-    /// This process's identity in the log's messages.
-    #[must_use]
-    pub fn writer(&self) -> &str {
-        &self.writer
-    }
-
     /// Where the log ends now, read from the stream.
     ///
     /// # Errors
@@ -432,9 +426,8 @@ impl JetStreamStore {
         after: u64,
         f: &mut dyn FnMut(Entry) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let last = self.stream_state()?.1;
         let mut feed = self.feed(after)?;
-        while feed.stream_seq() < last {
+        while feed.stream_seq() < feed.end_at_open() {
             let Some(run) = feed.next_run(READ_DEADLINE)? else {
                 return Err(remote("read the log", "no message in time"));
             };

@@ -4,7 +4,7 @@
 //! when it is missing, [`nats_server`] installs it (as root) or says how to.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -177,18 +177,6 @@ impl NatsCluster {
             .join(",")
     }
 
-    /// The number of servers.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.servers.len()
-    }
-
-    /// Whether the cluster has no servers.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.servers.is_empty()
-    }
-
     /// Kills server `i` with `SIGKILL`.
     pub fn kill(&mut self, i: usize) {
         if let Some(mut c) = self.servers[i].child.take() {
@@ -201,12 +189,6 @@ impl NatsCluster {
     pub fn restart(&mut self, i: usize) {
         self.kill(i);
         self.start_server(i);
-    }
-
-    /// Server `i`'s data directory.
-    #[must_use]
-    pub fn dir(&self, i: usize) -> &Path {
-        &self.servers[i].dir
     }
 }
 

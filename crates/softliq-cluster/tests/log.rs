@@ -16,26 +16,7 @@ fn config(cluster: &NatsCluster, stream: &str, name: &str) -> LogConfig {
 
 /// `n` accepted commands of a seeded workload, as the log would hold them.
 fn entries(n: usize) -> (Vec<Entry>, Engine) {
-    let mut w = Workload::new(5, 200, 50);
-    let mut engine = Engine::new(EngineConfig { audit: false });
-    let mut out = Vec::new();
-    let mut cmds = w.setup().into_iter();
-    while out.len() < n {
-        let cmd = cmds
-            .next()
-            .unwrap_or_else(|| w.next_command_for(engine.state()));
-        let before = engine.state().seq;
-        if let Ok(events) = engine.apply(&cmd)
-            && engine.state().seq > before
-        {
-            out.push(Entry {
-                seq: engine.state().seq,
-                command: cmd,
-                events,
-            });
-        }
-    }
-    (out, engine)
+    Workload::new(5, 200, 50).accepted(n)
 }
 
 #[test]

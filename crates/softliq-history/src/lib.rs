@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod activity;
+mod columns;
 mod projector;
 pub mod row;
 mod store;

@@ -22,13 +22,12 @@
 
 use softliq_api::queries::Tally;
 use softliq_core::money::{Decimals, Price};
-use softliq_engine::command::CommandBody;
-use softliq_engine::event::Event;
 use softliq_node::Entry;
 use tokio_postgres::{Client, NoTls};
 
 use crate::activity::Prices;
-use crate::row::{AssetNames, liquidation_row};
+use crate::columns::{Rows, i64_of};
+use crate::row::AssetNames;
 
 /// What can go wrong with the event store.
 #[derive(Debug, thiserror::Error)]
@@ -101,17 +100,13 @@ impl std::fmt::Debug for History {
     }
 }
 
-fn i64_of(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
 impl History {
-    /// Connects (on the current Tokio runtime), creates the schema and tables if missing, and
-    /// loads the assets projected so far.
+    /// Connects (on the current Tokio runtime) to read: the queries, on tables the projector
+    /// has created.
     ///
     /// # Errors
-    /// The database refused the connection or the schema.
-    pub async fn connect(config: &HistoryConfig) -> Result<Self, HistoryError> {
+    /// The configuration is invalid or the database refused the connection.
+    pub async fn open(config: &HistoryConfig) -> Result<Self, HistoryError> {
         config.validate()?;
         let (client, connection) = tokio_postgres::connect(&config.url, NoTls).await?;
         tokio::spawn(async move {
@@ -119,14 +114,25 @@ impl History {
                 tracing::warn!("postgres connection: {e}");
             }
         });
-        let s = &config.schema;
-        client.batch_execute(&schema_sql(s)).await?;
-        let mut history = Self {
+        Ok(Self {
             client,
-            schema: s.clone(),
+            schema: config.schema.clone(),
             assets: Vec::new(),
             prices: Prices::default(),
-        };
+        })
+    }
+
+    /// Connects to project: creates the schema and tables if missing, and loads the assets
+    /// and prices projected so far.
+    ///
+    /// # Errors
+    /// The database refused the connection or the schema.
+    pub async fn connect(config: &HistoryConfig) -> Result<Self, HistoryError> {
+        let mut history = Self::open(config).await?;
+        history
+            .client
+            .batch_execute(&schema_sql(&history.schema))
+            .await?;
         history.load_assets().await?;
         Ok(history)
     }
@@ -346,50 +352,7 @@ impl History {
         self.prices = prices;
         Ok(())
     }
-}
 
-/// Inserts liquidation rows (each the CSV's columns, then the event's index).
-async fn insert_liquidations(
-    tx: &tokio_postgres::Transaction<'_>,
-    s: &str,
-    rows: &[Vec<String>],
-) -> Result<(), HistoryError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    // One text array per column (the CSV's 21, then the event's index), cast in SQL:
-    // the numeric columns are exact decimals.
-    let columns: Vec<Vec<Option<String>>> = (0..=crate::row::LIQUIDATION_COLUMNS.len())
-        .map(|c| {
-            rows.iter()
-                .map(|r| r.get(c).filter(|v| !v.is_empty()).cloned())
-                .collect()
-        })
-        .collect();
-    let all: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-        columns.iter().map(|c| c as _).collect();
-    let sql = format!(
-        "INSERT INTO {s}.liquidations
-             SELECT c1::bigint, c22::int, c2::bigint, c3::timestamptz, c4::bigint, c5::bigint,
-                    c6, c7, c8, c9::numeric, c10::numeric, c11::numeric, c12::numeric,
-                    c13::numeric, c14::numeric, c15::numeric, c16::numeric, c17::numeric,
-                    c18::numeric, c19::numeric, c20::numeric, c21::boolean
-             FROM UNNEST({}) AS u({})
-             ON CONFLICT DO NOTHING",
-        (1..=22)
-            .map(|i| format!("${i}::text[]"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        (1..=22)
-            .map(|i| format!("c{i}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    tx.execute(&sql, &all).await?;
-    Ok(())
-}
-
-impl History {
     /// Liquidation rows between `from_s` and `to_s` (engine time, included), oldest first, as
     /// the CSV export writes them; at most `limit`, after entry `after`.
     ///
@@ -460,6 +423,47 @@ impl History {
     }
 }
 
+/// Inserts liquidation rows (each the CSV's columns, then the event's index).
+async fn insert_liquidations(
+    tx: &tokio_postgres::Transaction<'_>,
+    s: &str,
+    rows: &[Vec<String>],
+) -> Result<(), HistoryError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // One text array per column (the CSV's 21, then the event's index), cast in SQL:
+    // the numeric columns are exact decimals.
+    let columns: Vec<Vec<Option<String>>> = (0..=crate::row::LIQUIDATION_COLUMNS.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).filter(|v| !v.is_empty()).cloned())
+                .collect()
+        })
+        .collect();
+    let all: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        columns.iter().map(|c| c as _).collect();
+    let sql = format!(
+        "INSERT INTO {s}.liquidations
+             SELECT c1::bigint, c22::int, c2::bigint, c3::timestamptz, c4::bigint, c5::bigint,
+                    c6, c7, c8, c9::numeric, c10::numeric, c11::numeric, c12::numeric,
+                    c13::numeric, c14::numeric, c15::numeric, c16::numeric, c17::numeric,
+                    c18::numeric, c19::numeric, c20::numeric, c21::boolean
+             FROM UNNEST({}) AS u({})
+             ON CONFLICT DO NOTHING",
+        (1..=22)
+            .map(|i| format!("${i}::text[]"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        (1..=22)
+            .map(|i| format!("c{i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    tx.execute(&sql, &all).await?;
+    Ok(())
+}
+
 /// The DDL of schema `s`.
 fn schema_sql(s: &str) -> String {
     format!(
@@ -512,141 +516,4 @@ fn schema_sql(s: &str) -> String {
              WHERE kind IN ('account_opened', 'deposited', 'withdrawn', 'borrowed', 'repaid',
                             'liquidated', 'absorbed', 'bad_debt');"
     )
-}
-
-/// Column arrays of one batch.
-#[derive(Default)]
-struct Rows {
-    seq: Vec<i64>,
-    time: Vec<i64>,
-    kind: Vec<String>,
-    command: Vec<serde_json::Value>,
-    events: EventRows,
-    prices: PriceRows,
-    liquidations: Vec<Vec<String>>,
-    activity: ActivityRows,
-}
-
-#[derive(Default)]
-struct EventRows {
-    seq: Vec<i64>,
-    idx: Vec<i32>,
-    time: Vec<i64>,
-    kind: Vec<String>,
-    account: Vec<Option<i64>>,
-    asset: Vec<Option<String>>,
-    body: Vec<serde_json::Value>,
-}
-
-#[derive(Default)]
-struct PriceRows {
-    seq: Vec<i64>,
-    idx: Vec<i32>,
-    time: Vec<i64>,
-    asset: Vec<String>,
-    price: Vec<String>,
-    published: Vec<i64>,
-    raw: Vec<String>,
-}
-
-/// Each entry's share of the activity (entries that add nothing have no row).
-#[derive(Default)]
-struct ActivityRows {
-    seq: Vec<i64>,
-    time: Vec<i64>,
-    liquidations: Vec<i32>,
-    perp_steps: Vec<i32>,
-    repaid: Vec<f64>,
-    loss: Vec<f64>,
-    bad_debt: Vec<f64>,
-}
-
-impl Rows {
-    fn tally(&mut self, e: &Entry, prices: &mut Prices) {
-        let t = prices.tally(e);
-        if t.is_empty() {
-            return;
-        }
-        let a = &mut self.activity;
-        let count = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
-        a.seq.push(i64_of(e.seq));
-        a.time.push(i64_of(e.command.timestamp_s));
-        a.liquidations.push(count(t.liquidations));
-        a.perp_steps.push(count(t.perp_steps));
-        a.repaid.push(t.repaid_usd);
-        a.loss.push(t.borrower_loss_usd);
-        a.bad_debt.push(t.bad_debt_usd);
-    }
-
-    fn entry(&mut self, e: &Entry, assets: &mut Vec<(String, Decimals)>) {
-        let (seq, t) = (i64_of(e.seq), i64_of(e.command.timestamp_s));
-        self.seq.push(seq);
-        self.time.push(t);
-        self.kind.push(e.command.body.kind().to_string());
-        self.command
-            .push(serde_json::to_value(&e.command.body).unwrap_or_default());
-        let symbol = |assets: &[(String, Decimals)], id: softliq_core::asset::AssetId| {
-            assets
-                .get(id.index())
-                .map_or_else(|| id.0.to_string(), |(s, _)| s.clone())
-        };
-        for (i, ev) in e.events.iter().enumerate() {
-            let idx = i32::try_from(i).unwrap_or(i32::MAX);
-            if let (
-                Event::AssetListed {
-                    asset,
-                    symbol: name,
-                },
-                CommandBody::ListAsset { params, .. },
-            ) = (ev, &e.command.body)
-                && asset.index() == assets.len()
-            {
-                assets.push((name.clone(), params.decimals));
-            }
-            let (kind, body) = match serde_json::to_value(ev) {
-                Ok(serde_json::Value::Object(m)) if m.len() == 1 => {
-                    m.into_iter().next().unwrap_or_default()
-                }
-                Ok(serde_json::Value::String(k)) => (k, serde_json::Value::Null),
-                other => ("unknown".into(), other.unwrap_or_default()),
-            };
-            let account = ["account", "borrower"]
-                .iter()
-                .find_map(|k| body.get(k).and_then(serde_json::Value::as_i64));
-            let asset = body
-                .get("asset")
-                .and_then(serde_json::Value::as_u64)
-                .and_then(|a| u16::try_from(a).ok())
-                .map(|a| symbol(assets, softliq_core::asset::AssetId(a)));
-            match ev {
-                Event::PriceAccepted {
-                    asset: a,
-                    price,
-                    published_s,
-                } => {
-                    self.prices.seq.push(seq);
-                    self.prices.idx.push(idx);
-                    self.prices.time.push(t);
-                    self.prices.asset.push(symbol(assets, *a));
-                    self.prices.price.push(price.to_string());
-                    self.prices.published.push(i64_of(*published_s));
-                    self.prices.raw.push(price.raw().to_string());
-                }
-                Event::Liquidated(l) => {
-                    let mut row = liquidation_row(e.seq, e.command.timestamp_s, l, assets);
-                    row.push(idx.to_string());
-                    self.liquidations.push(row);
-                }
-                _ => {}
-            }
-            let ev_rows = &mut self.events;
-            ev_rows.seq.push(seq);
-            ev_rows.idx.push(idx);
-            ev_rows.time.push(t);
-            ev_rows.kind.push(kind);
-            ev_rows.account.push(account);
-            ev_rows.asset.push(asset);
-            ev_rows.body.push(body);
-        }
-    }
 }

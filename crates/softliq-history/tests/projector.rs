@@ -6,7 +6,6 @@
 use std::sync::atomic::AtomicBool;
 
 use softliq_engine::event::Event;
-use softliq_engine::{Engine, EngineConfig};
 use softliq_history::row::liquidation_row;
 use softliq_history::{History, HistoryConfig, ProjectorConfig, project};
 use softliq_node::workload::Workload;
@@ -19,26 +18,7 @@ fn url() -> String {
 
 /// A log of `n` accepted workload commands.
 fn log(n: usize) -> Vec<Entry> {
-    let mut w = Workload::new(11, 300, 50).volatile();
-    let mut engine = Engine::new(EngineConfig { audit: false });
-    let mut out = Vec::new();
-    let mut setup = w.setup().into_iter();
-    while out.len() < n {
-        let cmd = setup
-            .next()
-            .unwrap_or_else(|| w.next_command_for(engine.state()));
-        let before = engine.state().seq;
-        if let Ok(events) = engine.apply(&cmd)
-            && engine.state().seq > before
-        {
-            out.push(Entry {
-                seq: engine.state().seq,
-                command: cmd,
-                events,
-            });
-        }
-    }
-    out
+    Workload::new(11, 300, 50).volatile().accepted(n).0
 }
 
 async fn count(h: &History, table: &str) -> i64 {

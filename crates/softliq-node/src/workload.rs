@@ -367,6 +367,31 @@ impl Workload {
         AccountId(LENDER.0 + 1 + self.rng.random_range(0..self.borrowers))
     }
 
+    /// The setup, then commands aimed as [`Workload::next_command_for`] does, through an
+    /// engine without audit, until `n` have been accepted: the log a node would write, and the
+    /// engine after it.
+    pub fn accepted(&mut self, n: usize) -> (Vec<crate::Entry>, softliq_engine::Engine) {
+        let mut engine = softliq_engine::Engine::new(softliq_engine::EngineConfig { audit: false });
+        let mut out = Vec::with_capacity(n);
+        let mut setup = self.setup().into_iter();
+        while out.len() < n {
+            let cmd = setup
+                .next()
+                .unwrap_or_else(|| self.next_command_for(engine.state()));
+            let before = engine.state().seq;
+            if let Ok(events) = engine.apply(&cmd)
+                && engine.state().seq > before
+            {
+                out.push(crate::Entry {
+                    seq: engine.state().seq,
+                    command: cmd,
+                    events,
+                });
+            }
+        }
+        (out, engine)
+    }
+
     /// The next command, with liquidation calls aimed at an account the engine has flagged
     /// (as a keeper would) rather than at random.
     pub fn next_command_for(&mut self, state: &softliq_engine::state::State) -> Command {

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use softliq_api::queries::{ActivityView, Span, Tally};
 use softliq_engine::Engine;
-pub use softliq_history::activity::Prices;
+use softliq_history::activity::Prices;
 use softliq_node::Entry;
 
 /// Width of a stored bucket, engine seconds.

@@ -76,7 +76,7 @@ pub async fn liquidations_csv(
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     if let Some(history) = &state.history {
         let (config, upto) = (history.config.clone(), history.position());
-        tokio::task::spawn_blocking(move || from_postgres(&config, from_s, to_s, upto, &tx));
+        tokio::spawn(async move { from_postgres(&config, from_s, to_s, upto, &tx).await });
         return Ok(csv_response(&q, from_s, rx, Some(upto)));
     }
     let hub = state.hub.clone();
@@ -147,47 +147,42 @@ fn csv_response(
 
 /// The export from the event store: its `liquidations` table, through entry `upto` (the
 /// projector's position when the request came, so a page landing meanwhile is not half in).
-fn from_postgres(
+async fn from_postgres(
     config: &softliq_history::HistoryConfig,
     from_s: u64,
     to_s: u64,
     upto: u64,
     tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) {
-    let run = || -> Result<(), String> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        let history = rt
-            .block_on(softliq_history::History::connect(config))
+    let run = async {
+        let history = softliq_history::History::open(config)
+            .await
             .map_err(|e| e.to_string())?;
         let mut csv = csv::Writer::from_writer(Vec::new());
         csv.write_record(LIQUIDATION_COLUMNS)
             .map_err(|e| e.to_string())?;
         let mut after = (0, 0);
         loop {
-            let page = rt
-                .block_on(history.liquidations(from_s, to_s, after, PAGE_MAX))
+            let page = history
+                .liquidations(from_s, to_s, after, PAGE_MAX)
+                .await
                 .map_err(|e| e.to_string())?;
-            let Some(&(seq, idx, _)) = page.last() else {
-                break;
-            };
-            after = (seq, idx);
+            let last = page.last().map(|&(seq, idx, _)| (seq, idx));
             for (_, _, row) in page.iter().filter(|(seq, _, _)| *seq <= upto) {
                 csv.write_record(row).map_err(|e| e.to_string())?;
             }
-            let chunk = std::mem::replace(&mut csv, csv::Writer::from_writer(Vec::new()));
-            if !send(tx, chunk.into_inner().unwrap_or_default()) || seq > upto {
-                return Ok(());
+            let chunk = std::mem::replace(&mut csv, csv::Writer::from_writer(Vec::new()))
+                .into_inner()
+                .unwrap_or_default();
+            let gone = !chunk.is_empty() && tx.send(Ok(Bytes::from(chunk))).await.is_err();
+            match last {
+                Some((seq, idx)) if !gone && seq <= upto => after = (seq, idx),
+                _ => return Ok::<(), String>(()),
             }
         }
-        let tail = csv.into_inner().unwrap_or_default();
-        send(tx, tail);
-        Ok(())
     };
-    if let Err(e) = run() {
-        let _ = tx.blocking_send(Err(std::io::Error::other(e)));
+    if let Err(e) = run.await {
+        let _ = tx.send(Err(std::io::Error::other(e))).await;
     }
 }
 

@@ -192,21 +192,15 @@ pub async fn activity(
         return Ok(Json(state.activity.view(q.from_s, q.to_s, spans as u64)));
     };
     // From the event store: its activity table, through the projector's position.
-    let config = history.config.clone();
-    let (totals, buckets) = tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        rt.block_on(async {
-            let h = softliq_history::History::connect(&config).await?;
-            h.activity(crate::activity::BUCKET_S).await
-        })
-        .map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| ApiError::unavailable(e.to_string()))?
-    .map_err(|e| ApiError::unavailable(format!("the event store: {e}")))?;
+    let unavailable =
+        |e: softliq_history::HistoryError| ApiError::unavailable(format!("the event store: {e}"));
+    let store = softliq_history::History::open(&history.config)
+        .await
+        .map_err(unavailable)?;
+    let (totals, buckets) = store
+        .activity(crate::activity::BUCKET_S)
+        .await
+        .map_err(unavailable)?;
     Ok(Json(crate::activity::view_of(
         totals,
         &buckets,

@@ -8,28 +8,17 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Result, anyhow};
 use softliq_node::{SqliteStore, Store};
 
-use super::serve::{HistoryArgs, StoreKind};
+use super::serve::{HistoryArgs, LogArgs, StoreKind};
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     history: HistoryArgs,
-    /// Where the log lives: `sqlite` (in --data) or `jetstream`.
-    #[arg(long, value_enum, default_value = "sqlite")]
-    store: StoreKind,
+    #[command(flatten)]
+    log: LogArgs,
     /// Data directory (with --store sqlite).
     #[arg(long, env = "SOFTLIQ_DATA", default_value = "softliq-data")]
     data: PathBuf,
-    /// NATS server URLs, comma-separated (with --store jetstream).
-    #[arg(
-        long,
-        env = "SOFTLIQ_NATS_URL",
-        default_value = "nats://127.0.0.1:4222"
-    )]
-    nats_url: String,
-    /// The JetStream stream holding the log.
-    #[arg(long, env = "SOFTLIQ_STREAM", default_value = "SOFTLIQ")]
-    stream: String,
     /// Keep following the log as it grows (until Ctrl-C); without it, stop at its end.
     #[arg(long)]
     follow: bool,
@@ -40,7 +29,7 @@ pub fn run(args: &Args) -> Result<()> {
         .history
         .config()?
         .ok_or_else(|| anyhow!("--postgres: required (the event store's URL)"))?;
-    let mut store: Box<dyn Store> = match args.store {
+    let mut store: Box<dyn Store> = match args.log.store {
         StoreKind::Sqlite => {
             if !args.data.join("softliq.db").exists() {
                 return Err(anyhow!(
@@ -51,7 +40,7 @@ pub fn run(args: &Args) -> Result<()> {
             Box::new(SqliteStore::open(&args.data).map_err(|e| anyhow!("--data: {e}"))?)
         }
         StoreKind::Jetstream => {
-            let log = softliq_cluster::LogConfig::new(&args.nats_url, &args.stream, "projector");
+            let log = args.log.log_config("projector");
             Box::new(softliq_cluster::JetStreamStore::open(&log).map_err(|e| anyhow!("{e}"))?)
         }
     };

@@ -114,22 +114,37 @@ pub enum StoreKind {
     Jetstream,
 }
 
+/// Where the log lives (`serve` and `project`).
 #[derive(clap::Args)]
-struct ClusterArgs {
+pub struct LogArgs {
     /// Where the log lives: `sqlite` (in --data) or `jetstream` (a replicated stream on NATS;
     /// see docs/cluster.md).
     #[arg(long, value_enum, env = "SOFTLIQ_STORE", default_value = "sqlite")]
-    store: StoreKind,
+    pub store: StoreKind,
     /// NATS server URLs, comma-separated (with --store jetstream).
     #[arg(
         long,
         env = "SOFTLIQ_NATS_URL",
         default_value = "nats://127.0.0.1:4222"
     )]
-    nats_url: String,
+    pub nats_url: String,
     /// The JetStream stream holding the log; it also names the snapshot and lease buckets.
     #[arg(long, env = "SOFTLIQ_STREAM", default_value = "SOFTLIQ")]
-    stream: String,
+    pub stream: String,
+}
+
+impl LogArgs {
+    /// The replicated log's settings, for node `node`.
+    #[must_use]
+    pub fn log_config(&self, node: &str) -> softliq_cluster::LogConfig {
+        softliq_cluster::LogConfig::new(&self.nats_url, &self.stream, node)
+    }
+}
+
+#[derive(clap::Args)]
+struct ClusterArgs {
+    #[command(flatten)]
+    log: LogArgs,
     /// Copies JetStream keeps of the log (3 in a three-server cluster; 1 on one server).
     #[arg(long, default_value_t = 1)]
     replicas: usize,
@@ -149,7 +164,7 @@ struct ClusterArgs {
 impl ClusterArgs {
     /// The store this server runs on.
     fn store(&self) -> Result<softliq_server::StoreChoice> {
-        if self.store == StoreKind::Sqlite {
+        if self.log.store == StoreKind::Sqlite {
             if self.follow {
                 return Err(anyhow!(
                     "--follow: only a replicated store has a log to follow (add --store jetstream)"
@@ -163,7 +178,7 @@ impl ClusterArgs {
                 .unwrap_or_else(|_| "node".into());
             format!("{host}-{}", std::process::id())
         });
-        let mut log = softliq_cluster::LogConfig::new(&self.nats_url, &self.stream, &node);
+        let mut log = self.log.log_config(&node);
         log.replicas = self.replicas;
         log.validate()
             .map_err(|e| anyhow!("--{}", e.replace('_', "-")))?;
