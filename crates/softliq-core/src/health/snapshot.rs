@@ -2,7 +2,7 @@
 //! gathered once per price update and then shared by every account's computation.
 
 use crate::asset::{Asset, AssetId};
-use crate::money::{Decimals, Index, Price, Ratio};
+use crate::money::{Decimals, Index, Price, Ratio, Scaler};
 use crate::pool::Pool;
 
 use super::HealthError;
@@ -47,11 +47,40 @@ impl AssetRisk {
     }
 }
 
+/// An asset's three fixed rationals of a snapshot, prepared once so that valuing a position
+/// multiplies instead of dividing (money::scaler): shares to amounts at the supply and the
+/// borrow index (`/ 10^27`), and amounts to value at the price (`/ 10^decimals`). A `None`
+/// (a scale past 10^38, which no listed asset has) leaves that step to the exact division.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Scalers {
+    pub supply: Option<Scaler>,
+    pub borrow: Option<Scaler>,
+    pub value: Option<Scaler>,
+}
+
+impl Scalers {
+    fn of(risk: &AssetRisk) -> Self {
+        Self {
+            supply: Scaler::new(risk.supply_index.raw(), Index::SCALE),
+            borrow: Scaler::new(risk.borrow_index.raw(), Index::SCALE),
+            value: Scaler::new(risk.price.raw(), risk.decimals.get()),
+        }
+    }
+}
+
+/// One listed asset's entry: its view and the scalers built from it (kept together, so that
+/// one cache line or two hold what valuing a position needs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Entry {
+    risk: AssetRisk,
+    scalers: Scalers,
+}
+
 /// Every asset's [`AssetRisk`], indexed by [`AssetId`]. An asset without a price is absent,
 /// and health of an account holding it is refused rather than guessed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RiskSnapshot {
-    assets: Vec<Option<AssetRisk>>,
+    assets: Vec<Option<Entry>>,
 }
 
 impl RiskSnapshot {
@@ -78,16 +107,24 @@ impl RiskSnapshot {
         if self.assets.len() <= asset.index() {
             self.assets.resize(asset.index() + 1, None);
         }
-        self.assets[asset.index()] = Some(risk);
+        let scalers = Scalers::of(&risk);
+        self.assets[asset.index()] = Some(Entry { risk, scalers });
     }
 
     /// # Errors
     /// `MissingAsset` when the asset is unknown or has no price.
     #[inline]
     pub fn get(&self, asset: AssetId) -> Result<&AssetRisk, HealthError> {
+        self.entry(asset).map(|(risk, _)| risk)
+    }
+
+    /// The asset's view and its scalers.
+    #[inline]
+    pub(crate) fn entry(&self, asset: AssetId) -> Result<(&AssetRisk, &Scalers), HealthError> {
         self.assets
             .get(asset.index())
             .and_then(Option::as_ref)
+            .map(|e| (&e.risk, &e.scalers))
             .ok_or(HealthError::MissingAsset(asset))
     }
 }

@@ -406,3 +406,80 @@ proptest! {
         prop_assert!(!h2.is_liquidatable(), "1 ppm above: HF {:?}", h2.health_factor());
     }
 }
+
+// ---- the scaled valuation equals the dividing one ------------------------------------------
+
+/// Health by the definition: every position valued by dividing ([`Valued::of`]).
+fn health_by_division(a: &Account, s: &RiskSnapshot) -> Result<Health, HealthError> {
+    let mut t = Totals::default();
+    for pos in a.positions() {
+        let risk = s.get(pos.asset)?;
+        t.add(&Valued::of(pos, risk)?, risk)?;
+    }
+    Ok(t.health()?)
+}
+
+/// Prices and indices that are round (whole dollars, index 1, a cent) beside random ones: round
+/// ones make the exact products integers, where the scaler must decline and divide.
+fn round_or_random_risk() -> impl Strategy<Value = AssetRisk> {
+    (
+        asset_risk(),
+        prop_oneof![Just(None), (1u128..=100_000).prop_map(Some)],
+        prop_oneof![Just(0u128), Just(RAY), 0u128..RAY],
+    )
+        .prop_map(|(mut r, whole_price, index_extra)| {
+            if let Some(cents) = whole_price {
+                r.price = Price::from_raw(cents * (WAD / 100));
+            }
+            r.supply_index = Index::from_raw(RAY + index_extra);
+            r
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    /// Any position at any asset view, in the whole input domain (errors included): the scaled
+    /// valuation is the dividing one, to the last unit.
+    #[test]
+    fn scaled_valuation_equals_division(
+        supply in prop_oneof![any::<u128>(), (0u128..1_000_000, 0u32..=30).prop_map(|(v, e)| v * 10u128.pow(e))],
+        debt in prop_oneof![any::<u128>(), (0u128..1_000_000, 0u32..=30).prop_map(|(v, e)| v * 10u128.pow(e))],
+        risk in prop_oneof![asset_risk(), round_or_random_risk()],
+        raw_price in prop_oneof![Just(None), any::<u128>().prop_map(Some)],
+        raw_index in prop_oneof![Just(None), any::<u128>().prop_map(Some)],
+    ) {
+        let mut risk = risk;
+        if let Some(p) = raw_price {
+            risk.price = Price::from_raw(p);
+        }
+        if let Some(i) = raw_index {
+            risk.borrow_index = Index::from_raw(i);
+        }
+        let mut s = RiskSnapshot::new();
+        s.set(WETH, risk);
+        let (risk, scalers) = s.entry(WETH).unwrap();
+        let pos = crate::account::Position { asset: WETH, supply: Shares::from_raw(supply), debt: Shares::from_raw(debt) };
+        prop_assert_eq!(Valued::scaled(&pos, risk, scalers), Valued::of(&pos, risk));
+    }
+
+    /// Whole accounts over random and round markets, with whole-token holdings: `Health::of`
+    /// (scaled) equals health by division, figure for figure.
+    #[test]
+    fn health_equals_health_by_division(
+        risks in prop::collection::vec(prop_oneof![asset_risk(), round_or_random_risk()], ASSETS as usize),
+        supply in holdings(4),
+        debt in holdings(3),
+        whole_tokens in any::<bool>(),
+    ) {
+        let mut s = RiskSnapshot::new();
+        for (i, r) in risks.into_iter().enumerate() {
+            s.set(AssetId(i as u16), r);
+        }
+        let round = |h: &[(u16, u64)]| -> Vec<(u16, u64)> {
+            h.iter().map(|&(a, q)| (a, if whole_tokens { (q / 1000).max(1) * 1000 } else { q })).collect()
+        };
+        let a = account(&s, &round(&supply), &round(&debt), false);
+        prop_assert_eq!(Health::of(&a, &s), health_by_division(&a, &s));
+    }
+}

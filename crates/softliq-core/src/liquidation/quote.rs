@@ -329,11 +329,11 @@ fn survey<'a>(
     let mut totals = Totals::default();
     let (mut vd, mut vc) = (None, None);
     for pos in account.positions() {
-        let risk = snapshot.get(pos.asset)?;
+        let (risk, scalers) = snapshot.entry(pos.asset)?;
         if risk.stale {
             return Err(Refusal::StalePrice(pos.asset));
         }
-        let v = Valued::of(pos, risk)?;
+        let v = Valued::scaled(pos, risk, scalers)?;
         totals.add(&v, risk)?;
         if pos.asset == request.debt_asset {
             vd = Some((*pos, v));

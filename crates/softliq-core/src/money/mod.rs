@@ -8,11 +8,13 @@
 
 mod decimal;
 pub mod muldiv;
+mod scaler;
 mod signed;
 mod units;
 
 pub use decimal::{ParseError, ParseProblem, Scaled, format_scaled, parse_scaled};
 pub use muldiv::Wide;
+pub use scaler::Scaler;
 pub use signed::{SignedRatio, SignedValue};
 pub use units::{Amount, Decimals, Index, Price, Ratio, Shares, Value, WeightedSum};
 

@@ -79,6 +79,48 @@ impl Wide {
         Ok(Self { hi, lo })
     }
 
+    /// The full product `a · b` of a 128-bit and a 64-bit factor: two limb products instead
+    /// of four (ratios, and the whole part of most prices per base unit, fit in 64 bits).
+    #[inline(always)]
+    #[must_use]
+    pub const fn product_small(a: u128, b: u64) -> Self {
+        let b = b as u128;
+        let low = (a & LOW).wrapping_mul(b);
+        let high = (a >> 64).wrapping_mul(b);
+        // high < 2^128 − 2^65 + 1 and low >> 64 < 2^64: the column sum cannot wrap.
+        let mid = high.wrapping_add(low >> 64);
+        Self {
+            hi: mid >> 64,
+            lo: (mid << 64) | (low & LOW),
+        }
+    }
+
+    /// The full product `a · b`, taking the two-limb path when `b` fits in 64 bits.
+    #[inline(always)]
+    #[must_use]
+    pub const fn product_auto(a: u128, b: u128) -> Self {
+        if b >> 64 == 0 {
+            #[allow(clippy::cast_possible_truncation)] // b < 2^64
+            Self::product_small(a, b as u64)
+        } else {
+            Self::product(a, b)
+        }
+    }
+
+    /// The number `hi · 2^128 + lo`.
+    #[inline(always)]
+    #[must_use]
+    pub const fn from_halves(hi: u128, lo: u128) -> Self {
+        Self { hi, lo }
+    }
+
+    /// `(hi, lo)`: the number is `hi · 2^128 + lo`.
+    #[inline(always)]
+    #[must_use]
+    pub const fn halves(self) -> (u128, u128) {
+        (self.hi, self.lo)
+    }
+
     /// `self / 10^k`, rounded as asked.
     ///
     /// `10^k = 2^k · 5^k`, and `⌊⌊n / 2^k⌋ / 5^k⌋ = ⌊n / 10^k⌋`, so the division is a shift and
@@ -434,6 +476,16 @@ mod tests {
                 }
                 other => prop_assert!(false, "unexpected {:?}", other),
             }
+        }
+
+        /// The two-limb product and the dispatching one equal the four-limb product.
+        #[test]
+        fn small_products_equal_the_full_product(a in any::<u128>(), b in any::<u64>(), c_bits in 0u32..=128, c in any::<u128>()) {
+            prop_assert_eq!(Wide::product_small(a, b), Wide::product(a, u128::from(b)));
+            let c = c.checked_shr(128 - c_bits).unwrap_or(0);
+            prop_assert_eq!(Wide::product_auto(a, c), Wide::product(a, c));
+            let (hi, lo) = Wide::product(a, c).halves();
+            prop_assert_eq!(U256::from(hi) << 128 | U256::from(lo), U256::from(a) * U256::from(c));
         }
 
         /// The power-of-ten path agrees with the general one for every k and both roundings.

@@ -490,7 +490,7 @@ impl WeightedSum {
     /// `Overflow` past 2^256 − 1.
     #[inline(always)]
     pub fn add(&mut self, value: Value, ratio: Ratio) -> Result<(), MathError> {
-        self.0 = self.0.checked_add(Wide::product(value.0, ratio.0))?;
+        self.0 = self.0.checked_add(Wide::product_auto(value.0, ratio.0))?;
         Ok(())
     }
 
@@ -500,7 +500,7 @@ impl WeightedSum {
     /// `Negative` when the term was never added.
     #[inline(always)]
     pub fn sub(&mut self, value: Value, ratio: Ratio) -> Result<(), MathError> {
-        self.0 = self.0.checked_sub(Wide::product(value.0, ratio.0))?;
+        self.0 = self.0.checked_sub(Wide::product_auto(value.0, ratio.0))?;
         Ok(())
     }
 
