@@ -47,6 +47,11 @@ fn fast() -> EngineConfig {
 }
 
 fn main() {
+    let huge_pages = softliq_node::huge_pages::configure();
+    println!(
+        "engine bench: transparent huge pages {huge_pages:?} (MIMALLOC_ALLOW_THP to choose); load average {}",
+        load_average()
+    );
     let n = accounts();
     let mut w = Workload::new(1, n, 1_000);
     let mut engine = Engine::new(fast());
@@ -586,4 +591,12 @@ fn recovery(mut engine: Engine, w: &mut Workload) {
         report.snapshot_seq, report.replayed
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The machine's load average (1, 5, 15 minutes), or "unknown".
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "unknown".to_owned(),
+        |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    )
 }

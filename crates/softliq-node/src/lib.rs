@@ -26,6 +26,7 @@
 )]
 
 mod faults;
+pub mod huge_pages;
 mod memory;
 mod node;
 mod recover;

@@ -19,9 +19,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 /// mimalloc instead of the system allocator: at a million accounts the engine's index and
-/// accounts are gigabytes of small allocations, and mimalloc backs them with transparent huge
-/// pages (fewer TLB misses) and uses about a third less memory than glibc's malloc; measured in
-/// docs/engine.md.
+/// accounts are gigabytes of small allocations, and mimalloc uses about a third less memory than
+/// glibc's malloc; measured in docs/engine.md. Transparent huge pages are turned off at start
+/// (softliq_node::huge_pages) unless `MIMALLOC_ALLOW_THP` is set.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -64,6 +64,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let _ = softliq_node::huge_pages::configure();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Account(args) => commands::account::run(&args),
