@@ -42,27 +42,15 @@ pub(crate) struct Valued {
 }
 
 impl Valued {
-    /// Values `pos` by dividing: the definition, and the reference [`Valued::scaled`] equals.
+    /// Values `pos` by dividing: the definition, and the reference [`Valued::scaled`] equals
+    /// (the same steps with no scaler, so every step divides).
     #[inline]
     pub(crate) fn of(pos: &Position, risk: &AssetRisk) -> Result<Self, MathError> {
-        let mut v = Self::default();
-        if !pos.supply.is_zero() {
-            v.supply_amount = pos.supply.to_amount(risk.supply_index, Rounding::Down)?;
-            v.collateral_value =
-                v.supply_amount
-                    .value_at(risk.price, risk.decimals, Rounding::Down)?;
-        }
-        if !pos.debt.is_zero() {
-            v.debt_amount = pos.debt.to_amount(risk.borrow_index, Rounding::Up)?;
-            v.debt_value = v
-                .debt_amount
-                .value_at(risk.price, risk.decimals, Rounding::Up)?;
-        }
-        Ok(v)
+        Self::scaled(pos, risk, &Scalers::NONE)
     }
 
     /// Values `pos` as [`Valued::of`] does, to the last unit, with the snapshot's `scalers`:
-    /// each step multiplies by a prepared mantissa and divides exactly only where the
+    /// each step multiplies by a prepared rational and divides exactly only where the
     /// multiplication cannot decide the rounding (money::scaler). The hot loop of health.
     #[inline(always)]
     pub(crate) fn scaled(

@@ -59,6 +59,13 @@ pub(crate) struct Scalers {
 }
 
 impl Scalers {
+    /// No scaler: every step divides (the definition the scalers must equal).
+    pub const NONE: Self = Self {
+        supply: None,
+        borrow: None,
+        value: None,
+    };
+
     fn of(risk: &AssetRisk) -> Self {
         Self {
             supply: Scaler::new(risk.supply_index.raw(), Index::SCALE),

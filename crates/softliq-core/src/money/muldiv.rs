@@ -188,7 +188,7 @@ impl Wide {
 }
 
 #[inline]
-fn round(q: u128, inexact: bool, rounding: Rounding) -> Result<u128, MathError> {
+pub(super) fn round(q: u128, inexact: bool, rounding: Rounding) -> Result<u128, MathError> {
     match rounding {
         Rounding::Up if inexact => q.checked_add(1).ok_or(MathError::Overflow),
         _ => Ok(q),

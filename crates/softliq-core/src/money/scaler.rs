@@ -24,6 +24,7 @@
 //! `n > 0`, the true value is above the computed one and, the window holding no integer, is
 //! not one either.
 
+use super::muldiv::round;
 use super::{Rounding, Wide};
 
 /// A fixed rational `num / 10^k` prepared for fast exact multiplication (see the module doc).
@@ -80,10 +81,7 @@ impl Scaler {
     #[must_use]
     pub fn mul(&self, n: u128, rounding: Rounding) -> Option<u128> {
         let (q, inexact) = self.floor(n)?;
-        match rounding {
-            Rounding::Up if inexact => q.checked_add(1),
-            _ => Some(q),
-        }
+        round(q, inexact, rounding).ok()
     }
 }
 
@@ -96,10 +94,8 @@ mod tests {
     /// The scaler's answer, or the exact division where it declines — what its callers do.
     fn scaled(num: u128, k: u8, n: u128, rounding: Rounding) -> Option<u128> {
         let s = Scaler::new(num, k).expect("k <= 38");
-        match s.mul(n, rounding) {
-            Some(q) => Some(q),
-            None => mul_div_pow10(n, num, k, rounding).ok(),
-        }
+        s.mul(n, rounding)
+            .or_else(|| reference(num, k, n, rounding))
     }
 
     fn reference(num: u128, k: u8, n: u128, rounding: Rounding) -> Option<u128> {
@@ -122,9 +118,9 @@ mod tests {
     }
 
     /// A round amount at a round price: the exact product is an integer, and an inexact
-    /// mantissa lands just below it, so the scaler must decline rather than round it down.
+    /// fraction lands just below it, so the scaler must decline rather than round it down.
     #[test]
-    fn an_integer_product_from_an_inexact_mantissa_is_declined() {
+    fn an_integer_product_from_an_inexact_fraction_is_declined() {
         let price = 3_000_123_456_000_000_000_000u128; // 3000.123456 WAD
         let s = Scaler::new(price, 18).unwrap();
         assert!(!s.exact);
@@ -147,7 +143,7 @@ mod tests {
     }
 
     #[test]
-    fn integer_products_from_an_exact_mantissa_are_exact() {
+    fn integer_products_from_an_exact_fraction_are_exact() {
         let s = Scaler::new(10u128.pow(27), 27).unwrap();
         assert_eq!(s.floor(12_345), Some((12_345, false)));
         assert_eq!(s.floor(0), Some((0, false)));
@@ -162,7 +158,7 @@ mod tests {
             (10u128.pow(27)..4 * 10u128.pow(27), Just(27u8)),
             // Prices (WAD) over a token's decimals, from dust to large.
             (1u128..10u128.pow(25), 0u8..=30),
-            // Round rationals, whose mantissa is often exact.
+            // Round rationals, whose fraction is often exact.
             ((1u128..1000).prop_map(|v| v * 10u128.pow(15)), 0u8..=30),
             (any::<u128>(), 0u8..=38),
         ]
@@ -174,8 +170,8 @@ mod tests {
             1u128..10u128.pow(30),
             // Round amounts: multiples of a power of ten, where integer products are common.
             (1u128..100_000, 0u32..=24).prop_map(|(v, e)| v * 10u128.pow(e)),
-            // Multiples of a large power of two: `n · M` may end in more zero bits than the
-            // shift although the mantissa is inexact (and the product is not an integer).
+            // Multiples of a large power of two: the low half of `n · B` may be zero although
+            // the fraction is inexact (and the product is not an integer).
             (1u128..1000, 0u32..=118).prop_map(|(v, e)| v << e),
             any::<u128>(),
         ]
