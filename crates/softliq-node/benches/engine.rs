@@ -1,6 +1,8 @@
 //! `cargo bench --bench engine`: the engine's four targets, printed as figures.
 //!
-//! 1. In memory: the workload's mixed stream over 1,000,000 borrowers (commands/s).
+//! 1. In memory: the workload's stress mix over 1,000,000 borrowers (commands/s), then its
+//!    realistic mix (`realistic`): user commands offered at 1,000,000/s with every asset's
+//!    price updated once per 400 ms (see `Workload::realistic`).
 //! 2. Detection: price updates walking WETH down by 1% (then by 0.25%) over those accounts,
 //!    from no account near the line to thousands crossing per update: time of each update
 //!    including the index's candidates and their evaluation, the number that crossed, and a
@@ -12,8 +14,10 @@
 //!    post-only quotes (40%), cancels of them (20%), IOC takers (30%) and index updates (10%),
 //!    in memory (target ≥ 500,000 commands/s), with fills counted.
 //!
-//! `SOFTLIQ_BENCH_ACCOUNTS` overrides the account count (for a quick run);
-//! `SOFTLIQ_BENCH_PARTS` picks parts by name (`mix,detection,durable,recovery`, all by default;
+//! `SOFTLIQ_BENCH_ACCOUNTS` overrides the account count (for a quick run) and
+//! `SOFTLIQ_BENCH_COMMANDS` each mix's length;
+//! `SOFTLIQ_BENCH_PARTS` picks parts by name (`mix,realistic,detection,durable,recovery,perp`,
+//! all by default;
 //! the setup always runs), for profiling one of them.
 
 use std::collections::BTreeMap;
@@ -37,10 +41,21 @@ fn accounts() -> u64 {
         .unwrap_or(1_000_000)
 }
 
+/// `default`, or the command count `SOFTLIQ_BENCH_COMMANDS` sets for each mix (for profiling).
+fn commands(default: u32) -> u32 {
+    std::env::var("SOFTLIQ_BENCH_COMMANDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Whether part `name` runs (see the module's doc).
 fn part(name: &str) -> bool {
     std::env::var("SOFTLIQ_BENCH_PARTS").map_or(true, |parts| parts.split(',').any(|p| p == name))
 }
+
+/// The realistic mix's offered rate of user commands: the issue's target.
+const REALISTIC_OFFERED_PER_S: u64 = 1_000_000;
 
 fn fast() -> EngineConfig {
     EngineConfig { audit: false }
@@ -67,7 +82,23 @@ fn main() {
     );
 
     if part("mix") {
-        mix(&mut engine, &mut w);
+        println!(
+            "stress mix: deposit 25%, withdraw 10%, borrow 20%, repay 20%, price update 15% \
+             (steps up to 0.2%, 8% jumps on 0.2%), time step 3%, liquidate 7%; one engine \
+             second per 1,000 commands; target >= 200,000 commands/s"
+        );
+        mix(&mut engine, &mut w, "stress mix", commands(1_000_000));
+    }
+    let mut w = w.realistic(REALISTIC_OFFERED_PER_S);
+    if part("realistic") {
+        println!(
+            "realistic mix: user commands offered at {REALISTIC_OFFERED_PER_S}/s (deposit 25, \
+             withdraw 10, borrow 20, repay 20, liquidate 7 parts in 82), every asset's price \
+             updated once per {} ms (moves uniform, sd 0.92 bps WETH, 0.71 bps WBTC: hourly \
+             2020-2025 closes scaled to 400 ms), one engine second per round; target >= 1,000,000 commands/s",
+            softliq_node::workload::ORACLE_ROUND_MS
+        );
+        mix(&mut engine, &mut w, "realistic mix", commands(4_000_000));
     }
     if part("detection") {
         // WETH walked down in 1% steps until accounts cross, then 0.25% steps.
@@ -240,10 +271,10 @@ fn perp_mix() {
     );
 }
 
-/// 1. The in-memory mix: a million commands of the workload, timed apply by apply.
-fn mix(engine: &mut Engine, w: &mut Workload) {
+/// Part 1, the in-memory mixes: `total` commands of the workload, timed apply by apply,
+/// printed under `label`.
+fn mix(engine: &mut Engine, w: &mut Workload, label: &str, total: u32) {
     let setup_stats = engine.detection_stats();
-    let total = 1_000_000;
     let (mut accepted, mut busy) = (0u64, Duration::ZERO);
     let mut by_kind: BTreeMap<&str, (u32, Duration)> = BTreeMap::new();
     let mut applies_us: Vec<f64> = Vec::with_capacity(total as usize);
@@ -266,7 +297,7 @@ fn mix(engine: &mut Engine, w: &mut Workload) {
     let secs = busy.as_secs_f64();
     let stats = engine.detection_stats();
     println!(
-        "in-memory mix: {total} commands in {secs:.2} s of apply = {:.0} commands/s \
+        "{label}: {total} commands in {secs:.2} s of apply = {:.0} commands/s \
          ({accepted} accepted, {} flagged at the end; detection since setup: {} fired, {} \
          settled, {} index rebuilds)",
         f64::from(total) / secs,
@@ -285,14 +316,11 @@ fn mix(engine: &mut Engine, w: &mut Workload) {
             )
         })
         .collect();
-    println!(
-        "in-memory mix by kind (share, mean apply): {}",
-        kinds.join(", ")
-    );
+    println!("{label} by kind (share, mean apply): {}", kinds.join(", "));
     applies_us.sort_by(f64::total_cmp);
     let at = |q: f64| applies_us[((applies_us.len() - 1) as f64 * q) as usize];
     println!(
-        "in-memory mix apply times: p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, p99.99 {:.0} µs, \
+        "{label} apply times: p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, p99.99 {:.0} µs, \
          slowest {:.0} µs (a {} with {} events)",
         at(0.5),
         at(0.99),

@@ -98,7 +98,21 @@ pub struct Workload {
     perps: bool,
     /// Orders placed so far (ids are dense from 0), for cancels aimed at recent ones.
     orders_placed: u64,
+    /// The realistic mix (see [`Workload::realistic`]): each asset's largest move per oracle
+    /// round in parts per million; `None` for the stress mix.
+    round_move_ppm: Option<[i64; 3]>,
+    /// Price updates still due in this oracle round (realistic mix).
+    prices_due: usize,
 }
+
+/// The realistic mix's oracle cadence: every listed asset is updated once per round.
+pub const ORACLE_ROUND_MS: u64 = 400;
+
+/// Largest move per 400 ms round, in parts per million, of USDC, WETH and WBTC in the realistic
+/// mix: a uniform move on ±a has standard deviation a/√3, and a/√3 is the bundled Binance
+/// hourly closes' standard deviation (2020–2025: ETH 86.8 bps, BTC 67.4 bps per hour) scaled
+/// to 400 ms by √(0.4 s / 3600 s): 0.915 bps for ETH, 0.710 bps for BTC. USDC stays at 1.
+const ROUND_MOVE_PPM: [i64; 3] = [0, 158, 123];
 
 impl Workload {
     /// A generator for `borrowers` borrowers; the clock moves one second every
@@ -121,7 +135,30 @@ impl Workload {
             dutch: false,
             perps: false,
             orders_placed: 0,
+            round_move_ppm: None,
+            prices_due: 0,
         }
+    }
+
+    /// Turns the stream into the *realistic mix* for an offered rate of `offered_per_s` user
+    /// commands per second: user commands only (deposit 25, withdraw 10, borrow 20, repay 20,
+    /// liquidate 7 parts in 82, the stress mix's proportions without its price updates and
+    /// time steps), and an oracle round every [`ORACLE_ROUND_MS`] of offered time, that is
+    /// every `offered_per_s × 0.4` commands: one update of every listed asset, each moving by
+    /// a uniform draw whose spread is real 400 ms volatility (see `ROUND_MOVE_PPM`), still
+    /// pulled back by a thousandth of the gap to where it started.
+    ///
+    /// Engine time has one-second resolution and a price must be newer than the asset's last,
+    /// so each round is one engine second: engine time runs 2.5 times faster than the offered
+    /// clock. That changes only how much interest accrues per round, not what a command costs.
+    /// The generator keeps its client ids and prices, so a stream may switch to this mix after
+    /// [`Workload::setup`] or after a stretch of the stress mix.
+    #[must_use]
+    pub fn realistic(mut self, offered_per_s: u64) -> Self {
+        self.round_move_ppm = Some(ROUND_MOVE_PPM);
+        self.commands_per_s = (offered_per_s * ORACLE_ROUND_MS / 1_000).max(1);
+        self.in_second = 0;
+        self
     }
 
     /// A WETH-PERP market on WETH's oracle beside the lending market: the lender is also its
@@ -160,6 +197,9 @@ impl Workload {
         if self.in_second >= self.commands_per_s {
             self.in_second = 0;
             self.now_s += 1;
+            if self.round_move_ppm.is_some() {
+                self.prices_due = PRICES_MICRO.len();
+            }
         }
         let client_id = ClientId(self.next_client);
         self.next_client += 1;
@@ -177,13 +217,32 @@ impl Workload {
             price: decimal(self.prices_micro[which], 6),
             published_s: self.now_s,
         };
-        // A price posted at `now_s` must be newer than the last: step the clock first.
-        self.in_second = self.commands_per_s;
+        // A price posted at `now_s` must be newer than the last: step the clock first (the
+        // realistic mix posts its round's updates in the second its clock just entered).
+        if self.round_move_ppm.is_none() {
+            self.in_second = self.commands_per_s;
+        }
         let mut cmd = self.command(body);
         if let CommandBody::PostPrice { published_s, .. } = &mut cmd.body {
             *published_s = cmd.timestamp_s;
         }
         cmd
+    }
+
+    /// Moves asset `which` by `step / per` (relative) plus the pull back towards where it
+    /// started, and posts the new price.
+    fn moved_price(&mut self, which: usize, step: i64, per: i64) -> Command {
+        // Micro-USD prices of a few assets, far below 2^63.
+        let signed = |micro: u64| i64::try_from(micro).unwrap_or(i64::MAX);
+        let p = signed(self.prices_micro[which]);
+        let pull = if self.reversion_per > 0 {
+            (signed(self.anchors_micro[which]) - p) / self.reversion_per
+        } else {
+            0
+        };
+        let next = (p + p * step / per + pull).max(1_000_000);
+        self.prices_micro[which] = u64::try_from(next).unwrap_or(1_000_000);
+        self.price(which)
     }
 
     /// The market and its accounts: listings, first prices, the lender's deposit, and every
@@ -482,7 +541,21 @@ impl Workload {
         if self.perps && self.rng.random_bool(0.4) {
             return self.perp_command();
         }
-        let roll = self.rng.random_range(0..100u32);
+        let roll = match self.round_move_ppm {
+            None => self.rng.random_range(0..100u32),
+            Some(moves) => {
+                if self.prices_due > 0 {
+                    self.prices_due -= 1;
+                    let which = PRICES_MICRO.len() - 1 - self.prices_due;
+                    let step = self.rng.random_range(-moves[which]..=moves[which]);
+                    return self.moved_price(which, step, 1_000_000);
+                }
+                // User commands only: 75..82 (liquidate, 7 parts) maps past the stress mix's
+                // price updates and time steps (75..93).
+                let roll = self.rng.random_range(0..82u32);
+                if roll >= 75 { roll + 18 } else { roll }
+            }
+        };
         let account = self.random_borrower();
         let small = |rng: &mut ChaCha8Rng, max: u64| rng.random_range(1..=max);
         match roll {
@@ -537,17 +610,7 @@ impl Workload {
                 } else {
                     self.rng.random_range(-self.step_bps..=self.step_bps)
                 };
-                // Micro-USD prices of a few assets, far below 2^63.
-                let signed = |micro: u64| i64::try_from(micro).unwrap_or(i64::MAX);
-                let p = signed(self.prices_micro[which]);
-                let pull = if self.reversion_per > 0 {
-                    (signed(self.anchors_micro[which]) - p) / self.reversion_per
-                } else {
-                    0
-                };
-                let next = (p + p * step / 10_000 + pull).max(1_000_000);
-                self.prices_micro[which] = u64::try_from(next).unwrap_or(1_000_000);
-                self.price(which)
+                self.moved_price(which, step, 10_000)
             }
             90..93 => {
                 self.in_second = self.commands_per_s;

@@ -283,3 +283,70 @@ fn a_snapshot_is_written_on_time_when_the_count_is_not_reached() {
     assert!(report.snapshot_seq > 0, "a snapshot by time: {report:?}");
     assert!(report.replayed <= 10, "{report:?}");
 }
+
+/// The realistic mix: after a stretch of the stress mix, every oracle round (one per 400 ms
+/// of offered time: 4,000 commands at 10,000/s) posts each asset once, one engine second after
+/// the last round, with moves within real 400 ms volatility; the rest are user commands in the
+/// stress mix's proportions, and the engine accepts every price.
+#[test]
+fn realistic_mix_posts_every_asset_once_per_round_with_small_moves() {
+    let mut w = Workload::new(21, 200, 50);
+    let mut engine = set_up(&mut w, EngineConfig { audit: false });
+    for _ in 0..2_000 {
+        let _ = engine.apply(&w.next_command_for(engine.state()));
+    }
+    let mut w = w.realistic(10_000);
+    let mut kinds: BTreeMap<&str, u32> = BTreeMap::new();
+    let mut rounds: BTreeMap<u64, Vec<softliq_core::asset::AssetId>> = BTreeMap::new();
+    let (mut user_seconds, total) = (BTreeSet::new(), 40_000);
+    for i in 0..total {
+        let cmd = w.next_command_for(engine.state());
+        *kinds.entry(cmd.body.kind()).or_default() += 1;
+        let before = engine.state().oracles.clone();
+        let result = engine.apply(&cmd);
+        if let CommandBody::PostPrice { asset, .. } = &cmd.body {
+            result.unwrap_or_else(|r| panic!("price {i} refused: {r}"));
+            rounds.entry(cmd.timestamp_s).or_default().push(*asset);
+            let (was, now) = (
+                before[asset.index()].price.expect("listed").raw(),
+                engine.state().oracles[asset.index()]
+                    .price
+                    .expect("posted")
+                    .raw(),
+            );
+            // ±158 ppm at most, plus a thousandth of a gap of a few percent.
+            let moved_ppm = was.abs_diff(now) * 1_000_000 / was;
+            assert!(moved_ppm <= 220, "price {i} moved {moved_ppm} ppm");
+        } else {
+            user_seconds.insert(cmd.timestamp_s);
+        }
+    }
+    assert!((9..=10).contains(&rounds.len()), "{} rounds", rounds.len());
+    let seconds: Vec<u64> = rounds.keys().copied().collect();
+    assert!(
+        seconds.windows(2).all(|p| p[1] == p[0] + 1),
+        "rounds not one second apart"
+    );
+    for (second, assets) in &rounds {
+        assert_eq!(assets.len(), 3, "round at {second}: {assets:?}");
+    }
+    assert!(
+        user_seconds.len() <= 11,
+        "user commands over {user_seconds:?}"
+    );
+    assert_eq!(kinds.get("advance_time"), None);
+    let share = |k: &str| f64::from(kinds.get(k).copied().unwrap_or(0)) * 82.0 / total as f64;
+    for (kind, parts) in [
+        ("deposit", 25.0),
+        ("withdraw", 10.0),
+        ("borrow", 20.0),
+        ("repay", 20.0),
+        ("liquidate", 7.0),
+    ] {
+        assert!(
+            (share(kind) - parts).abs() < 1.0,
+            "{kind}: {:.2} parts in 82, {kinds:?}",
+            share(kind)
+        );
+    }
+}

@@ -57,6 +57,11 @@ impl Engine {
     ) -> Result<Pool, Rejection> {
         let params = self.asset_ref("asset", asset)?.params();
         let mut pool = self.state.pools[asset.index()].clone();
+        // Already accrued this second (most commands at a high rate): nothing can accrue, and
+        // skipping the rate model and the index arithmetic saved an eighth of a user command.
+        if pool.last_accrual_s() == now_s {
+            return Ok(pool);
+        }
         let a = pool
             .accrue(now_s, params)
             .map_err(|e| Rejection::pool("timestamp_s", e))?;
