@@ -161,7 +161,7 @@ impl Engine {
             return Err(Rejection::new(Code::InvariantBroken, "engine", reason));
         }
         let events = Events::from(events);
-        self.state.receipts.prune(cmd.timestamp_s);
+        self.state.receipts.prune_for_next(cmd.timestamp_s);
         self.state.receipts.insert(Receipt {
             client_id: cmd.client_id,
             fingerprint,

@@ -1,5 +1,6 @@
 //! Idempotency receipts: the first outcome of every accepted command, kept for
-//! [`IDEMPOTENCY_WINDOW_S`] of command time so that a retry gets the same answer.
+//! [`IDEMPOTENCY_WINDOW_S`] of command time and at most the last [`IDEMPOTENCY_RECEIPTS_MAX`]
+//! accepted commands, so that a retry gets the same answer.
 //!
 //! The window holds hundreds of thousands of receipts at a sustained load, and it grows until
 //! the window fills. A single ring buffer and a standard hash map would each, when doubling,
@@ -14,7 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::command::ClientId;
 use crate::event::Events;
-use crate::state::IDEMPOTENCY_WINDOW_S;
+use crate::state::{IDEMPOTENCY_RECEIPTS_MAX, IDEMPOTENCY_WINDOW_S};
 
 /// Receipts per chunk.
 const CHUNK: usize = 4096;
@@ -37,6 +38,8 @@ pub struct Receipts {
     /// and pruned from the front.
     chunks: VecDeque<VecDeque<Receipt>>,
     by_id: griddle::HashMap<ClientId, u64>,
+    /// Receipts held (the chunks' lengths summed).
+    count: usize,
 }
 
 impl Receipts {
@@ -58,21 +61,31 @@ impl Receipts {
         }
         if let Some(last) = self.chunks.back_mut() {
             last.push_back(receipt);
+            self.count += 1;
         }
     }
 
-    /// Forgets receipts older than the window at `now_s`.
-    pub(crate) fn prune(&mut self, now_s: u64) {
+    /// Makes room for one more receipt at `now_s`: forgets receipts older than the window,
+    /// and the oldest ones beyond `kept_max - 1` (the engine passes
+    /// [`IDEMPOTENCY_RECEIPTS_MAX`]).
+    pub(crate) fn prune(&mut self, now_s: u64, kept_max: usize) {
         while let Some(first) = self.chunks.front_mut() {
             while let Some(front) = first.front() {
-                if front.timestamp_s.saturating_add(IDEMPOTENCY_WINDOW_S) >= now_s {
+                let recent = front.timestamp_s.saturating_add(IDEMPOTENCY_WINDOW_S) >= now_s;
+                if recent && self.count < kept_max {
                     return;
                 }
                 self.by_id.remove(&front.client_id);
                 first.pop_front();
+                self.count -= 1;
             }
             self.chunks.pop_front();
         }
+    }
+
+    /// [`Receipts::prune`] with the engine's bound.
+    pub(crate) fn prune_for_next(&mut self, now_s: u64) {
+        self.prune(now_s, IDEMPOTENCY_RECEIPTS_MAX);
     }
 
     /// The most recent receipt: the last accepted command.
@@ -82,8 +95,8 @@ impl Receipts {
     }
 
     #[must_use]
-    pub fn len(&self) -> usize {
-        self.chunks.iter().map(VecDeque::len).sum()
+    pub const fn len(&self) -> usize {
+        self.count
     }
 
     #[must_use]
@@ -154,7 +167,10 @@ mod tests {
             r.insert(receipt(seq));
         }
         // Prune everything with timestamp + window < now: the first CHUNK + 5 receipts.
-        r.prune(CHUNK as u64 + 5 + 1 + super::IDEMPOTENCY_WINDOW_S);
+        r.prune(
+            CHUNK as u64 + 5 + 1 + super::IDEMPOTENCY_WINDOW_S,
+            usize::MAX,
+        );
         assert_eq!(r.len(), (n - CHUNK as u64 - 5) as usize);
         assert!(r.get(ClientId(7)).is_none());
         for seq in [CHUNK as u64 + 6, 2 * CHUNK as u64, 2 * CHUNK as u64 + 1, n] {
@@ -168,5 +184,32 @@ mod tests {
         assert_eq!(postcard::to_stdvec(&back).expect("encode"), bytes);
         let plain: Vec<Receipt> = r.iter().cloned().collect();
         assert_eq!(postcard::to_stdvec(&plain).expect("encode"), bytes);
+    }
+
+    /// The count bound: at most `kept_max` receipts after the next insert, the oldest
+    /// forgotten first (across chunk boundaries), whatever their age; the time bound still
+    /// applies below it.
+    #[test]
+    fn the_window_is_bounded_by_count_as_well_as_time() {
+        let mut r = Receipts::default();
+        let kept_max = 2 * CHUNK + 3;
+        let n = 5 * CHUNK as u64 + 11;
+        for seq in 1..=n {
+            r.prune(seq, kept_max);
+            r.insert(receipt(seq));
+            assert!(r.len() <= kept_max, "{} receipts after {seq}", r.len());
+        }
+        assert_eq!(r.len(), kept_max);
+        assert_eq!(r.iter().count(), kept_max);
+        let oldest_kept = n - kept_max as u64 + 1;
+        assert!(r.get(ClientId(u128::from(oldest_kept - 1) * 7)).is_none());
+        for seq in [oldest_kept, oldest_kept + CHUNK as u64, n] {
+            let got = r.get(ClientId(u128::from(seq) * 7)).expect("kept");
+            assert_eq!(got.seq, seq);
+        }
+        // Time still prunes below the count bound.
+        r.prune(n + super::IDEMPOTENCY_WINDOW_S + 1 - 10, kept_max);
+        assert_eq!(r.len(), 10);
+        assert_eq!(r.iter().next().map(|x| x.seq), Some(n - 9));
     }
 }

@@ -27,6 +27,11 @@ pub const FIRST_USER_ACCOUNT: u64 = 2;
 /// How long a client id is remembered, in seconds of command time (Stripe keeps idempotency
 /// keys for 24 hours); older ids may be reused.
 pub const IDEMPOTENCY_WINDOW_S: u64 = 86_400;
+/// At most this many receipts are kept (the most recent, 2²²), so memory is bounded at any
+/// rate: below about 48 accepted commands/s sustained the 24 hours bind first; above, a client
+/// id is remembered for the last 4,194,304 commands (42 s at 100,000 commands/s). See
+/// docs/engine.md, "Idempotency".
+pub const IDEMPOTENCY_RECEIPTS_MAX: usize = 1 << 22;
 /// The first bytes of every snapshot.
 pub const SNAPSHOT_MAGIC: &[u8; 4] = b"SLQS";
 /// The snapshot format: bumped whenever `State`'s encoding changes shape.
