@@ -1,15 +1,23 @@
 //! The embedded store: SQLite (bundled, so nothing is needed on the machine) in WAL mode with
 //! `synchronous = FULL`, so a committed transaction is on disk when `COMMIT` returns.
 //!
-//! Records are postcard-encoded; the command and its events share one row, so a batch is one
-//! transaction of inserts and nothing is ever half-written.
+//! One row per group-commit batch, up to 256 entries a row (table `batches`): its first and
+//! last sequence numbers and a frame of its entries' records, each record a command and its events, postcard-encoded.
+//! A batch is one insert in one transaction, so nothing is ever half-written, and the database
+//! does per-row work (B-tree insert, page writes) once per batch instead of once per command.
 //!
-//! Each row carries a chain hash, `chain = BLAKE3(previous chain · seq · record)` (the first
-//! row links from 32 zero bytes), so a row changed, removed or reordered anywhere breaks every
-//! link after it; reading the log verifies the links it walks. After each commit the last
-//! entry's chain is written to the watermark file (`watermark.rs`) before `append` returns, so
-//! a tail lost below the watermark is found at start. Rows written before chains existed have
-//! none: they are read unverified, and the chain starts at the first row that has one.
+//! Every entry has a chain hash, `chain = BLAKE3(previous chain · seq · record)` (the first
+//! entry links from 32 zero bytes), so an entry changed, removed or reordered anywhere breaks
+//! every link after it. A row stores its last entry's chain; reading recomputes the links
+//! through each batch from the previous row's chain and checks the row's, so damage is found
+//! to the batch (and any entry's chain can be recomputed, `chain_at`). After each commit the
+//! last entry's chain is written to the watermark file (`watermark.rs`) before `append`
+//! returns, so a tail lost below the watermark is found at start. Rows written before chains
+//! existed have none: they are read unverified, and the chain starts at the first row that
+//! has one.
+//!
+//! Stores written before batching kept one row per command in a table `log`; opening such a
+//! store moves each row into a one-entry batch with its chain, in one transaction.
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +37,11 @@ fn link(prev: &Chain, seq: u64, record: &[u8]) -> Chain {
     h.update(record);
     *h.finalize().as_bytes()
 }
+
+/// Most entries in one row: a group-commit batch of more is written as several rows in the
+/// same transaction, so a row stays near 64 KB and a reader serving a page decodes at most
+/// 256 entries it does not need (whole 4,096-command rows were no faster to write).
+const ROW_ENTRIES_MAX: usize = 256;
 
 /// How many snapshots to keep (the newest, plus one in case the newest is ever unreadable).
 const SNAPSHOTS_KEPT: u64 = 2;
@@ -61,26 +74,22 @@ impl SqliteStore {
     /// The directory cannot be created or the database cannot be opened.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)?;
-        let conn = Connection::open(dir.join("softliq.db"))?;
+        let mut conn = Connection::open(dir.join("softliq.db"))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS log (
-                 seq INTEGER PRIMARY KEY,
-                 client_id BLOB NOT NULL,
-                 record BLOB NOT NULL
+            "CREATE TABLE IF NOT EXISTS batches (
+                 last_seq INTEGER PRIMARY KEY,
+                 first_seq INTEGER NOT NULL,
+                 frame BLOB NOT NULL,
+                 chain BLOB
              );
              CREATE TABLE IF NOT EXISTS snapshots (
                  seq INTEGER PRIMARY KEY,
                  state BLOB NOT NULL
              );",
         )?;
-        let chained = conn
-            .prepare("SELECT 1 FROM pragma_table_info('log') WHERE name = 'chain'")?
-            .exists([])?;
-        if !chained {
-            conn.execute_batch("ALTER TABLE log ADD COLUMN chain BLOB")?;
-        }
+        migrate_rows_to_batches(&mut conn)?;
         Ok(Self {
             conn,
             dir: dir.to_owned(),
@@ -141,7 +150,7 @@ impl SqliteStore {
         let last = self
             .conn
             .query_row(
-                "SELECT seq, chain FROM log ORDER BY seq DESC LIMIT 1",
+                "SELECT last_seq, chain FROM batches ORDER BY last_seq DESC LIMIT 1",
                 [],
                 |row| Ok((row.get::<_, u64>(0)?, row.get::<_, Option<Vec<u8>>>(1)?)),
             )
@@ -154,24 +163,193 @@ impl SqliteStore {
         Ok(tip)
     }
 
-    /// The row `seq`'s chain: `None` for a row written before chains, an error when the row
-    /// is missing.
-    fn row_chain(&self, seq: u64) -> Result<Option<Chain>, StoreError> {
+    /// The chain of the row ending at `last_seq` (`None`: it has none, or `last_seq` is 0),
+    /// or an error when there is no such row.
+    fn chain_before(&self, first_seq: u64) -> Result<Option<Chain>, StoreError> {
+        let last_seq = first_seq - 1;
+        if last_seq == 0 {
+            return Ok(None);
+        }
         let row = self
             .conn
             .query_row(
-                "SELECT chain FROM log WHERE seq = ?1",
-                params![seq],
+                "SELECT chain FROM batches WHERE last_seq = ?1",
+                params![last_seq],
                 |row| row.get::<_, Option<Vec<u8>>>(0),
             )
             .optional()?;
         match row {
-            Some(chain) => chain_of(seq, chain.as_deref()),
+            Some(chain) => chain_of(last_seq, chain.as_deref()),
             None => Err(StoreError::Damaged(format!(
-                "the log has no entry {seq}, which a snapshot or the watermark names"
+                "the log has no batch ending at entry {last_seq}, before the one from {first_seq}"
             ))),
         }
     }
+
+    /// Entry `seq`'s chain, recomputed through its batch from the row before (which checks
+    /// the batch): `None` for an entry written before chains, an error when it is missing.
+    fn entry_chain(&self, seq: u64) -> Result<Option<Chain>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT first_seq, last_seq, frame, chain FROM batches
+                     WHERE last_seq >= ?1 ORDER BY last_seq LIMIT 1",
+                params![seq],
+                Batch::of_row,
+            )
+            .optional()?;
+        let Some(batch) = row.filter(|b| b.first_seq <= seq) else {
+            return Err(StoreError::Damaged(format!(
+                "the log has no entry {seq}, which a snapshot or the watermark names"
+            )));
+        };
+        let prev = self.chain_before(batch.first_seq)?;
+        let mut at = None;
+        batch.verify(prev, |entry_seq, _, chain| {
+            if entry_seq == seq {
+                at = chain;
+            }
+            Ok(())
+        })?;
+        Ok(at)
+    }
+}
+
+/// One stored batch as read: its range, its frame of records, and its stored chain.
+struct Batch {
+    first_seq: u64,
+    last_seq: u64,
+    frame: Vec<u8>,
+    chain: Option<Vec<u8>>,
+}
+
+impl Batch {
+    fn of_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            first_seq: row.get(0)?,
+            last_seq: row.get(1)?,
+            frame: row.get(2)?,
+            chain: row.get(3)?,
+        })
+    }
+
+    /// The frame's records, one per entry from `first_seq` to `last_seq`.
+    fn records(&self) -> Result<Vec<&[u8]>, StoreError> {
+        let corrupt = |problem: String| StoreError::Corrupt {
+            seq: self.first_seq,
+            problem,
+        };
+        let records: Vec<&[u8]> =
+            postcard::from_bytes(&self.frame).map_err(|e| corrupt(e.to_string()))?;
+        let expected = self.last_seq.checked_sub(self.first_seq).map(|d| d + 1);
+        if expected != Some(records.len() as u64) {
+            return Err(corrupt(format!(
+                "the batch {}..={} holds {} records",
+                self.first_seq,
+                self.last_seq,
+                records.len()
+            )));
+        }
+        Ok(records)
+    }
+
+    /// Recomputes the chain through the batch from `prev` (the chain before it), calling
+    /// `each(seq, record, chain)` on every entry, then checks the row's stored chain; returns
+    /// the batch's last chain (`None` for a batch written before chains).
+    fn verify(
+        &self,
+        prev: Option<Chain>,
+        mut each: impl FnMut(u64, &[u8], Option<Chain>) -> Result<(), StoreError>,
+    ) -> Result<Option<Chain>, StoreError> {
+        let stored = chain_of(self.last_seq, self.chain.as_deref())?;
+        let records = self.records()?;
+        let broken = |why: &str| {
+            StoreError::Damaged(format!(
+                "the log's hash chain breaks in entries {}..={} ({why}); the last good entry is {}",
+                self.first_seq,
+                self.last_seq,
+                self.first_seq - 1
+            ))
+        };
+        if stored.is_none() {
+            if prev.is_some() {
+                return Err(broken("they have no hash after entries that have one"));
+            }
+            for (seq, record) in (self.first_seq..).zip(&records) {
+                each(seq, record, None)?;
+            }
+            return Ok(None);
+        }
+        let mut chain = prev.unwrap_or(CHAIN_START);
+        let mut computed = Vec::with_capacity(records.len());
+        for (seq, record) in (self.first_seq..).zip(&records) {
+            chain = link(&chain, seq, record);
+            computed.push(chain);
+        }
+        if Some(chain) != stored {
+            return Err(broken(
+                "their hash does not follow from the entries before them and their records",
+            ));
+        }
+        for ((seq, record), chain) in (self.first_seq..).zip(&records).zip(computed) {
+            each(seq, record, Some(chain))?;
+        }
+        Ok(stored)
+    }
+}
+
+/// Moves the rows of a store written before batching (table `log`, one row per command) into
+/// one-entry batches with their chains, in one transaction, and drops the old table.
+fn migrate_rows_to_batches(conn: &mut Connection) -> Result<(), StoreError> {
+    let old = conn
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log'")?
+        .exists([])?;
+    if !old {
+        return Ok(());
+    }
+    let chained = conn
+        .prepare("SELECT 1 FROM pragma_table_info('log') WHERE name = 'chain'")?
+        .exists([])?;
+    let tx = conn.transaction()?;
+    {
+        let mut read = tx.prepare(if chained {
+            "SELECT seq, record, chain FROM log ORDER BY seq"
+        } else {
+            "SELECT seq, record, NULL FROM log ORDER BY seq"
+        })?;
+        let mut insert = tx.prepare(
+            "INSERT INTO batches (last_seq, first_seq, frame, chain) VALUES (?1, ?1, ?2, ?3)",
+        )?;
+        let mut rows = read.query([])?;
+        while let Some(row) = rows.next()? {
+            let seq = row.get::<_, u64>(0)?;
+            let record: Vec<u8> = row.get(1)?;
+            let chain: Option<Vec<u8>> = row.get(2)?;
+            insert.execute(params![seq, frame_of(&record), chain])?;
+        }
+    }
+    tx.execute_batch("DROP TABLE log")?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// A one-record frame (see `append` for the layout).
+fn frame_of(record: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(record.len() + 4);
+    push_varint(&mut frame, 1);
+    push_varint(&mut frame, record.len());
+    frame.extend_from_slice(record);
+    frame
+}
+
+/// Appends `n` as postcard's varint (LEB128: seven bits a byte, low first, high bit set on
+/// every byte but the last).
+fn push_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push(u8::try_from(n & 0x7f).unwrap_or(0) | 0x80);
+        n >>= 7;
+    }
+    out.push(u8::try_from(n).unwrap_or(0));
 }
 
 /// A stored chain value as a hash; `None` when the row has none.
@@ -188,12 +366,6 @@ fn chain_of(seq: u64, stored: Option<&[u8]>) -> Result<Option<Chain>, StoreError
         .transpose()
 }
 
-fn decode_row(row: &rusqlite::Row<'_>) -> Result<Entry, StoreError> {
-    let seq = row.get::<_, u64>(0)?;
-    let record: Vec<u8> = row.get(1)?;
-    decode(seq, &record)
-}
-
 fn decode(seq: u64, record: &[u8]) -> Result<Entry, StoreError> {
     let (command, events) = postcard::from_bytes(record).map_err(|err| StoreError::Corrupt {
         seq,
@@ -206,30 +378,6 @@ fn decode(seq: u64, record: &[u8]) -> Result<Entry, StoreError> {
     })
 }
 
-/// Checks one row's link. `prev` is the previous row's chain (`None`: it had none, or this is
-/// the first row). A row without a chain may only follow rows without one.
-fn verify_link(
-    prev: Option<Chain>,
-    seq: u64,
-    record: &[u8],
-    chain: Option<Chain>,
-) -> Result<Option<Chain>, StoreError> {
-    let broken = |why: &str| {
-        StoreError::Damaged(format!(
-            "the log's hash chain breaks at entry {seq} ({why}); the last good entry is {}",
-            seq.saturating_sub(1)
-        ))
-    };
-    match (prev, chain) {
-        (_, Some(c)) if c == link(&prev.unwrap_or(CHAIN_START), seq, record) => Ok(Some(c)),
-        (_, Some(_)) => Err(broken(
-            "its hash does not follow from the entry before it and its own record",
-        )),
-        (None, None) => Ok(None),
-        (Some(_), None) => Err(broken("it has no hash after entries that have one")),
-    }
-}
-
 impl Store for SqliteStore {
     /// At most `limit` entries with `seq > after`, in order: a page of the log for readers
     /// (the server's `events` query), on a connection of their own beside the writer's.
@@ -237,13 +385,21 @@ impl Store for SqliteStore {
     /// # Errors
     /// The database failed or a record does not decode.
     fn read_page(&mut self, after: u64, limit: usize) -> Result<Vec<Entry>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, record FROM log WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-        let mut rows = stmt.query(params![after, limit])?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT first_seq, last_seq, frame, chain FROM batches
+                 WHERE last_seq > ?1 ORDER BY last_seq",
+        )?;
+        let mut rows = stmt.query(params![after])?;
         let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(decode_row(row)?);
+        while out.len() < limit
+            && let Some(row) = rows.next()?
+        {
+            let batch = Batch::of_row(row)?;
+            for (seq, record) in (batch.first_seq..).zip(batch.records()?) {
+                if seq > after && out.len() < limit {
+                    out.push(decode(seq, record)?);
+                }
+            }
         }
         Ok(out)
     }
@@ -254,25 +410,35 @@ impl Store for SqliteStore {
         snapshot: Option<(u64, &[u8])>,
     ) -> Result<(), StoreError> {
         let (_, mut chain) = self.tip()?;
-        let tx = self.conn.transaction()?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO log (seq, client_id, record, chain) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for e in entries {
-                let record = postcard::to_stdvec(&(&e.command, &e.events)).map_err(|err| {
+        // Each frame is written as postcard encodes a sequence of byte strings (a varint count,
+        // then each record's varint length and bytes), straight from one reused buffer:
+        // postcard itself would encode each byte of a `&[u8]` as a separate element.
+        let mut rows = Vec::with_capacity(entries.len().div_ceil(ROW_ENTRIES_MAX));
+        let mut record = Vec::new();
+        for part in entries.chunks(ROW_ENTRIES_MAX) {
+            let mut frame = Vec::new();
+            push_varint(&mut frame, part.len());
+            for e in part {
+                record.clear();
+                record = postcard::to_extend(&(&e.command, &e.events), record).map_err(|err| {
                     StoreError::Corrupt {
                         seq: e.seq,
                         problem: err.to_string(),
                     }
                 })?;
                 chain = link(&chain, e.seq, &record);
-                insert.execute(params![
-                    e.seq,
-                    e.command.client_id.0.to_le_bytes().as_slice(),
-                    record,
-                    chain.as_slice()
-                ])?;
+                push_varint(&mut frame, record.len());
+                frame.extend_from_slice(&record);
+            }
+            rows.push((part[0].seq, part[part.len() - 1].seq, frame, chain));
+        }
+        let tx = self.conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO batches (last_seq, first_seq, frame, chain) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (first, last, frame, chain) in &rows {
+                insert.execute(params![last, first, frame, chain.as_slice()])?;
             }
         }
         if let Some((seq, state)) = snapshot {
@@ -320,21 +486,40 @@ impl Store for SqliteStore {
         after: u64,
         f: &mut dyn FnMut(Entry) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut prev = if after == 0 {
-            None
-        } else {
-            self.row_chain(after)?
-        };
-        let mut stmt = self
-            .conn
-            .prepare("SELECT seq, record, chain FROM log WHERE seq > ?1 ORDER BY seq")?;
+        if after > 0 {
+            // The entry a snapshot names must be there (and its batch intact).
+            self.entry_chain(after)?;
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT first_seq, last_seq, frame, chain FROM batches
+                 WHERE last_seq > ?1 ORDER BY last_seq",
+        )?;
         let mut rows = stmt.query(params![after])?;
+        let mut prev = None;
+        let mut expected_first = None;
         while let Some(row) = rows.next()? {
-            let seq = row.get::<_, u64>(0)?;
-            let record: Vec<u8> = row.get(1)?;
-            let chain = chain_of(seq, row.get::<_, Option<Vec<u8>>>(2)?.as_deref())?;
-            prev = verify_link(prev, seq, &record, chain)?;
-            f(decode(seq, &record)?)?;
+            let batch = Batch::of_row(row)?;
+            // The first batch's predecessor is read from its row; after that, the batches must
+            // follow one another (a removed batch breaks the chain at the next).
+            let before = match expected_first {
+                None => self.chain_before(batch.first_seq)?,
+                Some(first) if first == batch.first_seq => prev,
+                Some(first) => {
+                    return Err(StoreError::Damaged(format!(
+                        "the log jumps from entry {} to {}; the last good entry is {}",
+                        first - 1,
+                        batch.first_seq,
+                        first - 1
+                    )));
+                }
+            };
+            prev = batch.verify(before, |seq, record, _| {
+                if seq > after {
+                    f(decode(seq, record)?)?;
+                }
+                Ok(())
+            })?;
+            expected_first = Some(batch.last_seq + 1);
         }
         Ok(())
     }
@@ -343,7 +528,7 @@ impl Store for SqliteStore {
         let recorded = watermark::read(&self.dir)?;
         if recorded.is_none() {
             let chained: Option<i64> = self.conn.query_row(
-                "SELECT MAX(seq) FROM log WHERE chain IS NOT NULL",
+                "SELECT MAX(last_seq) FROM batches WHERE chain IS NOT NULL",
                 [],
                 |row| row.get(0),
             )?;
@@ -359,13 +544,13 @@ impl Store for SqliteStore {
     }
 
     fn chain_at(&mut self, seq: u64) -> Result<Option<Chain>, StoreError> {
-        self.row_chain(seq)
+        self.entry_chain(seq)
     }
 
     fn last_seq(&mut self) -> Result<u64, StoreError> {
-        let seq: Option<u64> = self
-            .conn
-            .query_row("SELECT MAX(seq) FROM log", [], |row| row.get(0))?;
+        let seq: Option<u64> =
+            self.conn
+                .query_row("SELECT MAX(last_seq) FROM batches", [], |row| row.get(0))?;
         Ok(seq.unwrap_or(0))
     }
 }

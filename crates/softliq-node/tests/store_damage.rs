@@ -84,15 +84,34 @@ fn an_undamaged_crash_recovers_every_acknowledged_entry() {
 fn deleted_tail_rows_are_found() {
     let dir = crashed_dir();
     let conn = rusqlite::Connection::open(dir.path().join("softliq.db")).expect("open");
-    conn.execute("DELETE FROM log WHERE seq > 195", [])
+    // The last two batches (entries 181..=200).
+    conn.execute("DELETE FROM batches WHERE last_seq > 180", [])
         .expect("delete");
     drop(conn);
-    let m = damaged(recover(dir.path()), "5 rows deleted");
+    let m = damaged(recover(dir.path()), "2 batches deleted");
     assert!(
-        m.contains("ends at entry 195") && m.contains("up to 200"),
+        m.contains("ends at entry 180") && m.contains("up to 200"),
         "{m}"
     );
-    assert!(m.contains("last good entry is 195"), "{m}");
+    assert!(m.contains("last good entry is 180"), "{m}");
+}
+
+#[test]
+fn a_batch_deleted_inside_the_log_is_found() {
+    let dir = crashed_dir();
+    let conn = rusqlite::Connection::open(dir.path().join("softliq.db")).expect("open");
+    conn.execute("DELETE FROM batches WHERE last_seq = 100", [])
+        .expect("delete");
+    drop(conn);
+    let mut db = SqliteStore::open(dir.path()).expect("open");
+    let m = damaged(
+        store::replay_all(&mut db, EngineConfig::default()).map(|e| e.state().seq),
+        "batch 91..=100 deleted",
+    );
+    assert!(
+        m.contains("jumps from entry 90 to 101") && m.contains("last good entry is 90"),
+        "{m}"
+    );
 }
 
 fn damage_wal(dir: &Path, damage: impl FnOnce(&mut Vec<u8>)) {
@@ -130,16 +149,26 @@ fn a_damaged_or_missing_wal_is_found() {
 fn a_changed_entry_breaks_the_chain_at_that_entry() {
     let dir = crashed_dir();
     let conn = rusqlite::Connection::open(dir.path().join("softliq.db")).expect("open");
-    // Entry 50 replaced by entry 49's record (a valid record, in the wrong place).
+    // Entry 50's record replaced by entry 49's (a valid record, in the wrong place): the
+    // batch 41..=50 re-framed with its last record changed.
+    let frame: Vec<u8> = conn
+        .query_row("SELECT frame FROM batches WHERE last_seq = 50", [], |r| {
+            r.get(0)
+        })
+        .expect("batch");
+    let mut records: Vec<&[u8]> = postcard::from_bytes(&frame).expect("frame");
+    assert_eq!(records.len(), 10);
+    records[9] = records[8];
+    let changed = postcard::to_stdvec(&records).expect("encode");
     conn.execute(
-        "UPDATE log SET record = (SELECT record FROM log WHERE seq = 49) WHERE seq = 50",
-        [],
+        "UPDATE batches SET frame = ?1 WHERE last_seq = 50",
+        [changed],
     )
     .expect("update");
     drop(conn);
     let m = damaged(recover(dir.path()), "entry 50 changed");
     assert!(
-        m.contains("breaks at entry 50") && m.contains("last good entry is 49"),
+        m.contains("breaks in entries 41..=50") && m.contains("last good entry is 40"),
         "{m}"
     );
     let mut db = SqliteStore::open(dir.path()).expect("open");
@@ -147,7 +176,7 @@ fn a_changed_entry_breaks_the_chain_at_that_entry() {
         store::replay_all(&mut db, EngineConfig::default()).map(|e| e.state().seq),
         "replay",
     );
-    assert!(m.contains("breaks at entry 50"), "{m}");
+    assert!(m.contains("breaks in entries 41..=50"), "{m}");
 }
 
 #[test]
