@@ -495,13 +495,21 @@ fn durable_run(total: usize, rate: Option<f64>) -> f64 {
         engine.apply(&cmd).expect("setup");
     }
     let db = SqliteStore::open(&dir).expect("store");
-    let node = store::spawn(
+    // Batches written and entries in them, counted from the node's observer of durable
+    // batches: how the group commit shaped the load.
+    let batches = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+    let counted = Arc::clone(&batches);
+    let node = store::spawn_observed(
         Engine::from_state(engine.state().clone(), fast()),
         db,
         NodeConfig {
             snapshot_every: u64::MAX,
             ..NodeConfig::default()
         },
+        Some(Box::new(move |entries: &[Entry]| {
+            counted.0.fetch_add(1, Ordering::Relaxed);
+            counted.1.fetch_add(entries.len() as u64, Ordering::Relaxed);
+        })),
     );
     let commands: Vec<Command> = (0..total).map(|_| w.next_command()).collect();
     // Each acknowledgement records its latency from the writer thread (one atomic store): no
@@ -547,10 +555,13 @@ fn durable_run(total: usize, rate: Option<f64>) -> f64 {
     );
     println!(
         "durable (SQLite WAL, synchronous=FULL, group commit; {load}): {total} commands in \
-         {secs:.2} s = {throughput:.0} commands/s; ack p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+         {secs:.2} s = {throughput:.0} commands/s; ack p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; \
+         {} batches of {:.0} commands on average",
         pct(0.5),
         pct(0.99),
-        pct(1.0)
+        pct(1.0),
+        batches.0.load(Ordering::Relaxed),
+        batches.1.load(Ordering::Relaxed) as f64 / batches.0.load(Ordering::Relaxed).max(1) as f64
     );
     let _ = std::fs::remove_dir_all(&dir);
     throughput
