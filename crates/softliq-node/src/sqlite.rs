@@ -2,7 +2,8 @@
 //! `synchronous = FULL`, so a committed transaction is on disk when `COMMIT` returns.
 //!
 //! One row per group-commit batch, up to 256 entries a row (table `batches`): its first and
-//! last sequence numbers and a frame of its entries' records, each record a command and its events, postcard-encoded.
+//! last sequence numbers and a frame of its entries' records, each record a command and its
+//! events, postcard-encoded.
 //! A batch is one insert in one transaction, so nothing is ever half-written, and the database
 //! does per-row work (B-tree insert, page writes) once per batch instead of once per command.
 //!
@@ -333,13 +334,27 @@ fn migrate_rows_to_batches(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A one-record frame (see `append` for the layout).
+/// A one-record frame.
 fn frame_of(record: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(record.len() + 4);
-    push_varint(&mut frame, 1);
-    push_varint(&mut frame, record.len());
-    frame.extend_from_slice(record);
+    let mut frame = frame_for(1);
+    push_record(&mut frame, record);
     frame
+}
+
+/// The start of a frame of `count` records. A frame is laid out as postcard encodes a
+/// sequence of byte strings (a varint count, then each record's varint length and bytes), so
+/// it decodes as `Vec<&[u8]>`; it is written by hand because postcard would encode each byte
+/// of a `&[u8]` as a separate element.
+fn frame_for(count: usize) -> Vec<u8> {
+    let mut frame = Vec::new();
+    push_varint(&mut frame, count);
+    frame
+}
+
+/// Appends one record to a frame begun by [`frame_for`].
+fn push_record(frame: &mut Vec<u8>, record: &[u8]) {
+    push_varint(frame, record.len());
+    frame.extend_from_slice(record);
 }
 
 /// Appends `n` as postcard's varint (LEB128: seven bits a byte, low first, high bit set on
@@ -410,14 +425,10 @@ impl Store for SqliteStore {
         snapshot: Option<(u64, &[u8])>,
     ) -> Result<(), StoreError> {
         let (_, mut chain) = self.tip()?;
-        // Each frame is written as postcard encodes a sequence of byte strings (a varint count,
-        // then each record's varint length and bytes), straight from one reused buffer:
-        // postcard itself would encode each byte of a `&[u8]` as a separate element.
         let mut rows = Vec::with_capacity(entries.len().div_ceil(ROW_ENTRIES_MAX));
         let mut record = Vec::new();
         for part in entries.chunks(ROW_ENTRIES_MAX) {
-            let mut frame = Vec::new();
-            push_varint(&mut frame, part.len());
+            let mut frame = frame_for(part.len());
             for e in part {
                 record.clear();
                 record = postcard::to_extend(&(&e.command, &e.events), record).map_err(|err| {
@@ -427,8 +438,7 @@ impl Store for SqliteStore {
                     }
                 })?;
                 chain = link(&chain, e.seq, &record);
-                push_varint(&mut frame, record.len());
-                frame.extend_from_slice(&record);
+                push_record(&mut frame, &record);
             }
             rows.push((part[0].seq, part[part.len() - 1].seq, frame, chain));
         }
