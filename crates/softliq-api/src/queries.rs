@@ -74,7 +74,9 @@ pub struct AtRiskRow {
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct AtRiskView {
-    /// The board's sequence number (it is rebuilt at most every refresh interval).
+    /// The sequence number the accounts listed were read at: the board's (rebuilt at most
+    /// every refresh interval), or with `liquidatable=true` the request's own (that list comes
+    /// from the engine's flagged set). `total`, `histogram` and `totals` are the board's.
     pub seq: u64,
     /// Accounts with debt in all.
     pub total: usize,

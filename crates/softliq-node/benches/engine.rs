@@ -484,6 +484,18 @@ fn durable() {
     durable_run(200_000, Some((flood * 0.8).min(100_000.0)));
 }
 
+/// The writer's wait for a fuller batch under a backlog: the node's default, or
+/// `SOFTLIQ_BENCH_BACKLOG_WAIT_US` (microseconds; 0 turns it off) to compare.
+fn backlog_wait_max() -> Duration {
+    std::env::var("SOFTLIQ_BENCH_BACKLOG_WAIT_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(
+            NodeConfig::default().backlog_wait_max,
+            Duration::from_micros,
+        )
+}
+
 /// Runs `total` commands through a fresh durable node, submitted as fast as possible or at
 /// `rate` commands/s; prints and returns the throughput.
 fn durable_run(total: usize, rate: Option<f64>) -> f64 {
@@ -504,6 +516,7 @@ fn durable_run(total: usize, rate: Option<f64>) -> f64 {
         db,
         NodeConfig {
             snapshot_every: u64::MAX,
+            backlog_wait_max: backlog_wait_max(),
             ..NodeConfig::default()
         },
         Some(Box::new(move |entries: &[Entry]| {
@@ -556,12 +569,13 @@ fn durable_run(total: usize, rate: Option<f64>) -> f64 {
     println!(
         "durable (SQLite WAL, synchronous=FULL, group commit; {load}): {total} commands in \
          {secs:.2} s = {throughput:.0} commands/s; ack p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; \
-         {} batches of {:.0} commands on average",
+         {} batches of {:.0} commands on average (backlog wait ≤ {} µs)",
         pct(0.5),
         pct(0.99),
         pct(1.0),
         batches.0.load(Ordering::Relaxed),
-        batches.1.load(Ordering::Relaxed) as f64 / batches.0.load(Ordering::Relaxed).max(1) as f64
+        batches.1.load(Ordering::Relaxed) as f64 / batches.0.load(Ordering::Relaxed).max(1) as f64,
+        backlog_wait_max().as_micros()
     );
     let _ = std::fs::remove_dir_all(&dir);
     throughput

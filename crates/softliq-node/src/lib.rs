@@ -9,6 +9,8 @@
 //! - [`spawn`] (a [`Handle`]): the engine and a store on two threads with group commit:
 //!   commands are applied as they come, batched, written and flushed together, and
 //!   acknowledged only after that; reads run between commands and get `&Engine`;
+//! - [`ReadView`]: a second engine following the durable log on a thread of its own, for
+//!   reads served off the engine thread (a server's requests);
 //! - [`recover`]: latest snapshot, then the tail of the log re-applied and checked event for
 //!   event against what was logged; [`replay_all`] from empty;
 //! - [`workload`]: a seeded synthetic market and command stream for tests, benchmarks and the
@@ -32,6 +34,7 @@ mod node;
 mod recover;
 mod sqlite;
 mod store;
+mod view;
 pub mod watermark;
 pub mod workload;
 
@@ -43,4 +46,5 @@ pub use node::{
 pub use recover::{Recovery, recover, replay_all};
 pub use sqlite::{LOCK_FILE, SqliteStore};
 pub use store::{Entry, Store, StoreError};
+pub use view::{Advance, ReadView, ViewError};
 pub use watermark::{Chain, Watermark};

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use softliq_engine::{ClientId, Command, CommandBody, Engine, EngineConfig};
 use softliq_node as store;
-use softliq_node::{Ack, Handle, NodeConfig, SqliteStore, Store};
+use softliq_node::{Ack, Handle, NodeConfig, ReadView, SqliteStore, Store};
 use tokio::sync::oneshot;
 
 use crate::auth::{Principal, TokenSource, Tokens};
@@ -52,7 +52,7 @@ pub enum StoreChoice {
     Sqlite,
     /// A replicated JetStream stream: this node follows it, and writes it while it holds the
     /// lease (the replica's `node` and `engine` settings are taken from the server's).
-    JetStream(softliq_cluster::ReplicaConfig),
+    JetStream(Box<softliq_cluster::ReplicaConfig>),
 }
 
 impl ServerConfig {
@@ -78,6 +78,10 @@ impl ServerConfig {
 /// Everything a handler needs.
 pub struct AppState {
     pub handle: Handle,
+    /// Where reads are served: an engine following the durable log on a thread of its own.
+    pub view: ReadView,
+    /// The view's sequence number after each batch it applies (async readers wait on it).
+    view_seq: tokio::sync::watch::Receiver<u64>,
     pub hub: Arc<Hub>,
     pub metrics: Metrics,
     pub tokens: Tokens,
@@ -124,6 +128,9 @@ impl History {
             .position()
     }
 }
+
+/// Longest a read waits for the read view to reach what the node has acknowledged.
+pub const VIEW_WAIT_MAX: Duration = Duration::from_secs(5);
 
 /// Opens a reader of the log (a connection of its own).
 type OpenReader = Arc<dyn Fn() -> Result<Box<dyn Store>, String> + Send + Sync>;
@@ -209,6 +216,8 @@ impl AppState {
             now_s,
             head,
             open_reader,
+            view,
+            view_seq,
         } = parts;
         let history = config.history.clone().map(|hc| {
             let open = open_reader.clone();
@@ -234,6 +243,8 @@ impl AppState {
         });
         Ok(Arc::new(Self {
             handle,
+            view,
+            view_seq,
             hub,
             metrics,
             tokens: config.tokens.clone(),
@@ -368,22 +379,63 @@ impl AppState {
         }
     }
 
-    /// Runs `f` on the engine thread and returns its result.
+    /// Runs `f` on the read view once it holds every command acknowledged before this call
+    /// (a client reads its own writes), on the calling thread: for quick reads.
     ///
     /// # Errors
-    /// 503 when the node has stopped.
+    /// 503 when the view stopped following the log or lags by more than [`VIEW_WAIT_MAX`].
     pub async fn read<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Engine) -> R + Send + 'static,
     ) -> Result<R, ApiError> {
-        let (tx, rx) = oneshot::channel();
-        self.handle
-            .run(move |engine| {
-                let _ = tx.send(f(engine));
+        self.fresh().await?;
+        Ok(self.view.read(f))
+    }
+
+    /// [`AppState::read`] on a blocking thread: for reads that scan every account.
+    ///
+    /// # Errors
+    /// As [`AppState::read`].
+    pub async fn read_long<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Engine) -> R + Send + 'static,
+    ) -> Result<R, ApiError> {
+        self.fresh().await?;
+        let view = self.view.clone();
+        tokio::task::spawn_blocking(move || view.read(f))
+            .await
+            .map_err(|e| ApiError::unavailable(format!("the read failed: {e}")))
+    }
+
+    /// Waits until the view has every command the node has made durable so far.
+    async fn fresh(&self) -> Result<(), ApiError> {
+        let wanted = self.handle.durable_seq();
+        if self.view.seq() >= wanted {
+            return Ok(());
+        }
+        let mut advanced = self.view_seq.clone();
+        advanced.mark_unchanged();
+        let waiting = async {
+            loop {
+                match self.view.reached(wanted) {
+                    Ok(true) => return Ok(()),
+                    Ok(false) => {}
+                    Err(e) => return Err(ApiError::unavailable(e.to_string())),
+                }
+                if advanced.changed().await.is_err() {
+                    return Err(ApiError::unavailable("the read view stopped"));
+                }
+            }
+        };
+        tokio::time::timeout(VIEW_WAIT_MAX, waiting)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ApiError::unavailable(format!(
+                    "the read view has not reached entry {wanted} after {} ms (it is at {})",
+                    VIEW_WAIT_MAX.as_millis(),
+                    self.view.seq()
+                )))
             })
-            .map_err(|_| ApiError::unavailable("the engine stopped"))?;
-        rx.await
-            .map_err(|_| ApiError::unavailable("the engine stopped"))
     }
 
     /// This node's place in its cluster, when the log is replicated.
@@ -432,8 +484,9 @@ impl AppState {
     pub async fn risk_board(&self) -> Result<Arc<RiskBoard>, ApiError> {
         let cached = self.risk.lock().unwrap_or_else(|e| e.into_inner()).clone();
         // Fresh for the refresh interval, or ten times as long as it took to build: the board
-        // is built on the engine thread, which must spend at most a tenth of its time on it
-        // however large the book (24,000 accounts with debt take about 40 ms on a 2-core VM).
+        // is built on the read view, which must spend at most a tenth of its time on it (a
+        // build holds back the view's next entry, and so the reads waiting for it) however
+        // large the book (24,000 accounts with debt take about 40 ms on a 2-core VM).
         let fresh = |(built, took, _): &(Instant, Duration, Arc<RiskBoard>)| {
             built.elapsed() < self.risk_refresh.max(*took * 10)
         };
@@ -441,7 +494,7 @@ impl AppState {
             return Ok(board);
         }
         let (board, took) = self
-            .read(|e| {
+            .read_long(|e| {
                 let started = Instant::now();
                 let board = risk::build(e);
                 (board, started.elapsed())
@@ -505,6 +558,8 @@ struct Parts {
     head: u64,
     /// Opens a reader of the log (the activity history's backfill, the projector).
     open_reader: OpenReader,
+    view: ReadView,
+    view_seq: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Parts {
@@ -518,7 +573,16 @@ impl Parts {
                 .map(|a| a.symbol.clone())
                 .collect(),
         );
+        let (advanced, view_seq) = tokio::sync::watch::channel(engine.state().seq);
+        let view = ReadView::start(
+            engine,
+            Some(Box::new(move |seq| {
+                advanced.send_replace(seq);
+            })),
+        );
         Self {
+            view,
+            view_seq,
             hub: Arc::new(Hub::new(reader, head)),
             activity: Arc::new(crate::activity::Activity::new(engine)),
             metrics,
@@ -530,12 +594,14 @@ impl Parts {
 
     /// The node's observer: metrics, activity and the live feed follow the log through it.
     fn observer(&self) -> store::Observer {
-        let (hub, metrics, activity) = (
+        let (hub, metrics, activity, view) = (
             self.hub.clone(),
             self.metrics.clone(),
             self.activity.clone(),
+            self.view.clone(),
         );
         Box::new(move |entries: &[store::Entry]| {
+            view.feed(entries);
             metrics.observe_batch(entries);
             activity.observe(entries);
             hub.publish(entries);

@@ -148,7 +148,7 @@ pub struct Gauges {
 }
 
 impl Gauges {
-    /// Reads the figures from the engine's state (on the engine thread). The HF histogram is
+    /// Reads the figures from the engine's state (on the read view). The HF histogram is
     /// filled from the risk board by the caller.
     #[must_use]
     pub fn read(engine: &Engine) -> Self {

@@ -1,12 +1,12 @@
-//! The risk board: every account with debt, ordered by health factor, computed on the engine
-//! thread at most every refresh interval (the at-risk list, the HF histogram of `/metrics`
+//! The risk board: every account with debt, ordered by health factor, computed on the read
+//! view (on a blocking thread, never the engine's) at most every refresh interval (the at-risk list, the HF histogram of `/metrics`
 //! and the dashboard read it; one pass serves all of them instead of one per request).
 
 use softliq_core::account::AccountId;
-use softliq_core::health::{Direction, Health, LiquidationPrice, liquidation_prices};
+use softliq_core::health::{Direction, Health, LiquidationPrice, RiskSnapshot, liquidation_prices};
 use softliq_core::money::{Ratio, Value};
 use softliq_engine::Engine;
-use softliq_engine::state::FIRST_USER_ACCOUNT;
+use softliq_engine::state::{AccountEntry, FIRST_USER_ACCOUNT};
 
 use softliq_api::queries::{DROPS_PCT, HfBucket, PriceDrops, RiskRow, Totals};
 use softliq_api::report::LiquidationPriceRow;
@@ -74,7 +74,7 @@ fn histogram(rows: &[BoardRow]) -> Vec<HfBucket> {
 /// HF below which an account counts as near the line.
 const NEAR_HF: u128 = 1_050_000_000_000_000_000;
 
-/// Builds the board on the engine thread, at the market's liquidation prices.
+/// Builds the board from `engine` (the read view's), at the market's liquidation prices.
 #[must_use]
 pub fn build(engine: &Engine) -> RiskBoard {
     let (state, views) = engine.state_and_views();
@@ -88,38 +88,13 @@ pub fn build(engine: &Engine) -> RiskBoard {
         if !e.account.has_debt() {
             continue;
         }
-        let h = Health::of(&e.account, snapshot).ok();
-        let hf = h.as_ref().and_then(Health::health_factor);
-        let liquidatable = h.as_ref().is_some_and(Health::is_liquidatable);
-        let (debt, collateral) = h.as_ref().map_or((Value::ZERO, Value::ZERO), |h| {
-            (h.debt_value, h.collateral_value)
-        });
-        if h.is_some() && !liquidatable {
-            count_drops(&e.account, snapshot, debt, &mut drops);
+        let (row, valued) = BoardRow::of(i as u64, e, snapshot);
+        if valued && !row.row.liquidatable {
+            count_drops(&e.account, snapshot, row.debt, &mut drops);
         }
-        let insolvent = h.is_some() && collateral < debt;
-        let row = RiskRow {
-            account: i as u64,
-            owner: e.owner.clone(),
-            health_factor: hf.map(|r| r.to_string()),
-            liquidatable,
-            debt_value: h.as_ref().map(|_| debt.to_string()).unwrap_or_default(),
-            collateral_value: h
-                .as_ref()
-                .map(|_| collateral.to_string())
-                .unwrap_or_default(),
-            insolvent,
-            shortfall_value: insolvent.then(|| debt.saturating_sub(collateral).to_string()),
-        };
-        rows.push(BoardRow {
-            row,
-            hf,
-            debt,
-            collateral,
-        });
+        rows.push(row);
     }
-    // Unvalued accounts (no HF) last; ties by id, so the order is deterministic.
-    rows.sort_by_key(|r| (r.hf.is_none(), r.hf, r.row.account));
+    sort(&mut rows);
     let price_drops = state
         .assets
         .iter()
@@ -141,11 +116,66 @@ pub fn build(engine: &Engine) -> RiskBoard {
     }
 }
 
+impl BoardRow {
+    /// Account `id`'s row at `snapshot`, and whether it could be valued.
+    fn of(id: u64, e: &AccountEntry, snapshot: &RiskSnapshot) -> (Self, bool) {
+        let h = Health::of(&e.account, snapshot).ok();
+        let hf = h.as_ref().and_then(Health::health_factor);
+        let liquidatable = h.as_ref().is_some_and(Health::is_liquidatable);
+        let (debt, collateral) = h.as_ref().map_or((Value::ZERO, Value::ZERO), |h| {
+            (h.debt_value, h.collateral_value)
+        });
+        let insolvent = h.is_some() && collateral < debt;
+        let row = RiskRow {
+            account: id,
+            owner: e.owner.clone(),
+            health_factor: hf.map(|r| r.to_string()),
+            liquidatable,
+            debt_value: h.as_ref().map(|_| debt.to_string()).unwrap_or_default(),
+            collateral_value: h
+                .as_ref()
+                .map(|_| collateral.to_string())
+                .unwrap_or_default(),
+            insolvent,
+            shortfall_value: insolvent.then(|| debt.saturating_sub(collateral).to_string()),
+        };
+        let board_row = Self {
+            row,
+            hf,
+            debt,
+            collateral,
+        };
+        (board_row, h.is_some())
+    }
+}
+
+/// The board's order: lowest HF first, unvalued accounts (no HF) last; ties by id, so the
+/// order is deterministic.
+fn sort(rows: &mut [BoardRow]) {
+    rows.sort_by_key(|r| (r.hf.is_none(), r.hf, r.row.account));
+}
+
+/// The liquidatable accounts now, in the board's order, from the engine's flagged set (the
+/// detection index keeps it exact after every command) rather than a pass over every account:
+/// fresh on every request, and as cheap as the list is short. Each is checked exactly again.
+#[must_use]
+pub fn liquidatable(engine: &Engine) -> (u64, Vec<BoardRow>) {
+    let (state, views) = engine.state_and_views();
+    let mut rows: Vec<BoardRow> = state
+        .flagged
+        .iter()
+        .filter_map(|id| Some(BoardRow::of(id.0, state.account(id)?, &views.liq).0))
+        .filter(|r| r.row.liquidatable)
+        .collect();
+    sort(&mut rows);
+    (state.seq, rows)
+}
+
 /// Adds a healthy account's debt to every (asset, drop) whose fall reaches one of its
 /// liquidation prices. Display figures: the distance is a float, the debt exact.
 fn count_drops(
     account: &softliq_core::account::Account,
-    snapshot: &softliq_core::health::RiskSnapshot,
+    snapshot: &RiskSnapshot,
     debt: Value,
     drops: &mut [[(usize, Value); DROPS_PCT.len()]],
 ) {

@@ -138,3 +138,58 @@ async fn activity_counts_liquidations_across_a_restart() {
     );
     s.stop().await;
 }
+
+/// The liquidatable list is read from the engine's flagged set at each request, not from the
+/// risk board: with the board cached for an hour, an account that a price fall made
+/// liquidatable is listed at once (and leaves the list once it recovers).
+#[tokio::test]
+async fn the_liquidatable_list_is_current_while_the_board_is_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_with(dir.path(), |c| {
+        c.risk_refresh = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let m = seed(&s).await;
+    let (_, board) = s.get("/v1/accounts").await;
+    assert_eq!(board["accounts"][0]["account"], m.alice, "{board}");
+    assert_eq!(board["accounts"][0]["liquidatable"], false, "{board}");
+
+    next_second().await;
+    s.ok(
+        "/v1/prices",
+        ORACLE,
+        json!({"asset": "WETH", "price": "1900"}),
+    )
+    .await;
+    let (status, listed) = s.get("/v1/accounts?liquidatable=true").await;
+    assert_eq!(status, 200, "{listed}");
+    let accounts = listed["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 1, "{listed}");
+    assert_eq!(accounts[0]["account"], m.alice);
+    assert_eq!(accounts[0]["liquidatable"], true);
+    let hf: f64 = accounts[0]["health_factor"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(hf < 1.0, "{listed}");
+    assert!(listed["seq"].as_u64() > board["seq"].as_u64(), "{listed}");
+    // The board itself is still the cached one.
+    let (_, cached) = s.get("/v1/accounts").await;
+    assert_eq!(cached["seq"], board["seq"]);
+
+    next_second().await;
+    s.ok(
+        "/v1/prices",
+        ORACLE,
+        json!({"asset": "WETH", "price": "2000"}),
+    )
+    .await;
+    let (_, listed) = s.get("/v1/accounts?liquidatable=true").await;
+    assert_eq!(
+        listed["accounts"].as_array().map(Vec::len),
+        Some(0),
+        "{listed}"
+    );
+    s.stop().await;
+}

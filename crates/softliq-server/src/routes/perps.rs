@@ -2,7 +2,7 @@
 //! (account, liquidator, maker), liquidation steps (liquidator), and the reads a trader, a
 //! market maker and a risk desk need — markets with mark, index, funding and open interest,
 //! book levels, a wallet's positions with uPnL, margin and liquidation prices, the liquidation
-//! queue, the ADL ranking. Every figure is the core's, computed on the engine thread from one
+//! queue, the ADL ranking. Every figure is the core's, computed on the read view from one
 //! consistent state; the perp events reach the SSE stream like every other event.
 
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! `GET` endpoints: markets, accounts, the at-risk list, quotes, the protocol's funds, the
-//! log. Reads are public and run on the engine thread between commands, so each sees a
-//! consistent state (including commands whose batch is still being written).
+//! log. Reads are public and run on the read view (an engine following the durable log, off
+//! the engine thread), so each sees one consistent state: the log's at a durable entry, at or
+//! after every command acknowledged before the read began.
 
 use std::sync::Arc;
 
@@ -152,7 +153,8 @@ pub struct AtRiskQuery {
     pub limit: Option<usize>,
     /// The previous page's `next`: list the accounts after it.
     pub after: Option<String>,
-    /// Only accounts liquidatable now.
+    /// Only accounts liquidatable now: listed from the engine's flagged set at this request,
+    /// not from the board (which may be up to its refresh interval old).
     pub liquidatable: Option<bool>,
     /// `true`: only insolvent accounts (collateral worth less than the debt); `false`: only
     /// solvent ones, the accounts a liquidation can still make whole.
@@ -234,9 +236,20 @@ pub async fn at_risk(
     let limit = crate::paging::limit(q.limit, 50)?;
     let after = q.after.as_deref().map(HealthKey::parse).transpose()?;
     let board = state.risk_board().await?;
+    // The liquidatable accounts come from the engine's flagged set, read now; every other
+    // list from the board.
+    let flagged = if q.liquidatable == Some(true) {
+        Some(state.read(crate::risk::liquidatable).await?)
+    } else {
+        None
+    };
+    let (seq, listed) = flagged
+        .as_ref()
+        .map_or((board.seq, board.rows.as_slice()), |(seq, rows)| {
+            (*seq, rows.as_slice())
+        });
     let (rows, next) = page(
-        board
-            .rows
+        listed
             .iter()
             .filter(|r| !q.liquidatable.unwrap_or(false) || r.row.liquidatable)
             .filter(|r| q.insolvent.is_none_or(|i| i == r.row.insolvent)),
@@ -248,7 +261,7 @@ pub async fn at_risk(
     let ids: Vec<u64> = rows.iter().map(|r| r.account).collect();
     let nearest = state.read(move |e| nearest_prices(e, &ids)).await?;
     Ok(Json(AtRiskView {
-        seq: board.seq,
+        seq,
         total: board.rows.len(),
         histogram: board.histogram.clone(),
         totals: board.totals.clone(),

@@ -190,7 +190,7 @@ impl ClusterArgs {
         }
         let mut rc = softliq_cluster::ReplicaConfig::new(log, self.follow);
         rc.lease_ttl = Duration::from_millis(self.lease_ms);
-        Ok(softliq_server::StoreChoice::JetStream(rc))
+        Ok(softliq_server::StoreChoice::JetStream(Box::new(rc)))
     }
 }
 
