@@ -106,21 +106,90 @@ pub struct Scaled {
 }
 
 impl fmt::Display for Scaled {
+    /// Written into a buffer on the stack, from the digits of `raw` taken 19 at a time with
+    /// 64-bit arithmetic: at most two 128-bit divisions, where `u128::to_string` divides
+    /// once per digit and the old version allocated four strings (an account read prints
+    /// dozens of these; they were a fifth of its instructions).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let digits = self.raw.to_string();
+        let mut digits = [0u8; 40];
+        let digits = decimal_digits(self.raw, &mut digits);
         let scale = usize::from(self.scale);
-        let (int_part, frac_part) = if digits.len() > scale {
-            let (i, fr) = digits.split_at(digits.len() - scale);
-            (i.to_owned(), fr.to_owned())
+        // Integer part, then the fraction padded to `scale` digits with leading zeros.
+        let (int_part, frac_digits): (&[u8], &[u8]) = if digits.len() > scale {
+            digits.split_at(digits.len() - scale)
         } else {
-            ("0".to_owned(), format!("{digits:0>scale$}"))
+            (b"0", digits)
         };
-        let frac = frac_part.trim_end_matches('0');
-        if frac.is_empty() {
-            f.pad(&int_part)
-        } else {
-            f.pad(&format!("{int_part}.{frac}"))
+        let zeros = scale - frac_digits.len();
+        let frac_len = frac_digits
+            .iter()
+            .rposition(|&d| d != b'0')
+            .map_or(0, |i| i + 1);
+        if f.width().is_none() && f.precision().is_none() {
+            // Nothing to pad: the pieces go straight to the writer.
+            f.write_str(text(int_part)?)?;
+            if frac_len > 0 {
+                f.write_str(".")?;
+                for _ in 0..zeros / ZEROS.len() {
+                    f.write_str(ZEROS)?;
+                }
+                f.write_str(&ZEROS[..zeros % ZEROS.len()])?;
+                f.write_str(text(&frac_digits[..frac_len])?)?;
+            }
+            return Ok(());
         }
+        let mut out = [0u8; 300];
+        let mut n = int_part.len();
+        out[..n].copy_from_slice(int_part);
+        if frac_len > 0 {
+            out[n] = b'.';
+            n += 1;
+            out[n..n + zeros].fill(b'0');
+            n += zeros;
+            out[n..n + frac_len].copy_from_slice(&frac_digits[..frac_len]);
+            n += frac_len;
+        }
+        f.pad(text(&out[..n])?)
+    }
+}
+
+/// Digits and '.' as text (only ASCII digits and '.' are ever written).
+fn text(b: &[u8]) -> Result<&str, fmt::Error> {
+    std::str::from_utf8(b).map_err(|_| fmt::Error)
+}
+
+/// Zeros to pad a fraction with, written a slice at a time.
+const ZEROS: &str = "00000000000000000000000000000000";
+
+/// The decimal digits of `x` (no leading zeros; "0" for zero), written at the end of `buf`.
+fn decimal_digits(mut x: u128, buf: &mut [u8; 40]) -> &[u8] {
+    const CHUNK: u128 = 10_000_000_000_000_000_000; // 10^19, the largest power of ten in a u64
+    let mut start = buf.len();
+    loop {
+        // The low 19 digits in 64-bit arithmetic (the compiler turns `/ 10` into a multiply).
+        let (rest, mut chunk) = if x >= CHUNK {
+            (x / CHUNK, u64::try_from(x % CHUNK).unwrap_or(0))
+        } else {
+            (0, u64::try_from(x).unwrap_or(0))
+        };
+        let end = start;
+        while chunk > 0 {
+            start -= 1;
+            buf[start] = b'0' + u8::try_from(chunk % 10).unwrap_or(0);
+            chunk /= 10;
+        }
+        if rest == 0 {
+            if start == buf.len() {
+                start -= 1;
+                buf[start] = b'0';
+            }
+            return &buf[start..];
+        }
+        // A chunk below the top one keeps its leading zeros.
+        let written = end - start;
+        start -= 19 - written;
+        buf[start..end - written].fill(b'0');
+        x = rest;
     }
 }
 
@@ -182,6 +251,24 @@ mod tests {
         assert!(parse_scaled("f", &u128::MAX.to_string(), 1).is_err());
     }
 
+    /// The first implementation, kept as the reference the faster one must match.
+    fn reference(raw: u128, scale: u8) -> String {
+        let digits = raw.to_string();
+        let scale = usize::from(scale);
+        let (int_part, frac_part) = if digits.len() > scale {
+            let (i, fr) = digits.split_at(digits.len() - scale);
+            (i.to_owned(), fr.to_owned())
+        } else {
+            ("0".to_owned(), format!("{digits:0>scale$}"))
+        };
+        let frac = frac_part.trim_end_matches('0');
+        if frac.is_empty() {
+            int_part
+        } else {
+            format!("{int_part}.{frac}")
+        }
+    }
+
     #[test]
     fn formats_exactly() {
         assert_eq!(format_scaled(1_234_567_891, 6), "1234.567891");
@@ -190,9 +277,39 @@ mod tests {
         assert_eq!(format_scaled(0, 18), "0");
         assert_eq!(format_scaled(120, 0), "120");
         assert_eq!(format!("{:>6}", Scaled { raw: 15, scale: 1 }), "   1.5");
+        // Chunk edges (10^19 and its neighbours, a zero chunk inside), the extremes.
+        for raw in [
+            10u128.pow(19),
+            10u128.pow(19) - 1,
+            10u128.pow(19) + 1,
+            10u128.pow(38),
+            10u128.pow(38) + 7,
+            u128::MAX,
+            0,
+        ] {
+            for scale in [0, 1, 18, 19, 20, 38, 39, 60, 255] {
+                assert_eq!(
+                    format_scaled(raw, scale),
+                    reference(raw, scale),
+                    "{raw} at {scale}"
+                );
+                let padded = format!("{:>1}", Scaled { raw, scale });
+                assert_eq!(padded, reference(raw, scale), "{raw} at {scale}, padded");
+            }
+        }
     }
 
     proptest! {
+        #[test]
+        fn formats_as_the_reference_does(
+            raw in prop_oneof![any::<u128>(), any::<u64>().prop_map(u128::from), 0u128..1_000_000],
+            scale in any::<u8>(),
+        ) {
+            prop_assert_eq!(format_scaled(raw, scale), reference(raw, scale));
+            // With a width, through the padded path.
+            prop_assert_eq!(format!("{:>1}", Scaled { raw, scale }), reference(raw, scale));
+        }
+
         #[test]
         fn format_then_parse_round_trips(raw in any::<u128>(), scale in 0u8..=38) {
             prop_assert_eq!(parse_scaled("f", &format_scaled(raw, scale), scale), Ok(raw));
