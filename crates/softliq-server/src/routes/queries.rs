@@ -236,10 +236,11 @@ pub async fn at_risk(
     let limit = crate::paging::limit(q.limit, 50)?;
     let after = q.after.as_deref().map(HealthKey::parse).transpose()?;
     let board = state.risk_board().await?;
-    // The liquidatable accounts come from the engine's flagged set, read now; every other
-    // list from the board.
+    // The liquidatable accounts come from the engine's flagged set, read now (on a blocking
+    // thread: after a crash the set can hold tens of thousands); every other list from the
+    // board.
     let flagged = if q.liquidatable == Some(true) {
-        Some(state.read(crate::risk::liquidatable).await?)
+        Some(state.read_long(crate::risk::liquidatable).await?)
     } else {
         None
     };
