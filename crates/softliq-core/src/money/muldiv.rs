@@ -5,6 +5,7 @@
 //! on 64-bit limbs because they are the hot loop of every health computation; the property tests
 //! below check them against `ruint`'s general big-integer arithmetic.
 
+use ruint::aliases::U256;
 pub use ruint::aliases::U512;
 
 use super::{MathError, Rounding};
@@ -361,9 +362,32 @@ pub fn quotient(numerator: U512, denominator: U512, rounding: Rounding) -> Resul
     if denominator.is_zero() {
         return Err(MathError::DivisionByZero);
     }
-    let (q, r) = numerator.div_rem(denominator);
+    // Most operands fit in 256 bits, and most denominators in 128: a division by a 128-bit
+    // divisor is the limb loop of [`Wide::div`], and a 256-bit one half the limbs of 512.
+    let (n, d) = (numerator.as_limbs(), denominator.as_limbs());
+    if n[4..].iter().chain(&d[4..]).all(|&limb| limb == 0) {
+        let limbs = |l: &[u64]| U256::from_limbs([l[0], l[1], l[2], l[3]]);
+        let (n256, d256) = (limbs(n), limbs(d));
+        if d[2] == 0 && d[3] == 0 {
+            let wide = |lo: u64, hi: u64| (u128::from(hi) << 64) | u128::from(lo);
+            let n = Wide {
+                hi: wide(n[2], n[3]),
+                lo: wide(n[0], n[1]),
+            };
+            return n.div(wide(d[0], d[1]), rounding);
+        }
+        return rounded(n256.div_rem(d256), rounding);
+    }
+    rounded(numerator.div_rem(denominator), rounding)
+}
+
+/// A quotient and remainder of big integers as a `u128`, rounded as asked.
+fn rounded<const BITS: usize, const LIMBS: usize>(
+    (q, r): (ruint::Uint<BITS, LIMBS>, ruint::Uint<BITS, LIMBS>),
+    rounding: Rounding,
+) -> Result<u128, MathError> {
     let q = if rounding == Rounding::Up && !r.is_zero() {
-        q + U512::from(1u8)
+        q + ruint::Uint::from(1u8)
     } else {
         q
     };
@@ -439,6 +463,28 @@ mod tests {
         quotient(n, U512::from(d[0]) * U512::from(d[1]), rounding)
     }
 
+    /// A remainder of one unit rounds up on each of [`quotient`]'s paths: divisors of 65, 131
+    /// and 301 bits, numerators of up to 256 bits for the first two and past it for the last.
+    #[test]
+    fn quotient_rounds_a_remainder_of_one_up() {
+        let one = U512::from(1u8);
+        for (d_bits, k) in [
+            (64, u128::MAX >> 1),
+            (130, 7u128 << 100),
+            (300, 5u128 << 120),
+        ] {
+            let d = (one << d_bits) + U512::from(3u8);
+            let n = d * U512::from(k) + one;
+            assert_eq!(quotient(n, d, Rounding::Down), Ok(k), "{d_bits} bits");
+            assert_eq!(quotient(n, d, Rounding::Up), Ok(k + 1), "{d_bits} bits");
+            assert_eq!(
+                quotient(n - one, d, Rounding::Up),
+                Ok(k),
+                "{d_bits} bits, exact"
+            );
+        }
+    }
+
     #[test]
     fn three_factor_vectors() {
         let w = 10u128.pow(18);
@@ -459,7 +505,38 @@ mod tests {
         );
     }
 
+    /// [`quotient`] by 512-bit division alone, as it was before its 256- and 128-bit paths.
+    fn quotient_512(n: U512, d: U512, rounding: Rounding) -> Result<u128, MathError> {
+        if d.is_zero() {
+            return Err(MathError::DivisionByZero);
+        }
+        let (q, r) = n.div_rem(d);
+        let q = if rounding == Rounding::Up && !r.is_zero() {
+            q + U512::from(1u8)
+        } else {
+            q
+        };
+        u128::try_from(q).map_err(|_| MathError::Overflow)
+    }
+
+    /// A factor of any size from one to 128 bits, so that products land on every path.
+    fn factor() -> impl Strategy<Value = u128> {
+        (0u32..128, any::<u128>()).prop_map(|(bits, x)| x >> bits)
+    }
+
     proptest! {
+        #[test]
+        fn quotient_paths_agree_with_512_bit_division(
+            f in proptest::array::uniform3(factor()),
+            d in proptest::array::uniform2(factor()),
+            up in any::<bool>(),
+        ) {
+            let rounding = if up { Rounding::Up } else { Rounding::Down };
+            let n = U512::from(f[0]) * U512::from(f[1]) * U512::from(f[2]);
+            let den = U512::from(d[0]) * U512::from(d[1]);
+            prop_assert_eq!(quotient(n, den, rounding), quotient_512(n, den, rounding));
+        }
+
         /// down ≤ exact ≤ up, and up − down ≤ 1 unit (0 when the division is exact).
         #[test]
         fn rounding_brackets_the_exact_rational(a in any::<u128>(), b in any::<u128>(), d in 1..=u128::MAX) {
