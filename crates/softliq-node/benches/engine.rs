@@ -507,6 +507,7 @@ fn durable_run(total: usize, rate: Option<f64>) -> f64 {
         engine.apply(&cmd).expect("setup");
     }
     let db = SqliteStore::open(&dir).expect("store");
+    let backlog_wait = backlog_wait_max();
     // Batches written and entries in them, counted from the node's observer of durable
     // batches: how the group commit shaped the load.
     let batches = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
@@ -516,7 +517,7 @@ fn durable_run(total: usize, rate: Option<f64>) -> f64 {
         db,
         NodeConfig {
             snapshot_every: u64::MAX,
-            backlog_wait_max: backlog_wait_max(),
+            backlog_wait_max: backlog_wait,
             ..NodeConfig::default()
         },
         Some(Box::new(move |entries: &[Entry]| {
@@ -575,7 +576,7 @@ fn durable_run(total: usize, rate: Option<f64>) -> f64 {
         pct(1.0),
         batches.0.load(Ordering::Relaxed),
         batches.1.load(Ordering::Relaxed) as f64 / batches.0.load(Ordering::Relaxed).max(1) as f64,
-        backlog_wait_max().as_micros()
+        backlog_wait.as_micros()
     );
     let _ = std::fs::remove_dir_all(&dir);
     throughput

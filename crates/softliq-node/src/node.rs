@@ -46,12 +46,11 @@ pub struct NodeConfig {
     /// How long the writer may wait for a batch to fill once it has one command; zero means
     /// "write whatever is waiting" (batches then grow with the load by themselves).
     pub wait_max: Duration,
-    /// How long the writer may wait for more of a batch while many commands are queued for
-    /// the engine behind it (at least 256): their latency is already the queue's, and one transaction then
-    /// serves more of them (without it a writer quicker than the engine writes many small
-    /// batches, and their transactions take processor time from the engine on a small
-    /// machine). Never used when nothing is queued, so latency at a load the node keeps up
-    /// with is unchanged.
+    /// How long the writer may wait for more of a batch while many commands (at least 256)
+    /// are queued for the engine behind it: their latency is already the queue's, and one
+    /// transaction then serves more of them (without it a writer quicker than the engine
+    /// writes many small batches, and their transactions take processor time from the engine
+    /// on a small machine). Never used when the node keeps up, so its latency is unchanged.
     pub backlog_wait_max: Duration,
     /// A snapshot is written after every this many commands,
     pub snapshot_every: u64,

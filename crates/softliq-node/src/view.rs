@@ -12,8 +12,7 @@
 //! shows applied commands whose batch is not yet written), and it applies them a moment after
 //! they become durable. A read that must see everything acknowledged so far first waits until
 //! the view reaches the node's durable sequence number ([`crate::Handle::durable_seq`]), taken
-//! when the read starts ([`ReadView::wait_for`], or [`ReadView::on_advance`] for async
-//! callers). Since an acknowledgement goes out only after its batch is durable and handed to
+//! when the read starts ([`ReadView::wait_for`], or an [`Advance`] callback for async callers). Since an acknowledgement goes out only after its batch is durable and handed to
 //! the view, a client reads its own acknowledged writes.
 //!
 //! **Cost.** Every command is applied twice, once on each thread (the view without the audit),
@@ -50,19 +49,13 @@ impl std::fmt::Debug for ReadView {
 
 struct Shared {
     engine: RwLock<Engine>,
-    /// The view's sequence number, for the readers' fast path (no lock).
+    /// The last entry applied: read without a lock, changed only under `failure`'s lock so
+    /// that a waiter cannot miss the change it waits for.
     seq: AtomicU64,
-    /// The view's sequence number, and why it stopped following (if it did): waiters sleep on
-    /// it.
-    progress: Mutex<Progress>,
+    /// Why the view stopped following, once it has; waiters sleep on it.
+    failure: Mutex<Option<String>>,
     advanced: Condvar,
     on_advance: Option<Advance>,
-}
-
-#[derive(Clone, Debug, Default)]
-struct Progress {
-    seq: u64,
-    failure: Option<String>,
 }
 
 /// Why a read could not be served from the view.
@@ -91,10 +84,7 @@ impl ReadView {
         let copy = Engine::from_state(engine.state().clone(), EngineConfig { audit: false });
         let shared = Arc::new(Shared {
             seq: AtomicU64::new(copy.state().seq),
-            progress: Mutex::new(Progress {
-                seq: copy.state().seq,
-                failure: None,
-            }),
+            failure: Mutex::new(None),
             engine: RwLock::new(copy),
             advanced: Condvar::new(),
             on_advance,
@@ -123,7 +113,7 @@ impl ReadView {
     /// Why the view stopped following the log, once it has.
     #[must_use]
     pub fn failure(&self) -> Option<String> {
-        self.progress().failure
+        self.shared.lock_failure().clone()
     }
 
     /// Whether the view has reached `seq`; an error once it never will.
@@ -131,13 +121,10 @@ impl ReadView {
     /// # Errors
     /// [`ViewError::Stopped`] when the view stopped following before `seq`.
     pub fn reached(&self, seq: u64) -> Result<bool, ViewError> {
-        if self.seq() >= seq {
-            return Ok(true);
-        }
-        let p = self.progress();
-        match p.failure {
-            _ if p.seq >= seq => Ok(true),
-            Some(why) => Err(ViewError::Stopped(why)),
+        let failure = self.shared.lock_failure();
+        match &*failure {
+            _ if self.seq() >= seq => Ok(true),
+            Some(why) => Err(ViewError::Stopped(why.clone())),
             None => Ok(false),
         }
     }
@@ -148,26 +135,26 @@ impl ReadView {
     /// The view stopped, or did not get there in time.
     pub fn wait_for(&self, seq: u64, wait_max: Duration) -> Result<(), ViewError> {
         let deadline = Instant::now() + wait_max;
-        let mut p = self.shared.lock_progress();
+        let mut failure = self.shared.lock_failure();
         loop {
-            if p.seq >= seq {
+            if self.seq() >= seq {
                 return Ok(());
             }
-            if let Some(why) = &p.failure {
+            if let Some(why) = &*failure {
                 return Err(ViewError::Stopped(why.clone()));
             }
             let now = Instant::now();
             if now >= deadline {
                 return Err(ViewError::Behind {
                     wanted: seq,
-                    seq: p.seq,
+                    seq: self.seq(),
                     waited_ms: wait_max.as_millis(),
                 });
             }
-            p = self
+            failure = self
                 .shared
                 .advanced
-                .wait_timeout(p, deadline - now)
+                .wait_timeout(failure, deadline - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
@@ -182,15 +169,25 @@ impl ReadView {
             .unwrap_or_else(PoisonError::into_inner);
         f(&engine)
     }
-
-    fn progress(&self) -> Progress {
-        self.shared.lock_progress().clone()
-    }
 }
 
 impl Shared {
-    fn lock_progress(&self) -> std::sync::MutexGuard<'_, Progress> {
-        self.progress.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock_failure(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.failure.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes `seq` (and the failure, if any) known: to waiters, and to the callback.
+    fn publish(&self, seq: u64, failure: Option<String>) {
+        let mut stopped = self.lock_failure();
+        if failure.is_some() {
+            *stopped = failure;
+        }
+        self.seq.store(seq, Ordering::Release);
+        drop(stopped);
+        self.advanced.notify_all();
+        if let Some(advance) = &self.on_advance {
+            advance(seq);
+        }
     }
 }
 
@@ -209,25 +206,19 @@ fn follow(shared: &Shared, rx: &Receiver<Vec<Entry>>) {
                 continue;
             }
             if let Err(e) = apply_logged(&mut engine, entry) {
-                let mut p = shared.lock_progress();
-                p.failure = Some(format!("entry {}: {e}", entry.seq));
-                drop(p);
-                shared.advanced.notify_all();
-                if let Some(advance) = &shared.on_advance {
-                    advance(engine.state().seq);
-                }
+                // The view stays at the last entry it applied as logged.
+                let good = if seq > 0 {
+                    seq
+                } else {
+                    shared.seq.load(Ordering::Acquire)
+                };
+                shared.publish(good, Some(format!("entry {}: {e}", entry.seq)));
                 return;
             }
             seq = entry.seq;
         }
-        if seq == 0 {
-            continue;
-        }
-        shared.lock_progress().seq = seq;
-        shared.seq.store(seq, Ordering::Release);
-        shared.advanced.notify_all();
-        if let Some(advance) = &shared.on_advance {
-            advance(seq);
+        if seq > 0 {
+            shared.publish(seq, None);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The risk board: every account with debt, ordered by health factor, computed on the read
-//! view (on a blocking thread, never the engine's) at most every refresh interval (the at-risk list, the HF histogram of `/metrics`
-//! and the dashboard read it; one pass serves all of them instead of one per request).
+//! view (on a blocking thread, never the engine's) at most every refresh interval (the
+//! at-risk list, the HF histogram of `/metrics` and the dashboard read it; one pass serves all
+//! of them instead of one per request).
 
 use softliq_core::account::AccountId;
 use softliq_core::health::{Direction, Health, LiquidationPrice, RiskSnapshot, liquidation_prices};

@@ -366,8 +366,6 @@ pub fn quotient(numerator: U512, denominator: U512, rounding: Rounding) -> Resul
     // divisor is the limb loop of [`Wide::div`], and a 256-bit one half the limbs of 512.
     let (n, d) = (numerator.as_limbs(), denominator.as_limbs());
     if n[4..].iter().chain(&d[4..]).all(|&limb| limb == 0) {
-        let limbs = |l: &[u64]| U256::from_limbs([l[0], l[1], l[2], l[3]]);
-        let (n256, d256) = (limbs(n), limbs(d));
         if d[2] == 0 && d[3] == 0 {
             let wide = |lo: u64, hi: u64| (u128::from(hi) << 64) | u128::from(lo);
             let n = Wide {
@@ -376,7 +374,8 @@ pub fn quotient(numerator: U512, denominator: U512, rounding: Rounding) -> Resul
             };
             return n.div(wide(d[0], d[1]), rounding);
         }
-        return rounded(n256.div_rem(d256), rounding);
+        let limbs = |l: &[u64]| U256::from_limbs([l[0], l[1], l[2], l[3]]);
+        return rounded(limbs(n).div_rem(limbs(d)), rounding);
     }
     rounded(numerator.div_rem(denominator), rounding)
 }

@@ -252,7 +252,6 @@ pub async fn at_risk(
     let (rows, next) = page(
         listed
             .iter()
-            .filter(|r| !q.liquidatable.unwrap_or(false) || r.row.liquidatable)
             .filter(|r| q.insolvent.is_none_or(|i| i == r.row.insolvent)),
         |r| HealthKey::new(r.hf, r.row.account),
         after,
