@@ -173,18 +173,22 @@ impl Slot {
 }
 
 /// How much one factor (collateral or debt, of one asset) moves per market-wide change: the
-/// level last seen and a running mean of the squared log move.
+/// level last seen, a running mean of the squared log move, and its root (the typical move),
+/// kept with it because every side an account is keyed on reads it twice.
 #[derive(Clone, Copy, Debug)]
 struct Motion {
     last: f64,
     variance: f64,
+    typical: f64,
 }
 
 impl Default for Motion {
     fn default() -> Self {
+        let variance = MOTION_START * MOTION_START;
         Self {
             last: 0.0,
-            variance: MOTION_START * MOTION_START,
+            variance,
+            typical: Self::root(variance),
         }
     }
 }
@@ -194,12 +198,13 @@ impl Motion {
         if self.last > 0.0 && level > 0.0 {
             let step = (level / self.last).ln();
             self.variance += MOTION_WEIGHT * (step * step - self.variance);
+            self.typical = Self::root(self.variance);
         }
         self.last = level;
     }
 
-    fn typical(self) -> f64 {
-        self.variance.sqrt().max(MOTION_MIN)
+    fn root(variance: f64) -> f64 {
+        variance.sqrt().max(MOTION_MIN)
     }
 }
 
@@ -460,9 +465,9 @@ impl Watch {
     }
 
     fn typical_move(&self, asset: usize, trigger: Trigger) -> f64 {
-        self.motion.get(asset).map_or(MOTION_START, |m| {
-            m[usize::from(trigger.is_debt())].typical()
-        })
+        self.motion
+            .get(asset)
+            .map_or(MOTION_START, |m| m[usize::from(trigger.is_debt())].typical)
     }
 
     /// Appends to `out` the accounts to evaluate after a market-wide change (prices, indices,

@@ -127,7 +127,11 @@ impl Queue {
         if self.fresh.len() >= BATCH {
             let full = std::mem::replace(&mut self.fresh, QuaternaryHeap::with_capacity(BATCH));
             let mut entries: Vec<Entry> = full.into_iter().map(|Reverse(e)| e).collect();
-            entries.sort_unstable();
+            // The tuple order as one 128-bit integer: the same order, compared without
+            // branching on each field (the sort was a tenth of a cold crash update).
+            entries.sort_unstable_by_key(|&(key, account, generation)| {
+                u128::from(key) << 64 | u128::from(account) << 32 | u128::from(generation)
+            });
             self.batched += entries.len();
             self.batches.push(Sorted { entries, next: 0 });
         }
