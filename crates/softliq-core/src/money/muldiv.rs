@@ -5,6 +5,7 @@
 //! on 64-bit limbs because they are the hot loop of every health computation; the property tests
 //! below check them against `ruint`'s general big-integer arithmetic.
 
+use ruint::aliases::U256;
 pub use ruint::aliases::U512;
 
 use super::{MathError, Rounding};
@@ -275,68 +276,6 @@ fn div_wide(hi: u128, lo: u128, d: u128) -> (u128, u128) {
     ((q1 << 64) | q0, r)
 }
 
-/// `n / d` for a divisor of 129 to 256 bits (`d.hi > 0`), as (quotient, whether inexact); the
-/// quotient is below 2^128 because `d ≥ 2^128`.
-///
-/// One step of Knuth's algorithm D in base 2^128: with the divisor shifted until its top bit is
-/// set, the quotient digit estimated from the top two halves of the (shifted) numerator and the
-/// top half of the divisor is at most two above the true one (Knuth, TAOCP 4.3.1, theorem B);
-/// the estimate is corrected by comparing its 384-bit product with the numerator.
-#[inline]
-fn div_by_wide(n: Wide, d: Wide) -> (u128, bool) {
-    debug_assert!(d.hi != 0);
-    let s = d.hi.leading_zeros();
-    let shift = |w: Wide| {
-        if s == 0 {
-            [0, w.hi, w.lo]
-        } else {
-            [
-                w.hi >> (128 - s),
-                (w.hi << s) | (w.lo >> (128 - s)),
-                w.lo << s,
-            ]
-        }
-    };
-    let [_, d1, d0] = shift(d);
-    let n = shift(n);
-    // n[0] < 2^s ≤ 2^127 ≤ d1 (s ≤ 127 since d.hi > 0): the estimate fits in 128 bits.
-    let (mut q, _) = div_wide(n[0], n[1], d1);
-    let mut product = mul_384(q, d1, d0);
-    let mut corrections = 0;
-    while product > n {
-        q -= 1;
-        product = sub_384(product, [0, d1, d0]);
-        corrections += 1;
-    }
-    debug_assert!(
-        corrections <= 2,
-        "theorem B bounds the estimate's error by 2"
-    );
-    (q, product != n)
-}
-
-/// `q · (d1·2^128 + d0)` as three 128-bit halves, most significant first.
-#[inline(always)]
-fn mul_384(q: u128, d1: u128, d0: u128) -> [u128; 3] {
-    let (low_hi, low_lo) = mul_wide(q, d0);
-    let (high_hi, high_lo) = mul_wide(q, d1);
-    let (mid, carry) = high_lo.overflowing_add(low_hi);
-    // q·d < 2^384, so the top half takes the carry without wrapping.
-    [high_hi.wrapping_add(u128::from(carry)), mid, low_lo]
-}
-
-/// `a − b` on three 128-bit halves, most significant first, for `a ≥ b`.
-#[inline(always)]
-fn sub_384(a: [u128; 3], b: [u128; 3]) -> [u128; 3] {
-    let (lo, borrow_lo) = a[2].overflowing_sub(b[2]);
-    let (mid, borrow_a) = a[1].overflowing_sub(b[1]);
-    let (mid, borrow_b) = mid.overflowing_sub(u128::from(borrow_lo));
-    let hi = a[0]
-        .wrapping_sub(b[0])
-        .wrapping_sub(u128::from(borrow_a || borrow_b));
-    [hi, mid, lo]
-}
-
 /// Division by the constant `5^k`: the divisor, its normalised form (top bit set), the
 /// reciprocal of that, and the normalising shift.
 #[derive(Clone, Copy)]
@@ -435,12 +374,8 @@ pub fn quotient(numerator: U512, denominator: U512, rounding: Rounding) -> Resul
             };
             return n.div(wide(d[0], d[1]), rounding);
         }
-        let wide = |l: &[u64]| Wide {
-            hi: (u128::from(l[3]) << 64) | u128::from(l[2]),
-            lo: (u128::from(l[1]) << 64) | u128::from(l[0]),
-        };
-        let (q, inexact) = div_by_wide(wide(n), wide(d));
-        return round(q, inexact, rounding);
+        let limbs = |l: &[u64]| U256::from_limbs([l[0], l[1], l[2], l[3]]);
+        return rounded(limbs(n).div_rem(limbs(d)), rounding);
     }
     rounded(numerator.div_rem(denominator), rounding)
 }
@@ -684,43 +619,6 @@ mod tests {
             let n = (U256::from(hi) << 128) + U256::from(seed.2);
             prop_assert_eq!(U256::from(q) * U256::from(d) + U256::from(r), n);
             prop_assert!(r < d);
-        }
-
-        /// The division by a 129- to 256-bit divisor, with the quotient as large as fits and
-        /// remainders at both edges (where the estimate's corrections are decided).
-        #[test]
-        fn wide_divisor_division_at_remainder_edges(
-            d_bits in 129u32..=256,
-            seed in any::<(u128, u128, u128)>(),
-            edge in 0u8..3,
-        ) {
-            let one = U256::from(1u8);
-            let d = (U256::from(seed.0) << 128 | U256::from(seed.1)) >> (256 - d_bits) | one << (d_bits - 1);
-            // Any quotient with q·d + r < 2^256: at most 256 − d_bits bits.
-            let q = U256::from(seed.2) >> (128 - (256 - d_bits).min(128));
-            for r in [U256::from(edge), d - one - U256::from(edge)] {
-                let Some(n) = q.checked_mul(d).and_then(|qd| qd.checked_add(r)) else { continue };
-                let halves = |x: U256| Wide::from_halves(u128::try_from(x >> 128).unwrap(), u128::try_from(x & U256::from(u128::MAX)).unwrap());
-                prop_assert_eq!(div_by_wide(halves(n), halves(d)), (u128::try_from(q).unwrap(), !r.is_zero()));
-            }
-        }
-
-        /// The 384-bit product and difference against big-integer arithmetic, including
-        /// differences whose middle halves are equal (the borrow then passes through them).
-        #[test]
-        fn the_384_bit_steps_agree_with_big_integers(
-            q in any::<u128>(),
-            d in any::<(u128, u128)>(),
-            b in any::<[u128; 3]>(),
-            same_middle in any::<bool>(),
-        ) {
-            let big = |x: [u128; 3]| U512::from(x[0]) << 256 | U512::from(x[1]) << 128 | U512::from(x[2]);
-            let product = mul_384(q, d.0, d.1);
-            prop_assert_eq!(big(product), U512::from(q) * big([0, d.0, d.1]));
-            let b = if same_middle { [b[0], product[1], b[2]] } else { b };
-            let modulus = U512::from(1u8) << 384;
-            let difference = big(sub_384(product, b));
-            prop_assert_eq!((difference + big(b)) % modulus, big(product));
         }
 
         #[test]
