@@ -80,16 +80,30 @@ pub fn parse_scaled(field: &str, text: &str, scale: u8) -> Result<u128, ParseErr
             max: format_scaled(u128::MAX, scale),
         })
     };
-    let mut value: u128 = 0;
-    let padding = usize::from(scale) - frac.len();
-    let digits = int_part.bytes().chain(frac.bytes());
-    for b in digits.chain(std::iter::repeat_n(b'0', padding)) {
-        value = value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u128::from(b - b'0')))
-            .ok_or_else(out_of_range)?;
-    }
+    // Every prefix of the digits is at most the whole number, so an overflow anywhere means
+    // the number is out of range, and the digits may be taken in any grouping: 19 at a time in
+    // 64-bit arithmetic, then the padding as one power of ten.
+    let padding = u32::from(scale) - u32::try_from(frac.len()).unwrap_or(u32::MAX);
+    let value = append_digits(0, int_part.as_bytes())
+        .and_then(|v| append_digits(v, frac.as_bytes()))
+        .and_then(|v| match v {
+            0 => Some(0),
+            v => 10u128.checked_pow(padding).and_then(|p| v.checked_mul(p)),
+        })
+        .ok_or_else(out_of_range)?;
     Ok(value)
+}
+
+/// `value` with the decimal `digits` (ASCII, checked) appended; `None` past `u128::MAX`.
+fn append_digits(mut value: u128, digits: &[u8]) -> Option<u128> {
+    for chunk in digits.chunks(19) {
+        let part = chunk
+            .iter()
+            .fold(0u64, |acc, &b| acc * 10 + u64::from(b - b'0'));
+        let shift = 10u128.pow(u32::try_from(chunk.len()).unwrap_or(19));
+        value = value.checked_mul(shift)?.checked_add(u128::from(part))?;
+    }
+    Some(value)
 }
 
 /// Prints `raw / 10^scale` exactly, without trailing zeros ("1.5", "1200", "0.000001").
@@ -195,6 +209,43 @@ fn decimal_digits(mut x: u128, buf: &mut [u8; 40]) -> &[u8] {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// [`parse_scaled`]'s value as first written: a digit at a time, padding included.
+    fn parse_reference(text: &str, scale: u8) -> Option<u128> {
+        let (int_part, frac) = text.split_once('.').unwrap_or((text, ""));
+        let frac = frac.trim_end_matches('0');
+        let padding = usize::from(scale).checked_sub(frac.len())?;
+        let digits = int_part.bytes().chain(frac.bytes());
+        digits
+            .chain(std::iter::repeat_n(b'0', padding))
+            .try_fold(0u128, |v, b| {
+                v.checked_mul(10)?.checked_add(u128::from(b - b'0'))
+            })
+    }
+
+    proptest! {
+        /// Well-formed numbers of up to 45 digits on each side, at any scale: the value, or
+        /// out of range, exactly as a digit-at-a-time parse gives.
+        #[test]
+        fn parses_as_the_digit_loop_does(
+            int_part in prop_oneof!["0", "[1-9][0-9]{0,44}"],
+            frac in proptest::option::of("[0-9]{1,45}"),
+            scale in 0u8..=60,
+        ) {
+            let text = frac.map_or_else(|| int_part.clone(), |f| format!("{int_part}.{f}"));
+            match parse_scaled("x", &text, scale) {
+                Ok(v) => prop_assert_eq!(Some(v), parse_reference(&text, scale)),
+                Err(e) => match e.problem {
+                    ParseProblem::OutOfRange { .. } => prop_assert_eq!(parse_reference(&text, scale), None),
+                    ParseProblem::TooManyDecimals { .. } => {
+                        let decimals = text.split_once('.').map_or(0, |(_, f)| f.trim_end_matches('0').len());
+                        prop_assert!(decimals > usize::from(scale));
+                    }
+                    other => prop_assert!(false, "{other:?} for {text}"),
+                },
+            }
+        }
+    }
 
     #[test]
     fn parses_exactly() {
