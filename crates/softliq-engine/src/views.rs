@@ -36,21 +36,33 @@ impl Views {
         if self.is_at(now_s) {
             return;
         }
-        let mut spot = RiskSnapshot::new();
-        let mut liq = RiskSnapshot::new();
+        // Renewed in place: each asset's scalers are rebuilt only where their inputs moved.
+        let (mut spot, mut liq) = (
+            std::mem::take(&mut self.spot),
+            std::mem::take(&mut self.liq),
+        );
         for (i, asset) in state.assets.iter().enumerate() {
             let oracle = &state.oracles[i];
             let pool = state.pools[i].projected(now_s, asset.params());
             let stale = oracle.is_stale(now_s, &asset.params().oracle);
-            if let Some(price) = oracle.price {
-                let mut risk = AssetRisk::new(asset, &pool, price);
-                risk.stale = stale;
-                spot.set(asset.id, risk);
-            }
-            if let Some(price) = oracle.liquidation_price(state.market.liquidation_price, now_s) {
-                let mut risk = AssetRisk::new(asset, &pool, price);
-                risk.stale = stale;
-                liq.set(asset.id, risk);
+            let prices = [
+                (&mut spot, oracle.price),
+                (
+                    &mut liq,
+                    oracle.liquidation_price(state.market.liquidation_price, now_s),
+                ),
+            ];
+            for (snapshot, price) in prices {
+                match price {
+                    Some(price) => snapshot.set(
+                        asset.id,
+                        AssetRisk {
+                            stale,
+                            ..AssetRisk::new(asset, &pool, price)
+                        },
+                    ),
+                    None => snapshot.remove(asset.id),
+                }
             }
         }
         *self = Self {

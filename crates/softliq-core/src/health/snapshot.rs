@@ -73,6 +73,29 @@ impl Scalers {
             value: Scaler::new(risk.price.raw(), risk.decimals.get()),
         }
     }
+
+    /// [`Scalers::of`] `risk`, keeping each of `old`'s (built from `was`) whose inputs did not
+    /// change: a scaler is a function of its inputs alone, and building one divides, so a
+    /// snapshot renewed after one price moved rebuilds one scaler, not every asset's three.
+    fn renewed(old: &Self, was: &AssetRisk, risk: &AssetRisk) -> Self {
+        Self {
+            supply: if was.supply_index == risk.supply_index {
+                old.supply
+            } else {
+                Scaler::new(risk.supply_index.raw(), Index::SCALE)
+            },
+            borrow: if was.borrow_index == risk.borrow_index {
+                old.borrow
+            } else {
+                Scaler::new(risk.borrow_index.raw(), Index::SCALE)
+            },
+            value: if (was.price, was.decimals) == (risk.price, risk.decimals) {
+                old.value
+            } else {
+                Scaler::new(risk.price.raw(), risk.decimals.get())
+            },
+        }
+    }
 }
 
 /// One listed asset's entry: its view and the scalers built from it (kept together, so that
@@ -109,13 +132,29 @@ impl RiskSnapshot {
         snapshot
     }
 
-    /// Sets (or replaces) one asset's view.
+    /// Sets (or replaces) one asset's view; a replaced view's scalers are kept where their
+    /// inputs are unchanged.
     pub fn set(&mut self, asset: AssetId, risk: AssetRisk) {
         if self.assets.len() <= asset.index() {
             self.assets.resize(asset.index() + 1, None);
         }
-        let scalers = Scalers::of(&risk);
-        self.assets[asset.index()] = Some(Entry { risk, scalers });
+        let slot = &mut self.assets[asset.index()];
+        let scalers = match slot {
+            Some(old) => Scalers::renewed(&old.scalers, &old.risk, &risk),
+            None => Scalers::of(&risk),
+        };
+        *slot = Some(Entry { risk, scalers });
+    }
+
+    /// Leaves one asset out (as if it had no price), so that a snapshot renewed in place
+    /// equals one built afresh.
+    pub fn remove(&mut self, asset: AssetId) {
+        if let Some(slot) = self.assets.get_mut(asset.index()) {
+            *slot = None;
+        }
+        while let Some(None) = self.assets.last() {
+            self.assets.pop();
+        }
     }
 
     /// # Errors

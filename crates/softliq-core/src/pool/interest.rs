@@ -67,6 +67,11 @@ impl Pool {
     /// is; the command that touches the pool is refused for it.
     #[must_use]
     pub fn projected(&self, now_s: u64, params: &AssetParams) -> Self {
+        // No time to accrue: an accrual of zero seconds changes nothing (so it is skipped:
+        // readers project every pool after every price update).
+        if now_s <= self.last_accrual_s {
+            return self.clone();
+        }
         let mut pool = self.clone();
         let _ = pool.accrue(now_s.max(pool.last_accrual_s), params);
         pool

@@ -225,6 +225,15 @@ proptest! {
             let shares: u128 = book.supply.iter().map(|s| s.raw()).sum();
             prop_assert_eq!(shares, pool.supply_shares().raw());
             prop_assert!(pool.supply_index() >= Index::ONE);
+            // Projecting to the last accrual (or before it) skips the accrual: the same pool
+            // as the accrual of zero seconds it stands for; later, the accrual itself.
+            let mut params = stable_params(6);
+            params.reserve_factor = rf;
+            for at in [now - 1, now, now + 1_000] {
+                let mut accrued = pool.clone();
+                let _ = accrued.accrue(at.max(accrued.last_accrual_s), &params);
+                prop_assert_eq!(pool.projected(at, &params), accrued);
+            }
         }
     }
 }
