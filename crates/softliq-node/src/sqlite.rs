@@ -164,8 +164,9 @@ impl SqliteStore {
         Ok(tip)
     }
 
-    /// The chain of the row ending at `last_seq` (`None`: it has none, or `last_seq` is 0),
-    /// or an error when there is no such row.
+    /// The chain before the batch starting at `first_seq`: that of the row ending at
+    /// `first_seq − 1` (`None`: it has none, or the batch is the log's first), or an error when
+    /// rows come before it but none ends there.
     fn chain_before(&self, first_seq: u64) -> Result<Option<Chain>, StoreError> {
         let last_seq = first_seq - 1;
         if last_seq == 0 {
@@ -179,9 +180,24 @@ impl SqliteStore {
                 |row| row.get::<_, Option<Vec<u8>>>(0),
             )
             .optional()?;
-        match row {
-            Some(chain) => chain_of(last_seq, chain.as_deref()),
-            None => Err(StoreError::Damaged(format!(
+        if let Some(chain) = row {
+            return chain_of(last_seq, chain.as_deref());
+        }
+        // A log may start after entry 1 (written from a snapshot on): its first batch chains
+        // from the start, as `append` chained it onto an empty store. A batch with rows before
+        // it but none ending right before it is a gap. (Rows lost from the head of a log are
+        // still found: the next batch's stored chain does not follow from the start.)
+        let earlier: Option<u64> = self
+            .conn
+            .query_row(
+                "SELECT last_seq FROM batches WHERE last_seq < ?1 LIMIT 1",
+                params![first_seq],
+                |row| row.get(0),
+            )
+            .optional()?;
+        match earlier {
+            None => Ok(None),
+            Some(_) => Err(StoreError::Damaged(format!(
                 "the log has no batch ending at entry {last_seq}, before the one from {first_seq}"
             ))),
         }
