@@ -14,31 +14,48 @@ use softliq_node::{SqliteStore, Store, StoreError, watermark};
 const BATCH: usize = 10;
 const BATCHES: usize = 20;
 
+/// An engine fed the workload's commands, handing out the accepted ones as log entries.
+struct Feed {
+    engine: Engine,
+    commands: Box<dyn Iterator<Item = softliq_engine::Command>>,
+}
+
+impl Feed {
+    fn new(seed: u64) -> Self {
+        let mut w = Workload::new(seed, 20, 20);
+        let setup = w.setup();
+        Self {
+            engine: Engine::new(EngineConfig::default()),
+            commands: Box::new(
+                setup
+                    .into_iter()
+                    .chain(std::iter::repeat_with(move || w.next_command())),
+            ),
+        }
+    }
+
+    fn next_entry(&mut self) -> store::Entry {
+        loop {
+            let cmd = self.commands.next().expect("endless");
+            if let Ok(events) = self.engine.apply(&cmd) {
+                return store::Entry {
+                    seq: self.engine.state().seq,
+                    command: cmd,
+                    events,
+                };
+            }
+        }
+    }
+}
+
 /// A data directory holding `BATCH · BATCHES` acknowledged entries, left as a crash leaves it.
 fn crashed_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut db = SqliteStore::open(dir.path()).expect("open");
-    let mut engine = Engine::new(EngineConfig::default());
-    let mut w = Workload::new(3, 20, 20);
-    let mut commands = w
-        .setup()
-        .into_iter()
-        .chain(std::iter::repeat_with(|| w.next_command()));
-    let mut written = 0;
-    while written < BATCH * BATCHES {
-        let mut batch = Vec::new();
-        while batch.len() < BATCH {
-            let cmd = commands.next().expect("endless");
-            if let Ok(events) = engine.apply(&cmd) {
-                batch.push(store::Entry {
-                    seq: engine.state().seq,
-                    command: cmd,
-                    events,
-                });
-            }
-        }
+    let mut feed = Feed::new(3);
+    for _ in 0..BATCHES {
+        let batch: Vec<_> = (0..BATCH).map(|_| feed.next_entry()).collect();
         db.append(&batch, None).expect("append");
-        written += batch.len();
     }
     // As after kill -9: nothing checkpoints the WAL or closes the database.
     std::mem::forget(db);
@@ -198,35 +215,20 @@ fn a_missing_watermark_is_refused_when_the_log_is_chained() {
 fn a_log_that_starts_at_a_snapshot_recovers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut db = SqliteStore::open(dir.path()).expect("open");
-    let mut engine = Engine::new(EngineConfig::default());
-    let mut w = Workload::new(5, 20, 20);
-    let mut commands = w
-        .setup()
-        .into_iter()
-        .chain(std::iter::repeat_with(|| w.next_command()));
-    let mut next_entry = |engine: &mut Engine| loop {
-        let cmd = commands.next().expect("endless");
-        if let Ok(events) = engine.apply(&cmd) {
-            break store::Entry {
-                seq: engine.state().seq,
-                command: cmd,
-                events,
-            };
-        }
-    };
+    let mut feed = Feed::new(5);
     // Entries before the snapshot are applied but never logged.
     for _ in 0..50 {
-        next_entry(&mut engine);
+        feed.next_entry();
     }
-    let first = next_entry(&mut engine);
-    let snapshot = engine.state().encode_snapshot();
+    let first = feed.next_entry();
+    let snapshot = feed.engine.state().encode_snapshot();
     db.append(std::slice::from_ref(&first), Some((first.seq, &snapshot)))
         .expect("snapshot and first entry");
     for _ in 0..5 {
-        let batch: Vec<_> = (0..7).map(|_| next_entry(&mut engine)).collect();
+        let batch: Vec<_> = (0..7).map(|_| feed.next_entry()).collect();
         db.append(&batch, None).expect("append");
     }
-    let expected = (engine.state().seq, engine.state().hash());
+    let expected = (feed.engine.state().seq, feed.engine.state().hash());
     drop(db);
     let mut db = SqliteStore::open(dir.path()).expect("reopen");
     let (recovered, report) =
