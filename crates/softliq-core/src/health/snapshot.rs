@@ -66,34 +66,35 @@ impl Scalers {
         value: None,
     };
 
-    fn of(risk: &AssetRisk) -> Self {
-        Self {
-            supply: Scaler::new(risk.supply_index.raw(), Index::SCALE),
-            borrow: Scaler::new(risk.borrow_index.raw(), Index::SCALE),
-            value: Scaler::new(risk.price.raw(), risk.decimals.get()),
-        }
-    }
-
-    /// [`Scalers::of`] `risk`, keeping each of `old`'s (built from `was`) whose inputs did not
-    /// change: a scaler is a function of its inputs alone, and building one divides, so a
+    /// `risk`'s scalers, keeping each of `old`'s (the entry `risk` replaces) whose inputs did
+    /// not change: a scaler is a function of its inputs alone, and building one divides, so a
     /// snapshot renewed after one price moved rebuilds one scaler, not every asset's three.
-    fn renewed(old: &Self, was: &AssetRisk, risk: &AssetRisk) -> Self {
+    fn of(risk: &AssetRisk, old: Option<&Entry>) -> Self {
+        // Each scaler's rational `num / 10^k`: supply index, borrow index, price per token.
+        let rationals = |r: &AssetRisk| {
+            [
+                (r.supply_index.raw(), Index::SCALE),
+                (r.borrow_index.raw(), Index::SCALE),
+                (r.price.raw(), r.decimals.get()),
+            ]
+        };
+        let now = rationals(risk);
+        let was = old.map(|e| {
+            let Self {
+                supply,
+                borrow,
+                value,
+            } = e.scalers;
+            (rationals(&e.risk), [supply, borrow, value])
+        });
+        let [supply, borrow, value] = std::array::from_fn(|k| match was {
+            Some((rational, scaler)) if rational[k] == now[k] => scaler[k],
+            _ => Scaler::new(now[k].0, now[k].1),
+        });
         Self {
-            supply: if was.supply_index == risk.supply_index {
-                old.supply
-            } else {
-                Scaler::new(risk.supply_index.raw(), Index::SCALE)
-            },
-            borrow: if was.borrow_index == risk.borrow_index {
-                old.borrow
-            } else {
-                Scaler::new(risk.borrow_index.raw(), Index::SCALE)
-            },
-            value: if (was.price, was.decimals) == (risk.price, risk.decimals) {
-                old.value
-            } else {
-                Scaler::new(risk.price.raw(), risk.decimals.get())
-            },
+            supply,
+            borrow,
+            value,
         }
     }
 }
@@ -139,10 +140,7 @@ impl RiskSnapshot {
             self.assets.resize(asset.index() + 1, None);
         }
         let slot = &mut self.assets[asset.index()];
-        let scalers = match slot {
-            Some(old) => Scalers::renewed(&old.scalers, &old.risk, &risk),
-            None => Scalers::of(&risk),
-        };
+        let scalers = Scalers::of(&risk, slot.as_ref());
         *slot = Some(Entry { risk, scalers });
     }
 

@@ -73,7 +73,7 @@ impl Pool {
             return self.clone();
         }
         let mut pool = self.clone();
-        let _ = pool.accrue(now_s.max(pool.last_accrual_s), params);
+        let _ = pool.accrue(now_s, params);
         pool
     }
 
