@@ -113,18 +113,24 @@ fn deleted_tail_rows_are_found() {
     assert!(m.contains("last good entry is 180"), "{m}");
 }
 
-#[test]
-fn a_batch_deleted_inside_the_log_is_found() {
+/// The damage report of replaying the whole crashed log after deleting the batches `rows`
+/// selects (`what` names them).
+fn replayed_without(rows: &str, what: &str) -> String {
     let dir = crashed_dir();
     let conn = rusqlite::Connection::open(dir.path().join("softliq.db")).expect("open");
-    conn.execute("DELETE FROM batches WHERE last_seq = 100", [])
+    conn.execute(&format!("DELETE FROM batches WHERE {rows}"), [])
         .expect("delete");
     drop(conn);
     let mut db = SqliteStore::open(dir.path()).expect("open");
-    let m = damaged(
+    damaged(
         store::replay_all(&mut db, EngineConfig::default()).map(|e| e.state().seq),
-        "batch 91..=100 deleted",
-    );
+        what,
+    )
+}
+
+#[test]
+fn a_batch_deleted_inside_the_log_is_found() {
+    let m = replayed_without("last_seq = 100", "batch 91..=100 deleted");
     assert!(
         m.contains("jumps from entry 90 to 101") && m.contains("last good entry is 90"),
         "{m}"
@@ -241,15 +247,6 @@ fn a_log_that_starts_at_a_snapshot_recovers() {
 /// follow from the start.
 #[test]
 fn deleted_head_rows_are_found() {
-    let dir = crashed_dir();
-    let conn = rusqlite::Connection::open(dir.path().join("softliq.db")).expect("open");
-    conn.execute("DELETE FROM batches WHERE last_seq <= 20", [])
-        .expect("delete");
-    drop(conn);
-    let mut db = SqliteStore::open(dir.path()).expect("open");
-    let m = damaged(
-        store::replay_all(&mut db, EngineConfig::default()).map(|e| e.state().seq),
-        "batches 1..=20 deleted",
-    );
+    let m = replayed_without("last_seq <= 20", "batches 1..=20 deleted");
     assert!(m.contains("entries 21..=30"), "{m}");
 }
